@@ -1,0 +1,121 @@
+/*
+ * qattn: integer-only attention (int8 in, int32 accumulation, integer softmax, int8 out).
+ *
+ * The whole public C API. Every function returns a qattn_status (0 on success) unless it
+ * says otherwise; on failure nothing is written to the output buffers, and
+ * qattn_last_error() returns a one-line message naming what was wrong.
+ *
+ * The quantization contract (docs/quantization.md has the derivation and the proofs):
+ *   - real = scale * int8, symmetric, float scales, per head where a scale is per head;
+ *   - float -> int8: round to nearest, ties to even, then saturate to [-128, 127];
+ *   - integer rescaling inside the kernel: round to nearest, ties away from zero
+ *     (on magnitudes), then saturate;
+ *   - scores: s_q * s_k / sqrt(D) * (q . k), the factor folded with log2(e) into one
+ *     fixed-point multiplier; softmax in base 2 relative to the row maximum;
+ *   - unnormalized exponentials e in [0, 65535] (Q16, row maximum = 65535), the division
+ *     by the row sum done once per output row, after the product with V;
+ *   - int32 accumulation per 64-key tile, int64 across tiles; at most QATTN_MAX_KEYS keys.
+ *
+ * Thread safety: every function is reentrant; qattn_last_error() is per thread.
+ */
+#ifndef QATTN_H
+#define QATTN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QATTN_VERSION_MAJOR 0
+#define QATTN_VERSION_MINOR 1
+#define QATTN_VERSION_PATCH 0
+#define QATTN_VERSION_STRING "0.1.0"
+
+/* Head dimension: a multiple of 16 in [QATTN_MIN_HEAD_DIM, QATTN_MAX_HEAD_DIM]. */
+#define QATTN_MIN_HEAD_DIM 16
+#define QATTN_MAX_HEAD_DIM 256
+/* Largest key length: keeps the int64 running accumulators exact (docs/quantization.md). */
+#define QATTN_MAX_KEYS (1 << 22)
+/* Largest query length and head count accepted (sizes are also checked for overflow). */
+#define QATTN_MAX_QUERIES (1 << 24)
+#define QATTN_MAX_HEADS 4096
+/* Largest ratio scale_v / scale_out: beyond it every non-zero output saturates. */
+#define QATTN_MAX_OUTPUT_GAIN 16777216.0 /* 2^24 */
+
+typedef enum qattn_status {
+    QATTN_OK = 0,
+    QATTN_ERR_NULL = 1,          /* a required pointer is NULL */
+    QATTN_ERR_SIZE = 2,          /* a size is zero, negative, too large, or overflows */
+    QATTN_ERR_HEAD_DIM = 3,      /* head_dim is not a multiple of 16 in [16, 256] */
+    QATTN_ERR_TOO_MANY_KEYS = 4, /* len_k exceeds QATTN_MAX_KEYS */
+    QATTN_ERR_SCALE = 5,         /* a scale is not finite, not positive, or out of range */
+    QATTN_ERR_KV_LEN = 6,        /* a valid key length is outside [1, len_k] */
+    QATTN_ERR_NOMEM = 7,         /* memory allocation failed */
+    QATTN_ERR_VALUE = 8          /* an input value is NaN or infinite */
+} qattn_status;
+
+/* A static description of a status code. Never NULL. */
+const char *qattn_status_string(qattn_status status);
+
+/* The message of the last failed call on this thread ("" if none). Valid until the next
+ * qattn call on the same thread. */
+const char *qattn_last_error(void);
+
+/* The library version, "MAJOR.MINOR.PATCH". */
+const char *qattn_version(void);
+
+/*
+ * Quantize n floats: out[i] = saturate(round_half_even((double)x[i] / scale)).
+ * NaN inputs quantize to 0; +-inf saturate. scale must be finite and > 0.
+ */
+qattn_status qattn_quantize_f32(const float *x, size_t n, float scale, int8_t *out);
+
+/*
+ * Multi-head attention on int8 tensors, all contiguous, row-major:
+ *   q: [heads, len_q, head_dim], k and v: [heads, len_k, head_dim], out: [heads, len_q, head_dim].
+ * out[h] ~ softmax(Q K^T / sqrt(head_dim)) V / scale_out[h], with Q = scale_q[h] * q[h] etc.
+ */
+typedef struct qattn_attention_desc {
+    int32_t heads;    /* >= 1 */
+    int32_t len_q;    /* >= 1 */
+    int32_t len_k;    /* in [1, QATTN_MAX_KEYS] */
+    int32_t head_dim; /* multiple of 16 in [16, 256] */
+    /* Per-head scales, `heads` entries each, finite and > 0. */
+    const float *scale_q;
+    const float *scale_k;
+    const float *scale_v;
+    const float *scale_out;
+    /* Non-zero: query i attends to keys j <= i only (top-left aligned, as PyTorch's
+     * is_causal). */
+    int32_t causal;
+    /* NULL, or `heads` entries in [1, len_k]: keys at or past kv_len[h] are padding and
+     * ignored for head h. */
+    const int32_t *kv_len;
+    /* Worker threads; 0 = default. Reserved: this version computes on the calling thread. */
+    int32_t threads;
+} qattn_attention_desc;
+
+/* A desc with every field zero / NULL: fill in sizes, scales and pointers. */
+qattn_attention_desc qattn_attention_desc_default(void);
+
+/* Runs the scalar reference kernel. out must not overlap the inputs. */
+qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
+                                const int8_t *k, const int8_t *v, int8_t *out);
+
+/*
+ * Float convenience: per-head max-abs quantization of Q, K, V (scale = max|x| / 127, round to
+ * nearest even; an all-zero head gets scale 1), the integer kernel with scale_out = scale_v
+ * (never saturates: an output row is a convex combination of V rows), and dequantization.
+ * Shapes as qattn_attention_s8 (scales in desc are ignored and may be NULL). Non-finite
+ * inputs are an error.
+ */
+qattn_status qattn_attention_f32(const qattn_attention_desc *desc, const float *q,
+                                 const float *k, const float *v, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QATTN_H */

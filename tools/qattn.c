@@ -1,0 +1,52 @@
+/* The qattn command-line tool: a thin layer over the library and its harnesses. */
+#include <stdio.h>
+#include <string.h>
+
+#include "check/check.h"
+#include "qattn.h"
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: qattn [--version] [--help] COMMAND [ARGS]\n"
+                "commands:\n"
+                "  check   accuracy of the integer attention kernel against float64\n"
+                "  info    version and build facts\n"
+                "Run 'qattn COMMAND --help' for a command's options.\n");
+}
+
+static int info_main(void)
+{
+    printf("qattn %s\n", qattn_version());
+    printf("kernel: scalar reference (integer-only tile kernel, 64 keys per tile)\n");
+    printf("head_dim: multiples of 16 in [%d, %d]; max keys: %d\n", QATTN_MIN_HEAD_DIM,
+           QATTN_MAX_HEAD_DIM, QATTN_MAX_KEYS);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("qattn %s\n", qattn_version());
+        return 0;
+    }
+    if (strcmp(cmd, "check") == 0)
+        return check_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            printf("usage: qattn info\nPrints the version and what the kernel supports.\n");
+            return 0;
+        }
+        return info_main();
+    }
+    fprintf(stderr, "qattn: unknown command '%s' (try 'qattn --help')\n", cmd);
+    return 2;
+}
