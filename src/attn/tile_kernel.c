@@ -7,11 +7,12 @@
  */
 #include "tile_kernel.h"
 
-/* 2^(-i/32) in Q15 for i = 0..31 (round to nearest; entry 0 is exactly 1.0). */
-static const uint16_t exp2_neg_q15[32] = {
-    32768, 32066, 31379, 30706, 30048, 29405, 28774, 28158, 27554, 26964, 26386,
-    25821, 25268, 24726, 24196, 23678, 23170, 22674, 22188, 21713, 21247, 20792,
-    20347, 19911, 19484, 19066, 18658, 18258, 17867, 17484, 17109, 16743,
+/* 2^(-i/32) in Q24 for i = 0..31 (round to nearest; entry 0 is exactly 1.0). */
+static const uint32_t exp2_neg_q24[32] = {
+    16777216, 16417715, 16065917, 15721658, 15384775, 15055111, 14732511, 14416824,
+    14107901, 13805598, 13509772, 13220286, 12937002, 12659789, 12388516, 12123055,
+    11863283, 11609078, 11360319, 11116891, 10878679, 10645571, 10417458, 10194234,
+    9975792, 9762032, 9552851, 9348154, 9147842, 8951823, 8760003, 8572295,
 };
 
 /* Floor of x / 2^s for any sign; C leaves >> of a negative value implementation-defined. */
@@ -32,8 +33,10 @@ static int bit_length_u64(uint64_t x)
 
 /*
  * [Q3] 2^-y, y = n + f with n = y >> 16 and f in [0, 1) as Q16. f splits into a 5-bit
- * table index and an 11-bit remainder r; 2^(-r/2^16) = e^-x with x = r ln2 / 2^16 < 0.0217
- * is 1 - x + x^2/2 to within x^3/6 < 1.7e-6. All products fit in uint32.
+ * table index i and an 11-bit remainder r: 2^-f = 2^(-i/32) * e^-x, x = r ln2 / 2^16 <
+ * 0.0217, and e^-x = 1 - x + x^2/2 to within x^3/6 < 1.7e-6 (0.11 Q16 units). The table
+ * and the polynomial are Q24; their product (< 2^48) is the only 64-bit step. The result
+ * is within 0.62 Q16 units of 65536 * 2^(-y/65536) (tests/c/test_exp2.c checks every y).
  */
 uint32_t qattn_exp2_neg_q16(int32_t y)
 {
@@ -42,11 +45,12 @@ uint32_t qattn_exp2_neg_q16(int32_t y)
     uint32_t n = (uint32_t)y >> 16;
     uint32_t f = (uint32_t)y & 0xFFFFu;
     uint32_t r = f & 0x7FFu;
-    uint32_t x = (r * 45426u + 32768u) >> 16;        /* r ln2 in Q16; 45426 = ln2 * 2^16 */
-    uint32_t poly = 65536u - x + ((x * x + 65536u) >> 17); /* Q16, <= 65536 */
-    uint32_t prod = (uint32_t)exp2_neg_q15[f >> 11] * poly; /* Q31, <= 2^31 */
-    uint32_t shift = 15u + n;                                /* <= 31 */
-    return (prod + (1u << (shift - 1))) >> shift;
+    uint32_t x = (r * 1453635u + 4096u) >> 13;     /* r ln2 / 2^16 in Q24; 1453635 = ln2 2^21 */
+    uint32_t x16 = x >> 8;                          /* the same in Q16, for the square */
+    uint32_t poly = (1u << 24) - x + ((x16 * x16 + 256u) >> 9); /* Q24, <= 2^24 */
+    uint64_t prod = (uint64_t)exp2_neg_q24[f >> 11] * poly;     /* Q48, <= 2^48 */
+    uint32_t shift = 32u + n;                                    /* <= 48 */
+    return (uint32_t)((prod + ((uint64_t)1 << (shift - 1))) >> shift);
 }
 
 int32_t qattn_score_exponent(int32_t d, const qattn_tile_params *p)
