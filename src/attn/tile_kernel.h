@@ -94,6 +94,6 @@ int32_t qattn_tile_rows_for_head_dim(int32_t head_dim);
  * output tile. At head_dim 64 and 64 rows this is QATTN_TILE_WORKING_SET_D64.
  */
 size_t qattn_tile_working_set_bytes(int32_t rows, int32_t head_dim);
-#define QATTN_TILE_WORKING_SET_D64 50496u /* 49.3 KiB of the accelerator core's 64 KiB */
+#define QATTN_TILE_WORKING_SET_D64 50488u /* 49.3 KiB of the accelerator core's 64 KiB */
 
 #endif /* QATTN_TILE_KERNEL_H */
