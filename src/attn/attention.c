@@ -2,6 +2,7 @@
  * Multi-head attention driver: validates the call, makes the per-head fixed-point
  * parameters, and walks heads x query tiles x key tiles through the tile kernel.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "attn/attention.h"
@@ -109,8 +110,10 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
         st = qattn_tile_params_make(&params[h], desc->head_dim, desc->scale_q[h],
                                     desc->scale_k[h], desc->scale_v[h], desc->scale_out[h]);
         if (st != QATTN_OK) {
+            char why[200];
+            snprintf(why, sizeof why, "%s", qattn_last_error());
             free(params);
-            return qattn_fail(st, "attention: head %d: %s", h, qattn_last_error());
+            return qattn_fail(st, "attention: head %d: %s", h, why);
         }
     }
 

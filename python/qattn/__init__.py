@@ -1,0 +1,210 @@
+"""qattn: integer-only attention (int8 in, int32 accumulation, integer softmax, int8 out).
+
+A ctypes binding over the C library (include/qattn.h). The library is looked up, in order:
+  1. the path in the environment variable QATTN_LIBRARY;
+  2. the build tree of this checkout (build/libqattn.so next to python/);
+  3. the system's library path (ctypes.util.find_library("qattn")).
+"""
+
+import ctypes
+import ctypes.util
+import numbers
+import os
+
+import numpy as np
+
+__all__ = ["QattnError", "quantize", "attention", "attention_float", "library_path"]
+
+
+class QattnError(ValueError):
+    """A call the C library refused; the message is the library's."""
+
+
+def _candidates():
+    env = os.environ.get("QATTN_LIBRARY")
+    if env:
+        yield env
+    here = os.path.dirname(os.path.abspath(__file__))
+    yield os.path.join(here, "..", "..", "build", "libqattn.so")
+    found = ctypes.util.find_library("qattn")
+    if found:
+        yield found
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        try:
+            return ctypes.CDLL(path), os.path.abspath(path) if os.sep in path else path
+        except OSError as e:
+            tried.append(f"{path} ({e})")
+    raise ImportError(
+        "qattn: cannot find the qattn shared library; looked in: "
+        + ("; ".join(tried) or "QATTN_LIBRARY (unset), build/libqattn.so, system paths")
+        + ". Build it with the README's command, or set QATTN_LIBRARY to its path."
+    )
+
+
+_lib, library_path = _load()
+
+
+class _Desc(ctypes.Structure):
+    _fields_ = [
+        ("heads", ctypes.c_int32),
+        ("len_q", ctypes.c_int32),
+        ("len_k", ctypes.c_int32),
+        ("head_dim", ctypes.c_int32),
+        ("scale_q", ctypes.POINTER(ctypes.c_float)),
+        ("scale_k", ctypes.POINTER(ctypes.c_float)),
+        ("scale_v", ctypes.POINTER(ctypes.c_float)),
+        ("scale_out", ctypes.POINTER(ctypes.c_float)),
+        ("causal", ctypes.c_int32),
+        ("kv_len", ctypes.POINTER(ctypes.c_int32)),
+        ("threads", ctypes.c_int32),
+    ]
+
+
+_lib.qattn_last_error.restype = ctypes.c_char_p
+_lib.qattn_version.restype = ctypes.c_char_p
+_lib.qattn_quantize_f32.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_float, ctypes.c_void_p]
+_lib.qattn_attention_s8.argtypes = [ctypes.POINTER(_Desc)] + [ctypes.c_void_p] * 4
+_lib.qattn_attention_f32.argtypes = [ctypes.POINTER(_Desc)] + [ctypes.c_void_p] * 4
+
+__version__ = _lib.qattn_version().decode()
+
+
+def _call(fn, *args):
+    status = fn(*args)
+    if status != 0:
+        raise QattnError(_lib.qattn_last_error().decode())
+
+
+def _array(x, name, accepts, dtype_text):
+    """x itself if it is a C-contiguous numpy array whose dtype `accepts`; else an error."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of {dtype_text}, got {type(x).__name__}")
+    if not accepts(x.dtype):
+        raise TypeError(f"{name} must be {dtype_text}, got dtype {x.dtype}")
+    if not x.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous; pass np.ascontiguousarray({name})")
+    return x
+
+
+def _heads_view(x, name):
+    if x.ndim == 2:
+        return x[np.newaxis]
+    if x.ndim == 3:
+        return x
+    raise ValueError(f"{name} must have shape (L, D) or (H, L, D), got {x.shape}")
+
+
+def _scales(value, heads, name):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        values = [float(value)] * heads
+    else:
+        try:
+            values = [float(s) for s in value]
+        except TypeError:
+            raise TypeError(f"{name} must be a float or a sequence of {heads} floats") from None
+        if len(values) != heads:
+            raise ValueError(f"{name} has {len(values)} entries, expected one per head ({heads})")
+    arr = np.asarray(values, dtype=np.float32)
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        raise ValueError(f"{name} must be finite and > 0, got {values[int(np.argmax(bad))]}")
+    return arr
+
+
+def _threads(threads):
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
+    return int(threads)
+
+
+def _ptr(a, ctype):
+    return a.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+def quantize(x, scale):
+    """Round x / scale to nearest (ties to even) and saturate to [-128, 127]; int8 array.
+
+    x is converted to float32 (the library's input type); NaN quantizes to 0.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}")
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale must be a float, got {type(scale).__name__}")
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty(x32.shape, dtype=np.int8)
+    _call(_lib.qattn_quantize_f32, x32.ctypes.data, x32.size, float(scale), out.ctypes.data)
+    return out
+
+
+def _shapes(q, k, v):
+    q3, k3, v3 = _heads_view(q, "q"), _heads_view(k, "k"), _heads_view(v, "v")
+    if not (q.ndim == k.ndim == v.ndim):
+        raise ValueError(f"q, k, v must all be 2-D or all 3-D, got {q.shape}, {k.shape}, {v.shape}")
+    if k3.shape != v3.shape:
+        raise ValueError(f"k and v must have the same shape, got {k.shape} and {v.shape}")
+    if q3.shape[0] != k3.shape[0] or q3.shape[2] != k3.shape[2]:
+        raise ValueError(f"q {q.shape} and k {k.shape} disagree on heads or head dimension")
+    for name, a in (("q", q3), ("k", k3)):
+        if 0 in a.shape:
+            raise ValueError(f"{name} has an empty dimension: {a.shape}")
+    return q3, k3, v3
+
+
+def _desc(q3, k3, causal, threads, kv_len):
+    heads, len_q, d = q3.shape
+    desc = _Desc(heads=heads, len_q=len_q, len_k=k3.shape[1], head_dim=d,
+                 causal=1 if causal else 0, threads=_threads(threads))
+    keep = []
+    if kv_len is not None:
+        lens = np.asarray([kv_len] * heads if np.ndim(kv_len) == 0 else kv_len)
+        if lens.dtype.kind not in "iu" or lens.shape != (heads,):
+            raise ValueError(f"kv_len must be an integer or {heads} integers")
+        lens = lens.astype(np.int32)
+        desc.kv_len = _ptr(lens, ctypes.c_int32)
+        keep.append(lens)
+    return desc, keep
+
+
+def attention(q, k, v, scale_q, scale_k, scale_v, scale_out, causal=False, threads=None,
+              kv_len=None):
+    """Integer attention: int8 q (Lq, D) or (H, Lq, D), k and v (Lk, D) or (H, Lk, D).
+
+    Each scale is a float or a sequence of H floats (per head). causal: query i sees keys
+    j <= i. kv_len: an int or H ints, keys at or past it are padding. Returns int8 shaped as q.
+    threads is accepted for the stable interface; this version computes on the calling thread.
+    """
+    for name, a in (("q", q), ("k", k), ("v", v)):
+        _array(a, name, lambda t: t == np.int8, "int8")
+    q3, k3, v3 = _shapes(q, k, v)
+    heads = q3.shape[0]
+    scales = [_scales(s, heads, n) for s, n in
+              ((scale_q, "scale_q"), (scale_k, "scale_k"), (scale_v, "scale_v"), (scale_out, "scale_out"))]
+    desc, keep = _desc(q3, k3, causal, threads, kv_len)
+    desc.scale_q, desc.scale_k, desc.scale_v, desc.scale_out = (_ptr(s, ctypes.c_float) for s in scales)
+    out = np.empty(q.shape, dtype=np.int8)
+    _call(_lib.qattn_attention_s8, ctypes.byref(desc), q.ctypes.data, k.ctypes.data,
+          v.ctypes.data, out.ctypes.data)
+    del keep
+    return out
+
+
+def attention_float(Q, K, V, causal=False, threads=None):
+    """Float attention through the integer kernel: float32 in, per-head max-abs int8
+    quantization, integer kernel, float32 out (output scale = the head's V scale)."""
+    arrays = []
+    for name, a in (("Q", Q), ("K", K), ("V", V)):
+        _array(a, name, lambda t: t.kind == "f", "floating-point")
+        arrays.append(np.ascontiguousarray(a, dtype=np.float32))
+    q3, k3, _ = _shapes(*arrays)
+    desc, _keep = _desc(q3, k3, causal, threads, None)
+    out = np.empty(arrays[0].shape, dtype=np.float32)
+    _call(_lib.qattn_attention_f32, ctypes.byref(desc), *(a.ctypes.data for a in arrays),
+          out.ctypes.data)
+    return out

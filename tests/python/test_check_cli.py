@@ -1,0 +1,37 @@
+"""`qattn check --json` reports every case, and its targets hold when re-checked here."""
+import json
+import os
+import subprocess
+
+from conftest import BUILD
+
+
+def test_check_json_targets():
+    run = subprocess.run([os.path.join(BUILD, "qattn"), "check", "--json"], capture_output=True,
+                         text=True, timeout=600)
+    report = json.loads(run.stdout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    names = {c["name"] for c in report["cases"]}
+    for needed in ("seed_64x64", "rounding_64x64", "rounding_whisper_base_8x1500x64", "len_k_1",
+                   "len_k_4097", "causal_448", "head_dim_32", "head_dim_128"):
+        assert needed in names
+    for c in report["cases"]:
+        k, f = c["kernel"], c["floor"]
+        if c["target"] == "seed":
+            assert k["corr"] >= 0.999 and k["mae"] <= 1.0 and k["within5"] >= 0.995
+            assert all(abs(a - b) <= 6 for a, b in zip(k["out_range"], k["ref_range"]))
+        elif c["target"] == "rounding":
+            assert k["mae"] <= 1.05 * f["mae"] and k["corr"] >= 0.9995
+            assert k["within1"] >= 0.99 and k["max_err"] <= 3
+        else:
+            assert k["mae"] <= 1.05 * f["mae"] + 0.01 and k["max_err"] <= f["max_err"] + 1
+            assert c["wrong_saturations"] == 0
+
+
+def test_cli_errors_are_one_line():
+    run = subprocess.run([os.path.join(BUILD, "qattn"), "frobnicate"], capture_output=True,
+                         text=True)
+    assert run.returncode != 0 and run.stderr.count("\n") == 1 and "frobnicate" in run.stderr
+    run = subprocess.run([os.path.join(BUILD, "qattn"), "check", "--case", "nope"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "nope" in run.stderr
