@@ -108,3 +108,39 @@ def test_quantize():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(qattn.QattnError, match="scale"):
             qattn.quantize(x, bad)
+
+
+def test_import_from_repo_root_without_setup():
+    """From the repo root, PYTHONPATH=python finds the library the README's build made."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import BUILD, ROOT
+    if os.path.realpath(BUILD) != os.path.realpath(os.path.join(ROOT, "build")):
+        pytest.skip("this build tree is not the README's build/")
+    env = {k: v for k, v in os.environ.items() if k != "QATTN_LIBRARY"}
+    env["PYTHONPATH"] = "python"
+    run = subprocess.run([sys.executable, "-c", "import qattn; print(qattn.library_path)"],
+                         cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert os.path.realpath(run.stdout.strip()) == os.path.realpath(
+        os.path.join(ROOT, "build", "libqattn.so"))
+
+
+def test_missing_library_is_a_clear_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    # a copy of the package away from any build tree, pointed at a library that is not there
+    pkg = tmp_path / "qattn"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(open(os.path.join(ROOT, "python", "qattn", "__init__.py")).read())
+    env = dict(os.environ, QATTN_LIBRARY=str(tmp_path / "nope.so"), PYTHONPATH=str(tmp_path),
+               LD_LIBRARY_PATH="")
+    run = subprocess.run([sys.executable, "-c", "import qattn"], env=env, capture_output=True,
+                         text=True, cwd=str(tmp_path))
+    assert run.returncode != 0
+    assert "cannot find the qattn shared library" in run.stderr and "nope.so" in run.stderr

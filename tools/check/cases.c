@@ -22,7 +22,8 @@
 const check_case check_cases[] = {
     {"seed_64x64", PROTOCOL_SEED, TARGET_SEED, 1, 64, 64, 64, 1.0, 0, 0.0, 0, 0, 42},
     ROUNDING("rounding_64x64", 1, 64, 64, 64, 42),
-    ROUNDING("rounding_whisper_base_8x1500x64", 8, 1500, 1500, 64, 7),
+    ROUNDING("rounding_1500x64", 1, 1500, 1500, 64, 42),
+    ROUNDING("rounding_whisper_base_8x1500x64", 8, 1500, 1500, 64, 42),
     STRESS("peaked_scores_x8", 2, 200, 333, 64, 8.0, 0, 0.0, 0, 0, 11),
     STRESS("flat_scores_x0.1", 2, 200, 333, 64, 0.1, 0, 0.0, 0, 0, 12),
     STRESS("v_outlier_channels_20x", 2, 200, 333, 64, 1.0, 3, 0.0, 0, 0, 13),
@@ -69,15 +70,22 @@ static double quantize_tensor(const double *x, int8_t *q, double *deq, size_t n,
 static void fill_inputs(const check_case *c, double *q, double *k, double *v, size_t nq,
                         size_t nkv)
 {
+    /* np.random.seed(seed); Q, K, V = (np.random.randn(*shape).astype(np.float32) ...) */
     check_rng rng;
     check_rng_seed(&rng, c->seed);
     for (size_t i = 0; i < nq; i++)
-        q[i] = check_rng_normal(&rng) * c->q_gain + c->qk_offset;
+        q[i] = (float)check_rng_normal(&rng);
     for (size_t i = 0; i < nkv; i++)
-        k[i] = check_rng_normal(&rng) + c->qk_offset;
+        k[i] = (float)check_rng_normal(&rng);
+    for (size_t i = 0; i < nkv; i++)
+        v[i] = (float)check_rng_normal(&rng);
+    /* the stress transforms */
+    for (size_t i = 0; i < nq; i++)
+        q[i] = q[i] * c->q_gain + c->qk_offset;
     for (size_t i = 0; i < nkv; i++) {
-        int channel = (int)(i % (size_t)c->head_dim);
-        v[i] = check_rng_normal(&rng) * (channel < c->v_outliers ? 20.0 : 1.0);
+        k[i] += c->qk_offset;
+        if ((int)(i % (size_t)c->head_dim) < c->v_outliers)
+            v[i] *= 20.0;
     }
 }
 

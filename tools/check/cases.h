@@ -27,7 +27,7 @@ typedef struct check_case {
     double qk_offset; /* added to every element of Q and K */
     int causal;
     int kv_len;       /* valid keys; 0 = len_k */
-    uint64_t seed;
+    uint32_t seed;    /* np.random.seed */
 } check_case;
 
 extern const check_case check_cases[];

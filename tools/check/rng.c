@@ -1,50 +1,60 @@
-/* xoshiro256** (Blackman & Vigna, https://prng.di.unimi.it/), seeded with splitmix64. */
+/* MT19937 (Matsumoto & Nishimura 1998) and numpy's legacy Gaussian (Marsaglia's polar
+ * method, caching the second value), reproducing np.random.seed + np.random.randn. */
 #include "check/rng.h"
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x)
+void check_rng_seed(check_rng *r, uint32_t seed)
 {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    r->mt[0] = seed;
+    for (int i = 1; i < 624; i++)
+        r->mt[i] = 1812433253u * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + (uint32_t)i;
+    r->index = 624;
+    r->has_gauss = 0;
+    r->gauss = 0.0;
 }
 
-void check_rng_seed(check_rng *r, uint64_t seed)
+static void regenerate(check_rng *r)
 {
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 624; i++) {
+        uint32_t y = (r->mt[i] & 0x80000000u) | (r->mt[(i + 1) % 624] & 0x7FFFFFFFu);
+        r->mt[i] = r->mt[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908B0DFu : 0u);
+    }
+    r->index = 0;
 }
 
-static uint64_t rotl(uint64_t x, int k)
+static uint32_t next_u32(check_rng *r)
 {
-    return (x << k) | (x >> (64 - k));
+    if (r->index >= 624)
+        regenerate(r);
+    uint32_t y = r->mt[r->index++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9D2C5680u;
+    y ^= (y << 15) & 0xEFC60000u;
+    return y ^ (y >> 18);
 }
 
-uint64_t check_rng_next(check_rng *r)
+/* 53-bit uniform in [0, 1), as numpy's random_double. */
+static double next_double(check_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* Uniform in (0, 1]: never 0, so log() is finite. */
-static double uniform_open0(check_rng *r)
-{
-    return ((double)(check_rng_next(r) >> 11) + 1.0) * 0x1.0p-53;
+    uint32_t a = next_u32(r) >> 5, b = next_u32(r) >> 6;
+    return (a * 67108864.0 + b) / 9007199254740992.0;
 }
 
 double check_rng_normal(check_rng *r)
 {
-    const double two_pi = 6.283185307179586476925;
-    double u1 = uniform_open0(r), u2 = uniform_open0(r);
-    return sqrt(-2.0 * log(u1)) * cos(two_pi * u2);
+    if (r->has_gauss) {
+        r->has_gauss = 0;
+        return r->gauss;
+    }
+    double x1, x2, r2;
+    do {
+        x1 = 2.0 * next_double(r) - 1.0;
+        x2 = 2.0 * next_double(r) - 1.0;
+        r2 = x1 * x1 + x2 * x2;
+    } while (r2 >= 1.0 || r2 == 0.0);
+    double f = sqrt(-2.0 * log(r2) / r2);
+    r->gauss = f * x1;
+    r->has_gauss = 1;
+    return f * x2;
 }

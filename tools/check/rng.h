@@ -1,16 +1,22 @@
-/* Deterministic random numbers for the accuracy harness (xoshiro256**, seeded by splitmix64). */
+/*
+ * The harness's random numbers: the same stream as numpy's legacy np.random.seed(s);
+ * np.random.randn(...) (MT19937 seeded by init_genrand, polar Box-Muller), so `qattn check`
+ * replays the seed's test and DESIGN.md's protocols on exactly their inputs.
+ */
 #ifndef QATTN_CHECK_RNG_H
 #define QATTN_CHECK_RNG_H
 
 #include <stdint.h>
 
 typedef struct check_rng {
-    uint64_t s[4];
+    uint32_t mt[624];
+    int index;
+    int has_gauss;
+    double gauss;
 } check_rng;
 
-void check_rng_seed(check_rng *r, uint64_t seed);
-uint64_t check_rng_next(check_rng *r);
-/* Standard normal (Box-Muller). */
+void check_rng_seed(check_rng *r, uint32_t seed);
+/* One draw of np.random.randn() (float64). */
 double check_rng_normal(check_rng *r);
 
 #endif
