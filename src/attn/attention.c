@@ -17,11 +17,15 @@ qattn_attention_desc qattn_attention_desc_default(void)
     return d;
 }
 
-qattn_status qattn_attention_validate(const qattn_attention_desc *desc, size_t *q_elems,
-                                      size_t *kv_elems)
+qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const void *q,
+                                      const void *k, const void *v, const void *out,
+                                      size_t *q_elems, size_t *kv_elems)
 {
     if (!desc)
         return qattn_fail(QATTN_ERR_NULL, "attention: desc is NULL");
+    if (!q || !k || !v || !out)
+        return qattn_fail(QATTN_ERR_NULL, "attention: %s is NULL",
+                          !q ? "q" : !k ? "k" : !v ? "v" : "out");
     if (desc->heads < 1 || desc->heads > QATTN_MAX_HEADS)
         return qattn_fail(QATTN_ERR_SIZE, "attention: heads = %d, must be in [1, %d]",
                           desc->heads, QATTN_MAX_HEADS);
@@ -94,12 +98,9 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
 {
     qattn_clear_error();
     size_t q_elems, kv_elems;
-    qattn_status st = qattn_attention_validate(desc, &q_elems, &kv_elems);
+    qattn_status st = qattn_attention_validate(desc, q, k, v, out, &q_elems, &kv_elems);
     if (st != QATTN_OK)
         return st;
-    if (!q || !k || !v || !out)
-        return qattn_fail(QATTN_ERR_NULL, "attention: %s is NULL",
-                          !q ? "q" : !k ? "k" : !v ? "v" : "out");
     if (!desc->scale_q || !desc->scale_k || !desc->scale_v || !desc->scale_out)
         return qattn_fail(QATTN_ERR_NULL, "attention: a per-head scale array is NULL");
 

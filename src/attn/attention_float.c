@@ -43,12 +43,9 @@ qattn_status qattn_attention_f32(const qattn_attention_desc *desc, const float *
 {
     qattn_clear_error();
     size_t q_elems, kv_elems;
-    qattn_status st = qattn_attention_validate(desc, &q_elems, &kv_elems);
+    qattn_status st = qattn_attention_validate(desc, q, k, v, out, &q_elems, &kv_elems);
     if (st != QATTN_OK)
         return st;
-    if (!q || !k || !v || !out)
-        return qattn_fail(QATTN_ERR_NULL, "attention_float: %s is NULL",
-                          !q ? "q" : !k ? "k" : !v ? "v" : "out");
 
     const int32_t heads = desc->heads;
     int8_t *buf = malloc(2 * q_elems + 2 * kv_elems);
