@@ -53,8 +53,35 @@ typedef enum qattn_status {
     QATTN_ERR_SCALE = 5,         /* a scale is not finite, not positive, or out of range */
     QATTN_ERR_KV_LEN = 6,        /* a valid key length is outside [1, len_k] */
     QATTN_ERR_NOMEM = 7,         /* memory allocation failed */
-    QATTN_ERR_VALUE = 8          /* an input value is NaN or infinite */
+    QATTN_ERR_VALUE = 8,         /* an input value is NaN or infinite */
+    QATTN_ERR_ISA = 9            /* a requested instruction-set tier is unknown or unsupported */
 } qattn_status;
+
+/* Instruction-set tiers, lowest first. Every tier gives bit-identical results. */
+typedef enum qattn_isa {
+    QATTN_ISA_AUTO = 0,       /* the best tier the CPU and OS allow, or QATTN_ISA's */
+    QATTN_ISA_SCALAR = 1,     /* the portable reference */
+    QATTN_ISA_AVX2 = 2,
+    QATTN_ISA_AVX512VNNI = 3, /* AVX-512 F/BW/VL + VNNI */
+    QATTN_ISA_AMX = 4         /* AMX-TILE + AMX-INT8 (not implemented yet: never chosen) */
+} qattn_isa;
+
+/* "scalar", "avx2", "avx512vnni", "amx"; "auto" for QATTN_ISA_AUTO; NULL if unknown. */
+const char *qattn_isa_name(qattn_isa isa);
+
+/* Non-zero if this build implements the tier and this CPU and OS can run it. */
+int qattn_isa_supported(qattn_isa isa);
+
+/*
+ * The tier calls with isa = QATTN_ISA_AUTO use: the best supported one, or the one named
+ * by the environment variable QATTN_ISA (scalar|avx2|avx512vnni|amx), read once per
+ * process. Fails with QATTN_ERR_ISA if QATTN_ISA names an unknown or unsupported tier.
+ */
+qattn_status qattn_isa_active(qattn_isa *isa);
+
+/* One line per fact about the CPU, the OS and the choice, for `qattn info`. Writes at most
+ * size bytes (NUL-terminated) and returns the full length, like snprintf. */
+size_t qattn_cpu_report(char *buf, size_t size);
 
 /* A static description of a status code. Never NULL. */
 const char *qattn_status_string(qattn_status status);
@@ -93,14 +120,17 @@ typedef struct qattn_attention_desc {
     /* NULL, or `heads` entries in [1, len_k]: keys at or past kv_len[h] are padding and
      * ignored for head h. */
     const int32_t *kv_len;
-    /* Worker threads; 0 = default. Reserved: this version computes on the calling thread. */
+    /* Worker threads; 0 = one per online CPU. Results do not depend on it. */
     int32_t threads;
+    /* QATTN_ISA_AUTO, or a tier to force (it must be supported). */
+    int32_t isa;
 } qattn_attention_desc;
 
 /* A desc with every field zero / NULL: fill in sizes, scales and pointers. */
 qattn_attention_desc qattn_attention_desc_default(void);
 
-/* Runs the scalar reference kernel. out must not overlap the inputs. */
+/* Runs the kernel of the chosen tier (bit-identical on every tier). out must not overlap
+ * the inputs. */
 qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
                                 const int8_t *k, const int8_t *v, int8_t *out);
 

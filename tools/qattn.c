@@ -16,11 +16,12 @@ static void usage(FILE *to)
 
 static int info_main(void)
 {
-    printf("qattn %s\n", qattn_version());
-    printf("kernel: scalar reference (integer-only tile kernel, 64 keys per tile)\n");
+    char report[1024];
+    qattn_cpu_report(report, sizeof report);
+    printf("qattn %s\n%s", qattn_version(), report);
     printf("head_dim: multiples of 16 in [%d, %d]; max keys: %d\n", QATTN_MIN_HEAD_DIM,
            QATTN_MAX_HEAD_DIM, QATTN_MAX_KEYS);
-    return 0;
+    return qattn_isa_active(NULL) == QATTN_OK ? 0 : 1;
 }
 
 int main(int argc, char **argv)

@@ -61,6 +61,7 @@ class _Desc(ctypes.Structure):
         ("causal", ctypes.c_int32),
         ("kv_len", ctypes.POINTER(ctypes.c_int32)),
         ("threads", ctypes.c_int32),
+        ("isa", ctypes.c_int32),
     ]
 
 
@@ -177,8 +178,9 @@ def attention(q, k, v, scale_q, scale_k, scale_v, scale_out, causal=False, threa
     """Integer attention: int8 q (Lq, D) or (H, Lq, D), k and v (Lk, D) or (H, Lk, D).
 
     Each scale is a float or a sequence of H floats (per head). causal: query i sees keys
-    j <= i. kv_len: an int or H ints, keys at or past it are padding. Returns int8 shaped as q.
-    threads is accepted for the stable interface; this version computes on the calling thread.
+    j <= i. kv_len: an int or H ints, keys at or past it are padding. threads: None for one
+    per CPU. The result is the same, bit for bit, for any thread count and on every
+    instruction-set tier (QATTN_ISA forces one). Returns int8 shaped as q.
     """
     for name, a in (("q", q), ("k", k), ("v", v)):
         _array(a, name, lambda t: t == np.int8, "int8")

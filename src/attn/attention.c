@@ -1,14 +1,19 @@
 /*
  * Multi-head attention driver: validates the call, makes the per-head fixed-point
- * parameters, and walks heads x query tiles x key tiles through the tile kernel.
+ * parameters, picks the tier, and runs heads x query tiles in parallel. The scalar tier is
+ * the reference tile kernel itself; the fast tiers run attention_tiled.c's glue over their
+ * microkernels. Every query tile is independent, so results do not depend on the threads.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "attn/attention.h"
+#include "attn/attention_tiled.h"
 #include "attn/tile_kernel.h"
 #include "attn/tile_params.h"
+#include "core/dispatch.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/size.h"
 
 qattn_attention_desc qattn_attention_desc_default(void)
@@ -62,35 +67,26 @@ qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const vo
     return QATTN_OK;
 }
 
-/* Caller-owned memory of one query tile: state arrays and scratch. */
-typedef struct tile_memory {
-    int32_t *row_max;
-    int64_t *row_sum;
-    int64_t *acc;
-    int32_t *scratch;
-} tile_memory;
-
-static void run_head(const qattn_attention_desc *desc, const qattn_tile_params *p,
-                     int32_t keys_valid, const int8_t *q, const int8_t *k, const int8_t *v,
-                     int8_t *out, tile_memory *mem)
+static qattn_status make_params(const qattn_attention_desc *desc, qattn_tile_params **out)
 {
-    const int32_t d = desc->head_dim;
-    const int32_t tile_rows = qattn_tile_rows_for_head_dim(d);
-    for (int32_t row0 = 0; row0 < desc->len_q; row0 += tile_rows) {
-        int32_t rows = desc->len_q - row0 < tile_rows ? desc->len_q - row0 : tile_rows;
-        qattn_tile_state st = {rows, d, mem->row_max, mem->row_sum, mem->acc};
-        qattn_tile_begin(&st);
-        for (int32_t key0 = 0; key0 < keys_valid; key0 += QATTN_TILE_KEYS) {
-            if (desc->causal && key0 > row0 + rows - 1)
-                break; /* no row of this tile reaches these keys */
-            int32_t keys = keys_valid - key0 < QATTN_TILE_KEYS ? keys_valid - key0
-                                                                : QATTN_TILE_KEYS;
-            int32_t diag = desc->causal ? row0 - key0 : QATTN_NO_CAUSAL;
-            qattn_tile_absorb(&st, p, q + (ptrdiff_t)row0 * d, d, k + (ptrdiff_t)key0 * d,
-                              v + (ptrdiff_t)key0 * d, d, keys, diag, mem->scratch);
+    if (!desc->scale_q || !desc->scale_k || !desc->scale_v || !desc->scale_out)
+        return qattn_fail(QATTN_ERR_NULL, "attention: a per-head scale array is NULL");
+    qattn_tile_params *params = malloc((size_t)desc->heads * sizeof *params);
+    if (!params)
+        return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
+    for (int32_t h = 0; h < desc->heads; h++) {
+        qattn_status st = qattn_tile_params_make(&params[h], desc->head_dim, desc->scale_q[h],
+                                                 desc->scale_k[h], desc->scale_v[h],
+                                                 desc->scale_out[h]);
+        if (st != QATTN_OK) {
+            char why[200];
+            snprintf(why, sizeof why, "%s", qattn_last_error());
+            free(params);
+            return qattn_fail(st, "attention: head %d: %s", h, why);
         }
-        qattn_tile_finish(&st, p, out + (ptrdiff_t)row0 * d, d);
     }
+    *out = params;
+    return QATTN_OK;
 }
 
 qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
@@ -99,45 +95,17 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
     qattn_clear_error();
     size_t q_elems, kv_elems;
     qattn_status st = qattn_attention_validate(desc, q, k, v, out, &q_elems, &kv_elems);
+    qattn_isa isa;
+    const qattn_attn_ukernels *uk = NULL;
+    if (st == QATTN_OK)
+        st = qattn_dispatch_attention(desc->isa, &isa, &uk);
+    qattn_tile_params *params = NULL;
+    if (st == QATTN_OK)
+        st = make_params(desc, &params);
     if (st != QATTN_OK)
         return st;
-    if (!desc->scale_q || !desc->scale_k || !desc->scale_v || !desc->scale_out)
-        return qattn_fail(QATTN_ERR_NULL, "attention: a per-head scale array is NULL");
-
-    qattn_tile_params *params = malloc((size_t)desc->heads * sizeof *params);
-    if (!params)
-        return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
-    for (int32_t h = 0; h < desc->heads; h++) {
-        st = qattn_tile_params_make(&params[h], desc->head_dim, desc->scale_q[h],
-                                    desc->scale_k[h], desc->scale_v[h], desc->scale_out[h]);
-        if (st != QATTN_OK) {
-            char why[200];
-            snprintf(why, sizeof why, "%s", qattn_last_error());
-            free(params);
-            return qattn_fail(st, "attention: head %d: %s", h, why);
-        }
-    }
-
-    const int32_t rows = qattn_tile_rows_for_head_dim(desc->head_dim);
-    tile_memory mem = {
-        malloc((size_t)rows * sizeof(int32_t)),
-        malloc((size_t)rows * sizeof(int64_t)),
-        malloc((size_t)rows * (size_t)desc->head_dim * sizeof(int64_t)),
-        malloc(((size_t)QATTN_TILE_KEYS + (size_t)desc->head_dim) * sizeof(int32_t)),
-    };
-    if (mem.row_max && mem.row_sum && mem.acc && mem.scratch) {
-        const size_t q_head = (size_t)desc->len_q * (size_t)desc->head_dim;
-        const size_t kv_head = (size_t)desc->len_k * (size_t)desc->head_dim;
-        for (int32_t h = 0; h < desc->heads; h++)
-            run_head(desc, &params[h], desc->kv_len ? desc->kv_len[h] : desc->len_k,
-                     q + h * q_head, k + h * kv_head, v + h * kv_head, out + h * q_head, &mem);
-    } else {
-        st = qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
-    }
-    free(mem.row_max);
-    free(mem.row_sum);
-    free(mem.acc);
-    free(mem.scratch);
+    qattn_attention_job job = {desc, params, uk, q, k, v, out};
+    st = qattn_attention_run(&job);
     free(params);
     return st;
 }

@@ -8,7 +8,7 @@
 #include "tile_kernel.h"
 
 /* 2^(-i/32) in Q24 for i = 0..31 (round to nearest; entry 0 is exactly 1.0). */
-static const uint32_t exp2_neg_q24[32] = {
+const uint32_t qattn_exp2_neg_q24[32] = {
     16777216, 16417715, 16065917, 15721658, 15384775, 15055111, 14732511, 14416824,
     14107901, 13805598, 13509772, 13220286, 12937002, 12659789, 12388516, 12123055,
     11863283, 11609078, 11360319, 11116891, 10878679, 10645571, 10417458, 10194234,
@@ -48,7 +48,7 @@ uint32_t qattn_exp2_neg_q16(int32_t y)
     uint32_t x = (r * 1453635u + 4096u) >> 13;     /* r ln2 / 2^16 in Q24; 1453635 = ln2 2^21 */
     uint32_t x16 = x >> 8;                          /* the same in Q16, for the square */
     uint32_t poly = (1u << 24) - x + ((x16 * x16 + 256u) >> 9); /* Q24, <= 2^24 */
-    uint64_t prod = (uint64_t)exp2_neg_q24[f >> 11] * poly;     /* Q48, <= 2^48 */
+    uint64_t prod = (uint64_t)qattn_exp2_neg_q24[f >> 11] * poly;     /* Q48, <= 2^48 */
     uint32_t shift = 32u + n;                                    /* <= 48 */
     return (uint32_t)((prod + ((uint64_t)1 << (shift - 1))) >> shift);
 }
@@ -77,6 +77,21 @@ static int64_t rescale(int64_t x, uint32_t alpha)
     return shift_right_floor(x * (int64_t)alpha + 32768, 16);
 }
 
+void qattn_tile_raise_max(int32_t *row_max, int64_t *row_sum, int64_t *acc, int32_t new_max,
+                          const qattn_tile_params *p)
+{
+    if (new_max <= *row_max)
+        return;
+    /* [Q4] Online softmax: a new maximum rescales what was summed so far by 2^-y. */
+    if (*row_max != INT32_MIN) {
+        uint32_t alpha = qattn_exp2_neg_q16(qattn_score_exponent(new_max - *row_max, p));
+        *row_sum = rescale(*row_sum, alpha);
+        for (int32_t t = 0; t < p->head_dim; t++)
+            acc[t] = rescale(acc[t], alpha);
+    }
+    *row_max = new_max;
+}
+
 static int32_t dot_s8(const int8_t *a, const int8_t *b, int32_t n)
 {
     int32_t s = 0; /* [Q1] |s| <= 256 * 128 * 128 = 2^22 */
@@ -99,16 +114,7 @@ static void absorb_row(int32_t *row_max, int64_t *row_sum, int64_t *acc,
             tile_max = scores[j];
     }
 
-    /* [Q4] Online softmax: a new maximum rescales what was summed so far by 2^-y. */
-    if (tile_max > *row_max) {
-        if (*row_max != INT32_MIN) {
-            uint32_t alpha = qattn_exp2_neg_q16(qattn_score_exponent(tile_max - *row_max, p));
-            *row_sum = rescale(*row_sum, alpha);
-            for (int32_t t = 0; t < d; t++)
-                acc[t] = rescale(acc[t], alpha);
-        }
-        *row_max = tile_max;
-    }
+    qattn_tile_raise_max(row_max, row_sum, acc, tile_max, p);
 
     /* [Q6] Per tile: sum of e < 64 * 2^16, |sum of e * v| < 64 * 65535 * 128 < 2^29. */
     int32_t sum = 0;

@@ -56,12 +56,20 @@ typedef struct qattn_tile_state {
     int64_t *acc;     /* [rows][head_dim] running sum of e * v, same units */
 } qattn_tile_state;
 
+/* 2^(-i/32) in Q24, i = 0..31: the table of the exponential ([Q3]), shared with fast paths. */
+extern const uint32_t qattn_exp2_neg_q24[32];
+
 /* Q16 value of 2^(-y / 65536) for y >= 0, in [0, 65536]; 0 for y >= QATTN_EXP_Y_ZERO. */
 uint32_t qattn_exp2_neg_q16(int32_t y);
 
 /* The Q16 exponent of a score d in [0, 2^24) raw units below the row maximum:
  * min(round(d * score_mult / 2^score_shift), QATTN_EXP_Y_ZERO), ties rounded up. */
 int32_t qattn_score_exponent(int32_t d, const qattn_tile_params *p);
+
+/* If new_max exceeds *row_max: rescales *row_sum and acc[0..head_dim) to the new maximum
+ * ([Q4], [Q5]) and stores it. The one place the online softmax state changes units. */
+void qattn_tile_raise_max(int32_t *row_max, int64_t *row_sum, int64_t *acc, int32_t new_max,
+                          const qattn_tile_params *p);
 
 /* Resets the state: no keys seen. */
 void qattn_tile_begin(qattn_tile_state *st);

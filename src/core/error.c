@@ -37,6 +37,7 @@ const char *qattn_status_string(qattn_status status)
     case QATTN_ERR_KV_LEN: return "invalid valid-key length";
     case QATTN_ERR_NOMEM: return "out of memory";
     case QATTN_ERR_VALUE: return "non-finite input value";
+    case QATTN_ERR_ISA: return "unsupported instruction-set tier";
     }
     return "unknown status";
 }

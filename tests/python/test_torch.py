@@ -125,3 +125,61 @@ def test_attention_float_against_torch():
     full = torch_attention(*(torch.from_numpy(X.astype(np.float64)) for X in (Q, K, V)),
                            causal=True).numpy()
     assert np.corrcoef(out.ravel(), full.ravel())[0, 1] > 0.999
+
+
+def tiers():
+    """The tiers `qattn info` reports as supported here (detection, not a flag)."""
+    import os
+    import subprocess
+
+    from conftest import BUILD
+    info = subprocess.run([os.path.join(BUILD, "qattn"), "info"], capture_output=True,
+                          text=True).stdout
+    line = next(l for l in info.splitlines() if l.startswith("tiers:"))
+    return [kv.split("=")[0] for kv in line.split()[1:5] if kv.endswith("=1")]
+
+
+@pytest.mark.parametrize("tier", ["scalar", "avx2", "avx512vnni", "amx"])
+def test_forced_tier_and_threads_are_bit_identical(tier):
+    """QATTN_ISA forces a tier for a whole process; its output equals the scalar reference's
+    for 1, 2 and 3 threads, and the accuracy harness passes on it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import BUILD, ROOT
+    if tier not in tiers():
+        pytest.skip(f"{tier} is not supported on this machine")
+    script = (
+        "import numpy as np, qattn, sys\n"
+        "rng = np.random.default_rng(5)\n"
+        "q = rng.integers(-128, 128, (3, 333, 64), dtype=np.int8)\n"
+        "k = rng.integers(-128, 128, (3, 500, 64), dtype=np.int8)\n"
+        "outs = [qattn.attention(q, k, k, 0.02, 0.02, 0.05, 0.03, causal=c, threads=t)\n"
+        "        for c in (False, True) for t in (1, 2, 3)]\n"
+        "sys.stdout.buffer.write(b''.join(o.tobytes() for o in outs))\n")
+    def run(isa):
+        env = dict(os.environ, QATTN_ISA=isa, PYTHONPATH=os.path.join(ROOT, "python"))
+        r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+        assert r.returncode == 0, r.stderr.decode()
+        return r.stdout
+    assert run(tier) == run("scalar")
+    env = dict(os.environ, QATTN_ISA=tier)
+    check = subprocess.run([os.path.join(BUILD, "qattn"), "check", "--json"], env=env,
+                           capture_output=True, text=True)
+    assert check.returncode == 0 and json.loads(check.stdout)["pass"]
+
+
+def test_unsupported_tier_is_a_clear_error():
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    env = dict(os.environ, QATTN_ISA="avx9000", PYTHONPATH=os.path.join(ROOT, "python"))
+    r = subprocess.run([sys.executable, "-c", "import numpy as np, qattn\n"
+                        "x = np.zeros((4, 16), np.int8)\n"
+                        "qattn.attention(x, x, x, 1.0, 1.0, 1.0, 1.0)"],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and "QATTN_ISA=avx9000" in r.stderr

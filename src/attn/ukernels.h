@@ -1,0 +1,48 @@
+/*
+ * The attention microkernels of one instruction-set tier. Each is a pure function with
+ * explicit sizes and strides; together with the tier-independent glue in
+ * attention_tiled.c they reproduce the reference tile kernel bit for bit:
+ *
+ *   for each key tile (64 keys, packed once per head by pack_kv):
+ *     scores       S[r][j] = q_r . k_j                      (int32, [Q1])
+ *     softmax_row  tile max, e_j = 2^-y(m - S[r][j]), sum   ([Q2], [Q3]); the glue rescales
+ *     pv           partial[r][t] = sum_j e_rj v_jt          (int32, [Q6])
+ *
+ * The packed K/V layout and the P row layout belong to the tier; only its own kernels read
+ * them.
+ */
+#ifndef QATTN_ATTN_UKERNELS_H
+#define QATTN_ATTN_UKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attn/tile_kernel.h"
+
+#define QATTN_P_ROW_BYTES 128 /* one row of 64 weights, in the tier's layout */
+
+typedef struct qattn_attn_ukernels {
+    const char *name;
+    /* Bytes of one packed key tile (K and V of 64 keys) at head_dim d. */
+    size_t (*kv_tile_bytes)(int32_t head_dim);
+    /* Packs `keys` (1..64) rows of K and V, `stride` bytes apart; absent keys become 0. */
+    void (*pack_kv)(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t keys,
+                    int32_t head_dim, void *packed);
+    /* s[r * 64 + j] = q_r . k_j for r < rows (1..64), all 64 j (absent keys give 0). */
+    void (*scores)(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
+                   int32_t head_dim, int32_t *s);
+    /* For keys j < allowed (0..64): m_new = max(m_old, max_j s[j]), e_j as the reference
+     * computes it relative to m_new, and 0 for j >= allowed, written to p_row. Returns the
+     * sum of e. m_old may be INT32_MIN (no key seen yet). allowed = 0 writes a row of zero
+     * weights (in the tier's layout) and returns 0. */
+    int32_t (*softmax_row)(const int32_t *s, int32_t allowed, int32_t m_old,
+                           const qattn_tile_params *p, void *p_row, int32_t *m_new);
+    /* partial[r * head_dim + t] = sum_j e_rj v_jt for r < rows. */
+    void (*pv)(const void *p_rows, int32_t rows, const void *packed, int32_t head_dim,
+               int32_t *partial);
+} qattn_attn_ukernels;
+
+extern const qattn_attn_ukernels qattn_attn_ukernels_avx2;
+extern const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni;
+
+#endif

@@ -1,0 +1,18 @@
+/* A parallel loop over independent work items. */
+#ifndef QATTN_CORE_PARALLEL_H
+#define QATTN_CORE_PARALLEL_H
+
+#include <stdint.h>
+
+typedef void (*qattn_task_fn)(void *ctx, int64_t item, int worker);
+
+/* Runs fn(ctx, i, w) once for every i in [0, n), on up to `workers` threads (the caller is
+ * worker 0; w < workers). Items are handed out in order from a shared counter, so which
+ * worker runs which item varies; results must not depend on it. If a thread cannot be
+ * started, the others (at least the caller) do its share. */
+void qattn_parallel_for(int workers, int64_t n, qattn_task_fn fn, void *ctx);
+
+/* Worker count for a request: threads > 0 as given, 0 = online CPUs; never more than n. */
+int qattn_workers_for(int32_t threads, int64_t n);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * Attention microkernels for AVX2. Compiled with -mavx2 only; called only when the dispatch
+ * found AVX2 on the CPU and YMM state enabled by the OS.
+ *
+ * Products use vpmaddwd (s16 x s16 -> s32 pairs, no saturation). The 16-bit weights e in
+ * [0, 65535] do not fit s16, so P holds e - 32768 and pv adds back 32768 times each column
+ * sum of V: exact, and every intermediate stays below 2^30.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "attn/ukernels.h"
+
+/* Packed key tile at head_dim d:
+ *   K    [d/2][64 keys][2] int16   k[j][2g], k[j][2g+1]
+ *   V    [32][d][2] int16          v[2g][t], v[2g+1][t]
+ *   vsum [d] int32                 sum over the 64 keys of v[j][t] (absent keys are 0)  */
+static size_t kv_tile_bytes(int32_t d)
+{
+    return (size_t)64 * d * 2 + (size_t)64 * d * 2 + (size_t)d * sizeof(int32_t);
+}
+
+static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t keys, int32_t d,
+                    void *packed)
+{
+    int16_t *kp = packed;
+    int16_t *vp = kp + (size_t)64 * d;
+    int32_t *vsum = (int32_t *)(vp + (size_t)64 * d);
+    for (int32_t j = 0; j < 64; j++)
+        for (int32_t t = 0; t < d; t++)
+            kp[((size_t)(t / 2) * 64 + j) * 2 + t % 2] = j < keys ? k[j * stride + t] : 0;
+    for (int32_t t = 0; t < d; t++)
+        vsum[t] = 0;
+    for (int32_t j = 0; j < 64; j++)
+        for (int32_t t = 0; t < d; t++) {
+            int16_t x = j < keys ? v[j * stride + t] : 0;
+            vp[((size_t)(j / 2) * d + t) * 2 + j % 2] = x;
+            vsum[t] += x;
+        }
+}
+
+static inline __m256i broadcast_pair(int16_t a, int16_t b)
+{
+    return _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)a | (uint32_t)(uint16_t)b << 16));
+}
+
+static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
+                   int32_t d, int32_t *s)
+{
+    const int16_t *kp = packed;
+    for (int32_t r = 0; r < rows; r++) {
+        const int8_t *qr = q + r * q_stride;
+        __m256i acc[8];
+        for (int c = 0; c < 8; c++)
+            acc[c] = _mm256_setzero_si256();
+        for (int32_t g = 0; g < d / 2; g++) {
+            __m256i qb = broadcast_pair(qr[2 * g], qr[2 * g + 1]);
+            for (int c = 0; c < 8; c++)
+                acc[c] = _mm256_add_epi32(
+                    acc[c], _mm256_madd_epi16(qb, _mm256_loadu_si256(
+                                                      (const __m256i *)(kp + ((size_t)g * 64 + 8 * c) * 2))));
+        }
+        for (int c = 0; c < 8; c++)
+            _mm256_storeu_si256((__m256i *)(s + r * 64 + 8 * c), acc[c]);
+    }
+}
+
+static inline __m256i odd_lanes(__m256i x)
+{
+    return _mm256_srli_epi64(x, 32);
+}
+
+static inline __m256i join_lanes(__m256i even, __m256i odd)
+{
+    return _mm256_or_si256(even, _mm256_slli_epi64(odd, 32));
+}
+
+/* min(x, cap) on 64-bit lanes holding values below 2^62 (signed compare is then exact). */
+static inline __m256i min_u62(__m256i x, __m256i cap)
+{
+    return _mm256_blendv_epi8(x, cap, _mm256_cmpgt_epi64(x, cap));
+}
+
+/* y = min((d * mult + half) >> shift, Y_ZERO) per 32-bit lane ([Q2]). */
+static inline __m256i exponent(__m256i d, __m256i mult, __m256i half, __m128i shift, __m256i yz)
+{
+    __m256i pe = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(d, mult), half), shift);
+    __m256i po = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(odd_lanes(d), mult), half), shift);
+    return join_lanes(min_u62(pe, yz), min_u62(po, yz));
+}
+
+/* e = 2^-y in Q16 for y < Y_ZERO ([Q3]). */
+static inline __m256i exp2_neg(__m256i y)
+{
+    const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFF), one = _mm256_set1_epi64x(1);
+    __m256i n = _mm256_srli_epi32(y, 16);
+    __m256i f = _mm256_and_si256(y, _mm256_set1_epi32(0xFFFF));
+    __m256i r = _mm256_and_si256(f, _mm256_set1_epi32(0x7FF));
+    __m256i x = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_mullo_epi32(r, _mm256_set1_epi32(1453635)), _mm256_set1_epi32(4096)), 13);
+    __m256i x16 = _mm256_srli_epi32(x, 8);
+    __m256i sq = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_mullo_epi32(x16, x16), _mm256_set1_epi32(256)), 9);
+    __m256i poly = _mm256_add_epi32(_mm256_sub_epi32(_mm256_set1_epi32(1 << 24), x), sq);
+    __m256i t = _mm256_i32gather_epi32((const int *)qattn_exp2_neg_q24, _mm256_srli_epi32(f, 11), 4);
+    __m256i shift_e = _mm256_add_epi64(_mm256_and_si256(n, low32), _mm256_set1_epi64x(32));
+    __m256i shift_o = _mm256_add_epi64(odd_lanes(n), _mm256_set1_epi64x(32));
+    __m256i pe = _mm256_mul_epu32(t, poly);
+    __m256i po = _mm256_mul_epu32(odd_lanes(t), odd_lanes(poly));
+    pe = _mm256_srlv_epi64(_mm256_add_epi64(pe, _mm256_sllv_epi64(one, _mm256_sub_epi64(shift_e, one))), shift_e);
+    po = _mm256_srlv_epi64(_mm256_add_epi64(po, _mm256_sllv_epi64(one, _mm256_sub_epi64(shift_o, one))), shift_o);
+    return join_lanes(pe, po);
+}
+
+static inline int32_t hmax(__m256i x)
+{
+    __m128i m = _mm_max_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    return _mm_cvtsi128_si32(m);
+}
+
+static inline int32_t hsum(__m256i x)
+{
+    __m128i m = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    return _mm_cvtsi128_si32(m);
+}
+
+/* P row layout: e - 32768 as int16 [64]. */
+static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
+                           const qattn_tile_params *p, void *p_row, int32_t *m_new)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i sv[8], live[8];
+    __m256i mx = _mm256_set1_epi32(INT32_MIN);
+    for (int c = 0; c < 8; c++) {
+        live[c] = _mm256_cmpgt_epi32(_mm256_set1_epi32(allowed - 8 * c), lane);
+        sv[c] = _mm256_loadu_si256((const __m256i *)(s + 8 * c));
+        mx = _mm256_max_epi32(mx, _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MIN), sv[c], live[c]));
+    }
+    int32_t tile_max = hmax(mx);
+    int32_t m = tile_max > m_old ? tile_max : m_old;
+    *m_new = m;
+
+    const __m256i mv = _mm256_set1_epi32(m);
+    const __m256i mult = _mm256_set1_epi64x((uint32_t)p->score_mult);
+    const __m256i half = _mm256_set1_epi64x(p->score_shift > 0 ? (int64_t)1 << (p->score_shift - 1) : 0);
+    const __m128i shift = _mm_cvtsi32_si128(p->score_shift);
+    const __m256i yz64 = _mm256_set1_epi64x(QATTN_EXP_Y_ZERO);
+    const __m256i yz = _mm256_set1_epi32(QATTN_EXP_Y_ZERO);
+    const __m256i bias = _mm256_set1_epi32(32768);
+    int16_t *out = p_row;
+    __m256i sum = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c += 2) {
+        __m256i e2[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i y = exponent(_mm256_sub_epi32(mv, sv[c + h]), mult, half, shift, yz64);
+            __m256i e = _mm256_min_epu32(exp2_neg(y), _mm256_set1_epi32(QATTN_E_MAX));
+            __m256i keep = _mm256_and_si256(live[c + h], _mm256_cmpgt_epi32(yz, y));
+            e = _mm256_and_si256(e, keep);
+            sum = _mm256_add_epi32(sum, e);
+            e2[h] = _mm256_sub_epi32(e, bias); /* in [-32768, 32767]: packs exactly */
+        }
+        __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(e2[0], e2[1]), 0xD8);
+        _mm256_storeu_si256((__m256i *)(out + 8 * c), packed);
+    }
+    return hsum(sum);
+}
+
+static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int32_t *partial)
+{
+    const int16_t *vp = (const int16_t *)packed + (size_t)64 * d;
+    const int32_t *vsum = (const int32_t *)(vp + (size_t)64 * d);
+    for (int32_t r = 0; r < rows; r++) {
+        const int16_t *e = (const int16_t *)((const uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES);
+        for (int32_t t0 = 0; t0 < d; t0 += 32) {
+            int nc = (d - t0 < 32 ? d - t0 : 32) / 8;
+            __m256i acc[4];
+            for (int c = 0; c < 4; c++)
+                acc[c] = _mm256_setzero_si256();
+            for (int g = 0; g < 32; g++) {
+                __m256i eb = broadcast_pair(e[2 * g], e[2 * g + 1]);
+                for (int c = 0; c < nc; c++)
+                    acc[c] = _mm256_add_epi32(
+                        acc[c], _mm256_madd_epi16(eb, _mm256_loadu_si256((const __m256i *)(
+                                                          vp + ((size_t)g * d + t0 + 8 * c) * 2))));
+            }
+            for (int c = 0; c < nc; c++) {
+                __m256i vs = _mm256_loadu_si256((const __m256i *)(vsum + t0 + 8 * c));
+                _mm256_storeu_si256((__m256i *)(partial + (size_t)r * d + t0 + 8 * c),
+                                    _mm256_add_epi32(acc[c], _mm256_slli_epi32(vs, 15)));
+            }
+        }
+    }
+}
+
+const qattn_attn_ukernels qattn_attn_ukernels_avx2 = {
+    "avx2", kv_tile_bytes, pack_kv, scores, softmax_row, pv,
+};

@@ -1,0 +1,203 @@
+/*
+ * Attention microkernels for AVX-512 (F, BW, VL) with VNNI. Compiled with those flags only;
+ * called only when the dispatch found them on the CPU and enabled by the OS.
+ *
+ * vpdpbusd multiplies u8 by s8: for the scores q is offset by +128 (q ^ 0x80) and 128 times
+ * each key's sum is subtracted again; for P.V the 16-bit weights go in as their two bytes,
+ * e = 256 e_hi + e_lo, and v is the s8 operand. Both are exact.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "attn/ukernels.h"
+
+/* Packed key tile at head_dim d (64-byte aligned pieces):
+ *   K    [d/4][64 keys][4]   k[j][4g .. 4g+3]
+ *   ksum [64] int32          sum over t of k[j][t]
+ *   V    [16][d][4]          v[4g .. 4g+3][t]                                           */
+static size_t kv_tile_bytes(int32_t d)
+{
+    return (size_t)64 * d + 64 * sizeof(int32_t) + (size_t)64 * d;
+}
+
+static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t keys, int32_t d,
+                    void *packed)
+{
+    int8_t *kp = packed;
+    int32_t *ksum = (int32_t *)(kp + (size_t)64 * d);
+    int8_t *vp = (int8_t *)(ksum + 64);
+    for (int32_t j = 0; j < 64; j++) {
+        int32_t sum = 0;
+        for (int32_t t = 0; t < d; t++) {
+            int8_t x = j < keys ? k[j * stride + t] : 0;
+            kp[((size_t)(t / 4) * 64 + j) * 4 + t % 4] = x;
+            sum += x;
+        }
+        ksum[j] = sum;
+    }
+    for (int32_t j = 0; j < 64; j++)
+        for (int32_t t = 0; t < d; t++)
+            vp[((size_t)(j / 4) * d + t) * 4 + j % 4] = j < keys ? v[j * stride + t] : 0;
+}
+
+static inline __m512i broadcast4(const void *p)
+{
+    int32_t x;
+    memcpy(&x, p, 4);
+    return _mm512_set1_epi32(x);
+}
+
+/* Four query rows at a time share each K load. */
+static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
+                   int32_t d, int32_t *s)
+{
+    const int8_t *kp = packed;
+    const int32_t *ksum = (const int32_t *)(kp + (size_t)64 * d);
+    const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
+    __m512i corr[4];
+    for (int c = 0; c < 4; c++)
+        corr[c] = _mm512_slli_epi32(_mm512_loadu_si512(ksum + 16 * c), 7);
+    int32_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        __m512i acc[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 4; c++)
+                acc[i][c] = _mm512_setzero_si512();
+        for (int32_t g = 0; g < d / 4; g++) {
+            __m512i kr[4];
+            for (int c = 0; c < 4; c++)
+                kr[c] = _mm512_loadu_si512(kp + ((size_t)g * 64 + 16 * c) * 4);
+            for (int i = 0; i < 4; i++) {
+                __m512i qb = _mm512_xor_si512(broadcast4(q + (r + i) * q_stride + 4 * g), flip);
+                for (int c = 0; c < 4; c++)
+                    acc[i][c] = _mm512_dpbusd_epi32(acc[i][c], qb, kr[c]);
+            }
+        }
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 4; c++)
+                _mm512_storeu_si512(s + (r + i) * 64 + 16 * c, _mm512_sub_epi32(acc[i][c], corr[c]));
+    }
+    for (; r < rows; r++) {
+        __m512i acc[4];
+        for (int c = 0; c < 4; c++)
+            acc[c] = _mm512_setzero_si512();
+        for (int32_t g = 0; g < d / 4; g++) {
+            __m512i qb = _mm512_xor_si512(broadcast4(q + r * q_stride + 4 * g), flip);
+            for (int c = 0; c < 4; c++)
+                acc[c] = _mm512_dpbusd_epi32(
+                    acc[c], qb, _mm512_loadu_si512(kp + ((size_t)g * 64 + 16 * c) * 4));
+        }
+        for (int c = 0; c < 4; c++)
+            _mm512_storeu_si512(s + r * 64 + 16 * c, _mm512_sub_epi32(acc[c], corr[c]));
+    }
+}
+
+/* 64-bit lanes hold the even 32-bit lanes in their low halves; odd lanes via a shift. */
+static inline __m512i odd_lanes(__m512i x)
+{
+    return _mm512_srli_epi64(x, 32);
+}
+
+static inline __m512i join_lanes(__m512i even, __m512i odd)
+{
+    return _mm512_or_si512(even, _mm512_slli_epi64(odd, 32));
+}
+
+/* y = min((d * mult + half) >> shift, Y_ZERO) per 32-bit lane, d >= 0 ([Q2]). */
+static inline __m512i exponent(__m512i d, __m512i mult, __m512i half, __m128i shift, __m512i yz)
+{
+    __m512i pe = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(d, mult), half), shift);
+    __m512i po = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(odd_lanes(d), mult), half), shift);
+    return join_lanes(_mm512_min_epu64(pe, yz), _mm512_min_epu64(po, yz));
+}
+
+/* e = 2^-y in Q16 for y < Y_ZERO ([Q3]); lanes with y = Y_ZERO are cleared by the caller. */
+static inline __m512i exp2_neg(__m512i y, __m512i tab_lo, __m512i tab_hi)
+{
+    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
+    __m512i n = _mm512_srli_epi32(y, 16);
+    __m512i f = _mm512_and_si512(y, _mm512_set1_epi32(0xFFFF));
+    __m512i r = _mm512_and_si512(f, _mm512_set1_epi32(0x7FF));
+    __m512i x = _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_mullo_epi32(r, _mm512_set1_epi32(1453635)), _mm512_set1_epi32(4096)), 13);
+    __m512i x16 = _mm512_srli_epi32(x, 8);
+    __m512i sq = _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_mullo_epi32(x16, x16), _mm512_set1_epi32(256)), 9);
+    __m512i poly = _mm512_add_epi32(_mm512_sub_epi32(_mm512_set1_epi32(1 << 24), x), sq);
+    __m512i t = _mm512_permutex2var_epi32(tab_lo, _mm512_srli_epi32(f, 11), tab_hi);
+    __m512i shift_e = _mm512_add_epi64(_mm512_and_si512(n, low32), _mm512_set1_epi64(32));
+    __m512i shift_o = _mm512_add_epi64(odd_lanes(n), _mm512_set1_epi64(32));
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i pe = _mm512_mul_epu32(t, poly);
+    __m512i po = _mm512_mul_epu32(odd_lanes(t), odd_lanes(poly));
+    pe = _mm512_srlv_epi64(_mm512_add_epi64(pe, _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_e, one))), shift_e);
+    po = _mm512_srlv_epi64(_mm512_add_epi64(po, _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_o, one))), shift_o);
+    return join_lanes(pe, po);
+}
+
+/* P row layout: e_lo[64] bytes, then e_hi[64] bytes. */
+static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
+                           const qattn_tile_params *p, void *p_row, int32_t *m_new)
+{
+    __m512i sv[4];
+    __mmask16 live[4];
+    __m512i mx = _mm512_set1_epi32(INT32_MIN);
+    for (int c = 0; c < 4; c++) {
+        int32_t n = allowed - 16 * c;
+        live[c] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+        sv[c] = _mm512_loadu_si512(s + 16 * c);
+        mx = _mm512_mask_max_epi32(mx, live[c], mx, sv[c]);
+    }
+    int32_t tile_max = _mm512_reduce_max_epi32(mx);
+    int32_t m = tile_max > m_old ? tile_max : m_old;
+    *m_new = m;
+
+    const __m512i mv = _mm512_set1_epi32(m);
+    const __m512i mult = _mm512_set1_epi64((uint32_t)p->score_mult);
+    const __m512i half = _mm512_set1_epi64(p->score_shift > 0 ? (int64_t)1 << (p->score_shift - 1) : 0);
+    const __m128i shift = _mm_cvtsi32_si128(p->score_shift);
+    const __m512i yz = _mm512_set1_epi64(QATTN_EXP_Y_ZERO);
+    const __m512i tab_lo = _mm512_loadu_si512(qattn_exp2_neg_q24);
+    const __m512i tab_hi = _mm512_loadu_si512(qattn_exp2_neg_q24 + 16);
+    uint8_t *lo = p_row, *hi = lo + 64;
+    __m512i sum = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), mult, half, shift, yz);
+        __m512i e = _mm512_min_epu32(exp2_neg(y, tab_lo, tab_hi), _mm512_set1_epi32(QATTN_E_MAX));
+        __mmask16 keep = live[c] & _mm512_cmplt_epi32_mask(y, _mm512_set1_epi32(QATTN_EXP_Y_ZERO));
+        e = _mm512_maskz_mov_epi32(keep, e);
+        sum = _mm512_add_epi32(sum, e);
+        _mm_storeu_si128((__m128i *)(lo + 16 * c), _mm512_cvtepi32_epi8(_mm512_and_si512(e, _mm512_set1_epi32(0xFF))));
+        _mm_storeu_si128((__m128i *)(hi + 16 * c), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8)));
+    }
+    return _mm512_reduce_add_epi32(sum);
+}
+
+static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int32_t *partial)
+{
+    const int8_t *vp = (const int8_t *)packed + (size_t)64 * d + 64 * sizeof(int32_t);
+    for (int32_t r = 0; r < rows; r++) {
+        const uint8_t *lo = (const uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, *hi = lo + 64;
+        for (int32_t t0 = 0; t0 < d; t0 += 64) {
+            int nc = (d - t0 < 64 ? d - t0 : 64) / 16;
+            __m512i acc_lo[4], acc_hi[4];
+            for (int c = 0; c < 4; c++)
+                acc_lo[c] = acc_hi[c] = _mm512_setzero_si512();
+            for (int g = 0; g < 16; g++) {
+                __m512i blo = broadcast4(lo + 4 * g), bhi = broadcast4(hi + 4 * g);
+                for (int c = 0; c < nc; c++) {
+                    __m512i vv = _mm512_loadu_si512(vp + ((size_t)g * d + t0 + 16 * c) * 4);
+                    acc_lo[c] = _mm512_dpbusd_epi32(acc_lo[c], blo, vv);
+                    acc_hi[c] = _mm512_dpbusd_epi32(acc_hi[c], bhi, vv);
+                }
+            }
+            for (int c = 0; c < nc; c++)
+                _mm512_storeu_si512(partial + (size_t)r * d + t0 + 16 * c,
+                                    _mm512_add_epi32(_mm512_slli_epi32(acc_hi[c], 8), acc_lo[c]));
+        }
+    }
+}
+
+const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni = {
+    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_row, pv,
+};
