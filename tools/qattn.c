@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "check/check.h"
 #include "qattn.h"
 
@@ -10,6 +11,7 @@ static void usage(FILE *to)
     fprintf(to, "usage: qattn [--version] [--help] COMMAND [ARGS]\n"
                 "commands:\n"
                 "  check   accuracy of the integer attention kernel against float64\n"
+                "  bench   speed of every tier against a float32 OpenBLAS baseline\n"
                 "  info    version and build facts\n"
                 "Run 'qattn COMMAND --help' for a command's options.\n");
 }
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0)
         return check_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return bench_main(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             printf("usage: qattn info\nPrints the version and what the kernel supports.\n");

@@ -1,0 +1,80 @@
+/* Stage timing: the same microkernel calls the glue makes for an unmasked call, one stage
+ * at a time on one thread, so their sum can be set against the whole call. */
+#include "bench/stages.h"
+
+#include <stdlib.h>
+
+#include "attn/tile_params.h"
+#include "bench/peak.h"
+#include "core/dispatch.h"
+
+int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int8_t *v,
+                      int heads, int len_q, int len_k, int d, const float scales[4],
+                      bench_stages *out)
+{
+    qattn_isa chosen;
+    const qattn_attn_ukernels *uk;
+    qattn_tile_params p;
+    if (qattn_dispatch_attention(isa, &chosen, &uk) != QATTN_OK || !uk ||
+        qattn_tile_params_make(&p, d, scales[0], scales[1], scales[2], scales[3]) != QATTN_OK)
+        return 0;
+    const int q_tiles = (len_q + 63) / 64, k_tiles = (len_k + 63) / 64;
+    const size_t tile_bytes = (uk->kv_tile_bytes(d) + 63) / 64 * 64;
+    uint8_t *packed = aligned_alloc(64, (size_t)heads * k_tiles * tile_bytes);
+    int32_t *s = aligned_alloc(64, 64 * 64 * sizeof(int32_t));
+    uint8_t *pr = aligned_alloc(64, 64 * QATTN_P_ROW_BYTES);
+    int32_t *partial = aligned_alloc(64, (size_t)64 * d * sizeof(int32_t));
+    if (!packed || !s || !pr || !partial) {
+        free(packed), free(s), free(pr), free(partial);
+        return 0;
+    }
+    double t = bench_now();
+    for (int h = 0; h < heads; h++)
+        for (int kt = 0; kt < k_tiles; kt++) {
+            int keys = len_k - kt * 64 < 64 ? len_k - kt * 64 : 64;
+            size_t off = ((size_t)h * len_k + (size_t)kt * 64) * d;
+            uk->pack_kv(k + off, v + off, d, keys, d, packed + ((size_t)h * k_tiles + kt) * tile_bytes);
+        }
+    out->pack_ms = (bench_now() - t) * 1e3;
+
+    t = bench_now();
+    for (int h = 0; h < heads; h++)
+        for (int qt = 0; qt < q_tiles; qt++) {
+            int rows = len_q - qt * 64 < 64 ? len_q - qt * 64 : 64;
+            for (int kt = 0; kt < k_tiles; kt++)
+                uk->scores(q + ((size_t)h * len_q + (size_t)qt * 64) * d, d, rows,
+                           packed + ((size_t)h * k_tiles + kt) * tile_bytes, d, s);
+        }
+    out->scores_ms = (bench_now() - t) * 1e3;
+
+    /* The weights of the last score tile, over and over: as in the real call, the tile is
+     * in L1 and each row's running maximum is a real one. */
+    int64_t lanes = 0;
+    t = bench_now();
+    for (int h = 0; h < heads; h++)
+        for (int qt = 0; qt < q_tiles; qt++) {
+            int rows = len_q - qt * 64 < 64 ? len_q - qt * 64 : 64;
+            for (int kt = 0; kt < k_tiles; kt++) {
+                int keys = len_k - kt * 64 < 64 ? len_k - kt * 64 : 64;
+                for (int r = 0; r < rows; r++) {
+                    int32_t m;
+                    uk->softmax_row(s + r * 64, keys, INT32_MIN, &p, pr + r * QATTN_P_ROW_BYTES, &m);
+                }
+                lanes += (int64_t)rows * 64;
+            }
+        }
+    double softmax_s = bench_now() - t;
+    out->softmax_ms = softmax_s * 1e3;
+    out->softmax_gscores = (double)lanes / softmax_s * 1e-9;
+
+    t = bench_now();
+    for (int h = 0; h < heads; h++)
+        for (int qt = 0; qt < q_tiles; qt++) {
+            int rows = len_q - qt * 64 < 64 ? len_q - qt * 64 : 64;
+            for (int kt = 0; kt < k_tiles; kt++)
+                uk->pv(pr, rows, packed + ((size_t)h * k_tiles + kt) * tile_bytes, d, partial);
+        }
+    out->pv_ms = (bench_now() - t) * 1e3;
+    free(packed), free(s), free(pr), free(partial);
+    return 1;
+}
