@@ -19,7 +19,6 @@ typedef struct worker_memory {
     int32_t *scratch;  /* reference kernel: (64 + d) int32 */
     int32_t *scores;   /* fast tiers: [rows][64] */
     uint8_t *p;        /* fast tiers: [rows][QATTN_P_ROW_BYTES] */
-    int32_t *partial;  /* fast tiers: [rows][d] */
 } worker_memory;
 
 typedef struct run {
@@ -73,12 +72,12 @@ static void absorb_fast(const run *r, int32_t h, const qattn_tile_state *st, con
         int32_t sum = uk->softmax_row(m->scores + i * 64, allowed, st->row_max[i], p, p_row, &m_new);
         if (allowed == 0)
             continue; /* weights 0, state untouched, as the reference skips the row */
-        qattn_tile_raise_max(&st->row_max[i], &st->row_sum[i], st->acc + (size_t)i * d, m_new, p);
+        uint32_t alpha = qattn_tile_raise_max(&st->row_max[i], &st->row_sum[i], m_new, p);
+        if (alpha != 65536)
+            uk->rescale(st->acc + (size_t)i * d, d, alpha);
         st->row_sum[i] += sum;
     }
-    uk->pv(m->p, st->rows, packed, d, m->partial);
-    for (size_t i = 0; i < (size_t)st->rows * d; i++)
-        st->acc[i] += m->partial[i];
+    uk->pv(m->p, st->rows, packed, d, st->acc);
 }
 
 static void query_tile_task(void *ctx, int64_t item, int worker)
@@ -118,14 +117,13 @@ static int alloc_worker(worker_memory *m, int32_t rows, int32_t d)
     m->scratch = alloc64(((size_t)QATTN_TILE_KEYS + d) * sizeof(int32_t));
     m->scores = alloc64((size_t)rows * QATTN_TILE_KEYS * sizeof(int32_t));
     m->p = alloc64((size_t)rows * QATTN_P_ROW_BYTES);
-    m->partial = alloc64((size_t)rows * d * sizeof(int32_t));
-    return m->row_max && m->row_sum && m->acc && m->scratch && m->scores && m->p && m->partial;
+    return m->row_max && m->row_sum && m->acc && m->scratch && m->scores && m->p;
 }
 
 static void free_worker(worker_memory *m)
 {
     free(m->row_max), free(m->row_sum), free(m->acc), free(m->scratch);
-    free(m->scores), free(m->p), free(m->partial);
+    free(m->scores), free(m->p);
 }
 
 qattn_status qattn_attention_run(const qattn_attention_job *job)

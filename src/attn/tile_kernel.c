@@ -77,19 +77,25 @@ static int64_t rescale(int64_t x, uint32_t alpha)
     return shift_right_floor(x * (int64_t)alpha + 32768, 16);
 }
 
-void qattn_tile_raise_max(int32_t *row_max, int64_t *row_sum, int64_t *acc, int32_t new_max,
-                          const qattn_tile_params *p)
+uint32_t qattn_tile_raise_max(int32_t *row_max, int64_t *row_sum, int32_t new_max,
+                              const qattn_tile_params *p)
 {
+    uint32_t alpha = 65536; /* rescale by 65536 / 2^16 is the identity */
     if (new_max <= *row_max)
-        return;
+        return alpha;
     /* [Q4] Online softmax: a new maximum rescales what was summed so far by 2^-y. */
     if (*row_max != INT32_MIN) {
-        uint32_t alpha = qattn_exp2_neg_q16(qattn_score_exponent(new_max - *row_max, p));
+        alpha = qattn_exp2_neg_q16(qattn_score_exponent(new_max - *row_max, p));
         *row_sum = rescale(*row_sum, alpha);
-        for (int32_t t = 0; t < p->head_dim; t++)
-            acc[t] = rescale(acc[t], alpha);
     }
     *row_max = new_max;
+    return alpha;
+}
+
+void qattn_tile_rescale_acc(int64_t *acc, int32_t n, uint32_t alpha)
+{
+    for (int32_t t = 0; t < n; t++)
+        acc[t] = rescale(acc[t], alpha);
 }
 
 static int32_t dot_s8(const int8_t *a, const int8_t *b, int32_t n)
@@ -114,7 +120,9 @@ static void absorb_row(int32_t *row_max, int64_t *row_sum, int64_t *acc,
             tile_max = scores[j];
     }
 
-    qattn_tile_raise_max(row_max, row_sum, acc, tile_max, p);
+    uint32_t alpha = qattn_tile_raise_max(row_max, row_sum, tile_max, p);
+    if (alpha != 65536)
+        qattn_tile_rescale_acc(acc, d, alpha);
 
     /* [Q6] Per tile: sum of e < 64 * 2^16, |sum of e * v| < 64 * 65535 * 128 < 2^29. */
     int32_t sum = 0;

@@ -66,10 +66,14 @@ uint32_t qattn_exp2_neg_q16(int32_t y);
  * min(round(d * score_mult / 2^score_shift), QATTN_EXP_Y_ZERO), ties rounded up. */
 int32_t qattn_score_exponent(int32_t d, const qattn_tile_params *p);
 
-/* If new_max exceeds *row_max: rescales *row_sum and acc[0..head_dim) to the new maximum
- * ([Q4], [Q5]) and stores it. The one place the online softmax state changes units. */
-void qattn_tile_raise_max(int32_t *row_max, int64_t *row_sum, int64_t *acc, int32_t new_max,
-                          const qattn_tile_params *p);
+/* If new_max exceeds *row_max: rescales *row_sum to the new maximum ([Q4], [Q5]), stores
+ * it, and returns the factor alpha (Q16) by which the row's accumulators must be rescaled
+ * with qattn_tile_rescale_acc; returns 65536 (the identity) otherwise. */
+uint32_t qattn_tile_raise_max(int32_t *row_max, int64_t *row_sum, int32_t new_max,
+                              const qattn_tile_params *p);
+
+/* acc[t] = floor((acc[t] * alpha + 2^15) / 2^16) for t < n ([Q5]). */
+void qattn_tile_rescale_acc(int64_t *acc, int32_t n, uint32_t alpha);
 
 /* Resets the state: no keys seen. */
 void qattn_tile_begin(qattn_tile_state *st);

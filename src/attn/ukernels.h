@@ -6,7 +6,8 @@
  *   for each key tile (64 keys, packed once per head by pack_kv):
  *     scores       S[r][j] = q_r . k_j                      (int32, [Q1])
  *     softmax_row  tile max, e_j = 2^-y(m - S[r][j]), sum   ([Q2], [Q3]); the glue rescales
- *     pv           partial[r][t] = sum_j e_rj v_jt          (int32, [Q6])
+ *     rescale      acc = floor((acc * alpha + 2^15) / 2^16) when a row's maximum rises ([Q5])
+ *     pv           acc[r][t] += sum_j e_rj v_jt             (int32 per tile, [Q6])
  *
  * The packed K/V layout and the P row layout belong to the tier; only its own kernels read
  * them.
@@ -37,9 +38,11 @@ typedef struct qattn_attn_ukernels {
      * weights (in the tier's layout) and returns 0. */
     int32_t (*softmax_row)(const int32_t *s, int32_t allowed, int32_t m_old,
                            const qattn_tile_params *p, void *p_row, int32_t *m_new);
-    /* partial[r * head_dim + t] = sum_j e_rj v_jt for r < rows. */
+    /* acc[r * head_dim + t] += sum_j e_rj v_jt for r < rows (the sum is exact in int32). */
     void (*pv)(const void *p_rows, int32_t rows, const void *packed, int32_t head_dim,
-               int32_t *partial);
+               int64_t *acc);
+    /* acc[t] = floor((acc[t] * alpha + 2^15) / 2^16) for t < n, as qattn_tile_rescale_acc. */
+    void (*rescale)(int64_t *acc, int32_t n, uint32_t alpha);
 } qattn_attn_ukernels;
 
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx2;

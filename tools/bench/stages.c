@@ -23,9 +23,9 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
     uint8_t *packed = aligned_alloc(64, (size_t)heads * k_tiles * tile_bytes);
     int32_t *s = aligned_alloc(64, 64 * 64 * sizeof(int32_t));
     uint8_t *pr = aligned_alloc(64, 64 * QATTN_P_ROW_BYTES);
-    int32_t *partial = aligned_alloc(64, (size_t)64 * d * sizeof(int32_t));
-    if (!packed || !s || !pr || !partial) {
-        free(packed), free(s), free(pr), free(partial);
+    int64_t *acc = calloc((size_t)64 * d, sizeof(int64_t));
+    if (!packed || !s || !pr || !acc) {
+        free(packed), free(s), free(pr), free(acc);
         return 0;
     }
     double t = bench_now();
@@ -72,9 +72,9 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
         for (int qt = 0; qt < q_tiles; qt++) {
             int rows = len_q - qt * 64 < 64 ? len_q - qt * 64 : 64;
             for (int kt = 0; kt < k_tiles; kt++)
-                uk->pv(pr, rows, packed + ((size_t)h * k_tiles + kt) * tile_bytes, d, partial);
+                uk->pv(pr, rows, packed + ((size_t)h * k_tiles + kt) * tile_bytes, d, acc);
         }
     out->pv_ms = (bench_now() - t) * 1e3;
-    free(packed), free(s), free(pr), free(partial);
+    free(packed), free(s), free(pr), free(acc);
     return 1;
 }

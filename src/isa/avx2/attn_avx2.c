@@ -169,7 +169,7 @@ static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
     return hsum(sum);
 }
 
-static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int32_t *partial)
+static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
 {
     const int16_t *vp = (const int16_t *)packed + (size_t)64 * d;
     const int32_t *vsum = (const int32_t *)(vp + (size_t)64 * d);
@@ -177,25 +177,47 @@ static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, 
         const int16_t *e = (const int16_t *)((const uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES);
         for (int32_t t0 = 0; t0 < d; t0 += 32) {
             int nc = (d - t0 < 32 ? d - t0 : 32) / 8;
-            __m256i acc[4];
+            __m256i sum[4];
             for (int c = 0; c < 4; c++)
-                acc[c] = _mm256_setzero_si256();
+                sum[c] = _mm256_setzero_si256();
             for (int g = 0; g < 32; g++) {
                 __m256i eb = broadcast_pair(e[2 * g], e[2 * g + 1]);
                 for (int c = 0; c < nc; c++)
-                    acc[c] = _mm256_add_epi32(
-                        acc[c], _mm256_madd_epi16(eb, _mm256_loadu_si256((const __m256i *)(
+                    sum[c] = _mm256_add_epi32(
+                        sum[c], _mm256_madd_epi16(eb, _mm256_loadu_si256((const __m256i *)(
                                                           vp + ((size_t)g * d + t0 + 8 * c) * 2))));
             }
             for (int c = 0; c < nc; c++) {
                 __m256i vs = _mm256_loadu_si256((const __m256i *)(vsum + t0 + 8 * c));
-                _mm256_storeu_si256((__m256i *)(partial + (size_t)r * d + t0 + 8 * c),
-                                    _mm256_add_epi32(acc[c], _mm256_slli_epi32(vs, 15)));
+                __m256i tile = _mm256_add_epi32(sum[c], _mm256_slli_epi32(vs, 15));
+                int64_t *a = acc + (size_t)r * d + t0 + 8 * c;
+                __m256i *a0 = (__m256i *)a, *a1 = (__m256i *)(a + 4);
+                _mm256_storeu_si256(a0, _mm256_add_epi64(_mm256_loadu_si256(a0),
+                                    _mm256_cvtepi32_epi64(_mm256_castsi256_si128(tile))));
+                _mm256_storeu_si256(a1, _mm256_add_epi64(_mm256_loadu_si256(a1),
+                                    _mm256_cvtepi32_epi64(_mm256_extracti128_si256(tile, 1))));
             }
         }
     }
 }
 
+/* floor((x * alpha + 2^15) / 2^16) on int64 lanes. AVX2 has no 64-bit arithmetic shift:
+ * shift logically and put the sign bits back. */
+static void rescale(int64_t *acc, int32_t n, uint32_t alpha)
+{
+    const __m256i a = _mm256_set1_epi64x(alpha), round = _mm256_set1_epi64x(32768);
+    const __m256i zero = _mm256_setzero_si256();
+    for (int32_t t = 0; t < n; t += 4) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(acc + t));
+        __m256i hi = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), a);
+        __m256i prod = _mm256_add_epi64(_mm256_slli_epi64(hi, 32), _mm256_mul_epu32(x, a));
+        prod = _mm256_add_epi64(prod, round);
+        __m256i sign = _mm256_cmpgt_epi64(zero, prod);
+        __m256i shifted = _mm256_or_si256(_mm256_srli_epi64(prod, 16), _mm256_slli_epi64(sign, 48));
+        _mm256_storeu_si256((__m256i *)(acc + t), shifted);
+    }
+}
+
 const qattn_attn_ukernels qattn_attn_ukernels_avx2 = {
-    "avx2", kv_tile_bytes, pack_kv, scores, softmax_row, pv,
+    "avx2", kv_tile_bytes, pack_kv, scores, softmax_row, pv, rescale,
 };

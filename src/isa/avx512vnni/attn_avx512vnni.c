@@ -173,31 +173,67 @@ static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
     return _mm512_reduce_add_epi32(sum);
 }
 
-static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int32_t *partial)
+/* Adds a tile's int32 sums for 16 output columns into their int64 accumulators. */
+static inline void add_to_acc(int64_t *a, __m512i sum)
+{
+    _mm512_storeu_si512(a, _mm512_add_epi64(_mm512_loadu_si512(a),
+                                            _mm512_cvtepi32_epi64(_mm512_castsi512_si256(sum))));
+    _mm512_storeu_si512(a + 8, _mm512_add_epi64(_mm512_loadu_si512(a + 8),
+                                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(sum, 1))));
+}
+
+/* nc (1..4) blocks of 16 output columns from t0 on, for one row; inlined with a constant nc
+ * so the accumulators stay in registers and the inner loop has no branches. */
+static inline __attribute__((always_inline)) void pv_columns(const uint8_t *lo, const uint8_t *hi,
+                                                             const int8_t *vp, int32_t d,
+                                                             int32_t t0, int nc, int64_t *acc)
+{
+    __m512i acc_lo[4], acc_hi[4];
+    for (int c = 0; c < nc; c++)
+        acc_lo[c] = acc_hi[c] = _mm512_setzero_si512();
+    for (int g = 0; g < 16; g++) {
+        __m512i blo = broadcast4(lo + 4 * g), bhi = broadcast4(hi + 4 * g);
+        for (int c = 0; c < nc; c++) {
+            __m512i vv = _mm512_loadu_si512(vp + ((size_t)g * d + t0 + 16 * c) * 4);
+            acc_lo[c] = _mm512_dpbusd_epi32(acc_lo[c], blo, vv);
+            acc_hi[c] = _mm512_dpbusd_epi32(acc_hi[c], bhi, vv);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        add_to_acc(acc + t0 + 16 * c, _mm512_add_epi32(_mm512_slli_epi32(acc_hi[c], 8), acc_lo[c]));
+}
+
+static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
 {
     const int8_t *vp = (const int8_t *)packed + (size_t)64 * d + 64 * sizeof(int32_t);
     for (int32_t r = 0; r < rows; r++) {
         const uint8_t *lo = (const uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, *hi = lo + 64;
-        for (int32_t t0 = 0; t0 < d; t0 += 64) {
-            int nc = (d - t0 < 64 ? d - t0 : 64) / 16;
-            __m512i acc_lo[4], acc_hi[4];
-            for (int c = 0; c < 4; c++)
-                acc_lo[c] = acc_hi[c] = _mm512_setzero_si512();
-            for (int g = 0; g < 16; g++) {
-                __m512i blo = broadcast4(lo + 4 * g), bhi = broadcast4(hi + 4 * g);
-                for (int c = 0; c < nc; c++) {
-                    __m512i vv = _mm512_loadu_si512(vp + ((size_t)g * d + t0 + 16 * c) * 4);
-                    acc_lo[c] = _mm512_dpbusd_epi32(acc_lo[c], blo, vv);
-                    acc_hi[c] = _mm512_dpbusd_epi32(acc_hi[c], bhi, vv);
-                }
-            }
-            for (int c = 0; c < nc; c++)
-                _mm512_storeu_si512(partial + (size_t)r * d + t0 + 16 * c,
-                                    _mm512_add_epi32(_mm512_slli_epi32(acc_hi[c], 8), acc_lo[c]));
+        int64_t *acc_row = acc + (size_t)r * d;
+        int32_t t0 = 0;
+        for (; t0 + 64 <= d; t0 += 64)
+            pv_columns(lo, hi, vp, d, t0, 4, acc_row);
+        switch ((d - t0) / 16) {
+        case 3: pv_columns(lo, hi, vp, d, t0, 3, acc_row); break;
+        case 2: pv_columns(lo, hi, vp, d, t0, 2, acc_row); break;
+        case 1: pv_columns(lo, hi, vp, d, t0, 1, acc_row); break;
+        default: break;
         }
     }
 }
 
+/* floor((x * alpha + 2^15) / 2^16) on int64 lanes: the product from 32-bit halves (exact
+ * mod 2^64, and the true value is below 2^62), then an arithmetic shift (floor). */
+static void rescale(int64_t *acc, int32_t n, uint32_t alpha)
+{
+    const __m512i a = _mm512_set1_epi64(alpha), round = _mm512_set1_epi64(32768);
+    for (int32_t t = 0; t < n; t += 8) {
+        __m512i x = _mm512_loadu_si512(acc + t);
+        __m512i hi = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), a);
+        __m512i prod = _mm512_add_epi64(_mm512_slli_epi64(hi, 32), _mm512_mul_epu32(x, a));
+        _mm512_storeu_si512(acc + t, _mm512_srai_epi64(_mm512_add_epi64(prod, round), 16));
+    }
+}
+
 const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni = {
-    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_row, pv,
+    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_row, pv, rescale,
 };
