@@ -89,10 +89,10 @@ static inline __m256i exponent(__m256i d, __m256i mult, __m256i half, __m128i sh
     return join_lanes(min_u62(pe, yz), min_u62(po, yz));
 }
 
-/* e = 2^-y in Q16 for y < Y_ZERO ([Q3]). */
+/* e = 2^-y in Q16 for y < Y_ZERO ([Q3]); the rounding shift as ((P >> 31) + 2^n) >> (n+1),
+ * equal to the reference's (P + 2^(31+n)) >> (32+n). */
 static inline __m256i exp2_neg(__m256i y)
 {
-    const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFF), one = _mm256_set1_epi64x(1);
     __m256i n = _mm256_srli_epi32(y, 16);
     __m256i f = _mm256_and_si256(y, _mm256_set1_epi32(0xFFFF));
     __m256i r = _mm256_and_si256(f, _mm256_set1_epi32(0x7FF));
@@ -103,13 +103,11 @@ static inline __m256i exp2_neg(__m256i y)
         _mm256_add_epi32(_mm256_mullo_epi32(x16, x16), _mm256_set1_epi32(256)), 9);
     __m256i poly = _mm256_add_epi32(_mm256_sub_epi32(_mm256_set1_epi32(1 << 24), x), sq);
     __m256i t = _mm256_i32gather_epi32((const int *)qattn_exp2_neg_q24, _mm256_srli_epi32(f, 11), 4);
-    __m256i shift_e = _mm256_add_epi64(_mm256_and_si256(n, low32), _mm256_set1_epi64x(32));
-    __m256i shift_o = _mm256_add_epi64(odd_lanes(n), _mm256_set1_epi64x(32));
     __m256i pe = _mm256_mul_epu32(t, poly);
     __m256i po = _mm256_mul_epu32(odd_lanes(t), odd_lanes(poly));
-    pe = _mm256_srlv_epi64(_mm256_add_epi64(pe, _mm256_sllv_epi64(one, _mm256_sub_epi64(shift_e, one))), shift_e);
-    po = _mm256_srlv_epi64(_mm256_add_epi64(po, _mm256_sllv_epi64(one, _mm256_sub_epi64(shift_o, one))), shift_o);
-    return join_lanes(pe, po);
+    __m256i a = _mm256_blend_epi32(_mm256_srli_epi64(pe, 31), _mm256_slli_epi64(po, 1), 0xAA);
+    __m256i one = _mm256_set1_epi32(1);
+    return _mm256_srlv_epi32(_mm256_add_epi32(a, _mm256_sllv_epi32(one, n)), _mm256_add_epi32(n, one));
 }
 
 static inline int32_t hmax(__m256i x)

@@ -111,10 +111,13 @@ static inline __m512i exponent(__m512i d, __m512i mult, __m512i half, __m128i sh
     return join_lanes(_mm512_min_epu64(pe, yz), _mm512_min_epu64(po, yz));
 }
 
-/* e = 2^-y in Q16 for y < Y_ZERO ([Q3]); lanes with y = Y_ZERO are cleared by the caller. */
+/*
+ * e = 2^-y in Q16 for y < Y_ZERO ([Q3]). The reference's rounding shift of the 48-bit
+ * product P, (P + 2^(31+n)) >> (32+n), equals ((P >> 31) + 2^n) >> (n+1) (nested floors),
+ * and P >> 31 < 2^17 fits a 32-bit lane: one 64-bit shift per half, then 32-bit shifts.
+ */
 static inline __m512i exp2_neg(__m512i y, __m512i tab_lo, __m512i tab_hi)
 {
-    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
     __m512i n = _mm512_srli_epi32(y, 16);
     __m512i f = _mm512_and_si512(y, _mm512_set1_epi32(0xFFFF));
     __m512i r = _mm512_and_si512(f, _mm512_set1_epi32(0x7FF));
@@ -125,14 +128,12 @@ static inline __m512i exp2_neg(__m512i y, __m512i tab_lo, __m512i tab_hi)
         _mm512_add_epi32(_mm512_mullo_epi32(x16, x16), _mm512_set1_epi32(256)), 9);
     __m512i poly = _mm512_add_epi32(_mm512_sub_epi32(_mm512_set1_epi32(1 << 24), x), sq);
     __m512i t = _mm512_permutex2var_epi32(tab_lo, _mm512_srli_epi32(f, 11), tab_hi);
-    __m512i shift_e = _mm512_add_epi64(_mm512_and_si512(n, low32), _mm512_set1_epi64(32));
-    __m512i shift_o = _mm512_add_epi64(odd_lanes(n), _mm512_set1_epi64(32));
-    const __m512i one = _mm512_set1_epi64(1);
     __m512i pe = _mm512_mul_epu32(t, poly);
     __m512i po = _mm512_mul_epu32(odd_lanes(t), odd_lanes(poly));
-    pe = _mm512_srlv_epi64(_mm512_add_epi64(pe, _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_e, one))), shift_e);
-    po = _mm512_srlv_epi64(_mm512_add_epi64(po, _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_o, one))), shift_o);
-    return join_lanes(pe, po);
+    /* P >> 31: even lanes in the low halves, odd lanes (P << 1) in the high halves */
+    __m512i a = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+    __m512i one = _mm512_set1_epi32(1);
+    return _mm512_srlv_epi32(_mm512_add_epi32(a, _mm512_sllv_epi32(one, n)), _mm512_add_epi32(n, one));
 }
 
 /* P row layout: e_lo[64] bytes, then e_hi[64] bytes. */
