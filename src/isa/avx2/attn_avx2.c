@@ -75,18 +75,18 @@ static inline __m256i join_lanes(__m256i even, __m256i odd)
     return _mm256_or_si256(even, _mm256_slli_epi64(odd, 32));
 }
 
-/* min(x, cap) on 64-bit lanes holding values below 2^62 (signed compare is then exact). */
-static inline __m256i min_u62(__m256i x, __m256i cap)
+/*
+ * The Q16 exponent per 32-bit lane ([Q2]), for d >= 0, with d first clamped to d_zero (see
+ * the AVX-512 tier): exact below it, >= Y_ZERO from it on. y(d_zero) < 2^31, so the signed
+ * compare against Y_ZERO is right: y(d_zero) <= y(d_zero - 1) + mult / 2^shift + 1, below
+ * Y_ZERO + 2^30 + 1 for shift >= 1, and equal to mult < 2^31 for shift = 0 (d_zero = 1).
+ */
+static inline __m256i exponent(__m256i d, __m256i d_zero, __m256i mult, __m256i half, __m128i shift)
 {
-    return _mm256_blendv_epi8(x, cap, _mm256_cmpgt_epi64(x, cap));
-}
-
-/* y = min((d * mult + half) >> shift, Y_ZERO) per 32-bit lane ([Q2]). */
-static inline __m256i exponent(__m256i d, __m256i mult, __m256i half, __m128i shift, __m256i yz)
-{
+    d = _mm256_min_epi32(d, d_zero);
     __m256i pe = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(d, mult), half), shift);
     __m256i po = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(odd_lanes(d), mult), half), shift);
-    return join_lanes(min_u62(pe, yz), min_u62(po, yz));
+    return _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
 }
 
 /* e = 2^-y in Q16 for y < Y_ZERO ([Q3]); the rounding shift as ((P >> 31) + 2^n) >> (n+1),
@@ -146,7 +146,7 @@ static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
     const __m256i mult = _mm256_set1_epi64x((uint32_t)p->score_mult);
     const __m256i half = _mm256_set1_epi64x(p->score_shift > 0 ? (int64_t)1 << (p->score_shift - 1) : 0);
     const __m128i shift = _mm_cvtsi32_si128(p->score_shift);
-    const __m256i yz64 = _mm256_set1_epi64x(QATTN_EXP_Y_ZERO);
+    const __m256i d_zero = _mm256_set1_epi32(p->d_zero);
     const __m256i yz = _mm256_set1_epi32(QATTN_EXP_Y_ZERO);
     const __m256i bias = _mm256_set1_epi32(32768);
     int16_t *out = p_row;
@@ -154,7 +154,7 @@ static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
     for (int c = 0; c < 8; c += 2) {
         __m256i e2[2];
         for (int h = 0; h < 2; h++) {
-            __m256i y = exponent(_mm256_sub_epi32(mv, sv[c + h]), mult, half, shift, yz64);
+            __m256i y = exponent(_mm256_sub_epi32(mv, sv[c + h]), d_zero, mult, half, shift);
             __m256i e = _mm256_min_epu32(exp2_neg(y), _mm256_set1_epi32(QATTN_E_MAX));
             __m256i keep = _mm256_and_si256(live[c + h], _mm256_cmpgt_epi32(yz, y));
             e = _mm256_and_si256(e, keep);

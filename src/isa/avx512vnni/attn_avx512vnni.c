@@ -103,12 +103,17 @@ static inline __m512i join_lanes(__m512i even, __m512i odd)
     return _mm512_or_si512(even, _mm512_slli_epi64(odd, 32));
 }
 
-/* y = min((d * mult + half) >> shift, Y_ZERO) per 32-bit lane, d >= 0 ([Q2]). */
-static inline __m512i exponent(__m512i d, __m512i mult, __m512i half, __m128i shift, __m512i yz)
+/*
+ * The Q16 exponent per 32-bit lane ([Q2]), for d >= 0. d is first clamped to d_zero, the
+ * first difference whose exponent reaches Y_ZERO: below it y is the reference's exactly,
+ * from it on y >= Y_ZERO (e = 0 either way), and y(d_zero) < 2^32 fits the lane.
+ */
+static inline __m512i exponent(__m512i d, __m512i d_zero, __m512i mult, __m512i half, __m128i shift)
 {
+    d = _mm512_min_epi32(d, d_zero);
     __m512i pe = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(d, mult), half), shift);
     __m512i po = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(odd_lanes(d), mult), half), shift);
-    return join_lanes(_mm512_min_epu64(pe, yz), _mm512_min_epu64(po, yz));
+    return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
 /*
@@ -157,15 +162,15 @@ static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
     const __m512i mult = _mm512_set1_epi64((uint32_t)p->score_mult);
     const __m512i half = _mm512_set1_epi64(p->score_shift > 0 ? (int64_t)1 << (p->score_shift - 1) : 0);
     const __m128i shift = _mm_cvtsi32_si128(p->score_shift);
-    const __m512i yz = _mm512_set1_epi64(QATTN_EXP_Y_ZERO);
+    const __m512i d_zero = _mm512_set1_epi32(p->d_zero);
     const __m512i tab_lo = _mm512_loadu_si512(qattn_exp2_neg_q24);
     const __m512i tab_hi = _mm512_loadu_si512(qattn_exp2_neg_q24 + 16);
     uint8_t *lo = p_row, *hi = lo + 64;
     __m512i sum = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
-        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), mult, half, shift, yz);
+        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), d_zero, mult, half, shift);
         __m512i e = _mm512_min_epu32(exp2_neg(y, tab_lo, tab_hi), _mm512_set1_epi32(QATTN_E_MAX));
-        __mmask16 keep = live[c] & _mm512_cmplt_epi32_mask(y, _mm512_set1_epi32(QATTN_EXP_Y_ZERO));
+        __mmask16 keep = live[c] & _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(QATTN_EXP_Y_ZERO));
         e = _mm512_maskz_mov_epi32(keep, e);
         sum = _mm512_add_epi32(sum, e);
         _mm_storeu_si128((__m128i *)(lo + 16 * c), _mm512_cvtepi32_epi8(_mm512_and_si512(e, _mm512_set1_epi32(0xFF))));
