@@ -40,3 +40,19 @@ def test_cli_errors_are_one_line():
     run = subprocess.run([os.path.join(BUILD, "qattn"), "check", "--case", "nope"],
                          capture_output=True, text=True)
     assert run.returncode != 0 and "nope" in run.stderr
+
+
+def test_bench_runs_and_reports_every_supported_tier():
+    """A smoke run of the benchmark (nothing about speed is asserted: it is a benchmark)."""
+    run = subprocess.run([os.path.join(BUILD, "qattn"), "bench", "--shape", "decoder-causal",
+                          "--repeats", "1", "--threads", "2", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    tiers = {r["tier"] for r in report["runs"]}
+    assert "scalar" in tiers
+    for r in report["runs"]:
+        assert r["ms"] > 0 and r["threads"] == 2
+    bad = subprocess.run([os.path.join(BUILD, "qattn"), "bench", "--shape", "nope"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "nope" in bad.stderr

@@ -157,19 +157,21 @@ static double peak_of(qattn_isa isa)
 
 static int usage(FILE *to, int status)
 {
-    fprintf(to, "usage: qattn bench [--json] [--threads N] [--repeats R]\n"
+    fprintf(to, "usage: qattn bench [--json] [--threads N] [--repeats R] [--shape NAME]\n"
                 "Times every supported tier on Whisper self-attention shapes (tiny 6x1500x64,\n"
                 "base 8x1500x64, large 20x1500x64) and a causal 8x448x64 decoder shape, with 1\n"
                 "and 2 threads (or N), against a float32 OpenBLAS baseline on the same inputs;\n"
                 "medians of R runs (default 5). Prints ms, GOP/s (2 ops per MAC), the share of\n"
                 "this machine's int8 peak measured in the same run, float-time / int8-time,\n"
-                "and the split of one base-shape call by stage.\n");
+                "and the split of one base-shape call by stage. Shapes: whisper-tiny,\n"
+                "whisper-base, whisper-large, decoder-causal.\n");
     return status;
 }
 
 int bench_main(int argc, char **argv)
 {
     int json = 0, repeats = 5, thread_list[2] = {1, 2}, n_threads = 2;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
@@ -179,6 +181,8 @@ int bench_main(int argc, char **argv)
         else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc &&
                  (repeats = atoi(argv[++i])) > 0 && repeats <= 64)
             continue;
+        else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc)
+            only = argv[++i];
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return usage(stdout, 0);
         else {
@@ -213,8 +217,12 @@ int bench_main(int argc, char **argv)
                "ms", "GOP/s", "%peak", "float ms", "float/x");
     }
     int first = 1;
+    int matched = 0;
     for (int si = 0; si < SHAPES; si++) {
         const shape *s = &shapes[si];
+        if (only && strcmp(only, s->name) != 0)
+            continue;
+        matched = 1;
         inputs in = {0};
         if (!make_inputs(s, &in)) {
             free_inputs(&in);
@@ -273,5 +281,9 @@ int bench_main(int argc, char **argv)
     }
     if (json)
         printf("\n]}\n");
+    if (!matched) {
+        fprintf(stderr, "qattn bench: no shape named '%s'\n", only);
+        return 2;
+    }
     return 0;
 }
