@@ -19,13 +19,25 @@ const char *qattn_isa_name(qattn_isa isa)
     return (unsigned)isa < sizeof isa_names / sizeof *isa_names ? isa_names[isa] : NULL;
 }
 
-static const qattn_attn_ukernels *ukernels_of(qattn_isa isa)
+const qattn_attn_ukernels *qattn_attn_ukernels_of(qattn_isa isa)
 {
 #ifdef QATTN_HAVE_X86_KERNELS
     if (isa == QATTN_ISA_AVX2)
         return &qattn_attn_ukernels_avx2;
     if (isa == QATTN_ISA_AVX512VNNI)
         return &qattn_attn_ukernels_avx512vnni;
+#endif
+    (void)isa;
+    return NULL;
+}
+
+const struct qattn_gemm_ukernels *qattn_gemm_ukernels_of(qattn_isa isa)
+{
+#ifdef QATTN_HAVE_X86_KERNELS
+    if (isa == QATTN_ISA_AVX2)
+        return &qattn_gemm_ukernels_avx2;
+    if (isa == QATTN_ISA_AVX512VNNI)
+        return &qattn_gemm_ukernels_avx512vnni;
 #endif
     (void)isa;
     return NULL;
@@ -38,9 +50,9 @@ int qattn_isa_supported(qattn_isa isa)
     case QATTN_ISA_SCALAR:
         return 1;
     case QATTN_ISA_AVX2:
-        return ukernels_of(isa) && c->avx2 && c->os_ymm;
+        return qattn_attn_ukernels_of(isa) && c->avx2 && c->os_ymm;
     case QATTN_ISA_AVX512VNNI:
-        return ukernels_of(isa) && c->avx512f && c->avx512bw && c->avx512vl && c->avx512vnni &&
+        return qattn_attn_ukernels_of(isa) && c->avx512f && c->avx512bw && c->avx512vl && c->avx512vnni &&
                c->os_zmm;
     case QATTN_ISA_AMX: /* no AMX kernels yet */
     case QATTN_ISA_AUTO:
@@ -91,6 +103,14 @@ qattn_status qattn_isa_active(qattn_isa *isa)
 qattn_status qattn_dispatch_attention(int32_t requested, qattn_isa *isa,
                                       const qattn_attn_ukernels **uk)
 {
+    qattn_status st = qattn_dispatch_resolve(requested, isa);
+    if (st == QATTN_OK)
+        *uk = qattn_attn_ukernels_of(*isa);
+    return st;
+}
+
+qattn_status qattn_dispatch_resolve(int32_t requested, qattn_isa *isa)
+{
     qattn_isa chosen = (qattn_isa)requested;
     if (requested == QATTN_ISA_AUTO) {
         qattn_status st = qattn_isa_active(&chosen);
@@ -103,7 +123,6 @@ qattn_status qattn_dispatch_attention(int32_t requested, qattn_isa *isa,
                           isa_names[chosen]);
     }
     *isa = chosen;
-    *uk = ukernels_of(chosen);
     return QATTN_OK;
 }
 

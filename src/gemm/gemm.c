@@ -1,0 +1,168 @@
+/*
+ * INT8 GEMM driver: weight quantization and packing, per-row activation quantization, the
+ * scalar reference kernel, tiling over threads, and the one float epilogue every tier shares.
+ */
+#include "gemm/gemm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dispatch.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "gemm/gemm_ukernels.h"
+
+enum { ROW_BLOCK = 64, COL_BLOCK = 256 };
+
+/* Round to nearest even in the default floating-point environment (as the library runs). */
+static int8_t quantize_scaled(float r)
+{
+    if (!(r < 127.0f))
+        return r != r ? 0 : 127;
+    if (r <= -128.0f)
+        return -128;
+    return (int8_t)nearbyintf(r);
+}
+
+void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
+                         float *sx)
+{
+    for (int32_t i = 0; i < m; i++) {
+        const float *xi = x + i * ldx;
+        float amax = 0.0f;
+        for (int32_t t = 0; t < k; t++)
+            amax = fmaxf(amax, fabsf(xi[t]));
+        float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        float inv = 1.0f / s;
+        sx[i] = s;
+        for (int32_t t = 0; t < k; t++)
+            x8[(size_t)i * k + t] = quantize_scaled(xi[t] * inv);
+    }
+}
+
+qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights,
+                                     const float *bias, int32_t n, int32_t k, int32_t isa)
+{
+    memset(w, 0, sizeof *w);
+    if (!weights)
+        return qattn_fail(QATTN_ERR_NULL, "gemm: weights are NULL");
+    if (n < 1 || k < 4 || k % 4 != 0 || k > QATTN_GEMM_MAX_K)
+        return qattn_fail(QATTN_ERR_SIZE,
+                          "gemm: %d x %d weights; k must be a multiple of 4 in [4, %d]", n, k,
+                          QATTN_GEMM_MAX_K);
+    qattn_isa tier;
+    qattn_status st = qattn_dispatch_resolve(isa, &tier);
+    if (st != QATTN_OK)
+        return st;
+    w->n = n, w->k = k;
+    w->uk = qattn_gemm_ukernels_of(tier);
+    w->scale = malloc((size_t)n * sizeof(float));
+    w->w8 = malloc((size_t)n * k);
+    w->bias = bias ? malloc((size_t)n * sizeof(float)) : NULL;
+    if (!w->scale || !w->w8 || (bias && !w->bias)) {
+        qattn_gemm_weights_free(w);
+        return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for %d x %d weights", n, k);
+    }
+    for (int32_t j = 0; j < n; j++)
+        for (int32_t t = 0; t < k; t++)
+            if (!isfinite(weights[(size_t)j * k + t])) {
+                qattn_gemm_weights_free(w);
+                return qattn_fail(QATTN_ERR_VALUE, "gemm: weight [%d][%d] is not finite", j, t);
+            }
+    qattn_quantize_rows(weights, n, k, k, w->w8, w->scale);
+    if (bias)
+        memcpy(w->bias, bias, (size_t)n * sizeof(float));
+    if (w->uk) {
+        w->packed = aligned_alloc(64, (w->uk->packed_bytes(n, k) + 63) / 64 * 64);
+        if (!w->packed) {
+            qattn_gemm_weights_free(w);
+            return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory packing %d x %d", n, k);
+        }
+        w->uk->pack(w->w8, n, k, w->packed);
+    }
+    return QATTN_OK;
+}
+
+void qattn_gemm_weights_free(qattn_gemm_weights *w)
+{
+    free(w->scale), free(w->bias), free(w->w8), free(w->packed);
+    memset(w, 0, sizeof *w);
+}
+
+/* The reference: plain dot products. */
+static void gemm_reference(const int8_t *x8, int32_t m, const int8_t *w8, int32_t k, int32_t n0,
+                           int32_t nc, int32_t *acc, ptrdiff_t ldc)
+{
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < nc; j++) {
+            const int8_t *xi = x8 + (size_t)i * k, *wj = w8 + (size_t)(n0 + j) * k;
+            int32_t s = 0;
+            for (int32_t t = 0; t < k; t++)
+                s += (int32_t)xi[t] * wj[t];
+            acc[i * ldc + j] = s;
+        }
+}
+
+typedef struct run {
+    const qattn_gemm_weights *w;
+    const int8_t *x8;
+    const float *sx;
+    float *y;
+    ptrdiff_t ldy;
+    int32_t m, row_blocks, col_blocks;
+    int32_t **scratch; /* per worker: ROW_BLOCK x COL_BLOCK int32 */
+} run;
+
+static void tile_task(void *ctx, int64_t item, int worker)
+{
+    const run *r = ctx;
+    const qattn_gemm_weights *w = r->w;
+    int32_t i0 = (int32_t)(item / r->col_blocks) * ROW_BLOCK;
+    int32_t n0 = (int32_t)(item % r->col_blocks) * COL_BLOCK;
+    int32_t rows = r->m - i0 < ROW_BLOCK ? r->m - i0 : ROW_BLOCK;
+    int32_t cols = w->n - n0 < COL_BLOCK ? w->n - n0 : COL_BLOCK;
+    int32_t *acc = r->scratch[worker];
+    const int8_t *x8 = r->x8 + (size_t)i0 * w->k;
+    if (w->uk)
+        w->uk->gemm(x8, w->k, rows, w->packed, w->n, w->k, n0, cols, acc, COL_BLOCK);
+    else
+        gemm_reference(x8, rows, w->w8, w->k, n0, cols, acc, COL_BLOCK);
+    /* The epilogue: one multiply by the combined scale, then the bias (no contraction). */
+    for (int32_t i = 0; i < rows; i++) {
+        float *yi = r->y + (i0 + i) * r->ldy + n0;
+        const float sxi = r->sx[i0 + i];
+        for (int32_t j = 0; j < cols; j++) {
+            float scaled = (float)acc[i * COL_BLOCK + j] * (sxi * w->scale[n0 + j]);
+            yi[j] = w->bias ? scaled + w->bias[n0 + j] : scaled;
+        }
+    }
+}
+
+qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
+                            ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads)
+{
+    if (!w || !w->w8 || !x || !y)
+        return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    if (m < 1 || ldx < w->k || ldy < w->n)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, ldx = %td, ldy = %td", m, ldx, ldy);
+    run r = {w, NULL, NULL, y, ldy, m, (m + ROW_BLOCK - 1) / ROW_BLOCK,
+             (w->n + COL_BLOCK - 1) / COL_BLOCK, NULL};
+    const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
+    const int workers = qattn_workers_for(threads, items);
+    int8_t *x8 = malloc((size_t)m * w->k);
+    float *sx = malloc((size_t)m * sizeof(float));
+    r.scratch = calloc((size_t)workers, sizeof *r.scratch);
+    int ok = x8 && sx && r.scratch;
+    for (int i = 0; ok && i < workers; i++)
+        ok = (r.scratch[i] = malloc((size_t)ROW_BLOCK * COL_BLOCK * sizeof(int32_t))) != NULL;
+    if (ok) {
+        qattn_quantize_rows(x, m, w->k, ldx, x8, sx);
+        r.x8 = x8, r.sx = sx;
+        qattn_parallel_for(workers, items, tile_task, &r);
+    }
+    for (int i = 0; r.scratch && i < workers; i++)
+        free(r.scratch[i]);
+    free(r.scratch), free(x8), free(sx);
+    return ok ? QATTN_OK : qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory (m = %d)", m);
+}

@@ -1,0 +1,50 @@
+/*
+ * INT8 GEMM with float in and out, as the encoder's linear layers and convolutions use it:
+ *
+ *   y[m][n] = (float)acc[m][n] * (sx[m] * sw[n]) + bias[n],  acc = sum_k x8[m][k] w8[n][k]
+ *
+ * Weights are quantized per output channel (sw[n] = max|w[n][:]| / 127, round to nearest
+ * even) and packed once for a tier; activations per row (token) at run time, the same way.
+ * acc is exact int32 for k <= QATTN_GEMM_MAX_K (|acc| <= k 2^14, and the u8 form of the VNNI
+ * tier, sum (x + 128) w, stays below 255 * 128 * k < 2^31). The float epilogue is one shared
+ * function, so every tier gives bit-identical floats.
+ */
+#ifndef QATTN_GEMM_GEMM_H
+#define QATTN_GEMM_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qattn.h"
+
+#define QATTN_GEMM_MAX_K 65536
+
+typedef struct qattn_gemm_ukernels qattn_gemm_ukernels;
+
+typedef struct qattn_gemm_weights {
+    int32_t n, k;                  /* output channels, inputs per channel (k % 4 == 0) */
+    float *scale;                  /* [n] per-channel weight scales */
+    float *bias;                   /* [n] or NULL */
+    int8_t *w8;                    /* [n][k] quantized weights (the reference reads these) */
+    void *packed;                  /* the tier's layout, or NULL for the scalar tier */
+    const qattn_gemm_ukernels *uk; /* NULL for the scalar tier */
+} qattn_gemm_weights;
+
+/* Quantizes w ([n][k] floats) per channel and packs it for `isa` (QATTN_ISA_AUTO: the active
+ * tier). bias may be NULL. k must be a positive multiple of 4 up to QATTN_GEMM_MAX_K. */
+qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights,
+                                     const float *bias, int32_t n, int32_t k, int32_t isa);
+void qattn_gemm_weights_free(qattn_gemm_weights *w);
+
+/* y[m][n] for m rows of x (ldx floats apart) into y (ldy floats apart), on `threads` threads
+ * (0: one per CPU). Needs m * k bytes + m floats of scratch, allocated inside. x must be
+ * finite. */
+qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
+                            ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads);
+
+/* Per-row quantization of activations: sx[i] = max|x[i][:]| / 127 (1 for a zero row),
+ * x8[i][t] = round_half_even(x / sx). */
+void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
+                         float *sx);
+
+#endif

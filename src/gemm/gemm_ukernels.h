@@ -1,0 +1,24 @@
+/* The INT8 GEMM microkernels of one tier: pack the weights once, then int32 tiles. */
+#ifndef QATTN_GEMM_UKERNELS_H
+#define QATTN_GEMM_UKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct qattn_gemm_ukernels {
+    const char *name;
+    int32_t nr; /* columns per packed panel; gemm's n0 and nc are multiples of it (nc may end
+                   at n) */
+    size_t (*packed_bytes)(int32_t n, int32_t k);
+    /* Packs w8 ([n][k] int8) into the tier's layout. */
+    void (*pack)(const int8_t *w8, int32_t n, int32_t k, void *packed);
+    /* acc[i * ldc + j - n0] = sum_t x8[i * ldx + t] * w8[j][t], for i < m and
+     * n0 <= j < n0 + nc (n0 a multiple of nr). */
+    void (*gemm)(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed, int32_t n,
+                 int32_t k, int32_t n0, int32_t nc, int32_t *acc, ptrdiff_t ldc);
+};
+
+extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx2;
+extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx512vnni;
+
+#endif

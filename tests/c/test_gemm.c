@@ -1,0 +1,126 @@
+/*
+ * INT8 GEMM: the scalar tier against the test's own recomputation (exact int32 products and
+ * the documented epilogue), every supported tier and thread count bit-identical to it, and
+ * the quantization error against float64 within its bound.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm/gemm.h"
+#include "testing.h"
+
+static uint64_t state = 0x9E3779B97F4A7C15ull;
+static double normal(void)
+{
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        u[i] = ((double)(state >> 11) + 1.0) * 0x1.0p-53;
+    }
+    return sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]);
+}
+
+typedef struct shape {
+    int32_t m, n, k, bias;
+} shape;
+
+static const shape shapes[] = {
+    {1, 1, 4, 0},     {5, 17, 12, 1},    {64, 64, 64, 1},   {65, 257, 516, 1},
+    {130, 300, 1024, 0}, {3, 1000, 4, 1}, {200, 96, 384, 1}, {17, 65, 2048, 1},
+};
+
+static float *run(const shape *s, const float *w, const float *b, const float *x, qattn_isa isa,
+                  int32_t threads)
+{
+    qattn_gemm_weights gw;
+    float *y = malloc((size_t)s->m * (s->n + 3) * sizeof(float));
+    CHECK(qattn_gemm_weights_make(&gw, w, b, s->n, s->k, isa) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_run(&gw, x, s->m, s->k + 1, y, s->n + 3, threads) == QATTN_OK, "%s",
+          qattn_last_error());
+    qattn_gemm_weights_free(&gw);
+    return y;
+}
+
+static void one_shape(const shape *s)
+{
+    size_t nw = (size_t)s->n * s->k, nx = (size_t)s->m * (s->k + 1);
+    float *w = malloc(nw * sizeof(float)), *x = malloc(nx * sizeof(float));
+    float *b = s->bias ? malloc((size_t)s->n * sizeof(float)) : NULL;
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (float)(normal() * 0.02 * (1 + (i / s->k) % 7)); /* per-channel spread */
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)(normal() * ((i % (s->k + 1)) == 3 ? 20.0 : 1.0)); /* an outlier column */
+    for (int32_t j = 0; b && j < s->n; j++)
+        b[j] = (float)normal();
+
+    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1);
+
+    /* The test's own recomputation of the documented arithmetic. */
+    int8_t *w8 = malloc(nw), *x8 = malloc((size_t)s->m * s->k);
+    float *sw = malloc((size_t)s->n * sizeof(float)), *sx = malloc((size_t)s->m * sizeof(float));
+    qattn_quantize_rows(w, s->n, s->k, s->k, w8, sw);
+    qattn_quantize_rows(x, s->m, s->k, s->k + 1, x8, sx);
+    double err2 = 0, norm2 = 0;
+    for (int32_t i = 0; i < s->m; i++)
+        for (int32_t j = 0; j < s->n; j++) {
+            int64_t acc = 0;
+            double exact = b ? b[j] : 0.0, bound = 0.0;
+            for (int32_t t = 0; t < s->k; t++) {
+                double xv = x[(size_t)i * (s->k + 1) + t], wv = w[(size_t)j * s->k + t];
+                acc += (int64_t)x8[(size_t)i * s->k + t] * w8[(size_t)j * s->k + t];
+                exact += xv * wv;
+                /* |xw - sx qx sw qw| <= sw|x|/2 + sx|w|/2 + sx sw/4 (round to nearest) */
+                bound += 0.5 * sw[j] * fabs(xv) + 0.5 * sx[i] * fabs(wv) + 0.25 * sx[i] * sw[j];
+            }
+            float want = (float)acc * (sx[i] * sw[j]);
+            if (b)
+                want = want + b[j];
+            float got = ref[(size_t)i * (s->n + 3) + j];
+            CHECK(memcmp(&got, &want, sizeof got) == 0, "m=%d n=%d k=%d [%d][%d]: %.9g vs %.9g",
+                  s->m, s->n, s->k, i, j, got, want);
+            CHECK(fabs(got - exact) <= bound * 1.0001 + 1e-5 * fabs(exact) + 1e-6,
+                  "[%d][%d]: error %.3g past the quantization bound %.3g", i, j,
+                  fabs(got - exact), bound);
+            err2 += (got - exact) * (got - exact), norm2 += exact * exact;
+        }
+    /* an activation outlier column (20x) widens every row's scale: the rows pay for it */
+    printf("m=%d n=%d k=%d: relative error against float64 %.4f\n", s->m, s->n, s->k,
+           sqrt(err2 / (norm2 > 0 ? norm2 : 1)));
+
+    for (qattn_isa isa = QATTN_ISA_AVX2; isa <= QATTN_ISA_AMX; isa++) {
+        if (!qattn_isa_supported(isa))
+            continue;
+        for (int32_t threads = 1; threads <= 3; threads++) {
+            float *y = run(s, w, b, x, isa, threads);
+            int same = 1;
+            for (int32_t i = 0; i < s->m; i++)
+                same &= memcmp(y + (size_t)i * (s->n + 3), ref + (size_t)i * (s->n + 3),
+                               (size_t)s->n * sizeof(float)) == 0;
+            CHECK(same, "%s, %d threads, m=%d n=%d k=%d differs from the reference",
+                  qattn_isa_name(isa), threads, s->m, s->n, s->k);
+            free(y);
+        }
+    }
+    free(ref), free(w), free(x), free(b), free(w8), free(x8), free(sw), free(sx);
+}
+
+static void errors(void)
+{
+    float w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    qattn_gemm_weights gw;
+    CHECK(qattn_gemm_weights_make(&gw, w, NULL, 1, 6, 0) == QATTN_ERR_SIZE, "k not a multiple of 4");
+    CHECK(qattn_gemm_weights_make(&gw, w, NULL, 0, 4, 0) == QATTN_ERR_SIZE, "n = 0");
+    CHECK(qattn_gemm_weights_make(&gw, NULL, NULL, 1, 4, 0) == QATTN_ERR_NULL, "NULL");
+    w[2] = NAN;
+    CHECK(qattn_gemm_weights_make(&gw, w, NULL, 2, 4, 0) == QATTN_ERR_VALUE, "NaN weight");
+    CHECK(gw.w8 == NULL && gw.packed == NULL, "nothing kept on failure");
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        one_shape(&shapes[i]);
+    errors();
+    return testing_report("test_gemm");
+}
