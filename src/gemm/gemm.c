@@ -15,14 +15,17 @@
 
 enum { ROW_BLOCK = 64, COL_BLOCK = 256 };
 
-/* Round to nearest even in the default floating-point environment (as the library runs). */
+/* Round to nearest, ties to even, saturated. Adding and subtracting 1.5 * 2^23 rounds a float
+ * of magnitude below 2^22 to an integer in the default rounding mode, with no library call
+ * (so it vectorizes); the library assumes that mode, as every C program starts in. */
 static int8_t quantize_scaled(float r)
 {
     if (!(r < 127.0f))
         return r != r ? 0 : 127;
     if (r <= -128.0f)
         return -128;
-    return (int8_t)nearbyintf(r);
+    float t = r + 12582912.0f;
+    return (int8_t)(int32_t)(t - 12582912.0f);
 }
 
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
@@ -139,6 +142,24 @@ static void tile_task(void *ctx, int64_t item, int worker)
     }
 }
 
+typedef struct quantize_job {
+    const float *x;
+    int32_t m, k;
+    ptrdiff_t ldx;
+    int8_t *x8;
+    float *sx;
+} quantize_job;
+
+static void quantize_task(void *ctx, int64_t item, int worker)
+{
+    (void)worker;
+    const quantize_job *q = ctx;
+    int32_t i0 = (int32_t)item * ROW_BLOCK;
+    int32_t rows = q->m - i0 < ROW_BLOCK ? q->m - i0 : ROW_BLOCK;
+    qattn_quantize_rows(q->x + i0 * q->ldx, rows, q->k, q->ldx, q->x8 + (size_t)i0 * q->k,
+                        q->sx + i0);
+}
+
 qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
                             ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads)
 {
@@ -157,7 +178,8 @@ qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t
     for (int i = 0; ok && i < workers; i++)
         ok = (r.scratch[i] = malloc((size_t)ROW_BLOCK * COL_BLOCK * sizeof(int32_t))) != NULL;
     if (ok) {
-        qattn_quantize_rows(x, m, w->k, ldx, x8, sx);
+        quantize_job q = {x, m, w->k, ldx, x8, sx};
+        qattn_parallel_for(qattn_workers_for(threads, r.row_blocks), r.row_blocks, quantize_task, &q);
         r.x8 = x8, r.sx = sx;
         qattn_parallel_for(workers, items, tile_task, &r);
     }

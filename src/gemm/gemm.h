@@ -43,7 +43,7 @@ qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t
                             ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads);
 
 /* Per-row quantization of activations: sx[i] = max|x[i][:]| / 127 (1 for a zero row),
- * x8[i][t] = round_half_even(x / sx). */
+ * x8[i][t] = round_half_even(x * (1 / sx[i])), saturated. */
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
                          float *sx);
 
