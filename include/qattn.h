@@ -54,7 +54,9 @@ typedef enum qattn_status {
     QATTN_ERR_KV_LEN = 6,        /* a valid key length is outside [1, len_k] */
     QATTN_ERR_NOMEM = 7,         /* memory allocation failed */
     QATTN_ERR_VALUE = 8,         /* an input value is NaN or infinite */
-    QATTN_ERR_ISA = 9            /* a requested instruction-set tier is unknown or unsupported */
+    QATTN_ERR_ISA = 9,           /* a requested instruction-set tier is unknown or unsupported */
+    QATTN_ERR_IO = 10,           /* a file could not be opened, read or mapped */
+    QATTN_ERR_MODEL = 11         /* a model file is malformed, truncated or unsupported */
 } qattn_status;
 
 /* Instruction-set tiers, lowest first. Every tier gives bit-identical results. */
@@ -143,6 +145,53 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
  */
 qattn_status qattn_attention_f32(const qattn_attention_desc *desc, const float *q,
                                  const float *k, const float *v, float *out);
+
+/* ---------------------------------------------------------------------------------------
+ * The Whisper encoder.
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum qattn_precision {
+    QATTN_PRECISION_F32 = 0, /* float reference: OpenBLAS sgemm, float softmax */
+    QATTN_PRECISION_INT8 = 1 /* INT8 GEMMs and the integer attention kernel; LayerNorm, GELU
+                                and residuals in float */
+} qattn_precision;
+
+typedef struct qattn_encoder qattn_encoder;
+
+typedef struct qattn_encoder_params {
+    qattn_precision precision;
+    int32_t threads; /* 0: one per online CPU (the f32 path sets OpenBLAS's thread count) */
+    int32_t isa;     /* QATTN_ISA_AUTO or a tier to force */
+} qattn_encoder_params;
+
+qattn_encoder_params qattn_encoder_default_params(void); /* int8, all CPUs, auto tier */
+
+typedef struct qattn_encoder_info {
+    int32_t n_mels, n_ctx, n_state, n_heads, n_layers;
+} qattn_encoder_info;
+
+/*
+ * Loads an encoder from `path`: a Hugging Face Whisper directory (config.json and
+ * model.safetensors or model.safetensors.index.json with its shards), a .safetensors file
+ * with config.json beside it, or a whisper.cpp ggml-*.bin file (f32/f16). Tensors may be F32,
+ * F16 or BF16; decoder tensors are ignored. Malformed files fail with QATTN_ERR_MODEL and a
+ * message; nothing is kept on failure. The encoder is immutable after loading: any number of
+ * threads may run it at once. Free it with qattn_encoder_free.
+ */
+qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *params,
+                                qattn_encoder **encoder);
+
+qattn_status qattn_encoder_get_info(const qattn_encoder *encoder, qattn_encoder_info *info);
+
+/*
+ * Encodes `batch` windows: mel is [batch][n_mels][2 * n_ctx] (log-mel as Whisper computes it,
+ * 3000 frames per 30 s window), out is [batch][n_ctx][n_state]. Reentrant; allocates its
+ * working memory per call. Non-finite mel values are an error.
+ */
+qattn_status qattn_encoder_run(const qattn_encoder *encoder, const float *mel, int32_t batch,
+                               float *out);
+
+void qattn_encoder_free(qattn_encoder *encoder);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-__all__ = ["QattnError", "quantize", "attention", "attention_float", "library_path"]
+__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "library_path"]
 
 
 class QattnError(ValueError):
@@ -70,6 +70,22 @@ _lib.qattn_version.restype = ctypes.c_char_p
 _lib.qattn_quantize_f32.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_float, ctypes.c_void_p]
 _lib.qattn_attention_s8.argtypes = [ctypes.POINTER(_Desc)] + [ctypes.c_void_p] * 4
 _lib.qattn_attention_f32.argtypes = [ctypes.POINTER(_Desc)] + [ctypes.c_void_p] * 4
+
+
+class _EncoderParams(ctypes.Structure):
+    _fields_ = [("precision", ctypes.c_int32), ("threads", ctypes.c_int32), ("isa", ctypes.c_int32)]
+
+
+class _EncoderInfo(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int32) for name in ("n_mels", "n_ctx", "n_state", "n_heads", "n_layers")]
+
+
+_lib.qattn_encoder_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderParams),
+                                    ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_encoder_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_EncoderInfo)]
+_lib.qattn_encoder_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
+_lib.qattn_encoder_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_encoder_free.restype = None
 
 __version__ = _lib.qattn_version().decode()
 
@@ -210,3 +226,63 @@ def attention_float(Q, K, V, causal=False, threads=None):
     _call(_lib.qattn_attention_f32, ctypes.byref(desc), *(a.ctypes.data for a in arrays),
           out.ctypes.data)
     return out
+
+
+_PRECISIONS = {"f32": 0, "int8": 1}
+
+
+class Encoder:
+    """A Whisper encoder loaded from a Hugging Face directory, a model.safetensors file (with
+    config.json beside it) or a whisper.cpp ggml-*.bin file (f32/f16).
+
+    precision: "int8" (INT8 GEMMs and the integer attention kernel) or "f32" (float
+    reference). threads: None for one per CPU.
+    """
+
+    def __init__(self, path, precision="int8", threads=None):
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
+        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_encoder_load, os.fsencode(os.fspath(path)), ctypes.byref(params),
+              ctypes.byref(handle))
+        self._handle = handle
+        info = _EncoderInfo()
+        _call(_lib.qattn_encoder_get_info, self._handle, ctypes.byref(info))
+        self.n_mels, self.n_ctx, self.n_state = info.n_mels, info.n_ctx, info.n_state
+        self.n_heads, self.n_layers = info.n_heads, info.n_layers
+        self.precision = precision
+
+    def encode(self, mel):
+        """mel: float array (n_mels, 2 * n_ctx) or (batch, n_mels, 2 * n_ctx); returns float32
+        (n_ctx, n_state) or (batch, n_ctx, n_state)."""
+        if self._handle is None:
+            raise ValueError("this Encoder has been closed")
+        mel = np.asarray(mel)
+        if mel.dtype.kind != "f":
+            raise TypeError(f"mel must be a floating-point array, got dtype {mel.dtype}")
+        frames = 2 * self.n_ctx
+        if mel.ndim not in (2, 3) or mel.shape[-2:] != (self.n_mels, frames):
+            raise ValueError(f"mel must have shape ({self.n_mels}, {frames}) or "
+                             f"(batch, {self.n_mels}, {frames}), got {mel.shape}")
+        batch = 1 if mel.ndim == 2 else mel.shape[0]
+        if batch < 1:
+            raise ValueError("mel has an empty batch")
+        m = np.ascontiguousarray(mel, dtype=np.float32)
+        out = np.empty((batch, self.n_ctx, self.n_state), dtype=np.float32)
+        _call(_lib.qattn_encoder_run, self._handle, m.ctypes.data, batch, out.ctypes.data)
+        return out[0] if mel.ndim == 2 else out
+
+    def close(self):
+        if getattr(self, "_handle", None) is not None:
+            _lib.qattn_encoder_free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()

@@ -38,6 +38,8 @@ const char *qattn_status_string(qattn_status status)
     case QATTN_ERR_NOMEM: return "out of memory";
     case QATTN_ERR_VALUE: return "non-finite input value";
     case QATTN_ERR_ISA: return "unsupported instruction-set tier";
+    case QATTN_ERR_IO: return "file error";
+    case QATTN_ERR_MODEL: return "malformed or unsupported model file";
     }
     return "unknown status";
 }

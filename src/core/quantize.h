@@ -10,4 +10,18 @@ double qattn_round_half_even(double x);
 /* saturate(round_half_even(x / scale)); NaN -> 0. */
 int8_t qattn_quantize_one(double x, double scale);
 
+/* saturate(round_half_even(r)) for an already scaled float; NaN -> 0. Adding and subtracting
+ * 1.5 * 2^23 rounds a float below 2^22 in magnitude to an integer in the default rounding
+ * mode without a library call, so loops over it vectorize; the library assumes that mode, as
+ * every C program starts in. */
+static inline int8_t qattn_round_s8(float r)
+{
+    if (!(r < 127.0f))
+        return r != r ? 0 : 127;
+    if (r <= -128.0f)
+        return -128;
+    float t = r + 12582912.0f;
+    return (int8_t)(int32_t)(t - 12582912.0f);
+}
+
 #endif

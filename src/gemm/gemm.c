@@ -9,24 +9,12 @@
 #include <string.h>
 
 #include "core/dispatch.h"
+#include "core/quantize.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "gemm/gemm_ukernels.h"
 
 enum { ROW_BLOCK = 64, COL_BLOCK = 256 };
-
-/* Round to nearest, ties to even, saturated. Adding and subtracting 1.5 * 2^23 rounds a float
- * of magnitude below 2^22 to an integer in the default rounding mode, with no library call
- * (so it vectorizes); the library assumes that mode, as every C program starts in. */
-static int8_t quantize_scaled(float r)
-{
-    if (!(r < 127.0f))
-        return r != r ? 0 : 127;
-    if (r <= -128.0f)
-        return -128;
-    float t = r + 12582912.0f;
-    return (int8_t)(int32_t)(t - 12582912.0f);
-}
 
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
                          float *sx)
@@ -40,7 +28,7 @@ void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, in
         float inv = 1.0f / s;
         sx[i] = s;
         for (int32_t t = 0; t < k; t++)
-            x8[(size_t)i * k + t] = quantize_scaled(xi[t] * inv);
+            x8[(size_t)i * k + t] = qattn_round_s8(xi[t] * inv);
     }
 }
 

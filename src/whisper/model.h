@@ -1,0 +1,57 @@
+/*
+ * The Whisper encoder's configuration and weights (llama2.c style: shapes in comments).
+ * Loaded by model_load.c from a Hugging Face directory or file, or a whisper.cpp ggml file;
+ * run by encoder.c.
+ */
+#ifndef QATTN_WHISPER_MODEL_H
+#define QATTN_WHISPER_MODEL_H
+
+#include <stdint.h>
+
+#include "gemm/gemm.h"
+#include "qattn.h"
+
+typedef struct whisper_config {
+    int32_t n_mels;   /* 80 or 128 */
+    int32_t n_ctx;    /* output frames per window: 1500 (input: 2 * n_ctx mel frames) */
+    int32_t n_state;  /* d */
+    int32_t n_heads;
+    int32_t n_layers;
+    int32_t n_ffn;    /* 4 d */
+} whisper_config;
+
+/* A linear layer y = x W^T + b in the encoder's precision: float weights (f32), or INT8
+ * weights packed once (int8). */
+typedef struct whisper_linear {
+    int32_t n_out, n_in;
+    float *w;             /* f32: [n_out][n_in] */
+    float *b;             /* f32: [n_out] or NULL */
+    qattn_gemm_weights q; /* int8 */
+} whisper_linear;
+
+typedef struct whisper_layer {
+    float *attn_ln_w, *attn_ln_b; /* [d] */
+    whisper_linear q, k, v, o;    /* [d][d]; k has no bias */
+    float *mlp_ln_w, *mlp_ln_b;   /* [d] */
+    whisper_linear fc1;           /* [n_ffn][d] */
+    whisper_linear fc2;           /* [d][n_ffn] */
+} whisper_layer;
+
+struct qattn_encoder {
+    whisper_config cfg;
+    qattn_precision precision;
+    int32_t threads, isa;
+    whisper_linear conv1;         /* [d][n_mels * 3]: the kernel flattened, as an im2col GEMM */
+    whisper_linear conv2;         /* [d][d * 3], stride 2 */
+    float *pos;                   /* [n_ctx][d] */
+    whisper_layer *layers;        /* [n_layers] */
+    float *ln_post_w, *ln_post_b; /* [d] */
+};
+
+/* y[m][n_out] = x[m][n_in] W^T + b in the layer's precision. */
+qattn_status whisper_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
+                                const float *x, int32_t m, float *y);
+
+void whisper_encoder_destroy(struct qattn_encoder *enc);
+
+#endif

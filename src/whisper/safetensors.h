@@ -1,0 +1,17 @@
+/* Hugging Face safetensors files, single or sharded, and the config.json beside them. */
+#ifndef QATTN_WHISPER_SAFETENSORS_H
+#define QATTN_WHISPER_SAFETENSORS_H
+
+#include "whisper/tensors.h"
+
+/* Lists every tensor of one .safetensors file (F32, F16 and BF16 ones; tensors of other
+ * dtypes are listed by the error only if the model needs them: see `skipped`). */
+qattn_status st_load_file(wt_set *set, const char *path);
+
+/* A sharded checkpoint: the index's weight_map names the shard files (relative to dir). */
+qattn_status st_load_index(wt_set *set, const char *dir, const char *index_path);
+
+/* Largest JSON header accepted (a header beyond it is an error, not an allocation). */
+#define ST_MAX_HEADER (100u << 20)
+
+#endif

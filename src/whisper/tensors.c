@@ -1,0 +1,147 @@
+#define _POSIX_C_SOURCE 200809L /* mmap, open, fstat */
+#include "whisper/tensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+qattn_status wt_map_file(wt_set *set, const char *path, const uint8_t **data, size_t *size)
+{
+    if (set->files >= WT_MAX_FILES)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: more than %d model files", path, WT_MAX_FILES);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return qattn_fail(QATTN_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return qattn_fail(QATTN_ERR_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return qattn_fail(QATTN_ERR_MODEL, "%s: empty file", path);
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int err = errno;
+    close(fd);
+    if (map == MAP_FAILED)
+        return qattn_fail(QATTN_ERR_IO, "%s: mmap: %s", path, strerror(err));
+    set->maps[set->files] = map;
+    set->map_sizes[set->files++] = (size_t)st.st_size;
+    *data = map;
+    *size = (size_t)st.st_size;
+    return QATTN_OK;
+}
+
+qattn_status wt_add(wt_set *set, const wt_view *view)
+{
+    if (strlen(view->name) >= WT_MAX_NAME)
+        return qattn_fail(QATTN_ERR_MODEL, "tensor name too long");
+    if (set->count == set->capacity) {
+        int cap = set->capacity ? 2 * set->capacity : 256;
+        wt_view *v = realloc(set->views, (size_t)cap * sizeof *v);
+        if (!v)
+            return qattn_fail(QATTN_ERR_NOMEM, "out of memory listing tensors");
+        set->views = v, set->capacity = cap;
+    }
+    set->views[set->count++] = *view;
+    return QATTN_OK;
+}
+
+const wt_view *wt_find(const wt_set *set, const char *name)
+{
+    for (int i = 0; i < set->count; i++)
+        if (strcmp(set->views[i].name, name) == 0)
+            return &set->views[i];
+    return NULL;
+}
+
+int64_t wt_numel(const wt_view *v)
+{
+    int64_t n = 1;
+    for (int i = 0; i < v->ndim; i++)
+        n *= v->shape[i];
+    return n;
+}
+
+size_t wt_dtype_size(wt_dtype d)
+{
+    return d == WT_F32 ? 4 : 2;
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+    if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (mant << 13); /* inf, NaN */
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else { /* subnormal: normalize */
+        int e = -1;
+        do {
+            e++;
+            mant <<= 1;
+        } while (!(mant & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+void wt_to_f32(const wt_view *v, float *out)
+{
+    int64_t n = wt_numel(v);
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *p = v->data + (size_t)i * wt_dtype_size(v->dtype);
+        if (v->dtype == WT_F32) {
+            memcpy(&out[i], p, 4);
+        } else {
+            uint16_t h = (uint16_t)(p[0] | p[1] << 8); /* files are little-endian */
+            if (v->dtype == WT_F16) {
+                out[i] = half_to_float(h);
+            } else {
+                uint32_t bits = (uint32_t)h << 16;
+                memcpy(&out[i], &bits, 4);
+            }
+        }
+    }
+}
+
+char *wt_read_text(const char *path, size_t limit, qattn_status *st)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *st = qattn_fail(QATTN_ERR_IO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(limit + 1);
+    size_t n = buf ? fread(buf, 1, limit + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > limit) {
+        free(buf);
+        *st = buf ? qattn_fail(QATTN_ERR_MODEL, "%s: larger than %zu bytes", path, limit)
+                  : qattn_fail(QATTN_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *st = QATTN_OK;
+    return buf;
+}
+
+void wt_set_free(wt_set *set)
+{
+    for (int i = 0; i < set->files; i++)
+        munmap(set->maps[i], set->map_sizes[i]);
+    free(set->views);
+    memset(set, 0, sizeof *set);
+}

@@ -1,0 +1,55 @@
+/*
+ * Tensors as model files hold them: named views into memory-mapped files, with their
+ * dtype and shape, checked against the file's bounds when they are listed. The loaders
+ * (safetensors.c, ggml_file.c) fill a set; the model builder looks tensors up by name.
+ */
+#ifndef QATTN_WHISPER_TENSORS_H
+#define QATTN_WHISPER_TENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qattn.h"
+
+typedef enum wt_dtype { WT_F32, WT_F16, WT_BF16 } wt_dtype;
+
+#define WT_MAX_DIMS 4
+#define WT_MAX_NAME 160
+#define WT_MAX_FILES 64
+
+typedef struct wt_view {
+    char name[WT_MAX_NAME];
+    wt_dtype dtype;
+    int ndim;
+    int64_t shape[WT_MAX_DIMS]; /* outermost first, as numpy and safetensors write it */
+    const uint8_t *data;        /* numel * dtype size bytes, inside a mapped file */
+} wt_view;
+
+typedef struct wt_set {
+    wt_view *views;
+    int count, capacity;
+    void *maps[WT_MAX_FILES];
+    size_t map_sizes[WT_MAX_FILES];
+    int files;
+} wt_set;
+
+/* Maps a whole file read-only; the mapping belongs to the set. */
+qattn_status wt_map_file(wt_set *set, const char *path, const uint8_t **data, size_t *size);
+
+/* Adds a view (name copied; too long a name is an error). */
+qattn_status wt_add(wt_set *set, const wt_view *view);
+
+const wt_view *wt_find(const wt_set *set, const char *name);
+int64_t wt_numel(const wt_view *v);
+size_t wt_dtype_size(wt_dtype d);
+
+/* Converts a view to float32; `count` must equal its element count. */
+void wt_to_f32(const wt_view *v, float *out);
+
+void wt_set_free(wt_set *set);
+
+/* A whole small text file, NUL-terminated (free it); NULL with *st set on error or when it
+ * exceeds `limit` bytes. */
+char *wt_read_text(const char *path, size_t limit, qattn_status *st);
+
+#endif

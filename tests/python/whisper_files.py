@@ -1,0 +1,177 @@
+"""Random-weight Whisper encoders written the way users' files are: a Hugging Face directory
+(config.json + model.safetensors, or sharded with an index) and a whisper.cpp ggml file; and
+a Whisper encoder in torch, written here from the model's definition, as the reference."""
+import json
+import math
+import struct
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+SIZES = {  # n_mels, d, heads, layers (n_ctx 1500, ffn 4d)
+    "tiny": (80, 384, 6, 4),
+    "base": (80, 512, 8, 6),
+}
+
+
+def random_weights(size, seed=0, outlier_channels=()):
+    """Encoder weights with realistic scales: projections std 0.02, LayerNorm gains near 1.
+    outlier_channels: residual-stream channels made 20x larger (as real checkpoints have)."""
+    n_mels, d, heads, layers = SIZES[size]
+    g = np.random.default_rng(seed)
+    w = {}
+
+    def normal(*shape, std=0.02):
+        return (g.standard_normal(shape) * std).astype(np.float32)
+
+    w["conv1.weight"] = normal(d, n_mels, 3, std=0.05)
+    w["conv1.bias"] = normal(d)
+    w["conv2.weight"] = normal(d, d, 3, std=0.03)
+    w["conv2.bias"] = normal(d)
+    t = np.arange(1500)[:, None] * np.exp(-math.log(10000) / (d // 2 - 1) * np.arange(d // 2))[None]
+    w["embed_positions.weight"] = np.concatenate([np.sin(t), np.cos(t)], 1).astype(np.float32)
+    for i in range(layers):
+        p = f"layers.{i}."
+        for ln in ("self_attn_layer_norm", "final_layer_norm"):
+            w[p + ln + ".weight"] = (1 + normal(d, std=0.1)).astype(np.float32)
+            w[p + ln + ".bias"] = normal(d)
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            w[p + f"self_attn.{proj}.weight"] = normal(d, d)
+            if proj != "k_proj":
+                w[p + f"self_attn.{proj}.bias"] = normal(d)
+        w[p + "fc1.weight"], w[p + "fc1.bias"] = normal(4 * d, d), normal(4 * d)
+        w[p + "fc2.weight"], w[p + "fc2.bias"] = normal(d, 4 * d), normal(d)
+    w["layer_norm.weight"] = (1 + normal(d, std=0.1)).astype(np.float32)
+    w["layer_norm.bias"] = normal(d)
+    for c in outlier_channels:
+        w["conv2.bias"][c] = 20.0
+        w["embed_positions.weight"][:, c] *= 20
+    return w
+
+
+def hf_config(size):
+    n_mels, d, heads, layers = SIZES[size]
+    return {"model_type": "whisper", "d_model": d, "encoder_attention_heads": heads,
+            "encoder_layers": layers, "encoder_ffn_dim": 4 * d, "num_mel_bins": n_mels,
+            "max_source_positions": 1500, "decoder_layers": 1}
+
+
+def safetensors_bytes(tensors, dtype="F32"):
+    """The safetensors format: u64 header length, JSON header, data."""
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, a in tensors.items():
+        if dtype == "F32":
+            raw = a.astype("<f4").tobytes()
+        elif dtype == "F16":
+            raw = a.astype("<f2").tobytes()
+        else:  # BF16, rounded to nearest as torch converts
+            raw = torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(torch.bfloat16).view(torch.int16).numpy().astype("<i2").tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def write_hf(directory, size, weights, dtype="F32", shards=1, prefix="model.encoder."):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(hf_config(size)))
+    named = {prefix + k: v for k, v in weights.items()}
+    named["model.decoder.embed_tokens.weight"] = np.zeros((8, 4), np.float32)  # ignored
+    if shards == 1:
+        (directory / "model.safetensors").write_bytes(safetensors_bytes(named, dtype))
+        return directory
+    names = list(named)
+    weight_map = {}
+    for s in range(shards):
+        part = {n: named[n] for n in names[s::shards]}
+        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        (directory / fname).write_bytes(safetensors_bytes(part, dtype))
+        weight_map.update({n: fname for n in part})
+    (directory / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    return directory
+
+
+GGML_NAMES = {
+    "conv1.weight": "conv1.weight", "conv1.bias": "conv1.bias", "conv2.weight": "conv2.weight",
+    "conv2.bias": "conv2.bias", "embed_positions.weight": "positional_embedding",
+    "layer_norm.weight": "ln_post.weight", "layer_norm.bias": "ln_post.bias",
+    "self_attn_layer_norm": "attn_ln", "final_layer_norm": "mlp_ln", "self_attn.q_proj": "attn.query",
+    "self_attn.k_proj": "attn.key", "self_attn.v_proj": "attn.value", "self_attn.out_proj": "attn.out",
+    "fc1": "mlp.0", "fc2": "mlp.2",
+}
+
+
+def ggml_name(hf):
+    if not hf.startswith("layers."):
+        return "encoder." + GGML_NAMES[hf]
+    _, i, rest = hf.split(".", 2)
+    module, leaf = rest.rsplit(".", 1)
+    return f"encoder.blocks.{i}.{GGML_NAMES[module]}.{leaf}"
+
+
+def ggml_bytes(size, weights, f16=True, quantized_type=None):
+    """whisper.cpp's format as its convert-pt-to-ggml.py writes it."""
+    n_mels, d, heads, layers = SIZES[size]
+    out = [struct.pack("<i", 0x67676D6C)]
+    out.append(struct.pack("<11i", 51865, 1500, d, heads, layers, 448, d, heads, layers, n_mels, int(f16)))
+    out.append(struct.pack("<ii", n_mels, 201) + np.zeros((n_mels, 201), "<f4").tobytes())
+    vocab = [b"hello", b" world", b"!"]
+    out.append(struct.pack("<i", len(vocab)) + b"".join(struct.pack("<i", len(t)) + t for t in vocab))
+    tensors = {ggml_name(k): v for k, v in weights.items()}
+    tensors["decoder.token_embedding.weight"] = np.zeros((8, 4), np.float32)
+    for name, a in tensors.items():
+        a = a.squeeze()
+        if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
+            a = a.reshape(a.shape[0], 1)
+        small = a.ndim < 2 or name in ("encoder.conv1.bias", "encoder.conv2.bias",
+                                       "encoder.positional_embedding")
+        ttype = 0 if (small or not f16) else 1
+        if quantized_type is not None and not small:
+            ttype = quantized_type
+        nb = name.encode()
+        out.append(struct.pack("<iii", a.ndim, len(nb), ttype))
+        out.append(struct.pack(f"<{a.ndim}i", *reversed(a.shape)) + nb)
+        out.append(a.astype("<f4" if ttype == 0 else "<f2").tobytes())
+    return b"".join(out)
+
+
+def torch_encoder(weights, size, mel):
+    """Whisper's AudioEncoder in float64: mel (B, n_mels, 3000) -> (B, 1500, d)."""
+    n_mels, d, heads, layers = SIZES[size]
+    w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in weights.items()}
+    x = torch.from_numpy(mel.astype(np.float64))
+    x = F.gelu(F.conv1d(x, w["conv1.weight"], w["conv1.bias"], padding=1))
+    x = F.gelu(F.conv1d(x, w["conv2.weight"], w["conv2.bias"], stride=2, padding=1))
+    x = x.permute(0, 2, 1) + w["embed_positions.weight"]
+    hd = d // heads
+    for i in range(layers):
+        p = f"layers.{i}."
+        h = F.layer_norm(x, (d,), w[p + "self_attn_layer_norm.weight"], w[p + "self_attn_layer_norm.bias"], 1e-5)
+        q = h @ w[p + "self_attn.q_proj.weight"].T + w[p + "self_attn.q_proj.bias"]
+        k = h @ w[p + "self_attn.k_proj.weight"].T
+        v = h @ w[p + "self_attn.v_proj.weight"].T + w[p + "self_attn.v_proj.bias"]
+        split = lambda t: t.reshape(t.shape[0], t.shape[1], heads, hd).transpose(1, 2)
+        att = torch.softmax(split(q) @ split(k).transpose(-1, -2) / math.sqrt(hd), dim=-1) @ split(v)
+        att = att.transpose(1, 2).reshape(x.shape)
+        x = x + att @ w[p + "self_attn.out_proj.weight"].T + w[p + "self_attn.out_proj.bias"]
+        h = F.layer_norm(x, (d,), w[p + "final_layer_norm.weight"], w[p + "final_layer_norm.bias"], 1e-5)
+        x = x + F.gelu(h @ w[p + "fc1.weight"].T + w[p + "fc1.bias"]) @ w[p + "fc2.weight"].T + w[p + "fc2.bias"]
+    return F.layer_norm(x, (d,), w["layer_norm.weight"], w["layer_norm.bias"], 1e-5).numpy()
+
+
+def random_mel(n_mels, batch=1, seed=1):
+    g = np.random.default_rng(seed)
+    return (g.standard_normal((batch, n_mels, 3000)) * 0.4).astype(np.float32)
+
+
+def compare(out, ref):
+    """max |error| / max |ref|, mean per-frame cosine, relative Frobenius error."""
+    out = out.astype(np.float64).reshape(-1, ref.shape[-1])
+    ref = ref.reshape(-1, ref.shape[-1])
+    cos = (out * ref).sum(1) / (np.linalg.norm(out, axis=1) * np.linalg.norm(ref, axis=1))
+    return {"max_rel": float(np.abs(out - ref).max() / np.abs(ref).max()),
+            "cosine": float(cos.mean()), "min_cosine": float(cos.min()),
+            "frobenius": float(np.linalg.norm(out - ref) / np.linalg.norm(ref))}
