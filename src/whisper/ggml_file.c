@@ -74,6 +74,7 @@ static qattn_status read_tensor(wt_set *set, cursor *c)
                           "supported, not quantized ones",
                           c->path, v.name, ggml_type_name(type), type);
     v.dtype = type == 0 ? WT_F32 : WT_F16;
+    snprintf(v.dtype_name, sizeof v.dtype_name, "%s", ggml_type_name(type));
     v.ndim = n_dims;
     for (int i = 0; i < n_dims; i++)
         v.shape[i] = ne[n_dims - 1 - i];

@@ -94,6 +94,11 @@ static float *load_tensor(const loader *ld, const tensor_names *names, int layer
         *st = qattn_fail(QATTN_ERR_MODEL, "%s: missing tensor '%s'", ld->path, full);
         return NULL;
     }
+    if (v->dtype == WT_UNSUPPORTED) {
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has dtype %s; supported: F32, F16, BF16",
+                         ld->path, full, v->dtype_name);
+        return NULL;
+    }
     if (!shape_matches(v, shape, ndim)) {
         char got[96] = "", want[96] = "";
         for (int i = 0; i < v->ndim; i++)

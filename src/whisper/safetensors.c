@@ -51,8 +51,11 @@ static qattn_status add_tensor(wt_set *set, const char *path, const cJSON *t,
     if (strlen(name) >= WT_MAX_NAME)
         return qattn_fail(QATTN_ERR_MODEL, "%s: tensor name too long: '%.80s...'", path, name);
     strcpy(v.name, name);
-    if (!parse_dtype(dtype->valuestring, &v.dtype))
-        return QATTN_OK; /* not a float tensor we read; the model check names it if needed */
+    snprintf(v.dtype_name, sizeof v.dtype_name, "%s", dtype->valuestring);
+    if (!parse_dtype(dtype->valuestring, &v.dtype)) {
+        v.dtype = WT_UNSUPPORTED;
+        return wt_add(set, &v); /* listed without data: an error only if the model needs it */
+    }
     v.ndim = cJSON_GetArraySize(shape);
     if (v.ndim > WT_MAX_DIMS)
         return qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has %d dimensions", path, name, v.ndim);

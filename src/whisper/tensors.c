@@ -73,7 +73,7 @@ int64_t wt_numel(const wt_view *v)
 
 size_t wt_dtype_size(wt_dtype d)
 {
-    return d == WT_F32 ? 4 : 2;
+    return d == WT_F32 ? 4 : d == WT_UNSUPPORTED ? 0 : 2;
 }
 
 static float half_to_float(uint16_t h)

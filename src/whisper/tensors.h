@@ -11,7 +11,7 @@
 
 #include "qattn.h"
 
-typedef enum wt_dtype { WT_F32, WT_F16, WT_BF16 } wt_dtype;
+typedef enum wt_dtype { WT_F32, WT_F16, WT_BF16, WT_UNSUPPORTED } wt_dtype;
 
 #define WT_MAX_DIMS 4
 #define WT_MAX_NAME 160
@@ -20,6 +20,7 @@ typedef enum wt_dtype { WT_F32, WT_F16, WT_BF16 } wt_dtype;
 typedef struct wt_view {
     char name[WT_MAX_NAME];
     wt_dtype dtype;
+    char dtype_name[16]; /* as the file names it (for messages about unsupported ones) */
     int ndim;
     int64_t shape[WT_MAX_DIMS]; /* outermost first, as numpy and safetensors write it */
     const uint8_t *data;        /* numel * dtype size bytes, inside a mapped file */
