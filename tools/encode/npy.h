@@ -1,0 +1,24 @@
+/* NumPy .npy files: float arrays in C order, read as float32, written as '<f4'. */
+#ifndef QATTN_TOOLS_NPY_H
+#define QATTN_TOOLS_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NPY_MAX_DIMS 4
+
+typedef struct npy_array {
+    int ndim;
+    int64_t shape[NPY_MAX_DIMS];
+    float *data; /* malloc'd */
+} npy_array;
+
+/* Reads a little-endian float32 or float64 C-order array. On failure returns 0 and writes a
+ * one-line reason into err. */
+int npy_read(const char *path, npy_array *a, char *err, size_t err_size);
+
+/* Writes data with the given shape as '<f4'. Returns 0 (reason in err) on failure. */
+int npy_write(const char *path, const float *data, int ndim, const int64_t *shape, char *err,
+              size_t err_size);
+
+#endif
