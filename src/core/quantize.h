@@ -2,7 +2,9 @@
 #ifndef QATTN_CORE_QUANTIZE_H
 #define QATTN_CORE_QUANTIZE_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Round to nearest, ties to even, independent of the floating-point rounding mode. */
 double qattn_round_half_even(double x);
@@ -22,6 +24,22 @@ static inline int8_t qattn_round_s8(float r)
         return -128;
     float t = r + 12582912.0f;
     return (int8_t)(int32_t)(t - 12582912.0f);
+}
+
+/* max |x[i]| over n finite floats. The magnitudes compare as their bit patterns (sign bit
+ * cleared, as non-negative int32), which vectorizes at the baseline ISA; fmaxf is a call. */
+static inline float qattn_max_abs(const float *x, size_t n)
+{
+    int32_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t b;
+        memcpy(&b, &x[i], sizeof b);
+        b &= 0x7FFFFFFF;
+        m = b > m ? b : m;
+    }
+    float r;
+    memcpy(&r, &m, sizeof r);
+    return r;
 }
 
 #endif

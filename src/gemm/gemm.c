@@ -21,9 +21,7 @@ void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, in
 {
     for (int32_t i = 0; i < m; i++) {
         const float *xi = x + i * ldx;
-        float amax = 0.0f;
-        for (int32_t t = 0; t < k; t++)
-            amax = fmaxf(amax, fabsf(xi[t]));
+        float amax = qattn_max_abs(xi, (size_t)k);
         float s = amax > 0.0f ? amax / 127.0f : 1.0f;
         float inv = 1.0f / s;
         sx[i] = s;
