@@ -29,7 +29,8 @@ typedef struct state {
     float *col2;  /* [n_ctx][3 d] */
     float *x;     /* [n_ctx][d] residual stream */
     float *h;     /* [n_ctx][d] normalized */
-    float *q, *k, *v, *a; /* [n_ctx][d] */
+    float *qkv;   /* [n_ctx][3 d]: q, k, v side by side */
+    float *a;     /* [n_ctx][d] attention output */
     float *mlp;   /* [n_ctx][n_ffn] */
     float *scores;        /* f32: [n_ctx][n_ctx] */
     int8_t *q8, *k8, *v8, *o8; /* int8: [heads][n_ctx][head_dim] */
@@ -196,28 +197,29 @@ static void softmax_rows(void *ctx, int32_t row0, int32_t rows)
 static void attention_f32(const struct qattn_encoder *enc, state *s)
 {
     const int32_t n = enc->cfg.n_ctx, d = enc->cfg.n_state, hd = d / enc->cfg.n_heads;
+    const float *q = s->qkv, *k = s->qkv + d, *v = s->qkv + 2 * d;
     for (int32_t h = 0; h < enc->cfg.n_heads; h++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f / sqrtf((float)hd),
-                    s->q + h * hd, d, s->k + h * hd, d, 0.0f, s->scores, n);
+                    q + h * hd, 3 * d, k + h * hd, 3 * d, 0.0f, s->scores, n);
         softmax_job j = {s->scores, n};
         parallel_rows(enc->threads, n, softmax_rows, &j);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, s->scores, n,
-                    s->v + h * hd, d, 0.0f, s->a + h * hd, d);
+                    v + h * hd, 3 * d, 0.0f, s->a + h * hd, d);
     }
 }
 
-/* One head's columns of x ([n][d]) as int8 [n][hd] with a max-abs scale. */
-static float quantize_head(const float *x, int32_t n, int32_t d, int32_t h, int32_t hd, int8_t *out)
+/* One head's columns of x ([n] rows, ld floats apart) as int8 [n][hd] with a max-abs scale. */
+static float quantize_head(const float *x, int32_t n, int32_t ld, int32_t h, int32_t hd, int8_t *out)
 {
     float amax = 0.0f;
     for (int32_t i = 0; i < n; i++) {
-        float a = qattn_max_abs(x + (size_t)i * d + h * hd, (size_t)hd);
+        float a = qattn_max_abs(x + (size_t)i * ld + h * hd, (size_t)hd);
         amax = a > amax ? a : amax;
     }
     float scale = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
     for (int32_t i = 0; i < n; i++)
         for (int32_t t = 0; t < hd; t++)
-            out[(size_t)i * hd + t] = qattn_round_s8(x[(size_t)i * d + h * hd + t] * inv);
+            out[(size_t)i * hd + t] = qattn_round_s8(x[(size_t)i * ld + h * hd + t] * inv);
     return scale;
 }
 
@@ -233,9 +235,9 @@ static qattn_status attention_int8(const struct qattn_encoder *enc, state *s)
     float *sq = scales, *sk = sq + heads, *sv = sk + heads, *so = sv + heads;
     for (int32_t h = 0; h < heads; h++) {
         size_t off = (size_t)h * n * hd;
-        sq[h] = quantize_head(s->q, n, d, h, hd, s->q8 + off);
-        sk[h] = quantize_head(s->k, n, d, h, hd, s->k8 + off);
-        so[h] = sv[h] = quantize_head(s->v, n, d, h, hd, s->v8 + off);
+        sq[h] = quantize_head(s->qkv, n, 3 * d, h, hd, s->q8 + off);
+        sk[h] = quantize_head(s->qkv + d, n, 3 * d, h, hd, s->k8 + off);
+        so[h] = sv[h] = quantize_head(s->qkv + 2 * d, n, 3 * d, h, hd, s->v8 + off);
     }
     qattn_attention_desc desc = qattn_attention_desc_default();
     desc.heads = heads, desc.len_q = desc.len_k = n, desc.head_dim = hd;
@@ -278,9 +280,7 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     for (int32_t l = 0; l < c->n_layers; l++) {
         const whisper_layer *L = &enc->layers[l];
         layer_norm(enc, s->x, L->attn_ln_w, L->attn_ln_b, s->h, n);
-        if ((st = whisper_linear_run(enc, &L->q, s->h, n, s->q)) ||
-            (st = whisper_linear_run(enc, &L->k, s->h, n, s->k)) ||
-            (st = whisper_linear_run(enc, &L->v, s->h, n, s->v)))
+        if ((st = whisper_linear_run(enc, &L->qkv, s->h, n, s->qkv)))
             return st;
         if (enc->precision == QATTN_PRECISION_INT8) {
             if ((st = attention_int8(enc, s)))
@@ -305,8 +305,8 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
 
 static void free_state(state *s)
 {
-    free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h), free(s->q), free(s->k);
-    free(s->v), free(s->a), free(s->mlp), free(s->scores);
+    free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h), free(s->qkv);
+    free(s->a), free(s->mlp), free(s->scores);
     free(s->q8), free(s->k8), free(s->v8), free(s->o8);
 }
 
@@ -318,10 +318,11 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
     s->col1 = malloc(2 * n * 3 * c->n_mels * f);
     s->y1 = malloc(2 * n * d * f);
     s->col2 = malloc(n * 3 * d * f);
-    float **nd[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->a};
+    float **nd[] = {&s->x, &s->h, &s->a};
     int ok = s->col1 && s->y1 && s->col2;
     for (size_t i = 0; i < sizeof nd / sizeof *nd; i++)
         ok &= (*nd[i] = malloc(n * d * f)) != NULL;
+    ok &= (s->qkv = malloc(n * 3 * d * f)) != NULL;
     ok &= (s->mlp = malloc(n * (size_t)c->n_ffn * f)) != NULL;
     if (enc->precision == QATTN_PRECISION_F32) {
         ok &= (s->scores = malloc(n * n * f)) != NULL;
@@ -386,7 +387,7 @@ void whisper_encoder_destroy(struct qattn_encoder *enc)
     for (int32_t i = 0; enc->layers && i < enc->cfg.n_layers; i++) {
         whisper_layer *L = &enc->layers[i];
         free(L->attn_ln_w), free(L->attn_ln_b), free(L->mlp_ln_w), free(L->mlp_ln_b);
-        free_linear(&L->q), free_linear(&L->k), free_linear(&L->v), free_linear(&L->o);
+        free_linear(&L->qkv), free_linear(&L->o);
         free_linear(&L->fc1), free_linear(&L->fc2);
     }
     free(enc->layers), free(enc->pos), free(enc->ln_post_w), free(enc->ln_post_b);

@@ -31,7 +31,9 @@ typedef struct whisper_linear {
 
 typedef struct whisper_layer {
     float *attn_ln_w, *attn_ln_b; /* [d] */
-    whisper_linear q, k, v, o;    /* [d][d]; k has no bias */
+    whisper_linear qkv;           /* [3 d][d]: q, k, v stacked (one input quantization, one
+                                     GEMM); k has no bias (zeros) */
+    whisper_linear o;             /* [d][d] */
     float *mlp_ln_w, *mlp_ln_b;   /* [d] */
     whisper_linear fc1;           /* [n_ffn][d] */
     whisper_linear fc2;           /* [d][n_ffn] */

@@ -145,6 +145,17 @@ static float *sinusoids(int32_t length, int32_t channels)
     return p;
 }
 
+/* Quantizes and packs a float layer for the int8 precision (the float copy is dropped). */
+static qattn_status finish_linear(struct qattn_encoder *enc, whisper_linear *l)
+{
+    if (enc->precision != QATTN_PRECISION_INT8)
+        return QATTN_OK;
+    qattn_status st = qattn_gemm_weights_make(&l->q, l->w, l->b, l->n_out, l->n_in, enc->isa);
+    free(l->w), free(l->b);
+    l->w = l->b = NULL;
+    return st;
+}
+
 static qattn_status make_linear(const loader *ld, struct qattn_encoder *enc, whisper_linear *l,
                                 const tensor_names *w, const tensor_names *b, int layer,
                                 int64_t n_out, int64_t n_in, const int64_t *w_shape, int w_ndim)
@@ -156,13 +167,34 @@ static qattn_status make_linear(const loader *ld, struct qattn_encoder *enc, whi
         return st;
     if (b && !(l->b = load_tensor(ld, b, layer, &n_out, 1, &st)))
         return st;
-    if (enc->precision == QATTN_PRECISION_INT8) {
-        st = qattn_gemm_weights_make(&l->q, l->w, l->b, l->n_out, l->n_in, enc->isa);
-        free(l->w), free(l->b);
-        l->w = l->b = NULL;
-        return st;
+    return finish_linear(enc, l);
+}
+
+/* q, k and v of a layer stacked into one [3 d][d] layer; k's missing bias is zero. */
+static qattn_status make_qkv(const loader *ld, struct qattn_encoder *enc, whisper_linear *l,
+                             int layer, int64_t d)
+{
+    const tensor_names *w[3] = {&Q_W, &K_W, &V_W}, *b[3] = {&Q_B, NULL, &V_B};
+    const int64_t shape[2] = {d, d};
+    qattn_status st = QATTN_OK;
+    l->n_out = (int32_t)(3 * d), l->n_in = (int32_t)d;
+    l->w = malloc((size_t)(3 * d * d) * sizeof(float));
+    l->b = calloc((size_t)(3 * d), sizeof(float));
+    if (!l->w || !l->b)
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < 3 && st == QATTN_OK; i++) {
+        float *part = load_tensor(ld, w[i], layer, shape, 2, &st);
+        if (part)
+            memcpy(l->w + (size_t)i * d * d, part, (size_t)(d * d) * sizeof(float));
+        free(part);
+        if (st == QATTN_OK && b[i]) {
+            float *bias = load_tensor(ld, b[i], layer, &d, 1, &st);
+            if (bias)
+                memcpy(l->b + (size_t)i * d, bias, (size_t)d * sizeof(float));
+            free(bias);
+        }
     }
-    return QATTN_OK;
+    return st == QATTN_OK ? finish_linear(enc, l) : st;
 }
 
 static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
@@ -195,9 +227,7 @@ static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
             !(L->mlp_ln_w = load_tensor(ld, &MLP_LN_W, i, &d, 1, &st)) ||
             !(L->mlp_ln_b = load_tensor(ld, &MLP_LN_B, i, &d, 1, &st)))
             return st;
-        if ((st = make_linear(ld, enc, &L->q, &Q_W, &Q_B, i, d, d, dd, 2)) ||
-            (st = make_linear(ld, enc, &L->k, &K_W, NULL, i, d, d, dd, 2)) ||
-            (st = make_linear(ld, enc, &L->v, &V_W, &V_B, i, d, d, dd, 2)) ||
+        if ((st = make_qkv(ld, enc, &L->qkv, i, d)) ||
             (st = make_linear(ld, enc, &L->o, &O_W, &O_B, i, d, d, dd, 2)) ||
             (st = make_linear(ld, enc, &L->fc1, &FC1_W, &FC1_B, i, ffn, d, up, 2)) ||
             (st = make_linear(ld, enc, &L->fc2, &FC2_W, &FC2_B, i, d, ffn, down, 2)))
