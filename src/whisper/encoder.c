@@ -10,15 +10,43 @@
  * in the encoder's precision (float, or INT8 GEMMs and the integer attention kernel); the
  * LayerNorms, GELUs and residuals are float in both. Nothing here knows instruction sets.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/quantize.h"
 #include "whisper/model.h"
+#include "whisper/profile.h"
+
+const char *const whisper_stage_names[WHISPER_STAGE_COUNT] = {"conv", "qkv/out", "attention",
+                                                              "mlp", "norm/gelu"};
+
+/* Stage timing: charge() adds the time since *mark to a stage and moves the mark. */
+typedef struct timer {
+    double *stage_ms; /* NULL: not timing */
+    double mark;
+} timer;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static void charge(timer *tm, whisper_stage stage)
+{
+    if (!tm->stage_ms)
+        return;
+    double t = now_ms();
+    tm->stage_ms[stage] += t - tm->mark;
+    tm->mark = t;
+}
 
 enum { ROWS_PER_TASK = 16 };
 
@@ -308,7 +336,8 @@ static void add_into(float *x, const float *y, size_t n)
         x[i] += y[i];
 }
 
-static qattn_status forward(const struct qattn_encoder *enc, const float *mel, state *s, float *out)
+static qattn_status forward(const struct qattn_encoder *enc, const float *mel, state *s,
+                            float *out, timer *tm)
 {
     const whisper_config *c = &enc->cfg;
     const int32_t n = c->n_ctx, d = c->n_state;
@@ -318,36 +347,49 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     im2col(mel, 1, c->n_mels, 2 * n, 1, 2 * n, s->col1);
     if ((st = whisper_linear_run(enc, &enc->conv1, s->col1, 2 * n, s->y1)))
         return st;
+    charge(tm, WHISPER_STAGE_CONV);
     gelu(enc, s->y1, 2 * n, d);
+    charge(tm, WHISPER_STAGE_NORM);
     im2col(s->y1, 0, d, 2 * n, 2, n, s->col2);
     if ((st = whisper_linear_run(enc, &enc->conv2, s->col2, n, s->x)))
         return st;
+    charge(tm, WHISPER_STAGE_CONV);
     gelu(enc, s->x, n, d);
     add_into(s->x, enc->pos, nd);
+    charge(tm, WHISPER_STAGE_NORM);
 
     for (int32_t l = 0; l < c->n_layers; l++) {
         const whisper_layer *L = &enc->layers[l];
         layer_norm(enc, s->x, L->attn_ln_w, L->attn_ln_b, s->h, n);
+        charge(tm, WHISPER_STAGE_NORM);
         if ((st = whisper_linear_run(enc, &L->qkv, s->h, n, s->qkv)))
             return st;
+        charge(tm, WHISPER_STAGE_PROJ);
         if (enc->precision == QATTN_PRECISION_INT8) {
             if ((st = attention_int8(enc, s)))
                 return st;
         } else {
             attention_f32(enc, s);
         }
+        charge(tm, WHISPER_STAGE_ATTENTION);
         if ((st = whisper_linear_run(enc, &L->o, s->a, n, s->h)))
             return st;
+        charge(tm, WHISPER_STAGE_PROJ);
         add_into(s->x, s->h, nd);
         layer_norm(enc, s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, n);
+        charge(tm, WHISPER_STAGE_NORM);
         if ((st = whisper_linear_run(enc, &L->fc1, s->h, n, s->mlp)))
             return st;
+        charge(tm, WHISPER_STAGE_MLP);
         gelu(enc, s->mlp, n, c->n_ffn);
+        charge(tm, WHISPER_STAGE_NORM);
         if ((st = whisper_linear_run(enc, &L->fc2, s->mlp, n, s->h)))
             return st;
+        charge(tm, WHISPER_STAGE_MLP);
         add_into(s->x, s->h, nd);
     }
     layer_norm(enc, s->x, enc->ln_post_w, enc->ln_post_b, out, n);
+    charge(tm, WHISPER_STAGE_NORM);
     return QATTN_OK;
 }
 
@@ -384,6 +426,12 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
 
 qattn_status qattn_encoder_run(const qattn_encoder *enc, const float *mel, int32_t batch, float *out)
 {
+    return whisper_encoder_run_profiled(enc, mel, batch, out, NULL);
+}
+
+qattn_status whisper_encoder_run_profiled(const struct qattn_encoder *enc, const float *mel,
+                                          int32_t batch, float *out, double *stage_ms)
+{
     qattn_clear_error();
     if (!enc || !mel || !out)
         return qattn_fail(QATTN_ERR_NULL, "encoder_run: %s is NULL",
@@ -403,9 +451,10 @@ qattn_status qattn_encoder_run(const qattn_encoder *enc, const float *mel, int32
     if (enc->precision == QATTN_PRECISION_F32 && enc->threads > 0)
         openblas_set_num_threads(enc->threads);
     qattn_status st = QATTN_OK;
+    timer tm = {stage_ms, now_ms()};
     for (int32_t b = 0; b < batch && st == QATTN_OK; b++)
         st = forward(enc, mel + (size_t)b * mel_window, &s,
-                     out + (size_t)b * c->n_ctx * c->n_state);
+                     out + (size_t)b * c->n_ctx * c->n_state, &tm);
     free_state(&s);
     return st;
 }

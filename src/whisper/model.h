@@ -56,4 +56,14 @@ qattn_status whisper_linear_run(const struct qattn_encoder *enc, const whisper_l
 
 void whisper_encoder_destroy(struct qattn_encoder *enc);
 
+/* For the int8 precision: quantizes and packs l's float weights and drops them. */
+qattn_status whisper_linear_finish(struct qattn_encoder *enc, whisper_linear *l);
+
+/* Checks a configuration is one the encoder supports (message names `path`). */
+qattn_status whisper_check_config(const char *path, const whisper_config *c);
+
+/* Whisper's sinusoidal position embedding, [length][channels] (malloc'd), for files that
+ * leave it out. */
+float *whisper_sinusoids(int32_t length, int32_t channels);
+
 #endif

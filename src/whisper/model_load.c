@@ -128,8 +128,7 @@ static float *load_tensor(const loader *ld, const tensor_names *names, int layer
     return out;
 }
 
-/* Whisper's sinusoidal position embedding, for files that leave it out. */
-static float *sinusoids(int32_t length, int32_t channels)
+float *whisper_sinusoids(int32_t length, int32_t channels)
 {
     float *p = malloc((size_t)length * channels * sizeof(float));
     if (!p)
@@ -145,8 +144,7 @@ static float *sinusoids(int32_t length, int32_t channels)
     return p;
 }
 
-/* Quantizes and packs a float layer for the int8 precision (the float copy is dropped). */
-static qattn_status finish_linear(struct qattn_encoder *enc, whisper_linear *l)
+qattn_status whisper_linear_finish(struct qattn_encoder *enc, whisper_linear *l)
 {
     if (enc->precision != QATTN_PRECISION_INT8)
         return QATTN_OK;
@@ -167,7 +165,7 @@ static qattn_status make_linear(const loader *ld, struct qattn_encoder *enc, whi
         return st;
     if (b && !(l->b = load_tensor(ld, b, layer, &n_out, 1, &st)))
         return st;
-    return finish_linear(enc, l);
+    return whisper_linear_finish(enc, l);
 }
 
 /* q, k and v of a layer stacked into one [3 d][d] layer; k's missing bias is zero. */
@@ -194,7 +192,7 @@ static qattn_status make_qkv(const loader *ld, struct qattn_encoder *enc, whispe
             free(bias);
         }
     }
-    return st == QATTN_OK ? finish_linear(enc, l) : st;
+    return st == QATTN_OK ? whisper_linear_finish(enc, l) : st;
 }
 
 static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
@@ -211,7 +209,7 @@ static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
     if (find(ld, &POS, 0, name, sizeof name)) {
         if (!(enc->pos = load_tensor(ld, &POS, 0, pos, 2, &st)))
             return st;
-    } else if (!(enc->pos = sinusoids(c->n_ctx, c->n_state))) {
+    } else if (!(enc->pos = whisper_sinusoids(c->n_ctx, c->n_state))) {
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     }
     if (!(enc->ln_post_w = load_tensor(ld, &LN_POST_W, 0, &d, 1, &st)) ||
@@ -236,7 +234,7 @@ static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
     return QATTN_OK;
 }
 
-static qattn_status check_config(const char *path, const whisper_config *c)
+qattn_status whisper_check_config(const char *path, const whisper_config *c)
 {
     int32_t hd = c->n_heads > 0 ? c->n_state / c->n_heads : 0;
     if (c->n_mels < 1 || c->n_mels > 512 || c->n_ctx < 1 || c->n_ctx > 1 << 16 ||
@@ -379,7 +377,7 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     memset(&ld, 0, sizeof ld);
     st = open_model(&ld, path, &enc->cfg);
     if (st == QATTN_OK)
-        st = check_config(path, &enc->cfg);
+        st = whisper_check_config(path, &enc->cfg);
     if (st == QATTN_OK && ld.format == FORMAT_HF) {
         char probe[WT_MAX_NAME + 32];
         ld.hf_prefix = "model.encoder.";

@@ -56,3 +56,16 @@ def test_bench_runs_and_reports_every_supported_tier():
     bad = subprocess.run([os.path.join(BUILD, "qattn"), "bench", "--shape", "nope"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "nope" in bad.stderr
+
+
+def test_bench_encoder_runs():
+    """A smoke run of the encoder benchmark on the tiny shape (speed is not asserted)."""
+    run = subprocess.run([os.path.join(BUILD, "qattn"), "bench", "encoder", "--size", "tiny",
+                          "--repeats", "1", "--threads", "2", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    runs = json.loads(run.stdout)["encoder_runs"]
+    assert {r["precision"] for r in runs} == {"f32", "int8"}
+    for r in runs:
+        assert r["ok"] and r["ms"] > 0 and r["peak_rss_mb"] > 0
+        assert abs(sum(r["stages_ms"].values()) - r["ms"]) < 0.25 * r["ms"]

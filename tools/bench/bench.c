@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench_encoder.h"
 #include "bench/float_attention.h"
 #include "bench/peak.h"
 #include "bench/stages.h"
@@ -158,6 +159,7 @@ static double peak_of(qattn_isa isa)
 static int usage(FILE *to, int status)
 {
     fprintf(to, "usage: qattn bench [--json] [--threads N] [--repeats R] [--shape NAME]\n"
+                "       qattn bench encoder [--help]   (the Whisper encoder)\n"
                 "Times every supported tier on Whisper self-attention shapes (tiny 6x1500x64,\n"
                 "base 8x1500x64, large 20x1500x64) and a causal 8x448x64 decoder shape, with 1\n"
                 "and 2 threads (or N), against a float32 OpenBLAS baseline on the same inputs;\n"
@@ -170,6 +172,8 @@ static int usage(FILE *to, int status)
 
 int bench_main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "encoder") == 0)
+        return bench_encoder_main(argc - 1, argv + 1);
     int json = 0, repeats = 5, thread_list[2] = {1, 2}, n_threads = 2;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {

@@ -1,0 +1,203 @@
+/*
+ * `qattn bench encoder [--json] [--threads N] [--repeats R] [--size NAME]`: median time of one
+ * 30 s window (3000 mel frames) through random-weight encoders of Whisper's tiny, base and
+ * large-v3 shapes, f32 and int8 on every supported tier (the scalar tier on tiny only: it is
+ * the reference, not a speed path), 1 and 2 threads; the peak resident memory of each
+ * configuration (each runs in a child process of its own) and the split by stage.
+ * A benchmark: nothing is asserted.
+ */
+#define _DEFAULT_SOURCE /* wait4 */
+#include "bench/bench_encoder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/peak.h"
+#include "whisper/profile.h"
+
+typedef struct size_spec {
+    const char *name;
+    whisper_config cfg; /* n_mels, n_ctx, n_state, n_heads, n_layers, n_ffn */
+} size_spec;
+
+static const size_spec sizes[] = {
+    {"tiny", {80, 1500, 384, 6, 4, 1536}},
+    {"base", {80, 1500, 512, 8, 6, 2048}},
+    {"large-v3", {128, 1500, 1280, 20, 32, 5120}},
+};
+
+typedef struct result {
+    int ok;
+    double ms;                              /* median */
+    double stage_ms[WHISPER_STAGE_COUNT];   /* mean over the timed runs */
+    long max_rss_kb;
+} result;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* In the child: build, warm up, time. */
+static result measure(const size_spec *sz, qattn_precision precision, qattn_isa isa,
+                      int threads, int repeats)
+{
+    result r;
+    memset(&r, 0, sizeof r);
+    qattn_encoder_params p = {precision, threads, isa};
+    struct qattn_encoder *enc;
+    if (whisper_encoder_random(&sz->cfg, &p, 1, &enc) != QATTN_OK)
+        return r;
+    size_t n_mel = (size_t)sz->cfg.n_mels * 2 * sz->cfg.n_ctx;
+    float *mel = malloc(n_mel * sizeof(float));
+    float *out = malloc((size_t)sz->cfg.n_ctx * sz->cfg.n_state * sizeof(float));
+    double ms[32];
+    if (mel && out) {
+        for (size_t i = 0; i < n_mel; i++)
+            mel[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+        r.ok = qattn_encoder_run(enc, mel, 1, out) == QATTN_OK;
+        for (int i = 0; r.ok && i < repeats; i++) {
+            double t = bench_now();
+            r.ok = whisper_encoder_run_profiled(enc, mel, 1, out, r.stage_ms) == QATTN_OK;
+            ms[i] = (bench_now() - t) * 1e3;
+        }
+    }
+    if (r.ok) {
+        qsort(ms, (size_t)repeats, sizeof *ms, cmp_double);
+        r.ms = repeats % 2 ? ms[repeats / 2] : 0.5 * (ms[repeats / 2 - 1] + ms[repeats / 2]);
+        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
+            r.stage_ms[s] /= repeats;
+    }
+    free(mel), free(out);
+    qattn_encoder_free(enc);
+    return r;
+}
+
+/* One configuration in a child process, so its peak resident memory is its own. */
+static result run_child(const size_spec *sz, qattn_precision precision, qattn_isa isa,
+                        int threads, int repeats)
+{
+    result r;
+    memset(&r, 0, sizeof r);
+    int fd[2];
+    if (pipe(fd) != 0)
+        return r;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        result mine = measure(sz, precision, isa, threads, repeats);
+        ssize_t w = write(fd[1], &mine, sizeof mine);
+        _exit(w == (ssize_t)sizeof mine ? 0 : 1);
+    }
+    close(fd[1]);
+    if (pid < 0) {
+        close(fd[0]);
+        return r;
+    }
+    ssize_t got = read(fd[0], &r, sizeof r);
+    close(fd[0]);
+    int status;
+    struct rusage usage;
+    if (wait4(pid, &status, 0, &usage) == pid && got == (ssize_t)sizeof r && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0)
+        r.max_rss_kb = usage.ru_maxrss;
+    else
+        r.ok = 0;
+    return r;
+}
+
+static void print_result(int json, int *first, const size_spec *sz, const char *precision,
+                         const char *tier, int threads, const result *r, double f32_ms)
+{
+    double ratio = f32_ms > 0 && r->ms > 0 ? f32_ms / r->ms : 0.0;
+    if (json) {
+        printf("%s\n  {\"size\": \"%s\", \"precision\": \"%s\", \"tier\": \"%s\", \"threads\": %d, "
+               "\"ok\": %s, \"ms\": %.2f, \"peak_rss_mb\": %.1f, \"f32_over_this\": %.3f, \"stages_ms\": {",
+               *first ? "" : ",", sz->name, precision, tier, threads, r->ok ? "true" : "false",
+               r->ms, r->max_rss_kb / 1024.0, ratio);
+        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
+            printf("%s\"%s\": %.2f", s ? ", " : "", whisper_stage_names[s], r->stage_ms[s]);
+        printf("}}");
+    } else if (!r->ok) {
+        printf("%-9s %-5s %-11s %3d   failed (out of memory?)\n", sz->name, precision, tier, threads);
+    } else {
+        printf("%-9s %-5s %-11s %3d %9.1f %8.1f %7.2fx |", sz->name, precision, tier, threads,
+               r->ms, r->max_rss_kb / 1024.0, ratio);
+        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
+            printf(" %8.1f", r->stage_ms[s]);
+        printf("\n");
+    }
+    fflush(stdout);
+    *first = 0;
+}
+
+int bench_encoder_main(int argc, char **argv)
+{
+    int json = 0, repeats = 3, thread_list[2] = {1, 2}, n_threads = 2;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc && (thread_list[0] = atoi(argv[++i])) > 0)
+            n_threads = 1;
+        else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc && (repeats = atoi(argv[++i])) > 0 &&
+                 repeats <= 32)
+            continue;
+        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: qattn bench encoder [--json] [--threads N] [--repeats R] [--size NAME]\n"
+                   "One 30 s window through random-weight encoders (tiny, base, large-v3), f32\n"
+                   "and int8 per supported tier (scalar on tiny only), 1 and 2 threads (or N);\n"
+                   "median ms of R runs (default 3), peak resident memory per configuration,\n"
+                   "f32 time over this time, and the mean split by stage.\n");
+            return 0;
+        } else {
+            fprintf(stderr, "qattn bench encoder: bad argument '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    int first = 1, matched = 0;
+    if (json)
+        printf("{\"encoder_runs\": [");
+    else {
+        printf("%-9s %-5s %-11s %3s %9s %8s %8s |", "size", "prec", "tier", "thr", "ms", "RSS MB",
+               "f32/x");
+        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
+            printf(" %8s", whisper_stage_names[s]);
+        printf("   (stage ms)\n");
+    }
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        const size_spec *sz = &sizes[si];
+        if (only && strcmp(only, sz->name) != 0)
+            continue;
+        matched = 1;
+        double f32_ms[2] = {0, 0};
+        for (int ti = 0; ti < n_threads; ti++) {
+            result r = run_child(sz, QATTN_PRECISION_F32, QATTN_ISA_AUTO, thread_list[ti], repeats);
+            f32_ms[ti] = r.ok ? r.ms : 0;
+            print_result(json, &first, sz, "f32", "openblas", thread_list[ti], &r, 0);
+        }
+        for (qattn_isa t = QATTN_ISA_SCALAR; t <= QATTN_ISA_AMX; t++) {
+            if (!qattn_isa_supported(t) || (t == QATTN_ISA_SCALAR && si > 0))
+                continue;
+            for (int ti = 0; ti < n_threads; ti++) {
+                result r = run_child(sz, QATTN_PRECISION_INT8, t, thread_list[ti], repeats);
+                print_result(json, &first, sz, "int8", qattn_isa_name(t), thread_list[ti], &r, f32_ms[ti]);
+            }
+        }
+    }
+    if (json)
+        printf("\n]}\n");
+    if (!matched) {
+        fprintf(stderr, "qattn bench encoder: no size named '%s'\n", only);
+        return 2;
+    }
+    return 0;
+}
