@@ -299,31 +299,52 @@ static float quantize_head(const float *x, int32_t n, int32_t ld, int32_t h, int
     return scale;
 }
 
+/* Per-head quantization of Q, K, V and dequantization of the output, one head per task. */
+typedef struct heads_job {
+    state *s;
+    int32_t n, d, hd;
+    float *sq, *sk, *sv; /* [heads] scales */
+    int dequantize;
+} heads_job;
+
+static void heads_task(void *ctx, int64_t item, int worker)
+{
+    (void)worker;
+    const heads_job *j = ctx;
+    const int32_t h = (int32_t)item, n = j->n, d = j->d, hd = j->hd;
+    const size_t off = (size_t)h * n * hd;
+    state *s = j->s;
+    if (!j->dequantize) {
+        j->sq[h] = quantize_head(s->qkv, n, 3 * d, h, hd, s->q8 + off);
+        j->sk[h] = quantize_head(s->qkv + d, n, 3 * d, h, hd, s->k8 + off);
+        j->sv[h] = quantize_head(s->qkv + 2 * d, n, 3 * d, h, hd, s->v8 + off);
+        return;
+    }
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t t = 0; t < hd; t++)
+            s->a[(size_t)i * d + h * hd + t] = s->o8[off + (size_t)i * hd + t] * j->sv[h];
+}
+
 /* Per-head max-abs int8 Q, K, V; the integer kernel with the output scale of V (an output
  * row is a convex combination of V rows: it never saturates). */
 static qattn_status attention_int8(const struct qattn_encoder *enc, state *s)
 {
     const int32_t n = enc->cfg.n_ctx, d = enc->cfg.n_state, heads = enc->cfg.n_heads;
-    const int32_t hd = d / heads;
-    float *scales = malloc(4 * (size_t)heads * sizeof(float));
+    float *scales = malloc(3 * (size_t)heads * sizeof(float));
     if (!scales)
         return qattn_fail(QATTN_ERR_NOMEM, "encoder: out of memory");
-    float *sq = scales, *sk = sq + heads, *sv = sk + heads, *so = sv + heads;
-    for (int32_t h = 0; h < heads; h++) {
-        size_t off = (size_t)h * n * hd;
-        sq[h] = quantize_head(s->qkv, n, 3 * d, h, hd, s->q8 + off);
-        sk[h] = quantize_head(s->qkv + d, n, 3 * d, h, hd, s->k8 + off);
-        so[h] = sv[h] = quantize_head(s->qkv + 2 * d, n, 3 * d, h, hd, s->v8 + off);
-    }
+    heads_job j = {s, n, d, d / heads, scales, scales + heads, scales + 2 * heads, 0};
+    const int workers = qattn_workers_for(enc->threads, heads);
+    qattn_parallel_for(workers, heads, heads_task, &j);
     qattn_attention_desc desc = qattn_attention_desc_default();
-    desc.heads = heads, desc.len_q = desc.len_k = n, desc.head_dim = hd;
-    desc.scale_q = sq, desc.scale_k = sk, desc.scale_v = sv, desc.scale_out = so;
+    desc.heads = heads, desc.len_q = desc.len_k = n, desc.head_dim = j.hd;
+    desc.scale_q = j.sq, desc.scale_k = j.sk, desc.scale_v = j.sv, desc.scale_out = j.sv;
     desc.threads = enc->threads, desc.isa = enc->isa;
     qattn_status st = qattn_attention_s8(&desc, s->q8, s->k8, s->v8, s->o8);
-    for (int32_t h = 0; st == QATTN_OK && h < heads; h++)
-        for (int32_t i = 0; i < n; i++)
-            for (int32_t t = 0; t < hd; t++)
-                s->a[(size_t)i * d + h * hd + t] = s->o8[((size_t)h * n + i) * hd + t] * so[h];
+    if (st == QATTN_OK) {
+        j.dequantize = 1;
+        qattn_parallel_for(workers, heads, heads_task, &j);
+    }
     free(scales);
     return st;
 }
