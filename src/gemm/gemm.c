@@ -69,6 +69,8 @@ qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights
             return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory packing %d x %d", n, k);
         }
         w->uk->pack(w->w8, n, k, w->packed);
+        free(w->w8); /* only the scalar reference reads the plain matrix */
+        w->w8 = NULL;
     }
     return QATTN_OK;
 }
@@ -149,7 +151,7 @@ static void quantize_task(void *ctx, int64_t item, int worker)
 qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
                             ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads)
 {
-    if (!w || !w->w8 || !x || !y)
+    if (!w || !(w->w8 || w->packed) || !x || !y)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
     if (m < 1 || ldx < w->k || ldy < w->n)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, ldx = %td, ldy = %td", m, ldx, ldy);

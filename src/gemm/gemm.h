@@ -25,8 +25,8 @@ typedef struct qattn_gemm_weights {
     int32_t n, k;                  /* output channels, inputs per channel (k % 4 == 0) */
     float *scale;                  /* [n] per-channel weight scales */
     float *bias;                   /* [n] or NULL */
-    int8_t *w8;                    /* [n][k] quantized weights (the reference reads these) */
-    void *packed;                  /* the tier's layout, or NULL for the scalar tier */
+    int8_t *w8;                    /* scalar tier: [n][k] quantized weights; else NULL */
+    void *packed;                  /* the tier's layout; NULL for the scalar tier */
     const qattn_gemm_ukernels *uk; /* NULL for the scalar tier */
 } qattn_gemm_weights;
 
