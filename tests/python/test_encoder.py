@@ -89,3 +89,25 @@ def test_int8_same_for_any_threads(tiny):
     a = qattn.Encoder(d, "int8", threads=1).encode(mel[0])
     b = qattn.Encoder(d, "int8", threads=2).encode(mel[0])
     assert np.array_equal(a, b)
+
+
+def test_one_encoder_shared_by_threads(tiny):
+    """Reentrant: one loaded encoder run from several threads at once gives each the same
+    result as a run alone (ctypes releases the GIL during the call)."""
+    import threading
+
+    weights, mel, _, tmp = tiny
+    enc = qattn.Encoder(write_hf(tmp / "shared", "tiny", weights), precision="int8", threads=1)
+    alone = [enc.encode(mel[i]) for i in range(2)]
+    results = [None] * 4
+
+    def work(i):
+        results[i] = enc.encode(mel[i % 2])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(4):
+        assert np.array_equal(results[i], alone[i % 2])
