@@ -2,39 +2,28 @@
  * Attention microkernels for AVX-512 (F, BW, VL) with VNNI. Compiled with those flags only;
  * called only when the dispatch found them on the CPU and enabled by the OS.
  *
- * vpdpbusd multiplies u8 by s8: for the scores q is offset by +128 (q ^ 0x80) and 128 times
- * each key's sum is subtracted again; for P.V the 16-bit weights go in as their two bytes,
+ * vpdpbusd multiplies u8 by s8: the scores are the shared int8 panel kernel (q offset by 128,
+ * key sums subtracted); for P.V the 16-bit weights go in as their two bytes,
  * e = 256 e_hi + e_lo, and v is the s8 operand. Both are exact.
  */
 #include <immintrin.h>
 #include <string.h>
 
 #include "attn/ukernels.h"
+#include "isa/avx512vnni/panel_s8.h"
 
-/* Packed key tile at head_dim d (64-byte aligned pieces):
- *   K    [d/4][64 keys][4]   k[j][4g .. 4g+3]
- *   ksum [64] int32          sum over t of k[j][t]
- *   V    [16][d][4]          v[4g .. 4g+3][t]                                           */
+/* Packed key tile at head_dim d: K as one panel of panel_s8.h ([d/4][64][4] and the 64 key
+ * sums), then V as [16][d][4] (v[4g .. 4g+3][t]). */
 static size_t kv_tile_bytes(int32_t d)
 {
-    return (size_t)64 * d + 64 * sizeof(int32_t) + (size_t)64 * d;
+    return panel_bytes(d) + (size_t)64 * d;
 }
 
 static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t keys, int32_t d,
                     void *packed)
 {
-    int8_t *kp = packed;
-    int32_t *ksum = (int32_t *)(kp + (size_t)64 * d);
-    int8_t *vp = (int8_t *)(ksum + 64);
-    for (int32_t j = 0; j < 64; j++) {
-        int32_t sum = 0;
-        for (int32_t t = 0; t < d; t++) {
-            int8_t x = j < keys ? k[j * stride + t] : 0;
-            kp[((size_t)(t / 4) * 64 + j) * 4 + t % 4] = x;
-            sum += x;
-        }
-        ksum[j] = sum;
-    }
+    panel_pack(k, stride, keys, d, packed);
+    int8_t *vp = (int8_t *)packed + panel_bytes(d);
     for (int32_t j = 0; j < 64; j++)
         for (int32_t t = 0; t < d; t++)
             vp[((size_t)(j / 4) * d + t) * 4 + j % 4] = j < keys ? v[j * stride + t] : 0;
@@ -47,49 +36,15 @@ static inline __m512i broadcast4(const void *p)
     return _mm512_set1_epi32(x);
 }
 
-/* Four query rows at a time share each K load. */
+/* The packed K tile is one 64-column panel of panel_s8.h: QK^T is its kernel. */
 static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
                    int32_t d, int32_t *s)
 {
-    const int8_t *kp = packed;
-    const int32_t *ksum = (const int32_t *)(kp + (size_t)64 * d);
-    const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
-    __m512i corr[4];
-    for (int c = 0; c < 4; c++)
-        corr[c] = _mm512_slli_epi32(_mm512_loadu_si512(ksum + 16 * c), 7);
     int32_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        __m512i acc[4][4];
-        for (int i = 0; i < 4; i++)
-            for (int c = 0; c < 4; c++)
-                acc[i][c] = _mm512_setzero_si512();
-        for (int32_t g = 0; g < d / 4; g++) {
-            __m512i kr[4];
-            for (int c = 0; c < 4; c++)
-                kr[c] = _mm512_loadu_si512(kp + ((size_t)g * 64 + 16 * c) * 4);
-            for (int i = 0; i < 4; i++) {
-                __m512i qb = _mm512_xor_si512(broadcast4(q + (r + i) * q_stride + 4 * g), flip);
-                for (int c = 0; c < 4; c++)
-                    acc[i][c] = _mm512_dpbusd_epi32(acc[i][c], qb, kr[c]);
-            }
-        }
-        for (int i = 0; i < 4; i++)
-            for (int c = 0; c < 4; c++)
-                _mm512_storeu_si512(s + (r + i) * 64 + 16 * c, _mm512_sub_epi32(acc[i][c], corr[c]));
-    }
-    for (; r < rows; r++) {
-        __m512i acc[4];
-        for (int c = 0; c < 4; c++)
-            acc[c] = _mm512_setzero_si512();
-        for (int32_t g = 0; g < d / 4; g++) {
-            __m512i qb = _mm512_xor_si512(broadcast4(q + r * q_stride + 4 * g), flip);
-            for (int c = 0; c < 4; c++)
-                acc[c] = _mm512_dpbusd_epi32(
-                    acc[c], qb, _mm512_loadu_si512(kp + ((size_t)g * 64 + 16 * c) * 4));
-        }
-        for (int c = 0; c < 4; c++)
-            _mm512_storeu_si512(s + r * 64 + 16 * c, _mm512_sub_epi32(acc[c], corr[c]));
-    }
+    for (; r + 4 <= rows; r += 4)
+        panel_rows(q + r * q_stride, q_stride, 4, packed, d, s + r * 64, 64, 64);
+    for (; r < rows; r++)
+        panel_rows(q + r * q_stride, q_stride, 1, packed, d, s + r * 64, 64, 64);
 }
 
 /* 64-bit lanes hold the even 32-bit lanes in their low halves; odd lanes via a shift. */
@@ -211,7 +166,7 @@ static inline __attribute__((always_inline)) void pv_columns(const uint8_t *lo, 
 
 static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
 {
-    const int8_t *vp = (const int8_t *)packed + (size_t)64 * d + 64 * sizeof(int32_t);
+    const int8_t *vp = (const int8_t *)packed + panel_bytes(d);
     for (int32_t r = 0; r < rows; r++) {
         const uint8_t *lo = (const uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, *hi = lo + 64;
         int64_t *acc_row = acc + (size_t)r * d;
