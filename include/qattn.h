@@ -193,6 +193,40 @@ qattn_status qattn_encoder_run(const qattn_encoder *encoder, const float *mel, i
 
 void qattn_encoder_free(qattn_encoder *encoder);
 
+/* ---------------------------------------------------------------------------------------
+ * Audio in: decoding, resampling, Whisper's log-mel spectrogram.
+ * ------------------------------------------------------------------------------------- */
+
+#define QATTN_SAMPLE_RATE 16000
+#define QATTN_MEL_HOP 160          /* samples per mel frame */
+#define QATTN_WINDOW_SAMPLES 480000 /* one 30 s window */
+#define QATTN_WINDOW_FRAMES 3000
+
+/*
+ * Decodes an audio file (anything libsndfile reads: WAV, FLAC, Ogg/Vorbis, Opus, MP3, ...),
+ * averages its channels to mono and resamples it to 16 kHz (libsoxr, high quality).
+ * *samples is the caller's, to free with qattn_audio_free. Unreadable, unsupported or
+ * truncated files fail with QATTN_ERR_IO and a message naming the file and the reason.
+ */
+qattn_status qattn_audio_load(const char *path, float **samples, size_t *count);
+void qattn_audio_free(float *samples);
+
+/* Frames of the log-mel spectrogram of `samples` samples: samples / 160. */
+size_t qattn_log_mel_frames(size_t samples);
+
+/*
+ * Whisper's log-mel spectrogram of 16 kHz mono audio (n_fft 400, hop 160, periodic Hann,
+ * reflect padding, Slaney mel filters, log10 clamped at 1e-10, floored at max - 8, then
+ * (x + 4) / 4), into out[n_mels][qattn_log_mel_frames(samples)]. Needs more than 200
+ * samples. threads: 0 = one per CPU.
+ */
+qattn_status qattn_log_mel(const float *audio, size_t samples, int32_t n_mels, int32_t threads,
+                           float *out);
+
+/* The mel filter bank, filters[n_mels][201], as librosa.filters.mel(sr=16000, n_fft=400,
+ * n_mels) computes it (what Whisper ships in mel_filters.npz). */
+qattn_status qattn_mel_filters(int32_t n_mels, float *filters);
+
 #ifdef __cplusplus
 }
 #endif

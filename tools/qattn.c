@@ -4,6 +4,7 @@
 
 #include "bench/bench.h"
 #include "check/check.h"
+#include "encode/audio_input.h"
 #include "encode/encode.h"
 #include "qattn.h"
 
@@ -13,7 +14,8 @@ static void usage(FILE *to)
                 "commands:\n"
                 "  check   accuracy of the integer attention kernel against float64\n"
                 "  bench   speed of every tier against a float32 OpenBLAS baseline\n"
-                "  encode  run the Whisper encoder on a log-mel .npy\n"
+                "  encode  run the Whisper encoder on an audio file or a log-mel .npy\n"
+                "  mel     Whisper's log-mel spectrogram of an audio file, as .npy\n"
                 "  info    version and build facts\n"
                 "Run 'qattn COMMAND --help' for a command's options.\n");
 }
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0)
         return check_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "mel") == 0)
+        return mel_main(argc - 1, argv + 1);
     if (strcmp(cmd, "encode") == 0)
         return encode_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

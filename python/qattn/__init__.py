@@ -13,7 +13,8 @@ import os
 
 import numpy as np
 
-__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "library_path"]
+__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "load_audio",
+           "log_mel", "mel_filters", "library_path"]
 
 
 class QattnError(ValueError):
@@ -86,6 +87,15 @@ _lib.qattn_encoder_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Encoder
 _lib.qattn_encoder_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
 _lib.qattn_encoder_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_encoder_free.restype = None
+_lib.qattn_audio_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
+                                  ctypes.POINTER(ctypes.c_size_t)]
+_lib.qattn_audio_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_audio_free.restype = None
+_lib.qattn_log_mel_frames.argtypes = [ctypes.c_size_t]
+_lib.qattn_log_mel_frames.restype = ctypes.c_size_t
+_lib.qattn_log_mel.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
+                               ctypes.c_void_p]
+_lib.qattn_mel_filters.argtypes = [ctypes.c_int32, ctypes.c_void_p]
 
 __version__ = _lib.qattn_version().decode()
 
@@ -286,3 +296,43 @@ class Encoder:
 
     def __del__(self):
         self.close()
+
+
+SAMPLE_RATE = 16000
+
+
+def load_audio(path):
+    """Decode an audio file (WAV, FLAC, Ogg/Vorbis, Opus, MP3, ... via libsndfile), average its
+    channels and resample to 16 kHz (libsoxr): float32 mono."""
+    ptr = ctypes.POINTER(ctypes.c_float)()
+    count = ctypes.c_size_t()
+    _call(_lib.qattn_audio_load, os.fsencode(os.fspath(path)), ctypes.byref(ptr), ctypes.byref(count))
+    try:
+        return np.ctypeslib.as_array(ptr, shape=(count.value,)).copy() if count.value else np.zeros(0, np.float32)
+    finally:
+        _lib.qattn_audio_free(ptr)
+
+
+def _n_mels(n_mels):
+    if isinstance(n_mels, bool) or not isinstance(n_mels, numbers.Integral) or not 1 <= n_mels <= 512:
+        raise ValueError(f"n_mels must be an integer in [1, 512] (Whisper uses 80 or 128), got {n_mels!r}")
+    return int(n_mels)
+
+
+def log_mel(audio, n_mels=80, threads=None):
+    """Whisper's log-mel spectrogram of 16 kHz mono float audio: (n_mels, len(audio) // 160)."""
+    audio = np.asarray(audio)
+    if audio.dtype.kind != "f" or audio.ndim != 1:
+        raise TypeError(f"audio must be a 1-D floating-point array, got {audio.dtype} {audio.shape}")
+    a = np.ascontiguousarray(audio, dtype=np.float32)
+    n_mels = _n_mels(n_mels)
+    out = np.empty((n_mels, _lib.qattn_log_mel_frames(a.size)), dtype=np.float32)
+    _call(_lib.qattn_log_mel, a.ctypes.data, a.size, n_mels, _threads(threads), out.ctypes.data)
+    return out
+
+
+def mel_filters(n_mels=80):
+    """The mel filter bank (n_mels, 201), as librosa.filters.mel(sr=16000, n_fft=400)."""
+    out = np.empty((_n_mels(n_mels), 201), dtype=np.float32)
+    _call(_lib.qattn_mel_filters, out.shape[0], out.ctypes.data)
+    return out

@@ -50,7 +50,8 @@ def test_encode_errors(model):
         (("--model", d, "--mel", root / "junk.npy", "--out", root / "o.npy"), "not a .npy"),
         (("--model", root / "nope", "--mel", root / "wrong.npy", "--out", root / "o.npy"), "no such"),
         (("--model", d, "--mel", root / "wrong.npy"), "required"),
-        (("--model", d, "--wav", "x.wav", "--out", root / "o.npy"), "not available yet"),
+        (("--model", d, "--wav", "x.wav", "--out", root / "o.npy"), "x.wav"),
+        (("--model", d, "--wav", "x.wav", "--mel", "m.npy", "--out", "o"), "one of --mel or --wav"),
         (("--model", d, "--precision", "int4", "--mel", "m", "--out", "o"), "bad option"),
     ]
     for args, words in cases:

@@ -1,22 +1,31 @@
-/* `qattn encode --model M --mel X.npy --out Y.npy [--precision int8|f32] [--threads N]` */
+/* `qattn encode --model M (--mel X.npy | --wav FILE) --out Y.npy [--precision int8|f32]
+ * [--threads N] [--quiet]` */
 #include "encode/encode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "encode/audio_input.h"
 #include "encode/npy.h"
 #include "qattn.h"
 
+/* Windows encoded per call: bounds the memory of long audio (mel inputs and outputs of one
+ * group at a time; the output file is written as the groups finish). */
+enum { GROUP = 4 };
+
 static int usage(FILE *to, int status)
 {
-    fprintf(to, "usage: qattn encode --model PATH --mel MEL.npy --out OUT.npy "
-                "[--precision int8|f32] [--threads N]\n"
-                "Runs the Whisper encoder on a log-mel array (n_mels, 3000) or a batch\n"
-                "(B, n_mels, 3000) and writes float32 (1500, n_state) or (B, 1500, n_state).\n"
+    fprintf(to, "usage: qattn encode --model PATH (--mel MEL.npy | --wav FILE) --out OUT.npy\n"
+                "                    [--precision int8|f32] [--threads N] [--quiet]\n"
+                "Runs the Whisper encoder. --mel: a log-mel array (n_mels, 3000) or a batch\n"
+                "(B, n_mels, 3000) -> float32 (1500, n_state) or (B, 1500, n_state).\n"
+                "--wav: an audio file of any length (WAV, FLAC, Ogg, Opus, MP3, ...) cut into\n"
+                "30 s windows (the last one padded) -> (windows, 1500, n_state); a progress\n"
+                "bar on a terminal unless --quiet.\n"
                 "PATH: a Hugging Face Whisper directory or model.safetensors (config.json\n"
-                "beside it), or a whisper.cpp ggml-*.bin (f32/f16). Audio input (--wav) is\n"
-                "not available yet.\n");
+                "beside it), or a whisper.cpp ggml-*.bin (f32/f16).\n");
     return status;
 }
 
@@ -26,14 +35,77 @@ static int die(const char *what)
     return 1;
 }
 
+static void progress(int quiet, size_t done, size_t total)
+{
+    if (quiet || total < 2 || !isatty(STDERR_FILENO))
+        return;
+    int width = 30, filled = (int)(width * done / total);
+    fprintf(stderr, "\rencoding %zu/%zu windows [%.*s%*s]", done, total, filled,
+            "##############################", width - filled, "");
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* --wav: all windows of the file, GROUP at a time, streamed into the .npy. */
+static int encode_audio(qattn_encoder *enc, const qattn_encoder_info *info, const char *wav,
+                        const char *out_path, int32_t threads, int quiet)
+{
+    char err[512];
+    size_t windows, frames;
+    float *mel = audio_windows_mel(wav, info->n_mels, threads, &windows, &frames, err, sizeof err);
+    if (!mel)
+        return die(err);
+    const size_t window_in = (size_t)info->n_mels * QATTN_WINDOW_FRAMES;
+    const size_t window_out = (size_t)info->n_ctx * info->n_state;
+    float *in = malloc(GROUP * window_in * sizeof(float));
+    float *out = malloc(GROUP * window_out * sizeof(float));
+    int64_t shape[3] = {(int64_t)windows, info->n_ctx, info->n_state};
+    FILE *f = in && out ? npy_create(out_path, 3, shape, err, sizeof err) : NULL;
+    int ok = f != NULL;
+    if (!in || !out)
+        snprintf(err, sizeof err, "out of memory");
+    progress(quiet, 0, windows);
+    for (size_t w0 = 0; ok && w0 < windows; w0 += GROUP) {
+        size_t g = windows - w0 < GROUP ? windows - w0 : GROUP;
+        for (size_t w = 0; w < g; w++)
+            for (int32_t m = 0; m < info->n_mels; m++)
+                memcpy(in + w * window_in + (size_t)m * QATTN_WINDOW_FRAMES,
+                       mel + (size_t)m * frames + (w0 + w) * QATTN_WINDOW_FRAMES,
+                       QATTN_WINDOW_FRAMES * sizeof(float));
+        if (qattn_encoder_run(enc, in, (int32_t)g, out) != QATTN_OK) {
+            snprintf(err, sizeof err, "%s", qattn_last_error());
+            ok = 0;
+        } else if (!npy_append(f, out, g * window_out)) {
+            snprintf(err, sizeof err, "%s: write failed", out_path);
+            ok = 0;
+        }
+        progress(quiet, ok ? w0 + g : windows, windows);
+    }
+    if (f) {
+        char close_err[512];
+        if (!npy_close(f, out_path, ok, close_err, sizeof close_err) && ok) {
+            snprintf(err, sizeof err, "%s", close_err);
+            ok = 0;
+        }
+    }
+    free(mel), free(in), free(out);
+    return ok ? 0 : die(err);
+}
+
 int encode_main(int argc, char **argv)
 {
-    const char *model = NULL, *mel_path = NULL, *out_path = NULL;
+    const char *model = NULL, *mel_path = NULL, *out_path = NULL, *wav = NULL;
+    int quiet = 0;
     qattn_encoder_params params = qattn_encoder_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return usage(stdout, 0);
+        if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "qattn encode: '%s' needs a value (try --help)\n", a);
             return 2;
@@ -50,14 +122,15 @@ int encode_main(int argc, char **argv)
         else if (strcmp(a, "--threads") == 0 && atoi(v) > 0)
             params.threads = atoi(v);
         else if (strcmp(a, "--wav") == 0)
-            return die("--wav: audio input is not available yet; give a log-mel .npy with --mel");
+            wav = v;
         else {
             fprintf(stderr, "qattn encode: bad option '%s %s' (try --help)\n", a, v);
             return 2;
         }
     }
-    if (!model || !mel_path || !out_path) {
-        fprintf(stderr, "qattn encode: --model, --mel and --out are required (try --help)\n");
+    if (!model || !out_path || !mel_path == !wav) {
+        fprintf(stderr, "qattn encode: --model, --out and one of --mel or --wav are required "
+                        "(try --help)\n");
         return 2;
     }
     qattn_encoder *enc;
@@ -65,6 +138,11 @@ int encode_main(int argc, char **argv)
         return die(qattn_last_error());
     qattn_encoder_info info;
     qattn_encoder_get_info(enc, &info);
+    if (wav) {
+        int rc = encode_audio(enc, &info, wav, out_path, params.threads, quiet);
+        qattn_encoder_free(enc);
+        return rc;
+    }
     npy_array mel;
     char err[512], msg[640];
     int status = 1;

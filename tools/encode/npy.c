@@ -143,30 +143,56 @@ done:
     return ok;
 }
 
-int npy_write(const char *path, const float *data, int ndim, const int64_t *shape, char *err,
-              size_t err_size)
+FILE *npy_create(const char *path, int ndim, const int64_t *shape, char *err, size_t err_size)
 {
     char dict[256], shape_text[128] = "";
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
         snprintf(shape_text + strlen(shape_text), sizeof shape_text - strlen(shape_text),
                  "%lld,%s", (long long)shape[i], i + 1 < ndim ? " " : "");
-        n *= (size_t)shape[i];
-    }
     int len = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
                        shape_text);
     /* pad so that magic + version + length + dict + newline is a multiple of 64 */
     int total = 10 + len + 1, pad = (64 - total % 64) % 64;
     FILE *f = fopen(path, "wb");
-    if (!f)
-        return fail(err, err_size, path, "cannot create");
+    if (!f) {
+        fail(err, err_size, path, "cannot create");
+        return NULL;
+    }
     unsigned short hlen = (unsigned short)(len + pad + 1);
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xFF),
                              (unsigned char)(hlen >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
     for (int i = 0; ok && i < pad; i++)
         ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF && fwrite(data, sizeof(float), n, f) == n;
+    if (!ok || fputc('\n', f) == EOF) {
+        fclose(f);
+        fail(err, err_size, path, "write failed");
+        return NULL;
+    }
+    return f;
+}
+
+int npy_append(FILE *f, const float *data, size_t n)
+{
+    return fwrite(data, sizeof(float), n, f) == n;
+}
+
+int npy_close(FILE *f, const char *path, int ok, char *err, size_t err_size)
+{
     ok = (fclose(f) == 0) && ok;
-    return ok ? 1 : fail(err, err_size, path, "write failed");
+    if (!ok) {
+        remove(path); /* no half-written array left behind */
+        return fail(err, err_size, path, "write failed");
+    }
+    return 1;
+}
+
+int npy_write(const char *path, const float *data, int ndim, const int64_t *shape, char *err,
+              size_t err_size)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
+    FILE *f = npy_create(path, ndim, shape, err, err_size);
+    return f && npy_close(f, path, npy_append(f, data, n), err, err_size);
 }

@@ -1,0 +1,158 @@
+"""Audio in: decoding and resampling (libsndfile, libsoxr), Whisper's log-mel against a
+torch.stft reference written here, and `qattn encode --wav` / `qattn mel` on real speech
+made with espeak-ng, on every file kind, with the error cases."""
+import math
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+import qattn
+from conftest import BUILD
+from whisper_files import random_weights, write_hf
+
+QATTN = os.path.join(BUILD, "qattn")
+TEXT = ("Speech recognition turns spoken words into text. Whisper reads thirty seconds of "
+        "sound at a time, as a picture of its frequencies. ") * 4
+
+
+def hz_to_mel(f):
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, math.log(6.4) / 27.0
+    f = np.asarray(f, float)
+    return np.where(f < min_log_hz, f / f_sp,
+                    min_log_hz / f_sp + np.log(np.maximum(f, 1e-12) / min_log_hz) / logstep)
+
+
+def mel_to_hz(m):
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, math.log(6.4) / 27.0
+    m = np.asarray(m, float)
+    return np.where(m < min_log_hz / f_sp, m * f_sp, min_log_hz * np.exp(logstep * (m - min_log_hz / f_sp)))
+
+
+def librosa_mel(n_mels, sr=16000, n_fft=400):
+    """librosa.filters.mel (Slaney scale and norm), which Whisper's mel_filters.npz holds."""
+    fftfreqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(0), hz_to_mel(sr / 2), n_mels + 2))
+    fdiff, ramps = np.diff(mel_f), mel_f[:, None] - fftfreqs[None, :]
+    w = np.zeros((n_mels, len(fftfreqs)))
+    for i in range(n_mels):
+        w[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
+    return (w * (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None]).astype(np.float32)
+
+
+def whisper_log_mel(audio, n_mels):
+    """openai/whisper's log_mel_spectrogram, in torch."""
+    stft = torch.stft(torch.from_numpy(audio), 400, 160, window=torch.hann_window(400),
+                      return_complex=True)
+    mel = torch.from_numpy(librosa_mel(n_mels)) @ (stft[..., :-1].abs() ** 2)
+    log = torch.clamp(mel, min=1e-10).log10()
+    log = torch.maximum(log, log.max() - 8.0)
+    return ((log + 4.0) / 4.0).numpy()
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("audio")
+    sh("espeak-ng", "-w", str(d / "speech.wav"), TEXT)  # 22.05 kHz
+    sh("sox", str(d / "speech.wav"), "-e", "floating-point", str(d / "stereo.wav"), "remix", "1", "1v0.5")
+    sh("sox", str(d / "speech.wav"), "-r", "44100", str(d / "speech44k.flac"))
+    sh("sox", "-n", "-r", "16000", "-c", "1", str(d / "silence.wav"), "trim", "0", "3")
+    sh("sox", str(d / "speech.wav"), str(d / "clip.wav"), "trim", "0", "0.2")
+    (d / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt " + os.urandom(64))
+    (d / "empty.wav").write_bytes(b"")
+    return d
+
+
+def test_speech_is_long_enough(files):
+    audio = qattn.load_audio(files / "speech.wav")
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) > 31 * 16000  # two windows: resampling and a second window exercised
+
+
+@pytest.mark.parametrize("n_mels", [80, 128])
+def test_log_mel_matches_torch(files, n_mels):
+    audio = qattn.load_audio(files / "speech.wav")
+    ref = whisper_log_mel(audio, n_mels)
+    out = qattn.log_mel(audio, n_mels)
+    assert out.shape == ref.shape == (n_mels, len(audio) // 160)
+    err = np.abs(out - ref).max()
+    print(f"log-mel {n_mels}: max |error| {err:.2e}")
+    assert err <= 1e-4
+
+
+def test_mel_filters_match_librosa():
+    for n in (80, 128):
+        assert np.abs(qattn.mel_filters(n) - librosa_mel(n)).max() < 1e-7
+
+
+def test_downmix_and_resampling(files):
+    mono = qattn.load_audio(files / "speech.wav")
+    stereo = qattn.load_audio(files / "stereo.wav")  # right = 0.5 left: the mean is 0.75 left
+    assert stereo.shape == mono.shape
+    assert np.abs(stereo - 0.75 * mono).max() < 1e-4
+    flac = qattn.load_audio(files / "speech44k.flac")  # 22.05k -> 44.1k -> 16k
+    n = min(len(flac), len(mono))
+    assert abs(len(flac) - len(mono)) <= 2
+    assert np.corrcoef(flac[:n], mono[:n])[0, 1] > 0.999
+
+
+def test_audio_errors(files):
+    for name, words in (("corrupt.wav", "corrupt.wav"), ("empty.wav", "empty.wav"),
+                        ("missing.wav", "missing.wav")):
+        with pytest.raises(qattn.QattnError, match=words):
+            qattn.load_audio(files / name)
+    with pytest.raises(qattn.QattnError, match="at least 201"):
+        qattn.log_mel(np.zeros(200, np.float32))
+    with pytest.raises(TypeError):
+        qattn.log_mel(np.zeros(1000, np.int16))
+    with pytest.raises(ValueError, match="n_mels"):
+        qattn.log_mel(np.zeros(1000, np.float32), n_mels=0)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return write_hf(tmp_path_factory.mktemp("m") / "tiny", "tiny", random_weights("tiny", seed=2))
+
+
+def encode(model, wav, out, *extra):
+    return subprocess.run([QATTN, "encode", "--model", str(model), "--wav", str(wav), "--out",
+                           str(out), "--threads", "2", *extra], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("name,windows", [("speech.wav", 2), ("stereo.wav", 2),
+                                          ("speech44k.flac", 2), ("silence.wav", 1), ("clip.wav", 1)])
+def test_encode_wav_every_kind(files, model, tmp_path, name, windows):
+    r = encode(model, files / name, tmp_path / "enc.npy", "--quiet")
+    assert r.returncode == 0, r.stderr
+    out = np.load(tmp_path / "enc.npy")
+    assert out.shape == (windows, 1500, 384) and np.isfinite(out).all()
+    if name == "speech.wav":  # the windows are Whisper's: log-mel of audio + 30 s of zeros
+        audio = qattn.load_audio(files / name)
+        mel = qattn.log_mel(np.concatenate([audio, np.zeros(480000, np.float32)]), 80)
+        want = qattn.Encoder(model, "int8", threads=2).encode(
+            np.stack([mel[:, w * 3000:(w + 1) * 3000] for w in range(windows)]))
+        assert np.array_equal(out, want)
+
+
+def test_encode_wav_errors(files, model, tmp_path):
+    for name in ("corrupt.wav", "empty.wav", "missing.wav"):
+        r = encode(model, files / name, tmp_path / "x.npy")
+        assert r.returncode != 0 and name in r.stderr and r.stderr.count("\n") == 1
+        assert not (tmp_path / "x.npy").exists()
+
+
+def test_mel_command(files, tmp_path):
+    r = subprocess.run([QATTN, "mel", str(files / "speech.wav"), "--out", str(tmp_path / "m.npy"),
+                        "--n-mels", "128"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    m = np.load(tmp_path / "m.npy")
+    assert np.array_equal(m, qattn.log_mel(qattn.load_audio(files / "speech.wav"), 128))
+    r = subprocess.run([QATTN, "mel", str(files / "corrupt.wav"), "--out", str(tmp_path / "m.npy")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "corrupt.wav" in r.stderr

@@ -1,0 +1,94 @@
+#include "encode/audio_input.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode/npy.h"
+#include "qattn.h"
+
+float *audio_windows_mel(const char *path, int32_t n_mels, int32_t threads, size_t *windows,
+                         size_t *frames, char *err, size_t err_size)
+{
+    float *audio;
+    size_t n;
+    if (qattn_audio_load(path, &audio, &n) != QATTN_OK) {
+        snprintf(err, err_size, "%s", qattn_last_error());
+        return NULL;
+    }
+    if (n == 0) {
+        qattn_audio_free(audio);
+        snprintf(err, err_size, "%s: contains no audio samples", path);
+        return NULL;
+    }
+    size_t total = n + QATTN_WINDOW_SAMPLES;
+    float *padded = calloc(total, sizeof(float));
+    float *mel = NULL;
+    if (padded) {
+        memcpy(padded, audio, n * sizeof(float));
+        *frames = qattn_log_mel_frames(total);
+        mel = malloc((size_t)n_mels * *frames * sizeof(float));
+    }
+    if (!padded || !mel) {
+        snprintf(err, err_size, "%s: out of memory", path);
+    } else if (qattn_log_mel(padded, total, n_mels, threads, mel) != QATTN_OK) {
+        snprintf(err, err_size, "%s: %s", path, qattn_last_error());
+        free(mel);
+        mel = NULL;
+    }
+    *windows = (n + QATTN_WINDOW_SAMPLES - 1) / QATTN_WINDOW_SAMPLES;
+    qattn_audio_free(audio);
+    free(padded);
+    return mel;
+}
+
+int mel_main(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    int32_t n_mels = 80, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: qattn mel FILE --out MEL.npy [--n-mels 80|128] [--threads N]\n"
+                   "Decodes FILE (WAV, FLAC, Ogg, Opus, MP3, ...), resamples it to 16 kHz mono\n"
+                   "and writes Whisper's log-mel spectrogram, float32 (n_mels, samples / 160).\n");
+            return 0;
+        } else if (a[0] != '-' && !in) {
+            in = a;
+        } else if (strcmp(a, "--out") == 0 && v) {
+            out = v, i++;
+        } else if (strcmp(a, "--n-mels") == 0 && v && atoi(v) >= 1 && atoi(v) <= 512) {
+            n_mels = atoi(v), i++;
+        } else if (strcmp(a, "--threads") == 0 && v && atoi(v) > 0) {
+            threads = atoi(v), i++;
+        } else {
+            fprintf(stderr, "qattn mel: bad argument '%s' (try --help)\n", a);
+            return 2;
+        }
+    }
+    if (!in || !out) {
+        fprintf(stderr, "qattn mel: FILE and --out are required (try --help)\n");
+        return 2;
+    }
+    float *audio;
+    size_t n;
+    if (qattn_audio_load(in, &audio, &n) != QATTN_OK) {
+        fprintf(stderr, "qattn mel: %s\n", qattn_last_error());
+        return 1;
+    }
+    size_t frames = qattn_log_mel_frames(n);
+    float *mel = malloc((size_t)n_mels * (frames ? frames : 1) * sizeof(float));
+    char err[512];
+    int status = 1;
+    if (!mel)
+        fprintf(stderr, "qattn mel: out of memory\n");
+    else if (qattn_log_mel(audio, n, n_mels, threads, mel) != QATTN_OK)
+        fprintf(stderr, "qattn mel: %s: %s\n", in, qattn_last_error());
+    else if (!npy_write(out, mel, 2, (int64_t[]){n_mels, (int64_t)frames}, err, sizeof err))
+        fprintf(stderr, "qattn mel: %s\n", err);
+    else
+        status = 0;
+    free(mel);
+    qattn_audio_free(audio);
+    return status;
+}
