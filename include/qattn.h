@@ -160,7 +160,8 @@ typedef struct qattn_encoder qattn_encoder;
 
 typedef struct qattn_encoder_params {
     qattn_precision precision;
-    int32_t threads; /* 0: one per online CPU (the f32 path sets OpenBLAS's thread count) */
+    int32_t threads; /* 0: one per online CPU. Loading an f32 encoder with threads > 0 sets
+                        OpenBLAS's thread count, which is process-wide. */
     int32_t isa;     /* QATTN_ISA_AUTO or a tier to force */
 } qattn_encoder_params;
 

@@ -469,8 +469,6 @@ qattn_status whisper_encoder_run_profiled(const struct qattn_encoder *enc, const
         free_state(&s);
         return qattn_fail(QATTN_ERR_NOMEM, "encoder_run: out of memory");
     }
-    if (enc->precision == QATTN_PRECISION_F32 && enc->threads > 0)
-        openblas_set_num_threads(enc->threads);
     qattn_status st = QATTN_OK;
     timer tm = {stage_ms, now_ms()};
     for (int32_t b = 0; b < batch && st == QATTN_OK; b++)

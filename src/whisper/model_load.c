@@ -4,6 +4,7 @@
  * the int8 precision, quantize and pack the linear layers once.
  */
 #include <cJSON.h>
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,6 +392,9 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
         whisper_encoder_destroy(enc);
         return st;
     }
+    /* OpenBLAS's thread count is process-wide: set once here, never during a run. */
+    if (enc->precision == QATTN_PRECISION_F32 && enc->threads > 0)
+        openblas_set_num_threads(enc->threads);
     *encoder = enc;
     return QATTN_OK;
 }

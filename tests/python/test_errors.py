@@ -116,10 +116,10 @@ def test_import_from_repo_root_without_setup():
     import subprocess
     import sys
 
-    from conftest import BUILD, ROOT
+    from conftest import BUILD, ROOT, python_env
     if os.path.realpath(BUILD) != os.path.realpath(os.path.join(ROOT, "build")):
         pytest.skip("this build tree is not the README's build/")
-    env = {k: v for k, v in os.environ.items() if k != "QATTN_LIBRARY"}
+    env = {k: v for k, v in python_env().items() if k != "QATTN_LIBRARY"}
     env["PYTHONPATH"] = "python"
     run = subprocess.run([sys.executable, "-c", "import qattn; print(qattn.library_path)"],
                          cwd=ROOT, env=env, capture_output=True, text=True)
@@ -133,13 +133,13 @@ def test_missing_library_is_a_clear_error(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from conftest import ROOT, python_env
     # a copy of the package away from any build tree, pointed at a library that is not there
     pkg = tmp_path / "qattn"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(open(os.path.join(ROOT, "python", "qattn", "__init__.py")).read())
-    env = dict(os.environ, QATTN_LIBRARY=str(tmp_path / "nope.so"), PYTHONPATH=str(tmp_path),
-               LD_LIBRARY_PATH="")
+    env = python_env(QATTN_LIBRARY=str(tmp_path / "nope.so"), PYTHONPATH=str(tmp_path),
+                     LD_LIBRARY_PATH="")
     run = subprocess.run([sys.executable, "-c", "import qattn"], env=env, capture_output=True,
                          text=True, cwd=str(tmp_path))
     assert run.returncode != 0

@@ -148,7 +148,7 @@ def test_forced_tier_and_threads_are_bit_identical(tier):
     import subprocess
     import sys
 
-    from conftest import BUILD, ROOT
+    from conftest import BUILD, ROOT, python_env
     if tier not in tiers():
         pytest.skip(f"{tier} is not supported on this machine")
     script = (
@@ -160,7 +160,7 @@ def test_forced_tier_and_threads_are_bit_identical(tier):
         "        for c in (False, True) for t in (1, 2, 3)]\n"
         "sys.stdout.buffer.write(b''.join(o.tobytes() for o in outs))\n")
     def run(isa):
-        env = dict(os.environ, QATTN_ISA=isa, PYTHONPATH=os.path.join(ROOT, "python"))
+        env = python_env(QATTN_ISA=isa, PYTHONPATH=os.path.join(ROOT, "python"))
         r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
         assert r.returncode == 0, r.stderr.decode()
         return r.stdout
@@ -176,8 +176,8 @@ def test_unsupported_tier_is_a_clear_error():
     import subprocess
     import sys
 
-    from conftest import ROOT
-    env = dict(os.environ, QATTN_ISA="avx9000", PYTHONPATH=os.path.join(ROOT, "python"))
+    from conftest import ROOT, python_env
+    env = python_env(QATTN_ISA="avx9000", PYTHONPATH=os.path.join(ROOT, "python"))
     r = subprocess.run([sys.executable, "-c", "import numpy as np, qattn\n"
                         "x = np.zeros((4, 16), np.int8)\n"
                         "qattn.attention(x, x, x, 1.0, 1.0, 1.0, 1.0)"],
