@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/audio_decode.h"
 #include "core/error.h"
-#include "qattn.h"
 
 /* Longest input accepted: 4 hours at the file's rate (the samples are held in memory). */
 #define MAX_SECONDS (4.0 * 3600.0)
@@ -53,7 +53,15 @@ qattn_status qattn_audio_load(const char *path, float **samples, size_t *count)
     SNDFILE *f = sf_open(path, SFM_READ, &info);
     if (!f)
         return qattn_fail(QATTN_ERR_IO, "%s: cannot decode: %s", path, sf_strerror(NULL));
+    return audio_decode(f, &info, path, samples, count);
+}
+
+qattn_status audio_decode(SNDFILE *f, const SF_INFO *sf_info, const char *path, float **samples,
+                          size_t *count)
+{
+    SF_INFO info = *sf_info;
     qattn_status st = QATTN_OK;
+    *samples = NULL, *count = 0;
     if (info.channels < 1 || info.samplerate < 1000 || info.samplerate > 768000 || info.frames < 0)
         st = qattn_fail(QATTN_ERR_IO, "%s: unsupported stream (%d channels at %d Hz)", path,
                         info.channels, info.samplerate);

@@ -92,8 +92,13 @@ qattn_status ggml_load_file(wt_set *set, const char *path, ggml_hparams *hp)
     const uint8_t *file;
     size_t size;
     qattn_status st = wt_map_file(set, path, &file, &size);
-    if (st != QATTN_OK)
-        return st;
+    return st == QATTN_OK ? ggml_parse(set, path, file, size, hp) : st;
+}
+
+qattn_status ggml_parse(wt_set *set, const char *path, const uint8_t *file, size_t size,
+                        ggml_hparams *hp)
+{
+    qattn_status st = QATTN_OK;
     cursor c = {file, size, path};
     int32_t magic;
     if (!read_i32(&c, &magic) || (uint32_t)magic != GGML_FILE_MAGIC)

@@ -14,6 +14,7 @@
 #include "core/dispatch.h"
 #include "core/error.h"
 #include "whisper/ggml_file.h"
+#include "whisper/model_load.h"
 #include "whisper/model.h"
 #include "whisper/safetensors.h"
 
@@ -235,13 +236,20 @@ static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
     return QATTN_OK;
 }
 
+/* The MLP width Whisper uses, 4 d; -1 (rejected by the config check) where 4 d would not fit. */
+static int32_t ffn_of(int32_t d)
+{
+    return d > 0 && d <= INT32_MAX / 4 ? 4 * d : -1;
+}
+
 qattn_status whisper_check_config(const char *path, const whisper_config *c)
 {
     int32_t hd = c->n_heads > 0 ? c->n_state / c->n_heads : 0;
-    if (c->n_mels < 1 || c->n_mels > 512 || c->n_ctx < 1 || c->n_ctx > 1 << 16 ||
+    if (c->n_state < 16 || c->n_state > QATTN_GEMM_MAX_K / 3 || c->n_mels < 1 ||
+        c->n_mels > 512 || c->n_ctx < 1 || c->n_ctx > 1 << 16 ||
         c->n_layers < 1 || c->n_layers > 256 || c->n_heads < 1 || c->n_state % c->n_heads != 0 ||
         hd < QATTN_MIN_HEAD_DIM || hd > QATTN_MAX_HEAD_DIM || hd % 16 != 0 || c->n_ffn < 4 ||
-        c->n_ffn % 4 != 0 || c->n_ffn > QATTN_GEMM_MAX_K || 3 * c->n_state > QATTN_GEMM_MAX_K)
+        c->n_ffn % 4 != 0 || c->n_ffn > QATTN_GEMM_MAX_K)
         return qattn_fail(QATTN_ERR_MODEL,
                           "%s: unsupported encoder config: n_mels %d, n_ctx %d, d %d, heads %d, "
                           "layers %d, ffn %d (head dim must be a multiple of 16 in [16, 256])",
@@ -252,10 +260,33 @@ qattn_status whisper_check_config(const char *path, const whisper_config *c)
 static int json_int(const cJSON *root, const char *key, int32_t *out)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int32_t)j->valuedouble)
+    if (!cJSON_IsNumber(j))
         return 0;
-    *out = (int32_t)j->valuedouble;
+    double v = j->valuedouble; /* range first: casting an out-of-range double is undefined */
+    if (!(v >= INT32_MIN && v <= INT32_MAX) || v != (double)(int32_t)v)
+        return 0;
+    *out = (int32_t)v;
     return 1;
+}
+
+qattn_status whisper_parse_hf_config(const char *text, const char *name, whisper_config *c)
+{
+    cJSON *root = cJSON_Parse(text);
+    int ok = cJSON_IsObject(root) && json_int(root, "d_model", &c->n_state) &&
+             json_int(root, "encoder_attention_heads", &c->n_heads) &&
+             json_int(root, "encoder_layers", &c->n_layers) &&
+             json_int(root, "num_mel_bins", &c->n_mels) &&
+             json_int(root, "max_source_positions", &c->n_ctx);
+    if (ok && !json_int(root, "encoder_ffn_dim", &c->n_ffn))
+        c->n_ffn = ffn_of(c->n_state);
+    cJSON_Delete(root);
+    if (!ok)
+        return qattn_fail(QATTN_ERR_MODEL,
+                          "%s: not a Whisper config (needs integer d_model, "
+                          "encoder_attention_heads, encoder_layers, num_mel_bins, "
+                          "max_source_positions)",
+                          name);
+    return QATTN_OK;
 }
 
 static qattn_status read_hf_config(const char *config_path, whisper_config *c)
@@ -264,23 +295,9 @@ static qattn_status read_hf_config(const char *config_path, whisper_config *c)
     char *text = wt_read_text(config_path, 1 << 20, &st);
     if (!text)
         return st;
-    cJSON *root = cJSON_Parse(text);
+    st = whisper_parse_hf_config(text, config_path, c);
     free(text);
-    int ok = cJSON_IsObject(root) && json_int(root, "d_model", &c->n_state) &&
-             json_int(root, "encoder_attention_heads", &c->n_heads) &&
-             json_int(root, "encoder_layers", &c->n_layers) &&
-             json_int(root, "num_mel_bins", &c->n_mels) &&
-             json_int(root, "max_source_positions", &c->n_ctx);
-    if (ok && !json_int(root, "encoder_ffn_dim", &c->n_ffn))
-        c->n_ffn = 4 * c->n_state;
-    cJSON_Delete(root);
-    if (!ok)
-        return qattn_fail(QATTN_ERR_MODEL,
-                          "%s: not a Whisper config (needs integer d_model, "
-                          "encoder_attention_heads, encoder_layers, num_mel_bins, "
-                          "max_source_positions)",
-                          config_path);
-    return QATTN_OK;
+    return st;
 }
 
 static int is_dir(const char *path)
@@ -344,8 +361,65 @@ static qattn_status open_model(loader *ld, const char *path, whisper_config *c)
     if (st != QATTN_OK)
         return st;
     c->n_mels = hp.n_mels, c->n_ctx = hp.n_audio_ctx, c->n_state = hp.n_audio_state;
-    c->n_heads = hp.n_audio_head, c->n_layers = hp.n_audio_layer, c->n_ffn = 4 * hp.n_audio_state;
+    c->n_heads = hp.n_audio_head, c->n_layers = hp.n_audio_layer, c->n_ffn = ffn_of(hp.n_audio_state);
     return QATTN_OK;
+}
+
+/* The encoder from listed tensors: check the config, find the prefix, load every weight. */
+static qattn_status build(loader *ld, const char *name, const whisper_config *cfg,
+                          const qattn_encoder_params *p, struct qattn_encoder **out)
+{
+    qattn_status st = whisper_check_config(name, cfg);
+    if (st != QATTN_OK)
+        return st;
+    struct qattn_encoder *enc = calloc(1, sizeof *enc);
+    if (!enc)
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    enc->cfg = *cfg;
+    enc->precision = p->precision, enc->threads = p->threads, enc->isa = p->isa;
+    if (ld->format == FORMAT_HF) {
+        char probe[WT_MAX_NAME + 32];
+        ld->hf_prefix = "model.encoder.";
+        if (!find(ld, &CONV1_W, 0, probe, sizeof probe))
+            ld->hf_prefix = "encoder.";
+    }
+    st = load_weights(ld, enc);
+    if (st != QATTN_OK) {
+        whisper_encoder_destroy(enc);
+        return st;
+    }
+    *out = enc;
+    return QATTN_OK;
+}
+
+qattn_status whisper_encoder_from_memory(int ggml, const uint8_t *data, size_t size,
+                                         const char *config_json,
+                                         const qattn_encoder_params *params,
+                                         struct qattn_encoder **out)
+{
+    loader ld;
+    memset(&ld, 0, sizeof ld);
+    ld.path = "(memory)";
+    ld.format = ggml ? FORMAT_GGML : FORMAT_HF;
+    whisper_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    qattn_status st;
+    if (ggml) {
+        ggml_hparams hp;
+        memset(&hp, 0, sizeof hp);
+        st = ggml_parse(&ld.set, ld.path, data, size, &hp);
+        cfg.n_mels = hp.n_mels, cfg.n_ctx = hp.n_audio_ctx, cfg.n_state = hp.n_audio_state;
+        cfg.n_heads = hp.n_audio_head, cfg.n_layers = hp.n_audio_layer;
+        cfg.n_ffn = ffn_of(hp.n_audio_state);
+    } else {
+        st = whisper_parse_hf_config(config_json, ld.path, &cfg);
+        if (st == QATTN_OK)
+            st = st_parse(&ld.set, ld.path, data, size);
+    }
+    if (st == QATTN_OK)
+        st = build(&ld, ld.path, &cfg, params, out);
+    wt_set_free(&ld.set);
+    return st;
 }
 
 qattn_encoder_params qattn_encoder_default_params(void)
@@ -370,28 +444,16 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     qattn_status st = p.precision == QATTN_PRECISION_INT8 ? qattn_dispatch_resolve(p.isa, &tier) : QATTN_OK;
     if (st != QATTN_OK)
         return st;
-    struct qattn_encoder *enc = calloc(1, sizeof *enc);
-    if (!enc)
-        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    enc->precision = p.precision, enc->threads = p.threads, enc->isa = p.isa;
     loader ld;
     memset(&ld, 0, sizeof ld);
-    st = open_model(&ld, path, &enc->cfg);
-    if (st == QATTN_OK)
-        st = whisper_check_config(path, &enc->cfg);
-    if (st == QATTN_OK && ld.format == FORMAT_HF) {
-        char probe[WT_MAX_NAME + 32];
-        ld.hf_prefix = "model.encoder.";
-        if (!find(&ld, &CONV1_W, 0, probe, sizeof probe))
-            ld.hf_prefix = "encoder.";
-    }
-    if (st == QATTN_OK)
-        st = load_weights(&ld, enc);
+    whisper_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    st = open_model(&ld, path, &cfg);
+    struct qattn_encoder *enc = NULL;
+    st = st == QATTN_OK ? build(&ld, path, &cfg, &p, &enc) : st;
     wt_set_free(&ld.set);
-    if (st != QATTN_OK) {
-        whisper_encoder_destroy(enc);
+    if (st != QATTN_OK)
         return st;
-    }
     /* OpenBLAS's thread count is process-wide: set once here, never during a run. */
     if (enc->precision == QATTN_PRECISION_F32 && enc->threads > 0)
         openblas_set_num_threads(enc->threads);

@@ -28,7 +28,7 @@ static int parse_dtype(const char *s, wt_dtype *d)
 /* A JSON number that is a non-negative integer below 2^53. */
 static int json_uint(const cJSON *j, uint64_t *out)
 {
-    if (!cJSON_IsNumber(j) || j->valuedouble < 0 || j->valuedouble > 9007199254740992.0 ||
+    if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble <= 9007199254740992.0) ||
         j->valuedouble != (double)(uint64_t)j->valuedouble)
         return 0;
     *out = (uint64_t)j->valuedouble;
@@ -85,8 +85,12 @@ qattn_status st_load_file(wt_set *set, const char *path)
     const uint8_t *file;
     size_t size;
     qattn_status st = wt_map_file(set, path, &file, &size);
-    if (st != QATTN_OK)
-        return st;
+    return st == QATTN_OK ? st_parse(set, path, file, size) : st;
+}
+
+qattn_status st_parse(wt_set *set, const char *path, const uint8_t *file, size_t size)
+{
+    qattn_status st = QATTN_OK;
     if (size < 8)
         return qattn_fail(QATTN_ERR_MODEL, "%s: truncated (%zu bytes, no header)", path, size);
     uint64_t n = 0;

@@ -8,6 +8,10 @@
  * dtypes are listed by the error only if the model needs them: see `skipped`). */
 qattn_status st_load_file(wt_set *set, const char *path);
 
+/* The same for a file already in memory (it must outlive the set); `path` names it in
+ * messages. */
+qattn_status st_parse(wt_set *set, const char *path, const uint8_t *file, size_t size);
+
 /* A sharded checkpoint: the index's weight_map names the shard files (relative to dir). */
 qattn_status st_load_index(wt_set *set, const char *dir, const char *index_path);
 

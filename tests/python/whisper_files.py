@@ -9,10 +9,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SIZES = {  # n_mels, d, heads, layers (n_ctx 1500, ffn 4d)
+SIZES = {  # n_mels, d, heads, layers (ffn 4d)
     "tiny": (80, 384, 6, 4),
     "base": (80, 512, 8, 6),
+    "micro": (8, 64, 4, 1),  # the fuzz targets' seeds
 }
+N_CTX = {"micro": 4}  # output frames; Whisper's 1500 otherwise
+
+
+def n_ctx(size):
+    return N_CTX.get(size, 1500)
 
 
 def random_weights(size, seed=0, outlier_channels=()):
@@ -29,7 +35,7 @@ def random_weights(size, seed=0, outlier_channels=()):
     w["conv1.bias"] = normal(d)
     w["conv2.weight"] = normal(d, d, 3, std=0.03)
     w["conv2.bias"] = normal(d)
-    t = np.arange(1500)[:, None] * np.exp(-math.log(10000) / (d // 2 - 1) * np.arange(d // 2))[None]
+    t = np.arange(n_ctx(size))[:, None] * np.exp(-math.log(10000) / (d // 2 - 1) * np.arange(d // 2))[None]
     w["embed_positions.weight"] = np.concatenate([np.sin(t), np.cos(t)], 1).astype(np.float32)
     for i in range(layers):
         p = f"layers.{i}."
@@ -54,7 +60,7 @@ def hf_config(size):
     n_mels, d, heads, layers = SIZES[size]
     return {"model_type": "whisper", "d_model": d, "encoder_attention_heads": heads,
             "encoder_layers": layers, "encoder_ffn_dim": 4 * d, "num_mel_bins": n_mels,
-            "max_source_positions": 1500, "decoder_layers": 1}
+            "max_source_positions": n_ctx(size), "decoder_layers": 1}
 
 
 def safetensors_bytes(tensors, dtype="F32"):
@@ -116,7 +122,8 @@ def ggml_bytes(size, weights, f16=True, quantized_type=None):
     """whisper.cpp's format as its convert-pt-to-ggml.py writes it."""
     n_mels, d, heads, layers = SIZES[size]
     out = [struct.pack("<i", 0x67676D6C)]
-    out.append(struct.pack("<11i", 51865, 1500, d, heads, layers, 448, d, heads, layers, n_mels, int(f16)))
+    out.append(struct.pack("<11i", 51865, n_ctx(size), d, heads, layers, 448, d, heads, layers, n_mels,
+                           int(f16)))
     out.append(struct.pack("<ii", n_mels, 201) + np.zeros((n_mels, 201), "<f4").tobytes())
     vocab = [b"hello", b" world", b"!"]
     out.append(struct.pack("<i", len(vocab)) + b"".join(struct.pack("<i", len(t)) + t for t in vocab))

@@ -54,10 +54,19 @@ static int parse_shape(const char *p, npy_array *a)
 
 int npy_read(const char *path, npy_array *a, char *err, size_t err_size)
 {
-    memset(a, 0, sizeof *a);
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) {
+        memset(a, 0, sizeof *a);
         return fail(err, err_size, path, "cannot open");
+    }
+    int ok = npy_read_stream(f, path, a, err, err_size);
+    fclose(f);
+    return ok;
+}
+
+int npy_read_stream(FILE *f, const char *path, npy_array *a, char *err, size_t err_size)
+{
+    memset(a, 0, sizeof *a);
     unsigned char pre[10];
     int ok = 0;
     char *header = NULL;
@@ -108,6 +117,15 @@ int npy_read(const char *path, npy_array *a, char *err, size_t err_size)
             goto done;
         }
     size_t item = f4 ? 4 : 8;
+    /* the declared array must be in the file before anything is allocated for it */
+    long here = ftell(f);
+    if (here < 0 || fseek(f, 0, SEEK_END) != 0) {
+        fail(err, err_size, path, "cannot seek");
+        goto done;
+    }
+    long end = ftell(f);
+    if (end < here || (size_t)(end - here) < n * item || fseek(f, here, SEEK_SET) != 0)
+        goto truncated;
     unsigned char *raw = malloc(n * item + 1);
     a->data = malloc(n * sizeof(float) + 1);
     if (!raw || !a->data) {
@@ -135,7 +153,6 @@ truncated:
     fail(err, err_size, path, "truncated");
 done:
     free(header);
-    fclose(f);
     if (!ok) {
         free(a->data);
         a->data = NULL;

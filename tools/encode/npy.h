@@ -18,6 +18,9 @@ typedef struct npy_array {
  * one-line reason into err. */
 int npy_read(const char *path, npy_array *a, char *err, size_t err_size);
 
+/* The same from an open stream (not closed); `path` names it in messages. */
+int npy_read_stream(FILE *f, const char *path, npy_array *a, char *err, size_t err_size);
+
 /* Streaming: the header of a '<f4' array of the given shape, then npy_append the data in
  * order, then npy_close (which removes the file if anything failed). NULL / 0 on failure,
  * with the reason in err. */

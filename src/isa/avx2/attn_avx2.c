@@ -70,11 +70,6 @@ static inline __m256i odd_lanes(__m256i x)
     return _mm256_srli_epi64(x, 32);
 }
 
-static inline __m256i join_lanes(__m256i even, __m256i odd)
-{
-    return _mm256_or_si256(even, _mm256_slli_epi64(odd, 32));
-}
-
 /*
  * The Q16 exponent per 32-bit lane ([Q2]), for d >= 0, with d first clamped to d_zero (see
  * the AVX-512 tier): exact below it, >= Y_ZERO from it on. y(d_zero) < 2^31, so the signed

@@ -53,11 +53,6 @@ static inline __m512i odd_lanes(__m512i x)
     return _mm512_srli_epi64(x, 32);
 }
 
-static inline __m512i join_lanes(__m512i even, __m512i odd)
-{
-    return _mm512_or_si512(even, _mm512_slli_epi64(odd, 32));
-}
-
 /*
  * The Q16 exponent per 32-bit lane ([Q2]), for d >= 0. d is first clamped to d_zero, the
  * first difference whose exponent reaches Y_ZERO: below it y is the reference's exactly,

@@ -1,0 +1,45 @@
+"""Seed corpora for the fuzz targets, from the same writers the tests use: python3
+fuzz/make_seeds.py DIR makes DIR/<target>/ with a few valid inputs each."""
+import json
+import os
+import struct
+import sys
+import wave
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
+from whisper_files import ggml_bytes, hf_config, random_weights, safetensors_bytes  # noqa: E402
+
+out = sys.argv[1]
+for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_config", "fuzz_npy", "fuzz_audio"):
+    os.makedirs(os.path.join(out, t), exist_ok=True)
+
+
+def put(target, name, data):
+    with open(os.path.join(out, target, name), "wb") as f:
+        f.write(data)
+
+
+w = random_weights("micro", seed=1)
+for dtype in ("F32", "F16", "BF16"):
+    put("fuzz_safetensors", f"micro_{dtype}", safetensors_bytes({"model.encoder." + k: v for k, v in w.items()}, dtype))
+put("fuzz_ggml", "micro_f16", ggml_bytes("micro", w, f16=True))
+put("fuzz_ggml", "micro_f32", ggml_bytes("micro", w, f16=False))
+put("fuzz_config", "micro", json.dumps(hf_config("micro")).encode())
+put("fuzz_config", "tiny", json.dumps(hf_config("tiny")).encode())
+for i, (shape, dtype) in enumerate([((8, 8), np.float32), ((2, 8, 8), np.float64), ((3,), np.float32)]):
+    import io
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(shape, dtype))
+    put("fuzz_npy", f"arr{i}", buf.getvalue())
+for rate, channels in ((16000, 1), (22050, 2)):
+    buf = __import__("io").BytesIO()
+    with wave.open(buf, "wb") as wv:
+        wv.setnchannels(channels)
+        wv.setsampwidth(2)
+        wv.setframerate(rate)
+        t = np.arange(rate // 4)
+        tone = (np.sin(t * 0.05) * 8000).astype("<i2")
+        wv.writeframes(np.repeat(tone, channels).tobytes())
+    put("fuzz_audio", f"tone_{rate}_{channels}.wav", buf.getvalue())
