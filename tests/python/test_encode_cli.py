@@ -58,3 +58,14 @@ def test_encode_errors(model):
         r = run(*args)
         assert r.returncode != 0, args
         assert r.stderr.count("\n") == 1 and words in r.stderr, (args, r.stderr)
+
+
+def test_npy_declaring_more_than_it_holds(model, tmp_path):
+    """A .npy whose header declares a huge array is refused before any allocation."""
+    root, d = model
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (80, 3000000000), }"
+    header += " " * (118 - len(header)) + "\n"
+    (tmp_path / "liar.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                                        + header.encode() + b"\x00" * 64)
+    r = run("--model", d, "--mel", tmp_path / "liar.npy", "--out", tmp_path / "o.npy")
+    assert r.returncode != 0 and ("truncated" in r.stderr or "too large" in r.stderr), r.stderr

@@ -179,3 +179,19 @@ def test_encode_input_errors(good):
     enc.close()
     with pytest.raises(ValueError, match="closed"):
         enc.encode(np.zeros((80, 3000), np.float32))
+
+
+def test_fuzz_regressions(good):
+    """What the fuzz targets found, as API-level tests."""
+    root, weights, *_ = good
+    # a ggml header whose n_audio_state makes 4 d overflow int32
+    blob = bytearray(ggml_bytes(SMALL, weights))
+    struct.pack_into("<i", blob, 12, 1 << 30)
+    p = root / "ggml-huge-state.bin"
+    p.write_bytes(bytes(blob))
+    with pytest.raises(qattn.QattnError, match="unsupported encoder config"):
+        load(p)
+    # config integers far outside int32 (a cast of such a double is undefined behaviour)
+    cfg = good_config(good)
+    with pytest.raises(qattn.QattnError, match="not a Whisper config"):
+        load(variant(root, "cfg-huge", dict(cfg, d_model=1e63), good[3]))
