@@ -3,6 +3,7 @@
  * of a serial call; concurrent attention calls on different tiers agree with the reference.
  * Run under ThreadSanitizer by ./dev test; here it also checks the results.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +60,32 @@ static void shared_encoder(qattn_precision precision)
     qattn_encoder_free(enc);
 }
 
+/* The run entry point's own checks (the loaders' are in tests/python/test_model_files.py). */
+static void run_errors(void)
+{
+    const whisper_config cfg = {80, 100, 64, 4, 1, 256};
+    qattn_encoder_params p = {QATTN_PRECISION_INT8, 1, QATTN_ISA_AUTO};
+    struct qattn_encoder *enc;
+    CHECK(whisper_encoder_random(&cfg, &p, 3, &enc) == QATTN_OK, "%s", qattn_last_error());
+    float *mel = calloc(80 * 200, sizeof(float)), *out = malloc(100 * 64 * sizeof(float));
+    CHECK(qattn_encoder_run(NULL, mel, 1, out) == QATTN_ERR_NULL, "NULL encoder");
+    CHECK(qattn_encoder_run(enc, NULL, 1, out) == QATTN_ERR_NULL, "NULL mel");
+    CHECK(qattn_encoder_run(enc, mel, 1, NULL) == QATTN_ERR_NULL, "NULL out");
+    CHECK(qattn_encoder_run(enc, mel, 0, out) == QATTN_ERR_SIZE, "batch 0");
+    CHECK(qattn_encoder_run(enc, mel, -3, out) == QATTN_ERR_SIZE, "batch < 0");
+    mel[1234] = INFINITY;
+    CHECK(qattn_encoder_run(enc, mel, 1, out) == QATTN_ERR_VALUE, "infinite mel");
+    CHECK(qattn_encoder_load(NULL, NULL, &enc) == QATTN_ERR_NULL, "NULL path");
+    qattn_encoder_params bad = {(qattn_precision)7, 0, 0};
+    struct qattn_encoder *none = NULL;
+    CHECK(qattn_encoder_load("x", &bad, &none) == QATTN_ERR_SIZE && !none, "bad precision");
+    free(mel), free(out);
+    qattn_encoder_free(enc);
+}
+
 int main(void)
 {
+    run_errors();
     /* f32 leans on OpenBLAS, whose own threads the sanitizer cannot see: int8 only there */
     shared_encoder(QATTN_PRECISION_INT8);
     if (!getenv("QATTN_UNDER_TSAN"))

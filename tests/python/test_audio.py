@@ -122,6 +122,22 @@ def test_compressed_formats(files, fmt):
     assert np.corrcoef(env(mono), env(other[lag:lag + n]))[0, 1] > 0.95
 
 
+def test_audio_declaring_hours_it_does_not_hold(tmp_path):
+    """A WAV header whose data chunk claims about 37 hours, over 1 KB of samples: libsndfile
+    counts the frames that are there, and nothing is allocated for what the header claims."""
+    import struct
+    header = (b"RIFF" + struct.pack("<I", 0xFFFFFFF0) + b"WAVEfmt " +
+              struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) +
+              b"data" + struct.pack("<I", 0xFFFFFFD0))
+    (tmp_path / "liar.wav").write_bytes(header + bytes(1024))
+    audio = qattn.load_audio(tmp_path / "liar.wav")  # 512 frames at 8 kHz
+    assert len(audio) <= 2 * 512 + 16 and not audio.any()
+    with pytest.raises(ValueError, match="n_mels"):
+        qattn.mel_filters(0)
+    with pytest.raises(ValueError, match="n_mels"):
+        qattn.mel_filters(513)
+
+
 def test_audio_errors(files):
     for name, words in (("corrupt.wav", "corrupt.wav"), ("empty.wav", "empty.wav"),
                         ("missing.wav", "missing.wav")):
@@ -133,6 +149,12 @@ def test_audio_errors(files):
         qattn.log_mel(np.zeros(1000, np.int16))
     with pytest.raises(ValueError, match="n_mels"):
         qattn.log_mel(np.zeros(1000, np.float32), n_mels=0)
+    bad = np.zeros(1000, np.float32)
+    bad[500] = np.nan
+    with pytest.raises(qattn.QattnError, match="sample 500 is not finite"):
+        qattn.log_mel(bad)
+    with pytest.raises(TypeError):
+        qattn.log_mel(np.zeros((2, 1000), np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +198,8 @@ def test_mel_command(files, tmp_path):
     r = subprocess.run([QATTN, "mel", str(files / "corrupt.wav"), "--out", str(tmp_path / "m.npy")],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "corrupt.wav" in r.stderr
+    r = subprocess.run([QATTN, "mel", str(files / "clip.wav"), "--out", str(tmp_path / "x" / "m.npy")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "cannot create" in r.stderr
+    r = subprocess.run([QATTN, "mel", str(files / "clip.wav")], capture_output=True, text=True)
+    assert r.returncode == 2 and "--out" in r.stderr

@@ -69,3 +69,10 @@ def test_npy_declaring_more_than_it_holds(model, tmp_path):
                                         + header.encode() + b"\x00" * 64)
     r = run("--model", d, "--mel", tmp_path / "liar.npy", "--out", tmp_path / "o.npy")
     assert r.returncode != 0 and ("truncated" in r.stderr or "too large" in r.stderr), r.stderr
+
+
+def test_unwritable_output(model, tmp_path):
+    root, d = model
+    np.save(tmp_path / "mel.npy", random_mel(80)[0])
+    r = run("--model", d, "--mel", tmp_path / "mel.npy", "--out", tmp_path / "no" / "dir" / "o.npy")
+    assert r.returncode != 0 and "cannot create" in r.stderr and r.stderr.count("\n") == 1
