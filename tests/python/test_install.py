@@ -1,0 +1,73 @@
+"""The installed library as an outside program sees it: `cmake --install` into a temporary
+prefix, then the examples built through pkg-config and through find_package(qattn), and run;
+and the Python example."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import BUILD, ROOT, SANITIZER_PRELOAD, python_env
+from whisper_files import random_weights, write_hf
+
+pytestmark = pytest.mark.skipif(bool(SANITIZER_PRELOAD),
+                                reason="outside programs do not link the sanitizer runtime")
+
+
+def sh(*cmd, env=None, cwd=None):
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, cwd=cwd)
+    assert r.returncode == 0, f"{cmd}: {r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def prefix(tmp_path_factory):
+    p = tmp_path_factory.mktemp("prefix")
+    sh("cmake", "--install", BUILD, "--prefix", p)
+    return p
+
+
+@pytest.fixture(scope="module")
+def model_and_audio(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ex")
+    sh("espeak-ng", "-w", d / "hello.wav", "Hello from the examples.")
+    return write_hf(d / "tiny", "tiny", random_weights("tiny", seed=5)), d / "hello.wav"
+
+
+def run_env(prefix):
+    return dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib"))
+
+
+def test_installed_tree(prefix):
+    for f in ("include/qattn.h", "bin/qattn", "lib/libqattn.a", "lib/pkgconfig/qattn.pc",
+              "lib/cmake/qattn/qattnConfig.cmake"):
+        assert (prefix / f).exists(), f
+    so = sorted(p.name for p in (prefix / "lib").glob("libqattn.so*"))
+    assert so == ["libqattn.so", "libqattn.so.0", "libqattn.so.0.1.0"]
+    out = sh(prefix / "bin" / "qattn", "--version", env=run_env(prefix))
+    assert out.strip() == "qattn 0.1.0"
+
+
+def test_pkg_config_build(prefix, tmp_path):
+    env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
+    flags = sh("pkg-config", "--cflags", "--libs", "qattn", env=env).split()
+    exe = tmp_path / "attention_example"
+    sh("cc", "-std=c11", "-Wall", "-Wextra", "-Werror", os.path.join(ROOT, "examples", "attention_example.c"),
+       *flags, "-lm", "-o", exe)
+    assert "max error" in sh(exe, env=run_env(prefix))
+
+
+def test_find_package_build(prefix, tmp_path, model_and_audio):
+    sh("cmake", "-S", os.path.join(ROOT, "examples"), "-B", tmp_path, f"-DCMAKE_PREFIX_PATH={prefix}")
+    sh("cmake", "--build", tmp_path)
+    assert "max error" in sh(tmp_path / "attention_example", env=run_env(prefix))
+    model, audio = model_and_audio
+    out = sh(tmp_path / "encode_wav", model, audio, env=run_env(prefix))
+    assert "(1500, 384)" in out
+
+
+def test_python_example(model_and_audio):
+    model, audio = model_and_audio
+    out = sh(sys.executable, os.path.join(ROOT, "examples", "encode_wav.py"), model, audio,
+             env=python_env(PYTHONPATH=os.path.join(ROOT, "python")))
+    assert "(1, 1500, 384)" in out
