@@ -1,9 +1,11 @@
 """qattn: integer-only attention (int8 in, int32 accumulation, integer softmax, int8 out).
 
 A ctypes binding over the C library (include/qattn.h). The library is looked up, in order:
-  1. the path in the environment variable QATTN_LIBRARY;
-  2. the build tree of this checkout (build/libqattn.so next to python/);
-  3. the system's library path (ctypes.util.find_library("qattn")).
+  1. the install prefix: for an installed package (in site- or dist-packages), the nearest
+     directory above it with lib/libqattn.so (cmake --install and pip install to one prefix);
+  2. the path in the environment variable QATTN_LIBRARY;
+  3. the build tree of this checkout (build/libqattn.so next to python/);
+  4. the system's library path (ctypes.util.find_library("qattn")).
 """
 
 import ctypes
@@ -21,11 +23,27 @@ class QattnError(ValueError):
     """A call the C library refused; the message is the library's."""
 
 
+def _installed_prefix_libraries(here):
+    parts = here.split(os.sep)
+    if "site-packages" not in parts and "dist-packages" not in parts:
+        return
+    multiarch = getattr(__import__("sys").implementation, "_multiarch", "")
+    d = here
+    while os.path.dirname(d) != d:
+        d = os.path.dirname(d)
+        for libdir in ("lib", "lib64", os.path.join("lib", multiarch)):
+            path = os.path.join(d, libdir, "libqattn.so")
+            if os.path.exists(path):
+                yield path
+                return
+
+
 def _candidates():
+    here = os.path.dirname(os.path.abspath(__file__))
+    yield from _installed_prefix_libraries(here)
     env = os.environ.get("QATTN_LIBRARY")
     if env:
         yield env
-    here = os.path.dirname(os.path.abspath(__file__))
     yield os.path.join(here, "..", "..", "build", "libqattn.so")
     found = ctypes.util.find_library("qattn")
     if found:

@@ -71,3 +71,17 @@ def test_python_example(model_and_audio):
     out = sh(sys.executable, os.path.join(ROOT, "examples", "encode_wav.py"), model, audio,
              env=python_env(PYTHONPATH=os.path.join(ROOT, "python")))
     assert "(1, 1500, 384)" in out
+
+
+def test_pip_install_offline_and_import_outside_the_repo(prefix, tmp_path):
+    """pip installs the package into the same prefix as `cmake --install`, offline, and an
+    import from elsewhere finds that prefix's library and the header's version."""
+    sh(sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-index",
+       "--no-warn-script-location", "--prefix", prefix, os.path.join(ROOT, "python"))
+    site = next(p for p in prefix.rglob("qattn/__init__.py") if "packages" in str(p)).parent.parent
+    env = {k: v for k, v in python_env(PYTHONPATH=str(site)).items() if k != "QATTN_LIBRARY"}
+    out = sh(sys.executable, "-c", "import qattn, numpy as np; print(qattn.__version__, qattn.library_path);"
+             "print(qattn.quantize(np.array([1.5], np.float32), 1.0))", env=env, cwd=tmp_path)
+    version, path = out.split()[:2]
+    assert version == "0.1.0"
+    assert os.path.realpath(path).startswith(os.path.realpath(prefix))
