@@ -85,3 +85,11 @@ def test_pip_install_offline_and_import_outside_the_repo(prefix, tmp_path):
     version, path = out.split()[:2]
     assert version == "0.1.0"
     assert os.path.realpath(path).startswith(os.path.realpath(prefix))
+
+
+def test_report_draws_the_accuracy_figure(tmp_path):
+    """`python3 -m qattn.report` (the README's pictures); the benchmark part is skipped here."""
+    sh(sys.executable, "-m", "qattn.report", tmp_path, "--no-bench",
+       env=python_env(PYTHONPATH=os.path.join(ROOT, "python")))
+    png = (tmp_path / "accuracy.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
