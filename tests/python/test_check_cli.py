@@ -69,3 +69,12 @@ def test_bench_encoder_runs():
     for r in runs:
         assert r["ok"] and r["ms"] > 0 and r["peak_rss_mb"] > 0
         assert abs(sum(r["stages_ms"].values()) - r["ms"]) < 0.25 * r["ms"]
+
+
+def test_every_command_has_help():
+    for cmd in (["--help"], ["check", "--help"], ["bench", "--help"], ["bench", "encoder", "--help"],
+                ["encode", "--help"], ["mel", "--help"], ["info", "--help"]):
+        run = subprocess.run([os.path.join(BUILD, "qattn"), *cmd], capture_output=True, text=True)
+        assert run.returncode == 0 and "usage: qattn" in run.stdout, (cmd, run.stdout, run.stderr)
+    run = subprocess.run([os.path.join(BUILD, "qattn"), "--version"], capture_output=True, text=True)
+    assert run.stdout.startswith("qattn 0.1.0")
