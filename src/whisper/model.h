@@ -59,6 +59,10 @@ void whisper_encoder_destroy(struct qattn_encoder *enc);
 /* For the int8 precision: quantizes and packs l's float weights and drops them. */
 qattn_status whisper_linear_finish(struct qattn_encoder *enc, whisper_linear *l);
 
+/* An empty encoder of a checked config in the params' precision (its tier resolved). */
+qattn_status whisper_encoder_new(const char *name, const whisper_config *cfg,
+                                 const qattn_encoder_params *p, struct qattn_encoder **out);
+
 /* Checks a configuration is one the encoder supports (message names `path`). */
 qattn_status whisper_check_config(const char *path, const whisper_config *c);
 

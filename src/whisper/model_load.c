@@ -365,11 +365,13 @@ static qattn_status open_model(loader *ld, const char *path, whisper_config *c)
     return QATTN_OK;
 }
 
-/* The encoder from listed tensors: check the config, find the prefix, load every weight. */
-static qattn_status build(loader *ld, const char *name, const whisper_config *cfg,
-                          const qattn_encoder_params *p, struct qattn_encoder **out)
+qattn_status whisper_encoder_new(const char *name, const whisper_config *cfg,
+                                 const qattn_encoder_params *p, struct qattn_encoder **out)
 {
+    qattn_isa tier;
     qattn_status st = whisper_check_config(name, cfg);
+    if (st == QATTN_OK && p->precision == QATTN_PRECISION_INT8)
+        st = qattn_dispatch_resolve(p->isa, &tier);
     if (st != QATTN_OK)
         return st;
     struct qattn_encoder *enc = calloc(1, sizeof *enc);
@@ -377,6 +379,18 @@ static qattn_status build(loader *ld, const char *name, const whisper_config *cf
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     enc->cfg = *cfg;
     enc->precision = p->precision, enc->threads = p->threads, enc->isa = p->isa;
+    *out = enc;
+    return QATTN_OK;
+}
+
+/* The encoder from listed tensors: check the config, find the prefix, load every weight. */
+static qattn_status build(loader *ld, const char *name, const whisper_config *cfg,
+                          const qattn_encoder_params *p, struct qattn_encoder **out)
+{
+    struct qattn_encoder *enc;
+    qattn_status st = whisper_encoder_new(name, cfg, p, &enc);
+    if (st != QATTN_OK)
+        return st;
     if (ld->format == FORMAT_HF) {
         char probe[WT_MAX_NAME + 32];
         ld->hf_prefix = "model.encoder.";
@@ -440,15 +454,11 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
         return qattn_fail(QATTN_ERR_SIZE, "encoder_load: unknown precision %d", p.precision);
     if (p.threads < 0)
         return qattn_fail(QATTN_ERR_SIZE, "encoder_load: threads = %d", p.threads);
-    qattn_isa tier;
-    qattn_status st = p.precision == QATTN_PRECISION_INT8 ? qattn_dispatch_resolve(p.isa, &tier) : QATTN_OK;
-    if (st != QATTN_OK)
-        return st;
     loader ld;
     memset(&ld, 0, sizeof ld);
     whisper_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    st = open_model(&ld, path, &cfg);
+    qattn_status st = open_model(&ld, path, &cfg);
     struct qattn_encoder *enc = NULL;
     st = st == QATTN_OK ? build(&ld, path, &cfg, &p, &enc) : st;
     wt_set_free(&ld.set);

@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "core/dispatch.h"
 #include "core/error.h"
 #include "whisper/profile.h"
 
@@ -41,17 +40,10 @@ qattn_status whisper_encoder_random(const whisper_config *cfg, const qattn_encod
                                     uint64_t seed, struct qattn_encoder **out)
 {
     qattn_clear_error();
-    qattn_isa tier;
-    qattn_status st = whisper_check_config("random encoder", cfg);
-    if (st == QATTN_OK && params->precision == QATTN_PRECISION_INT8)
-        st = qattn_dispatch_resolve(params->isa, &tier);
+    struct qattn_encoder *enc;
+    qattn_status st = whisper_encoder_new("random encoder", cfg, params, &enc);
     if (st != QATTN_OK)
         return st;
-    struct qattn_encoder *enc = calloc(1, sizeof *enc);
-    if (!enc)
-        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    enc->cfg = *cfg;
-    enc->precision = params->precision, enc->threads = params->threads, enc->isa = params->isa;
     rng r = {seed * 2654435761u + 1};
     const int32_t d = cfg->n_state;
     st = random_linear(&r, enc, &enc->conv1, d, 3 * cfg->n_mels, 1);
