@@ -87,7 +87,10 @@ static void free_inputs(inputs *in)
 
 static double time_int8(const shape *s, inputs *in, qattn_isa isa, int threads, int repeats)
 {
-    float sc[4][20];
+    enum { MAX_HEADS = 64 }; /* per-head scale arrays below; the shapes above use at most 20 */
+    float sc[4][MAX_HEADS];
+    if (s->heads > MAX_HEADS)
+        return -1.0;
     for (int t = 0; t < 4; t++)
         for (int h = 0; h < s->heads; h++)
             sc[t][h] = in->scales[t];
