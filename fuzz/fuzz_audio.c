@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     float *samples;
     size_t n;
-    if (audio_decode(f, &info, "fuzz", &samples, &n) == QATTN_OK) {
+    if (qattn_audio_decode(f, &info, "fuzz", &samples, &n) == QATTN_OK) {
         size_t frames = qattn_log_mel_frames(n);
         float *mel = malloc(8 * (frames ? frames : 1) * sizeof(float));
         if (mel)

@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
     whisper_config c;
     memset(&c, 0, sizeof c);
-    if (whisper_parse_hf_config(text, "fuzz", &c) == QATTN_OK)
-        whisper_check_config("fuzz", &c);
+    if (qattn_whisper_parse_hf_config(text, "fuzz", &c) == QATTN_OK)
+        qattn_whisper_check_config("fuzz", &c);
     free(text);
     return 0;
 }

@@ -33,6 +33,14 @@ extern "C" {
 #define QATTN_VERSION_PATCH 0
 #define QATTN_VERSION_STRING "0.1.0"
 
+/* Marks the public API: the shared library is built with hidden visibility and exports these
+ * names only (all of them start with qattn_). */
+#if defined(QATTN_BUILDING_LIBRARY) && defined(__GNUC__)
+#define QATTN_API __attribute__((visibility("default")))
+#else
+#define QATTN_API
+#endif
+
 /* Head dimension: a multiple of 16 in [QATTN_MIN_HEAD_DIM, QATTN_MAX_HEAD_DIM]. */
 #define QATTN_MIN_HEAD_DIM 16
 #define QATTN_MAX_HEAD_DIM 256
@@ -69,37 +77,37 @@ typedef enum qattn_isa {
 } qattn_isa;
 
 /* "scalar", "avx2", "avx512vnni", "amx"; "auto" for QATTN_ISA_AUTO; NULL if unknown. */
-const char *qattn_isa_name(qattn_isa isa);
+QATTN_API const char *qattn_isa_name(qattn_isa isa);
 
 /* Non-zero if this build implements the tier and this CPU and OS can run it. */
-int qattn_isa_supported(qattn_isa isa);
+QATTN_API int qattn_isa_supported(qattn_isa isa);
 
 /*
  * The tier calls with isa = QATTN_ISA_AUTO use: the best supported one, or the one named
  * by the environment variable QATTN_ISA (scalar|avx2|avx512vnni|amx), read once per
  * process. Fails with QATTN_ERR_ISA if QATTN_ISA names an unknown or unsupported tier.
  */
-qattn_status qattn_isa_active(qattn_isa *isa);
+QATTN_API qattn_status qattn_isa_active(qattn_isa *isa);
 
 /* One line per fact about the CPU, the OS and the choice, for `qattn info`. Writes at most
  * size bytes (NUL-terminated) and returns the full length, like snprintf. */
-size_t qattn_cpu_report(char *buf, size_t size);
+QATTN_API size_t qattn_cpu_report(char *buf, size_t size);
 
 /* A static description of a status code. Never NULL. */
-const char *qattn_status_string(qattn_status status);
+QATTN_API const char *qattn_status_string(qattn_status status);
 
 /* The message of the last failed call on this thread ("" if none). Valid until the next
  * qattn call on the same thread. */
-const char *qattn_last_error(void);
+QATTN_API const char *qattn_last_error(void);
 
 /* The library version, "MAJOR.MINOR.PATCH". */
-const char *qattn_version(void);
+QATTN_API const char *qattn_version(void);
 
 /*
  * Quantize n floats: out[i] = saturate(round_half_even((double)x[i] / scale)).
  * NaN inputs quantize to 0; +-inf saturate. scale must be finite and > 0.
  */
-qattn_status qattn_quantize_f32(const float *x, size_t n, float scale, int8_t *out);
+QATTN_API qattn_status qattn_quantize_f32(const float *x, size_t n, float scale, int8_t *out);
 
 /*
  * Multi-head attention on int8 tensors, all contiguous, row-major:
@@ -129,11 +137,11 @@ typedef struct qattn_attention_desc {
 } qattn_attention_desc;
 
 /* A desc with every field zero / NULL: fill in sizes, scales and pointers. */
-qattn_attention_desc qattn_attention_desc_default(void);
+QATTN_API qattn_attention_desc qattn_attention_desc_default(void);
 
 /* Runs the kernel of the chosen tier (bit-identical on every tier). out must not overlap
  * the inputs. */
-qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
+QATTN_API qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
                                 const int8_t *k, const int8_t *v, int8_t *out);
 
 /*
@@ -143,7 +151,7 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
  * Shapes as qattn_attention_s8 (scales in desc are ignored and may be NULL). Non-finite
  * inputs are an error.
  */
-qattn_status qattn_attention_f32(const qattn_attention_desc *desc, const float *q,
+QATTN_API qattn_status qattn_attention_f32(const qattn_attention_desc *desc, const float *q,
                                  const float *k, const float *v, float *out);
 
 /* ---------------------------------------------------------------------------------------
@@ -165,7 +173,7 @@ typedef struct qattn_encoder_params {
     int32_t isa;     /* QATTN_ISA_AUTO or a tier to force */
 } qattn_encoder_params;
 
-qattn_encoder_params qattn_encoder_default_params(void); /* int8, all CPUs, auto tier */
+QATTN_API qattn_encoder_params qattn_encoder_default_params(void); /* int8, all CPUs, auto tier */
 
 typedef struct qattn_encoder_info {
     int32_t n_mels, n_ctx, n_state, n_heads, n_layers;
@@ -179,20 +187,20 @@ typedef struct qattn_encoder_info {
  * message; nothing is kept on failure. The encoder is immutable after loading: any number of
  * threads may run it at once. Free it with qattn_encoder_free.
  */
-qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *params,
+QATTN_API qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *params,
                                 qattn_encoder **encoder);
 
-qattn_status qattn_encoder_get_info(const qattn_encoder *encoder, qattn_encoder_info *info);
+QATTN_API qattn_status qattn_encoder_get_info(const qattn_encoder *encoder, qattn_encoder_info *info);
 
 /*
  * Encodes `batch` windows: mel is [batch][n_mels][2 * n_ctx] (log-mel as Whisper computes it,
  * 3000 frames per 30 s window), out is [batch][n_ctx][n_state]. Reentrant; allocates its
  * working memory per call. Non-finite mel values are an error.
  */
-qattn_status qattn_encoder_run(const qattn_encoder *encoder, const float *mel, int32_t batch,
+QATTN_API qattn_status qattn_encoder_run(const qattn_encoder *encoder, const float *mel, int32_t batch,
                                float *out);
 
-void qattn_encoder_free(qattn_encoder *encoder);
+QATTN_API void qattn_encoder_free(qattn_encoder *encoder);
 
 /* ---------------------------------------------------------------------------------------
  * Audio in: decoding, resampling, Whisper's log-mel spectrogram.
@@ -209,11 +217,11 @@ void qattn_encoder_free(qattn_encoder *encoder);
  * *samples is the caller's, to free with qattn_audio_free. Unreadable, unsupported or
  * truncated files fail with QATTN_ERR_IO and a message naming the file and the reason.
  */
-qattn_status qattn_audio_load(const char *path, float **samples, size_t *count);
-void qattn_audio_free(float *samples);
+QATTN_API qattn_status qattn_audio_load(const char *path, float **samples, size_t *count);
+QATTN_API void qattn_audio_free(float *samples);
 
 /* Frames of the log-mel spectrogram of `samples` samples: samples / 160. */
-size_t qattn_log_mel_frames(size_t samples);
+QATTN_API size_t qattn_log_mel_frames(size_t samples);
 
 /*
  * Whisper's log-mel spectrogram of 16 kHz mono audio (n_fft 400, hop 160, periodic Hann,
@@ -221,12 +229,12 @@ size_t qattn_log_mel_frames(size_t samples);
  * (x + 4) / 4), into out[n_mels][qattn_log_mel_frames(samples)]. Needs more than 200
  * samples. threads: 0 = one per CPU.
  */
-qattn_status qattn_log_mel(const float *audio, size_t samples, int32_t n_mels, int32_t threads,
+QATTN_API qattn_status qattn_log_mel(const float *audio, size_t samples, int32_t n_mels, int32_t threads,
                            float *out);
 
 /* The mel filter bank, filters[n_mels][201], as librosa.filters.mel(sr=16000, n_fft=400,
  * n_mels) computes it (what Whisper ships in mel_filters.npz). */
-qattn_status qattn_mel_filters(int32_t n_mels, float *filters);
+QATTN_API qattn_status qattn_mel_filters(int32_t n_mels, float *filters);
 
 #ifdef __cplusplus
 }

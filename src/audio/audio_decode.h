@@ -8,7 +8,7 @@
 #include "qattn.h"
 
 /* Reads the whole stream, averages the channels, resamples to 16 kHz, and closes it. */
-qattn_status audio_decode(SNDFILE *f, const SF_INFO *info, const char *path, float **samples,
+qattn_status qattn_audio_decode(SNDFILE *f, const SF_INFO *info, const char *path, float **samples,
                           size_t *count);
 
 #endif

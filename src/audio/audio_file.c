@@ -53,10 +53,10 @@ qattn_status qattn_audio_load(const char *path, float **samples, size_t *count)
     SNDFILE *f = sf_open(path, SFM_READ, &info);
     if (!f)
         return qattn_fail(QATTN_ERR_IO, "%s: cannot decode: %s", path, sf_strerror(NULL));
-    return audio_decode(f, &info, path, samples, count);
+    return qattn_audio_decode(f, &info, path, samples, count);
 }
 
-qattn_status audio_decode(SNDFILE *f, const SF_INFO *sf_info, const char *path, float **samples,
+qattn_status qattn_audio_decode(SNDFILE *f, const SF_INFO *sf_info, const char *path, float **samples,
                           size_t *count)
 {
     SF_INFO info = *sf_info;

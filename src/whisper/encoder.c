@@ -23,7 +23,7 @@
 #include "whisper/model.h"
 #include "whisper/profile.h"
 
-const char *const whisper_stage_names[WHISPER_STAGE_COUNT] = {"conv", "qkv/out", "attention",
+const char *const qattn_encoder_stage_names[WHISPER_STAGE_COUNT] = {"conv", "qkv/out", "attention",
                                                               "mlp", "norm/gelu"};
 
 /* Stage timing: charge() adds the time since *mark to a stage and moves the mark. */
@@ -87,7 +87,7 @@ static void parallel_rows(int32_t threads, int32_t m, rows_fn fn, void *ctx)
     qattn_parallel_for(qattn_workers_for(threads, items), items, rows_task, &j);
 }
 
-qattn_status whisper_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
+qattn_status qattn_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
                                 const float *x, int32_t m, float *y)
 {
     if (enc->precision == QATTN_PRECISION_INT8)
@@ -366,13 +366,13 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     qattn_status st;
 
     im2col(mel, 1, c->n_mels, 2 * n, 1, 2 * n, s->col1);
-    if ((st = whisper_linear_run(enc, &enc->conv1, s->col1, 2 * n, s->y1)))
+    if ((st = qattn_linear_run(enc, &enc->conv1, s->col1, 2 * n, s->y1)))
         return st;
     charge(tm, WHISPER_STAGE_CONV);
     gelu(enc, s->y1, 2 * n, d);
     charge(tm, WHISPER_STAGE_NORM);
     im2col(s->y1, 0, d, 2 * n, 2, n, s->col2);
-    if ((st = whisper_linear_run(enc, &enc->conv2, s->col2, n, s->x)))
+    if ((st = qattn_linear_run(enc, &enc->conv2, s->col2, n, s->x)))
         return st;
     charge(tm, WHISPER_STAGE_CONV);
     gelu(enc, s->x, n, d);
@@ -383,7 +383,7 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
         const whisper_layer *L = &enc->layers[l];
         layer_norm(enc, s->x, L->attn_ln_w, L->attn_ln_b, s->h, n);
         charge(tm, WHISPER_STAGE_NORM);
-        if ((st = whisper_linear_run(enc, &L->qkv, s->h, n, s->qkv)))
+        if ((st = qattn_linear_run(enc, &L->qkv, s->h, n, s->qkv)))
             return st;
         charge(tm, WHISPER_STAGE_PROJ);
         if (enc->precision == QATTN_PRECISION_INT8) {
@@ -393,18 +393,18 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
             attention_f32(enc, s);
         }
         charge(tm, WHISPER_STAGE_ATTENTION);
-        if ((st = whisper_linear_run(enc, &L->o, s->a, n, s->h)))
+        if ((st = qattn_linear_run(enc, &L->o, s->a, n, s->h)))
             return st;
         charge(tm, WHISPER_STAGE_PROJ);
         add_into(s->x, s->h, nd);
         layer_norm(enc, s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, n);
         charge(tm, WHISPER_STAGE_NORM);
-        if ((st = whisper_linear_run(enc, &L->fc1, s->h, n, s->mlp)))
+        if ((st = qattn_linear_run(enc, &L->fc1, s->h, n, s->mlp)))
             return st;
         charge(tm, WHISPER_STAGE_MLP);
         gelu(enc, s->mlp, n, c->n_ffn);
         charge(tm, WHISPER_STAGE_NORM);
-        if ((st = whisper_linear_run(enc, &L->fc2, s->mlp, n, s->h)))
+        if ((st = qattn_linear_run(enc, &L->fc2, s->mlp, n, s->h)))
             return st;
         charge(tm, WHISPER_STAGE_MLP);
         add_into(s->x, s->h, nd);
@@ -447,10 +447,10 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
 
 qattn_status qattn_encoder_run(const qattn_encoder *enc, const float *mel, int32_t batch, float *out)
 {
-    return whisper_encoder_run_profiled(enc, mel, batch, out, NULL);
+    return qattn_encoder_run_observed(enc, mel, batch, out, NULL);
 }
 
-qattn_status whisper_encoder_run_profiled(const struct qattn_encoder *enc, const float *mel,
+qattn_status qattn_encoder_run_observed(const struct qattn_encoder *enc, const float *mel,
                                           int32_t batch, float *out, double *stage_ms)
 {
     qattn_clear_error();
@@ -495,7 +495,7 @@ static void free_linear(whisper_linear *l)
     qattn_gemm_weights_free(&l->q);
 }
 
-void whisper_encoder_destroy(struct qattn_encoder *enc)
+void qattn_encoder_free(struct qattn_encoder *enc)
 {
     if (!enc)
         return;
@@ -510,7 +510,3 @@ void whisper_encoder_destroy(struct qattn_encoder *enc)
     free(enc);
 }
 
-void qattn_encoder_free(qattn_encoder *enc)
-{
-    whisper_encoder_destroy(enc);
-}

@@ -79,23 +79,23 @@ static qattn_status read_tensor(wt_set *set, cursor *c)
     for (int i = 0; i < n_dims; i++)
         v.shape[i] = ne[n_dims - 1 - i];
     uint64_t bytes;
-    if (__builtin_mul_overflow(numel, (uint64_t)wt_dtype_size(v.dtype), &bytes) || bytes > c->left)
+    if (__builtin_mul_overflow(numel, (uint64_t)qattn_tensor_dtype_size(v.dtype), &bytes) || bytes > c->left)
         return qattn_fail(QATTN_ERR_MODEL, "%s: truncated: tensor '%s' needs %llu bytes, %zu left",
                           c->path, v.name, (unsigned long long)bytes, c->left);
     v.data = c->p;
     skip(c, bytes);
-    return wt_add(set, &v);
+    return qattn_tensors_add(set, &v);
 }
 
-qattn_status ggml_load_file(wt_set *set, const char *path, ggml_hparams *hp)
+qattn_status qattn_ggml_load_file(wt_set *set, const char *path, ggml_hparams *hp)
 {
     const uint8_t *file;
     size_t size;
-    qattn_status st = wt_map_file(set, path, &file, &size);
-    return st == QATTN_OK ? ggml_parse(set, path, file, size, hp) : st;
+    qattn_status st = qattn_tensors_map_file(set, path, &file, &size);
+    return st == QATTN_OK ? qattn_ggml_parse(set, path, file, size, hp) : st;
 }
 
-qattn_status ggml_parse(wt_set *set, const char *path, const uint8_t *file, size_t size,
+qattn_status qattn_ggml_parse(wt_set *set, const char *path, const uint8_t *file, size_t size,
                         ggml_hparams *hp)
 {
     qattn_status st = QATTN_OK;

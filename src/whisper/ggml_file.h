@@ -13,10 +13,10 @@ typedef struct ggml_hparams {
 
 /* Lists the file's tensors after checking the header, mel filters and vocabulary sections.
  * A quantized tensor (q4_0, q8_0, ...) is an error naming its type. */
-qattn_status ggml_load_file(wt_set *set, const char *path, ggml_hparams *hp);
+qattn_status qattn_ggml_load_file(wt_set *set, const char *path, ggml_hparams *hp);
 
 /* The same for a file already in memory (it must outlive the set). */
-qattn_status ggml_parse(wt_set *set, const char *path, const uint8_t *file, size_t size,
+qattn_status qattn_ggml_parse(wt_set *set, const char *path, const uint8_t *file, size_t size,
                         ggml_hparams *hp);
 
 #endif

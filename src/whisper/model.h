@@ -51,23 +51,21 @@ struct qattn_encoder {
 };
 
 /* y[m][n_out] = x[m][n_in] W^T + b in the layer's precision. */
-qattn_status whisper_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
+qattn_status qattn_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
                                 const float *x, int32_t m, float *y);
 
-void whisper_encoder_destroy(struct qattn_encoder *enc);
-
 /* For the int8 precision: quantizes and packs l's float weights and drops them. */
-qattn_status whisper_linear_finish(struct qattn_encoder *enc, whisper_linear *l);
+qattn_status qattn_linear_finish(struct qattn_encoder *enc, whisper_linear *l);
 
 /* An empty encoder of a checked config in the params' precision (its tier resolved). */
-qattn_status whisper_encoder_new(const char *name, const whisper_config *cfg,
+qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,
                                  const qattn_encoder_params *p, struct qattn_encoder **out);
 
 /* Checks a configuration is one the encoder supports (message names `path`). */
-qattn_status whisper_check_config(const char *path, const whisper_config *c);
+qattn_status qattn_whisper_check_config(const char *path, const whisper_config *c);
 
 /* Whisper's sinusoidal position embedding, [length][channels] (malloc'd), for files that
  * leave it out. */
-float *whisper_sinusoids(int32_t length, int32_t channels);
+float *qattn_whisper_sinusoids(int32_t length, int32_t channels);
 
 #endif

@@ -62,7 +62,7 @@ static const wt_view *find(const loader *ld, const tensor_names *names, int laye
     char local[WT_MAX_NAME];
     snprintf(local, sizeof local, ld->format == FORMAT_HF ? names->hf : names->ggml, layer);
     snprintf(full, size, "%s%s", ld->format == FORMAT_HF ? ld->hf_prefix : "encoder.", local);
-    return wt_find(&ld->set, full);
+    return qattn_tensors_find(&ld->set, full);
 }
 
 /* Shapes match when their dimensions other than 1 agree in order (ggml squeezes and
@@ -113,13 +113,13 @@ static float *load_tensor(const loader *ld, const tensor_names *names, int layer
                          ld->path, full, got, want);
         return NULL;
     }
-    float *out = malloc((size_t)wt_numel(v) * sizeof(float));
+    float *out = malloc((size_t)qattn_tensor_numel(v) * sizeof(float));
     if (!out) {
         *st = qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", full);
         return NULL;
     }
-    wt_to_f32(v, out);
-    int64_t n = wt_numel(v);
+    qattn_tensor_to_f32(v, out);
+    int64_t n = qattn_tensor_numel(v);
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(out[i])) {
             free(out);
@@ -130,7 +130,7 @@ static float *load_tensor(const loader *ld, const tensor_names *names, int layer
     return out;
 }
 
-float *whisper_sinusoids(int32_t length, int32_t channels)
+float *qattn_whisper_sinusoids(int32_t length, int32_t channels)
 {
     float *p = malloc((size_t)length * channels * sizeof(float));
     if (!p)
@@ -146,7 +146,7 @@ float *whisper_sinusoids(int32_t length, int32_t channels)
     return p;
 }
 
-qattn_status whisper_linear_finish(struct qattn_encoder *enc, whisper_linear *l)
+qattn_status qattn_linear_finish(struct qattn_encoder *enc, whisper_linear *l)
 {
     if (enc->precision != QATTN_PRECISION_INT8)
         return QATTN_OK;
@@ -167,7 +167,7 @@ static qattn_status make_linear(const loader *ld, struct qattn_encoder *enc, whi
         return st;
     if (b && !(l->b = load_tensor(ld, b, layer, &n_out, 1, &st)))
         return st;
-    return whisper_linear_finish(enc, l);
+    return qattn_linear_finish(enc, l);
 }
 
 /* q, k and v of a layer stacked into one [3 d][d] layer; k's missing bias is zero. */
@@ -194,7 +194,7 @@ static qattn_status make_qkv(const loader *ld, struct qattn_encoder *enc, whispe
             free(bias);
         }
     }
-    return st == QATTN_OK ? whisper_linear_finish(enc, l) : st;
+    return st == QATTN_OK ? qattn_linear_finish(enc, l) : st;
 }
 
 static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
@@ -211,7 +211,7 @@ static qattn_status load_weights(const loader *ld, struct qattn_encoder *enc)
     if (find(ld, &POS, 0, name, sizeof name)) {
         if (!(enc->pos = load_tensor(ld, &POS, 0, pos, 2, &st)))
             return st;
-    } else if (!(enc->pos = whisper_sinusoids(c->n_ctx, c->n_state))) {
+    } else if (!(enc->pos = qattn_whisper_sinusoids(c->n_ctx, c->n_state))) {
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     }
     if (!(enc->ln_post_w = load_tensor(ld, &LN_POST_W, 0, &d, 1, &st)) ||
@@ -242,7 +242,7 @@ static int32_t ffn_of(int32_t d)
     return d > 0 && d <= INT32_MAX / 4 ? 4 * d : -1;
 }
 
-qattn_status whisper_check_config(const char *path, const whisper_config *c)
+qattn_status qattn_whisper_check_config(const char *path, const whisper_config *c)
 {
     int32_t hd = c->n_heads > 0 ? c->n_state / c->n_heads : 0;
     if (c->n_state < 16 || c->n_state > QATTN_GEMM_MAX_K / 3 || c->n_mels < 1 ||
@@ -269,7 +269,7 @@ static int json_int(const cJSON *root, const char *key, int32_t *out)
     return 1;
 }
 
-qattn_status whisper_parse_hf_config(const char *text, const char *name, whisper_config *c)
+qattn_status qattn_whisper_parse_hf_config(const char *text, const char *name, whisper_config *c)
 {
     cJSON *root = cJSON_Parse(text);
     int ok = cJSON_IsObject(root) && json_int(root, "d_model", &c->n_state) &&
@@ -292,10 +292,10 @@ qattn_status whisper_parse_hf_config(const char *text, const char *name, whisper
 static qattn_status read_hf_config(const char *config_path, whisper_config *c)
 {
     qattn_status st;
-    char *text = wt_read_text(config_path, 1 << 20, &st);
+    char *text = qattn_read_text_file(config_path, 1 << 20, &st);
     if (!text)
         return st;
-    st = whisper_parse_hf_config(text, config_path, c);
+    st = qattn_whisper_parse_hf_config(text, config_path, c);
     free(text);
     return st;
 }
@@ -342,13 +342,13 @@ static qattn_status open_model(loader *ld, const char *path, whisper_config *c)
         if (st != QATTN_OK)
             return st;
         if (!is_dir(path))
-            return st_load_file(&ld->set, path);
+            return qattn_safetensors_load_file(&ld->set, path);
         snprintf(buf, sizeof buf, "%s/model.safetensors", dir);
         if (is_file(buf))
-            return st_load_file(&ld->set, buf);
+            return qattn_safetensors_load_file(&ld->set, buf);
         snprintf(buf, sizeof buf, "%s/model.safetensors.index.json", dir);
         if (is_file(buf))
-            return st_load_index(&ld->set, dir, buf);
+            return qattn_safetensors_load_index(&ld->set, dir, buf);
         return qattn_fail(QATTN_ERR_IO,
                           "%s: neither model.safetensors nor model.safetensors.index.json", path);
     }
@@ -357,7 +357,7 @@ static qattn_status open_model(loader *ld, const char *path, whisper_config *c)
     ld->format = FORMAT_GGML;
     ggml_hparams hp;
     memset(&hp, 0, sizeof hp);
-    qattn_status st = ggml_load_file(&ld->set, path, &hp);
+    qattn_status st = qattn_ggml_load_file(&ld->set, path, &hp);
     if (st != QATTN_OK)
         return st;
     c->n_mels = hp.n_mels, c->n_ctx = hp.n_audio_ctx, c->n_state = hp.n_audio_state;
@@ -365,11 +365,11 @@ static qattn_status open_model(loader *ld, const char *path, whisper_config *c)
     return QATTN_OK;
 }
 
-qattn_status whisper_encoder_new(const char *name, const whisper_config *cfg,
+qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,
                                  const qattn_encoder_params *p, struct qattn_encoder **out)
 {
     qattn_isa tier;
-    qattn_status st = whisper_check_config(name, cfg);
+    qattn_status st = qattn_whisper_check_config(name, cfg);
     if (st == QATTN_OK && p->precision == QATTN_PRECISION_INT8)
         st = qattn_dispatch_resolve(p->isa, &tier);
     if (st != QATTN_OK)
@@ -387,8 +387,8 @@ qattn_status whisper_encoder_new(const char *name, const whisper_config *cfg,
 static qattn_status build(loader *ld, const char *name, const whisper_config *cfg,
                           const qattn_encoder_params *p, struct qattn_encoder **out)
 {
-    struct qattn_encoder *enc;
-    qattn_status st = whisper_encoder_new(name, cfg, p, &enc);
+    struct qattn_encoder *enc = NULL;
+    qattn_status st = qattn_encoder_new(name, cfg, p, &enc);
     if (st != QATTN_OK)
         return st;
     if (ld->format == FORMAT_HF) {
@@ -399,14 +399,14 @@ static qattn_status build(loader *ld, const char *name, const whisper_config *cf
     }
     st = load_weights(ld, enc);
     if (st != QATTN_OK) {
-        whisper_encoder_destroy(enc);
+        qattn_encoder_free(enc);
         return st;
     }
     *out = enc;
     return QATTN_OK;
 }
 
-qattn_status whisper_encoder_from_memory(int ggml, const uint8_t *data, size_t size,
+qattn_status qattn_encoder_from_memory(int ggml, const uint8_t *data, size_t size,
                                          const char *config_json,
                                          const qattn_encoder_params *params,
                                          struct qattn_encoder **out)
@@ -421,18 +421,18 @@ qattn_status whisper_encoder_from_memory(int ggml, const uint8_t *data, size_t s
     if (ggml) {
         ggml_hparams hp;
         memset(&hp, 0, sizeof hp);
-        st = ggml_parse(&ld.set, ld.path, data, size, &hp);
+        st = qattn_ggml_parse(&ld.set, ld.path, data, size, &hp);
         cfg.n_mels = hp.n_mels, cfg.n_ctx = hp.n_audio_ctx, cfg.n_state = hp.n_audio_state;
         cfg.n_heads = hp.n_audio_head, cfg.n_layers = hp.n_audio_layer;
         cfg.n_ffn = ffn_of(hp.n_audio_state);
     } else {
-        st = whisper_parse_hf_config(config_json, ld.path, &cfg);
+        st = qattn_whisper_parse_hf_config(config_json, ld.path, &cfg);
         if (st == QATTN_OK)
-            st = st_parse(&ld.set, ld.path, data, size);
+            st = qattn_safetensors_parse(&ld.set, ld.path, data, size);
     }
     if (st == QATTN_OK)
         st = build(&ld, ld.path, &cfg, params, out);
-    wt_set_free(&ld.set);
+    qattn_tensors_free(&ld.set);
     return st;
 }
 
@@ -461,7 +461,7 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     qattn_status st = open_model(&ld, path, &cfg);
     struct qattn_encoder *enc = NULL;
     st = st == QATTN_OK ? build(&ld, path, &cfg, &p, &enc) : st;
-    wt_set_free(&ld.set);
+    qattn_tensors_free(&ld.set);
     if (st != QATTN_OK)
         return st;
     /* OpenBLAS's thread count is process-wide: set once here, never during a run. */

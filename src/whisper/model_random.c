@@ -33,15 +33,15 @@ static qattn_status random_linear(rng *r, struct qattn_encoder *enc, whisper_lin
     l->b = bias ? random_array(r, (size_t)n_out, 0.0f, 0.02f) : NULL;
     if (!l->w || (bias && !l->b))
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    return whisper_linear_finish(enc, l);
+    return qattn_linear_finish(enc, l);
 }
 
-qattn_status whisper_encoder_random(const whisper_config *cfg, const qattn_encoder_params *params,
+qattn_status qattn_encoder_random(const whisper_config *cfg, const qattn_encoder_params *params,
                                     uint64_t seed, struct qattn_encoder **out)
 {
     qattn_clear_error();
-    struct qattn_encoder *enc;
-    qattn_status st = whisper_encoder_new("random encoder", cfg, params, &enc);
+    struct qattn_encoder *enc = NULL;
+    qattn_status st = qattn_encoder_new("random encoder", cfg, params, &enc);
     if (st != QATTN_OK)
         return st;
     rng r = {seed * 2654435761u + 1};
@@ -49,7 +49,7 @@ qattn_status whisper_encoder_random(const whisper_config *cfg, const qattn_encod
     st = random_linear(&r, enc, &enc->conv1, d, 3 * cfg->n_mels, 1);
     if (st == QATTN_OK)
         st = random_linear(&r, enc, &enc->conv2, d, 3 * d, 1);
-    enc->pos = whisper_sinusoids(cfg->n_ctx, d);
+    enc->pos = qattn_whisper_sinusoids(cfg->n_ctx, d);
     enc->ln_post_w = random_array(&r, (size_t)d, 1.0f, 0.1f);
     enc->ln_post_b = random_array(&r, (size_t)d, 0.0f, 0.02f);
     enc->layers = calloc((size_t)cfg->n_layers, sizeof *enc->layers);
@@ -73,7 +73,7 @@ qattn_status whisper_encoder_random(const whisper_config *cfg, const qattn_encod
             st = random_linear(&r, enc, &L->fc2, d, cfg->n_ffn, 1);
     }
     if (st != QATTN_OK) {
-        whisper_encoder_destroy(enc);
+        qattn_encoder_free(enc);
         return st;
     }
     *out = enc;

@@ -15,15 +15,15 @@ typedef enum whisper_stage {
     WHISPER_STAGE_COUNT
 } whisper_stage;
 
-extern const char *const whisper_stage_names[WHISPER_STAGE_COUNT];
+extern const char *const qattn_encoder_stage_names[WHISPER_STAGE_COUNT];
 
 /* qattn_encoder_run, adding each stage's milliseconds into stage_ms (if not NULL). */
-qattn_status whisper_encoder_run_profiled(const struct qattn_encoder *enc, const float *mel,
+qattn_status qattn_encoder_run_observed(const struct qattn_encoder *enc, const float *mel,
                                           int32_t batch, float *out, double *stage_ms);
 
 /* An encoder of the given shape with random weights (projections std 0.02, LayerNorm gains
  * near 1), built in memory in the params' precision. */
-qattn_status whisper_encoder_random(const whisper_config *cfg, const qattn_encoder_params *params,
+qattn_status qattn_encoder_random(const whisper_config *cfg, const qattn_encoder_params *params,
                                     uint64_t seed, struct qattn_encoder **out);
 
 #endif

@@ -54,12 +54,12 @@ static qattn_status add_tensor(wt_set *set, const char *path, const cJSON *t,
     snprintf(v.dtype_name, sizeof v.dtype_name, "%s", dtype->valuestring);
     if (!parse_dtype(dtype->valuestring, &v.dtype)) {
         v.dtype = WT_UNSUPPORTED;
-        return wt_add(set, &v); /* listed without data: an error only if the model needs it */
+        return qattn_tensors_add(set, &v); /* listed without data: an error only if the model needs it */
     }
     v.ndim = cJSON_GetArraySize(shape);
     if (v.ndim > WT_MAX_DIMS)
         return qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has %d dimensions", path, name, v.ndim);
-    uint64_t bytes = wt_dtype_size(v.dtype), begin, end;
+    uint64_t bytes = qattn_tensor_dtype_size(v.dtype), begin, end;
     for (int i = 0; i < v.ndim; i++) {
         uint64_t dim;
         if (!json_uint(cJSON_GetArrayItem(shape, i), &dim) ||
@@ -77,18 +77,18 @@ static qattn_status add_tensor(wt_set *set, const char *path, const cJSON *t,
                           "%s: tensor '%s' holds %llu bytes, its dtype and shape need %llu", path,
                           name, (unsigned long long)(end - begin), (unsigned long long)bytes);
     v.data = data + begin;
-    return wt_add(set, &v);
+    return qattn_tensors_add(set, &v);
 }
 
-qattn_status st_load_file(wt_set *set, const char *path)
+qattn_status qattn_safetensors_load_file(wt_set *set, const char *path)
 {
     const uint8_t *file;
     size_t size;
-    qattn_status st = wt_map_file(set, path, &file, &size);
-    return st == QATTN_OK ? st_parse(set, path, file, size) : st;
+    qattn_status st = qattn_tensors_map_file(set, path, &file, &size);
+    return st == QATTN_OK ? qattn_safetensors_parse(set, path, file, size) : st;
 }
 
-qattn_status st_parse(wt_set *set, const char *path, const uint8_t *file, size_t size)
+qattn_status qattn_safetensors_parse(wt_set *set, const char *path, const uint8_t *file, size_t size)
 {
     qattn_status st = QATTN_OK;
     if (size < 8)
@@ -127,10 +127,10 @@ qattn_status st_parse(wt_set *set, const char *path, const uint8_t *file, size_t
     return st;
 }
 
-qattn_status st_load_index(wt_set *set, const char *dir, const char *index_path)
+qattn_status qattn_safetensors_load_index(wt_set *set, const char *dir, const char *index_path)
 {
     qattn_status st;
-    char *text = wt_read_text(index_path, ST_MAX_HEADER, &st);
+    char *text = qattn_read_text_file(index_path, ST_MAX_HEADER, &st);
     if (!text)
         return st;
     cJSON *root = cJSON_Parse(text);
@@ -161,7 +161,7 @@ qattn_status st_load_index(wt_set *set, const char *dir, const char *index_path)
         strcpy(loaded[n_loaded++], e->valuestring);
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
-        st = st_load_file(set, path);
+        st = qattn_safetensors_load_file(set, path);
     }
     cJSON_Delete(root);
     return st;

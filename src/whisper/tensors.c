@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 
-qattn_status wt_map_file(wt_set *set, const char *path, const uint8_t **data, size_t *size)
+qattn_status qattn_tensors_map_file(wt_set *set, const char *path, const uint8_t **data, size_t *size)
 {
     if (set->files >= WT_MAX_FILES)
         return qattn_fail(QATTN_ERR_MODEL, "%s: more than %d model files", path, WT_MAX_FILES);
@@ -40,7 +40,7 @@ qattn_status wt_map_file(wt_set *set, const char *path, const uint8_t **data, si
     return QATTN_OK;
 }
 
-qattn_status wt_add(wt_set *set, const wt_view *view)
+qattn_status qattn_tensors_add(wt_set *set, const wt_view *view)
 {
     if (strlen(view->name) >= WT_MAX_NAME)
         return qattn_fail(QATTN_ERR_MODEL, "tensor name too long");
@@ -55,7 +55,7 @@ qattn_status wt_add(wt_set *set, const wt_view *view)
     return QATTN_OK;
 }
 
-const wt_view *wt_find(const wt_set *set, const char *name)
+const wt_view *qattn_tensors_find(const wt_set *set, const char *name)
 {
     for (int i = 0; i < set->count; i++)
         if (strcmp(set->views[i].name, name) == 0)
@@ -63,7 +63,7 @@ const wt_view *wt_find(const wt_set *set, const char *name)
     return NULL;
 }
 
-int64_t wt_numel(const wt_view *v)
+int64_t qattn_tensor_numel(const wt_view *v)
 {
     int64_t n = 1;
     for (int i = 0; i < v->ndim; i++)
@@ -71,7 +71,7 @@ int64_t wt_numel(const wt_view *v)
     return n;
 }
 
-size_t wt_dtype_size(wt_dtype d)
+size_t qattn_tensor_dtype_size(wt_dtype d)
 {
     return d == WT_F32 ? 4 : d == WT_UNSUPPORTED ? 0 : 2;
 }
@@ -98,11 +98,11 @@ static float half_to_float(uint16_t h)
     return f;
 }
 
-void wt_to_f32(const wt_view *v, float *out)
+void qattn_tensor_to_f32(const wt_view *v, float *out)
 {
-    int64_t n = wt_numel(v);
+    int64_t n = qattn_tensor_numel(v);
     for (int64_t i = 0; i < n; i++) {
-        const uint8_t *p = v->data + (size_t)i * wt_dtype_size(v->dtype);
+        const uint8_t *p = v->data + (size_t)i * qattn_tensor_dtype_size(v->dtype);
         if (v->dtype == WT_F32) {
             memcpy(&out[i], p, 4);
         } else {
@@ -117,7 +117,7 @@ void wt_to_f32(const wt_view *v, float *out)
     }
 }
 
-char *wt_read_text(const char *path, size_t limit, qattn_status *st)
+char *qattn_read_text_file(const char *path, size_t limit, qattn_status *st)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -138,7 +138,7 @@ char *wt_read_text(const char *path, size_t limit, qattn_status *st)
     return buf;
 }
 
-void wt_set_free(wt_set *set)
+void qattn_tensors_free(wt_set *set)
 {
     for (int i = 0; i < set->files; i++)
         munmap(set->maps[i], set->map_sizes[i]);

@@ -35,22 +35,22 @@ typedef struct wt_set {
 } wt_set;
 
 /* Maps a whole file read-only; the mapping belongs to the set. */
-qattn_status wt_map_file(wt_set *set, const char *path, const uint8_t **data, size_t *size);
+qattn_status qattn_tensors_map_file(wt_set *set, const char *path, const uint8_t **data, size_t *size);
 
 /* Adds a view (name copied; too long a name is an error). */
-qattn_status wt_add(wt_set *set, const wt_view *view);
+qattn_status qattn_tensors_add(wt_set *set, const wt_view *view);
 
-const wt_view *wt_find(const wt_set *set, const char *name);
-int64_t wt_numel(const wt_view *v);
-size_t wt_dtype_size(wt_dtype d);
+const wt_view *qattn_tensors_find(const wt_set *set, const char *name);
+int64_t qattn_tensor_numel(const wt_view *v);
+size_t qattn_tensor_dtype_size(wt_dtype d);
 
 /* Converts a view to float32; `count` must equal its element count. */
-void wt_to_f32(const wt_view *v, float *out);
+void qattn_tensor_to_f32(const wt_view *v, float *out);
 
-void wt_set_free(wt_set *set);
+void qattn_tensors_free(wt_set *set);
 
 /* A whole small text file, NUL-terminated (free it); NULL with *st set on error or when it
  * exceeds `limit` bytes. */
-char *wt_read_text(const char *path, size_t limit, qattn_status *st);
+char *qattn_read_text_file(const char *path, size_t limit, qattn_status *st);
 
 #endif

@@ -34,7 +34,7 @@ static void shared_encoder(qattn_precision precision)
     const whisper_config cfg = {80, 100, 64, 4, 2, 256};
     qattn_encoder_params p = {precision, 2, QATTN_ISA_AUTO};
     struct qattn_encoder *enc;
-    CHECK(whisper_encoder_random(&cfg, &p, 7, &enc) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_encoder_random(&cfg, &p, 7, &enc) == QATTN_OK, "%s", qattn_last_error());
     const size_t n_mel = 80 * 200, n_out = 100 * 64;
     float *mel = malloc(THREADS * n_mel * sizeof(float));
     float *serial = malloc(THREADS * n_out * sizeof(float));
@@ -66,7 +66,7 @@ static void run_errors(void)
     const whisper_config cfg = {80, 100, 64, 4, 1, 256};
     qattn_encoder_params p = {QATTN_PRECISION_INT8, 1, QATTN_ISA_AUTO};
     struct qattn_encoder *enc;
-    CHECK(whisper_encoder_random(&cfg, &p, 3, &enc) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_encoder_random(&cfg, &p, 3, &enc) == QATTN_OK, "%s", qattn_last_error());
     float *mel = calloc(80 * 200, sizeof(float)), *out = malloc(100 * 64 * sizeof(float));
     CHECK(qattn_encoder_run(NULL, mel, 1, out) == QATTN_ERR_NULL, "NULL encoder");
     CHECK(qattn_encoder_run(enc, NULL, 1, out) == QATTN_ERR_NULL, "NULL mel");

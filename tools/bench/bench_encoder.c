@@ -51,7 +51,7 @@ static result measure(const size_spec *sz, qattn_precision precision, qattn_isa 
     memset(&r, 0, sizeof r);
     qattn_encoder_params p = {precision, threads, isa};
     struct qattn_encoder *enc;
-    if (whisper_encoder_random(&sz->cfg, &p, 1, &enc) != QATTN_OK)
+    if (qattn_encoder_random(&sz->cfg, &p, 1, &enc) != QATTN_OK)
         return r;
     size_t n_mel = (size_t)sz->cfg.n_mels * 2 * sz->cfg.n_ctx;
     float *mel = malloc(n_mel * sizeof(float));
@@ -63,7 +63,7 @@ static result measure(const size_spec *sz, qattn_precision precision, qattn_isa 
         r.ok = qattn_encoder_run(enc, mel, 1, out) == QATTN_OK;
         for (int i = 0; r.ok && i < repeats; i++) {
             double t = bench_now();
-            r.ok = whisper_encoder_run_profiled(enc, mel, 1, out, r.stage_ms) == QATTN_OK;
+            r.ok = qattn_encoder_run_observed(enc, mel, 1, out, r.stage_ms) == QATTN_OK;
             ms[i] = (bench_now() - t) * 1e3;
         }
     }
@@ -122,7 +122,7 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
                *first ? "" : ",", sz->name, precision, tier, threads, r->ok ? "true" : "false",
                r->ms, r->max_rss_kb / 1024.0, ratio);
         for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
-            printf("%s\"%s\": %.2f", s ? ", " : "", whisper_stage_names[s], r->stage_ms[s]);
+            printf("%s\"%s\": %.2f", s ? ", " : "", qattn_encoder_stage_names[s], r->stage_ms[s]);
         printf("}}");
     } else if (!r->ok) {
         printf("%-9s %-5s %-11s %3d   failed (out of memory?)\n", sz->name, precision, tier, threads);
@@ -170,7 +170,7 @@ int bench_encoder_main(int argc, char **argv)
         printf("%-9s %-5s %-11s %3s %9s %8s %8s |", "size", "prec", "tier", "thr", "ms", "RSS MB",
                "f32/x");
         for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
-            printf(" %8s", whisper_stage_names[s]);
+            printf(" %8s", qattn_encoder_stage_names[s]);
         printf("   (stage ms)\n");
     }
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
