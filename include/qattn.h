@@ -2,12 +2,16 @@
  * qattn: integer-only attention (int8 in, int32 accumulation, integer softmax, int8 out).
  *
  * The whole public C API. Every function returns a qattn_status (0 on success) unless it
- * says otherwise; on failure nothing is written to the output buffers, and
- * qattn_last_error() returns a one-line message naming what was wrong.
+ * says otherwise; on failure qattn_last_error() returns a one-line message naming what was
+ * wrong, and the arguments were checked before anything was allocated or written: a call
+ * that fails on its arguments writes nothing. A call that fails later (out of memory) may
+ * have written part of its outputs, never past their documented size; where a function
+ * guarantees more, it says so.
  *
  * The quantization contract (docs/quantization.md has the derivation and the proofs):
  *   - real = scale * int8, symmetric, float scales, per head where a scale is per head;
- *   - float -> int8: round to nearest, ties to even, then saturate to [-128, 127];
+ *   - float -> int8: x / scale as an IEEE float32 division, rounded to nearest with ties to
+ *     even, then saturated to [-128, 127] (one rule everywhere in the library);
  *   - integer rescaling inside the kernel: round to nearest, ties away from zero
  *     (on magnitudes), then saturate;
  *   - scores: s_q * s_k / sqrt(D) * (q . k), the factor folded with log2(e) into one
@@ -64,7 +68,10 @@ typedef enum qattn_status {
     QATTN_ERR_VALUE = 8,         /* an input value is NaN or infinite */
     QATTN_ERR_ISA = 9,           /* a requested instruction-set tier is unknown or unsupported */
     QATTN_ERR_IO = 10,           /* a file could not be opened, read or mapped */
-    QATTN_ERR_MODEL = 11         /* a model file is malformed, truncated or unsupported */
+    QATTN_ERR_MODEL = 11,        /* a model file is malformed, truncated or unsupported */
+    QATTN_ERR_ARG = 12           /* an argument is outside its documented domain: an unknown
+                                    enum value (precision), a negative thread count, an
+                                    unsupported mel band count */
 } qattn_status;
 
 /* Instruction-set tiers, lowest first. Every tier gives bit-identical results. */
@@ -104,7 +111,8 @@ QATTN_API const char *qattn_last_error(void);
 QATTN_API const char *qattn_version(void);
 
 /*
- * Quantize n floats: out[i] = saturate(round_half_even((double)x[i] / scale)).
+ * Quantize n floats: out[i] = saturate(round_half_even(x[i] / scale)), the quotient a float32
+ * division (numpy: np.clip(np.rint(x / np.float32(scale)), -128, 127) on float32 x).
  * NaN inputs quantize to 0; +-inf saturate. scale must be finite and > 0.
  */
 QATTN_API qattn_status qattn_quantize_f32(const float *x, size_t n, float scale, int8_t *out);
@@ -158,10 +166,12 @@ QATTN_API qattn_status qattn_attention_f32(const qattn_attention_desc *desc, con
  * The Whisper encoder.
  * ------------------------------------------------------------------------------------- */
 
+/* The zero value is int8, the precision this library is for: a zero-initialised
+ * qattn_encoder_params loads an int8 encoder on every CPU with the best tier. */
 typedef enum qattn_precision {
-    QATTN_PRECISION_F32 = 0, /* float reference: OpenBLAS sgemm, float softmax */
-    QATTN_PRECISION_INT8 = 1 /* INT8 GEMMs and the integer attention kernel; LayerNorm, GELU
-                                and residuals in float */
+    QATTN_PRECISION_INT8 = 0, /* INT8 GEMMs and the integer attention kernel; LayerNorm, GELU
+                                 and residuals in float */
+    QATTN_PRECISION_F32 = 1   /* float reference: OpenBLAS sgemm, float softmax */
 } qattn_precision;
 
 typedef struct qattn_encoder qattn_encoder;

@@ -256,7 +256,7 @@ def attention_float(Q, K, V, causal=False, threads=None):
     return out
 
 
-_PRECISIONS = {"f32": 0, "int8": 1}
+_PRECISIONS = {"int8": 0, "f32": 1}
 
 
 class Encoder:

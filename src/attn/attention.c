@@ -50,7 +50,7 @@ qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const vo
                           "attention: head_dim = %d, must be a multiple of 16 in [16, 256]",
                           desc->head_dim);
     if (desc->threads < 0)
-        return qattn_fail(QATTN_ERR_SIZE, "attention: threads = %d, must be >= 0 (0 = default)",
+        return qattn_fail(QATTN_ERR_ARG, "attention: threads = %d, must be >= 0 (0 = default)",
                           desc->threads);
     if (!qattn_mul3_size((size_t)desc->heads, (size_t)desc->len_q, (size_t)desc->head_dim,
                          q_elems) ||

@@ -33,7 +33,7 @@ static int quantize_heads(const float *x, int8_t *out, float *scales, int32_t he
         if (scales[h] == 0.0f)
             return 0;
         for (size_t i = 0; i < per_head; i++)
-            out[(size_t)h * per_head + i] = qattn_quantize_one(xh[i], scales[h]);
+            out[(size_t)h * per_head + i] = qattn_quantize_s8(xh[i], scales[h]);
     }
     return 1;
 }

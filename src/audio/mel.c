@@ -60,7 +60,7 @@ qattn_status qattn_mel_filters(int32_t n_mels, float *filters)
     if (!filters)
         return qattn_fail(QATTN_ERR_NULL, "mel_filters: filters is NULL");
     if (n_mels < 1 || n_mels > 512)
-        return qattn_fail(QATTN_ERR_SIZE, "mel_filters: n_mels = %d, must be in [1, 512]", n_mels);
+        return qattn_fail(QATTN_ERR_ARG, "mel_filters: n_mels = %d, must be in [1, 512]", n_mels);
     double *mel_f = malloc((size_t)(n_mels + 2) * sizeof(double));
     if (!mel_f)
         return qattn_fail(QATTN_ERR_NOMEM, "mel_filters: out of memory");
@@ -148,6 +148,11 @@ qattn_status qattn_log_mel(const float *audio, size_t samples, int32_t n_mels, i
     qattn_clear_error();
     if (!audio || !out)
         return qattn_fail(QATTN_ERR_NULL, "log_mel: %s is NULL", !audio ? "audio" : "out");
+    if (n_mels < 1 || n_mels > 512)
+        return qattn_fail(QATTN_ERR_ARG, "log_mel: n_mels = %d, must be in [1, 512]", n_mels);
+    if (threads < 0)
+        return qattn_fail(QATTN_ERR_ARG, "log_mel: threads = %d, must be >= 0 (0 = one per CPU)",
+                          threads);
     if (samples <= N_FFT / 2)
         return qattn_fail(QATTN_ERR_SIZE,
                           "log_mel: %zu samples; at least %d are needed (reflect padding)",

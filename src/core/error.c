@@ -40,6 +40,7 @@ const char *qattn_status_string(qattn_status status)
     case QATTN_ERR_ISA: return "unsupported instruction-set tier";
     case QATTN_ERR_IO: return "file error";
     case QATTN_ERR_MODEL: return "malformed or unsupported model file";
+    case QATTN_ERR_ARG: return "invalid argument";
     }
     return "unknown status";
 }

@@ -1,31 +1,8 @@
-/* float -> int8 quantization: the library's one rounding rule for real values. */
+/* float -> int8 quantization, the public entry of the library's one rule (core/quantize.h). */
 #include <math.h>
 
 #include "core/error.h"
 #include "core/quantize.h"
-
-double qattn_round_half_even(double x)
-{
-    double f = floor(x);
-    double diff = x - f;
-    if (diff > 0.5)
-        return f + 1.0;
-    if (diff < 0.5)
-        return f;
-    return fmod(f, 2.0) == 0.0 ? f : f + 1.0;
-}
-
-int8_t qattn_quantize_one(double x, double scale)
-{
-    double r = x / scale;
-    if (isnan(r))
-        return 0;
-    if (r >= 127.0)
-        return 127;
-    if (r <= -128.0)
-        return -128;
-    return (int8_t)qattn_round_half_even(r);
-}
 
 qattn_status qattn_quantize_f32(const float *x, size_t n, float scale, int8_t *out)
 {
@@ -36,6 +13,6 @@ qattn_status qattn_quantize_f32(const float *x, size_t n, float scale, int8_t *o
         return qattn_fail(QATTN_ERR_SCALE, "quantize: scale must be finite and > 0 (got %g)",
                           (double)scale);
     for (size_t i = 0; i < n; i++)
-        out[i] = qattn_quantize_one(x[i], scale);
+        out[i] = qattn_quantize_s8(x[i], scale);
     return QATTN_OK;
 }

@@ -23,10 +23,9 @@ void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, in
         const float *xi = x + i * ldx;
         float amax = qattn_max_abs(xi, (size_t)k);
         float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-        float inv = 1.0f / s;
         sx[i] = s;
         for (int32_t t = 0; t < k; t++)
-            x8[(size_t)i * k + t] = qattn_round_s8(xi[t] * inv);
+            x8[(size_t)i * k + t] = qattn_quantize_s8(xi[t], s);
     }
 }
 

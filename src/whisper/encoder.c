@@ -292,10 +292,10 @@ static float quantize_head(const float *x, int32_t n, int32_t ld, int32_t h, int
         float a = qattn_max_abs(x + (size_t)i * ld + h * hd, (size_t)hd);
         amax = a > amax ? a : amax;
     }
-    float scale = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+    float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
     for (int32_t i = 0; i < n; i++)
         for (int32_t t = 0; t < hd; t++)
-            out[(size_t)i * hd + t] = qattn_round_s8(x[(size_t)i * ld + h * hd + t] * inv);
+            out[(size_t)i * hd + t] = qattn_quantize_s8(x[(size_t)i * ld + h * hd + t], scale);
     return scale;
 }
 

@@ -451,9 +451,11 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     *encoder = NULL;
     qattn_encoder_params p = params ? *params : qattn_encoder_default_params();
     if (p.precision != QATTN_PRECISION_F32 && p.precision != QATTN_PRECISION_INT8)
-        return qattn_fail(QATTN_ERR_SIZE, "encoder_load: unknown precision %d", p.precision);
+        return qattn_fail(QATTN_ERR_ARG, "encoder_load: unknown precision %d (int8 = %d, f32 = %d)",
+                          p.precision, QATTN_PRECISION_INT8, QATTN_PRECISION_F32);
     if (p.threads < 0)
-        return qattn_fail(QATTN_ERR_SIZE, "encoder_load: threads = %d", p.threads);
+        return qattn_fail(QATTN_ERR_ARG, "encoder_load: threads = %d, must be >= 0 (0 = one per CPU)",
+                          p.threads);
     loader ld;
     memset(&ld, 0, sizeof ld);
     whisper_config cfg;

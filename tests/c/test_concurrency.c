@@ -78,7 +78,7 @@ static void run_errors(void)
     CHECK(qattn_encoder_load(NULL, NULL, &enc) == QATTN_ERR_NULL, "NULL path");
     qattn_encoder_params bad = {(qattn_precision)7, 0, 0};
     struct qattn_encoder *none = NULL;
-    CHECK(qattn_encoder_load("x", &bad, &none) == QATTN_ERR_SIZE && !none, "bad precision");
+    CHECK(qattn_encoder_load("x", &bad, &none) == QATTN_ERR_ARG && !none, "bad precision");
     free(mel), free(out);
     qattn_encoder_free(enc);
 }

@@ -53,7 +53,7 @@ int main(void)
         {"len_k past the bound", 2, QATTN_MAX_KEYS + 1, QATTN_ERR_TOO_MANY_KEYS},
         {"head_dim = 0", 3, 0, QATTN_ERR_HEAD_DIM},  {"head_dim = 8", 3, 8, QATTN_ERR_HEAD_DIM},
         {"head_dim = 72", 3, 72, QATTN_ERR_HEAD_DIM}, {"head_dim = 272", 3, 272, QATTN_ERR_HEAD_DIM},
-        {"threads < 0", 4, -1, QATTN_ERR_SIZE},
+        {"threads < 0", 4, -1, QATTN_ERR_ARG},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         d = good();
@@ -103,6 +103,24 @@ int main(void)
     d.heads = 1;
     fk[5] = NAN;
     CHECK(qattn_attention_f32(&d, fq, fk, fv, fo) == QATTN_ERR_VALUE, "NaN in k");
+
+    /* Arguments outside their domain: QATTN_ERR_ARG, checked before anything is allocated
+     * (a negative n_mels once reached malloc and reported "out of memory"). */
+    float audio[1600] = {0}, mel_out[80 * 10];
+    for (int32_t n_mels = -1; n_mels <= 0; n_mels++) {
+        CHECK(qattn_log_mel(audio, 1600, n_mels, 1, mel_out) == QATTN_ERR_ARG, "log_mel n_mels %d", n_mels);
+        CHECK(strstr(qattn_last_error(), "n_mels") != NULL, "message names n_mels: %s", qattn_last_error());
+    }
+    CHECK(qattn_log_mel(audio, 1600, 513, 1, mel_out) == QATTN_ERR_ARG, "log_mel n_mels 513");
+    CHECK(qattn_log_mel(audio, 1600, 80, -2, mel_out) == QATTN_ERR_ARG, "log_mel threads < 0");
+    CHECK(qattn_mel_filters(0, mel_out) == QATTN_ERR_ARG, "mel_filters n_mels 0");
+    CHECK(qattn_status_string(QATTN_ERR_ARG)[0] != 'u', "ERR_ARG has a description");
+
+    /* A zero-initialised params struct means int8 (the default params say so too). */
+    qattn_encoder_params zero;
+    memset(&zero, 0, sizeof zero);
+    CHECK(zero.precision == QATTN_PRECISION_INT8, "zero params give int8");
+    CHECK(qattn_encoder_default_params().precision == QATTN_PRECISION_INT8, "default is int8");
 
     CHECK(strcmp(qattn_status_string(QATTN_ERR_SCALE), "invalid scale") == 0, "status string");
     CHECK(strcmp(qattn_version(), QATTN_VERSION_STRING) == 0, "version");

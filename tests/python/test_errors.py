@@ -103,6 +103,22 @@ def test_quantize():
     s = float(np.abs(y).max() / 127)
     assert np.array_equal(qattn.quantize(y, s),
                           np.clip(np.rint(y.astype(np.float64) / np.float64(np.float32(s))), -128, 127))
+
+
+def test_quantize_is_one_rule_the_float32_quotient():
+    """The library's rule is rint of the float32 quotient x / scale. Where a double quotient
+    or a multiply by the rounded reciprocal round the other way (inputs next to a tie), it
+    still follows the float32 quotient: numpy's float32 division is the reference."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(4_000_000) * 40).astype(np.float32)
+    s = np.float32(0.37)
+    f32 = np.clip(np.rint(x / s), -128, 127)
+    f64 = np.clip(np.rint(x.astype(np.float64) / np.float64(s)), -128, 127)
+    recip = np.clip(np.rint(x * (np.float32(1) / s)), -128, 127)
+    near_tie = (f32 != f64) | (f32 != recip)
+    assert near_tie.sum() >= 5, "the draw should hold inputs where the rules disagree"
+    got = qattn.quantize(x, float(s))
+    assert np.array_equal(got, f32)
     with pytest.raises(TypeError):
         qattn.quantize(np.array([1, 2]), 1.0)
     for bad in (0.0, -1.0, float("nan"), float("inf")):

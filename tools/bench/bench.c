@@ -15,6 +15,7 @@
 #include "bench/float_attention.h"
 #include "bench/peak.h"
 #include "bench/stages.h"
+#include "core/cpu.h"
 #include "qattn.h"
 
 typedef struct shape {
@@ -241,7 +242,8 @@ int bench_main(int argc, char **argv)
         fprintf(stderr, "qattn bench: %s\n", qattn_last_error());
         return 1;
     }
-    int have_float = qattn_isa_supported(QATTN_ISA_AVX2); /* the baseline is built for AVX2+FMA */
+    /* the float baseline and the FMA peak loop are built for AVX2 + FMA: both must be there */
+    int have_float = qattn_isa_supported(QATTN_ISA_AVX2) && qattn_cpu_get()->fma;
     char model[128];
     cpu_model(model, sizeof model);
     double peak[QATTN_ISA_AMX + 1] = {0};
