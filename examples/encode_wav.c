@@ -1,9 +1,9 @@
-/* Load a Whisper model, compute the log-mel of an audio file's first 30 s, encode it.
+/* Load a Whisper model and encode an audio file of any length, window by window, with
+ * Whisper's windowing (qattn_log_mel_padded + qattn_encoder_windows).
  * Build: cc encode_wav.c $(pkg-config --cflags --libs qattn) */
 #include <qattn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -11,37 +11,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: encode_wav MODEL AUDIO\n");
         return 2;
     }
-    qattn_encoder *enc;
+    qattn_encoder *enc = NULL;
     qattn_encoder_info info;
-    if (qattn_encoder_load(argv[1], NULL, &enc) != QATTN_OK ||
-        qattn_encoder_get_info(enc, &info) != QATTN_OK) {
-        fprintf(stderr, "%s\n", qattn_last_error());
-        return 1;
+    float *audio = NULL, *mel = NULL, *window = NULL, *out = NULL;
+    size_t n = 0;
+    int ok = qattn_encoder_load(argv[1], NULL, &enc) == QATTN_OK &&
+             qattn_encoder_get_info(enc, &info) == QATTN_OK &&
+             qattn_audio_load(argv[2], &audio, &n) == QATTN_OK;
+    const size_t frames = qattn_log_mel_frames(n), stride = qattn_log_mel_padded_frames(n);
+    const size_t window_floats = (size_t)info.n_mels * 2 * info.n_ctx;
+    if (ok) {
+        mel = malloc((size_t)info.n_mels * stride * sizeof(float));
+        window = malloc(window_floats * sizeof(float));
+        out = malloc((size_t)info.n_ctx * info.n_state * sizeof(float));
+        ok = mel && window && out && qattn_log_mel_padded(audio, n, info.n_mels, 0, mel) == QATTN_OK;
     }
-    float *audio, *window = calloc(QATTN_WINDOW_SAMPLES, sizeof(float));
-    size_t n;
-    if (!window || qattn_audio_load(argv[2], &audio, &n) != QATTN_OK) {
-        fprintf(stderr, "%s\n", qattn_last_error());
-        qattn_encoder_free(enc);
-        free(window);
-        return 1;
+    const size_t windows = ok ? qattn_encoder_window_count(enc, frames) : 0;
+    for (size_t w = 0; ok && w < windows; w++) {
+        ok = qattn_encoder_windows(enc, mel, info.n_mels, frames, stride, w * 2 * info.n_ctx, 1,
+                                   window) == QATTN_OK &&
+             qattn_encoder_run(enc, window, 1, out) == QATTN_OK;
+        if (ok)
+            printf("window %zu of %zu: (%d, %d), first value %.4f\n", w + 1, windows, info.n_ctx,
+                   info.n_state, out[0]);
     }
-    /* the first 30 s, zero-padded, plus the 160 samples the last frame needs */
-    float *padded = calloc(QATTN_WINDOW_SAMPLES + QATTN_MEL_HOP, sizeof(float));
-    memcpy(padded, audio, (n < QATTN_WINDOW_SAMPLES ? n : QATTN_WINDOW_SAMPLES) * sizeof(float));
-    float *mel = malloc((size_t)info.n_mels * (QATTN_WINDOW_FRAMES + 1) * sizeof(float));
-    float *mel3000 = malloc((size_t)info.n_mels * QATTN_WINDOW_FRAMES * sizeof(float));
-    float *out = malloc((size_t)info.n_ctx * info.n_state * sizeof(float));
-    int ok = qattn_log_mel(padded, QATTN_WINDOW_SAMPLES + QATTN_MEL_HOP, info.n_mels, 0, mel) == QATTN_OK;
-    for (int m = 0; ok && m < info.n_mels; m++)
-        memcpy(mel3000 + (size_t)m * QATTN_WINDOW_FRAMES, mel + (size_t)m * (QATTN_WINDOW_FRAMES + 1),
-               QATTN_WINDOW_FRAMES * sizeof(float));
-    ok = ok && qattn_encoder_run(enc, mel3000, 1, out) == QATTN_OK;
-    if (ok)
-        printf("encoded %zu samples: (%d, %d), first value %.4f\n", n, info.n_ctx, info.n_state, out[0]);
-    else
-        fprintf(stderr, "%s\n", qattn_last_error());
-    free(padded), free(mel), free(mel3000), free(out), free(window);
+    if (!ok)
+        fprintf(stderr, "%s\n", (mel || !enc) ? qattn_last_error() : "out of memory");
+    free(mel), free(window), free(out);
     qattn_audio_free(audio);
     qattn_encoder_free(enc);
     return ok ? 0 : 1;

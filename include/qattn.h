@@ -242,6 +242,29 @@ QATTN_API size_t qattn_log_mel_frames(size_t samples);
 QATTN_API qattn_status qattn_log_mel(const float *audio, size_t samples, int32_t n_mels, int32_t threads,
                            float *out);
 
+/*
+ * Whisper's windowing of audio of any length (openai/whisper transcribe.py), in two steps:
+ *
+ * 1. qattn_log_mel_padded: the log-mel spectrogram of the audio followed by 30 s of silence,
+ *    out[n_mels][qattn_log_mel_padded_frames(samples)]; its first qattn_log_mel_frames(samples)
+ *    frames hold the audio (the silence makes the last of them see zeros, not a reflection).
+ *    Any number of samples, 0 included.
+ * 2. qattn_encoder_windows: `count` consecutive windows of the encoder's input from a log-mel
+ *    of any length: window i is frames [start + i W, start + (i + 1) W) of mel
+ *    ([n_mels][stride] floats, of which the first `frames` hold audio), each frame at or past
+ *    `frames` set to 0 (Whisper's pad_or_trim). W is the model's window length, 2 n_ctx
+ *    (3000 for every released Whisper), so out is [count][n_mels][W], ready for
+ *    qattn_encoder_run. n_mels must be the model's (QATTN_ERR_ARG otherwise).
+ * qattn_encoder_window_count(enc, frames) = ceil(frames / W): the windows that hold audio.
+ */
+QATTN_API size_t qattn_log_mel_padded_frames(size_t samples);
+QATTN_API qattn_status qattn_log_mel_padded(const float *audio, size_t samples, int32_t n_mels,
+                                            int32_t threads, float *out);
+QATTN_API size_t qattn_encoder_window_count(const qattn_encoder *encoder, size_t frames);
+QATTN_API qattn_status qattn_encoder_windows(const qattn_encoder *encoder, const float *mel,
+                                             int32_t n_mels, size_t frames, size_t stride,
+                                             size_t start, int32_t count, float *out);
+
 /* The mel filter bank, filters[n_mels][201], as librosa.filters.mel(sr=16000, n_fft=400,
  * n_mels) computes it (what Whisper ships in mel_filters.npz). */
 QATTN_API qattn_status qattn_mel_filters(int32_t n_mels, float *filters);

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 __all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "load_audio",
-           "log_mel", "mel_filters", "library_path"]
+           "log_mel", "log_mel_padded", "mel_filters", "library_path"]
 
 
 class QattnError(ValueError):
@@ -114,6 +114,15 @@ _lib.qattn_log_mel_frames.restype = ctypes.c_size_t
 _lib.qattn_log_mel.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
                                ctypes.c_void_p]
 _lib.qattn_mel_filters.argtypes = [ctypes.c_int32, ctypes.c_void_p]
+_lib.qattn_log_mel_padded_frames.argtypes = [ctypes.c_size_t]
+_lib.qattn_log_mel_padded_frames.restype = ctypes.c_size_t
+_lib.qattn_log_mel_padded.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int32,
+                                      ctypes.c_int32, ctypes.c_void_p]
+_lib.qattn_encoder_window_count.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_lib.qattn_encoder_window_count.restype = ctypes.c_size_t
+_lib.qattn_encoder_windows.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
+                                       ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
+                                       ctypes.c_int32, ctypes.c_void_p]
 
 __version__ = _lib.qattn_version().decode()
 
@@ -301,6 +310,34 @@ class Encoder:
         _call(_lib.qattn_encoder_run, self._handle, m.ctypes.data, batch, out.ctypes.data)
         return out[0] if mel.ndim == 2 else out
 
+    def windows(self, audio=None, mel=None, frames=None, threads=None):
+        """Whisper's windows of the encoder's input, float32 (windows, n_mels, 2 * n_ctx),
+        ready for encode(): from 16 kHz mono `audio` of any length (its log_mel_padded), or
+        from a log-mel `mel` (n_mels, N) of which the first `frames` (default N) hold audio.
+        Window i is frames [i W, (i + 1) W), W = 2 * n_ctx from the model, zero past the
+        audio; there are ceil(frames / W) of them."""
+        if self._handle is None:
+            raise ValueError("this Encoder has been closed")
+        if (audio is None) == (mel is None):
+            raise ValueError("pass exactly one of audio or mel")
+        if audio is not None:
+            audio = np.asarray(audio)
+            frames = len(audio) // 160 if audio.ndim == 1 else None
+            mel = log_mel_padded(audio, self.n_mels, threads)
+        mel = np.asarray(mel)
+        if mel.dtype.kind != "f" or mel.ndim != 2:
+            raise TypeError(f"mel must be a 2-D floating-point array, got {mel.dtype} {mel.shape}")
+        m = np.ascontiguousarray(mel, dtype=np.float32)
+        frames = m.shape[1] if frames is None else frames
+        if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or not 0 <= frames <= m.shape[1]:
+            raise ValueError(f"frames must be an integer in [0, {m.shape[1]}], got {frames!r}")
+        count = _lib.qattn_encoder_window_count(self._handle, frames)
+        out = np.empty((count, self.n_mels, 2 * self.n_ctx), dtype=np.float32)
+        if count:
+            _call(_lib.qattn_encoder_windows, self._handle, m.ctypes.data, m.shape[0], frames,
+                  m.shape[1], 0, count, out.ctypes.data)
+        return out
+
     def close(self):
         if getattr(self, "_handle", None) is not None:
             _lib.qattn_encoder_free(self._handle)
@@ -346,6 +383,20 @@ def log_mel(audio, n_mels=80, threads=None):
     n_mels = _n_mels(n_mels)
     out = np.empty((n_mels, _lib.qattn_log_mel_frames(a.size)), dtype=np.float32)
     _call(_lib.qattn_log_mel, a.ctypes.data, a.size, n_mels, _threads(threads), out.ctypes.data)
+    return out
+
+
+def log_mel_padded(audio, n_mels=80, threads=None):
+    """Whisper's log-mel for windowing: the spectrogram of the audio followed by 30 s of
+    silence, (n_mels, len(audio) // 160 + 3000); the first len(audio) // 160 frames hold the
+    audio. Encoder.windows() cuts it into the model's windows."""
+    audio = np.asarray(audio)
+    if audio.dtype.kind != "f" or audio.ndim != 1:
+        raise TypeError(f"audio must be a 1-D floating-point array, got {audio.dtype} {audio.shape}")
+    a = np.ascontiguousarray(audio, dtype=np.float32)
+    n_mels = _n_mels(n_mels)
+    out = np.empty((n_mels, _lib.qattn_log_mel_padded_frames(a.size)), dtype=np.float32)
+    _call(_lib.qattn_log_mel_padded, a.ctypes.data, a.size, n_mels, _threads(threads), out.ctypes.data)
     return out
 
 

@@ -174,12 +174,48 @@ def test_encode_wav_every_kind(files, model, tmp_path, name, windows):
     assert r.returncode == 0, r.stderr
     out = np.load(tmp_path / "enc.npy")
     assert out.shape == (windows, 1500, 384) and np.isfinite(out).all()
-    if name == "speech.wav":  # the windows are Whisper's: log-mel of audio + 30 s of zeros
+    if name == "speech.wav":
         audio = qattn.load_audio(files / name)
-        mel = qattn.log_mel(np.concatenate([audio, np.zeros(480000, np.float32)]), 80)
-        want = qattn.Encoder(model, "int8", threads=2).encode(
-            np.stack([mel[:, w * 3000:(w + 1) * 3000] for w in range(windows)]))
+        want = qattn.Encoder(model, "int8", threads=2).encode(whisper_windows(audio, 80, 3000))
         assert np.array_equal(out, want)
+
+
+def whisper_windows(audio, n_mels, window):
+    """Whisper's windowing written here (openai transcribe.py): the log-mel of the audio and
+    30 s of zeros; window w is frames [w W, (w + 1) W) of it, zero (pad_or_trim) past the
+    len(audio) // 160 frames that hold audio."""
+    frames = len(audio) // 160
+    mel = qattn.log_mel(np.concatenate([audio, np.zeros(480000, np.float32)]), n_mels)
+    count = -(-frames // window)
+    out = np.zeros((count, n_mels, window), np.float32)
+    for w in range(count):
+        part = mel[:, w * window:min((w + 1) * window, frames)]
+        out[w, :, :part.shape[1]] = part
+    return out
+
+
+@pytest.mark.parametrize("size", ["ctx100", "ctx1600"])
+def test_windows_are_the_models(files, tmp_path, size):
+    """A model whose n_ctx is not 1500 gets windows of its own length, 2 n_ctx frames, from
+    the CLI, the Python binding and the library alike (ctx1600 reads 3200 frames per window:
+    a caller that assumed 3000 would read past its buffer, which the ASan run catches)."""
+    model = write_hf(tmp_path / size, size, random_weights(size, seed=4))
+    enc = qattn.Encoder(model, "int8", threads=2)
+    window = 2 * enc.n_ctx
+    audio = qattn.load_audio(files / "speech.wav")
+    want_windows = whisper_windows(audio, 80, window)
+    assert want_windows.shape[0] == -(-(len(audio) // 160) // window) >= 1
+    assert np.array_equal(enc.windows(audio), want_windows)
+    mel = qattn.log_mel_padded(audio, 80)
+    assert np.array_equal(enc.windows(mel=mel, frames=len(audio) // 160), want_windows)
+    r = encode(model, files / "speech.wav", tmp_path / "enc.npy", "--quiet")
+    assert r.returncode == 0, r.stderr
+    out = np.load(tmp_path / "enc.npy")
+    assert out.shape == (want_windows.shape[0], enc.n_ctx, 64)
+    assert np.array_equal(out, enc.encode(want_windows))
+    with pytest.raises(qattn.QattnError, match="bands"):
+        qattn.Encoder(model, "int8").windows(mel=np.zeros((128, 500), np.float32))
+    assert enc.windows(mel=np.zeros((80, 0), np.float32)).shape == (0, 80, window)
 
 
 def test_encode_wav_errors(files, model, tmp_path):

@@ -13,8 +13,10 @@ SIZES = {  # n_mels, d, heads, layers (ffn 4d)
     "tiny": (80, 384, 6, 4),
     "base": (80, 512, 8, 6),
     "micro": (8, 64, 4, 1),  # the fuzz targets' seeds
+    "ctx100": (80, 64, 4, 1),  # windows of 200 frames (2 s)
+    "ctx1600": (80, 64, 4, 1),  # windows of 3200 frames: longer than Whisper's 3000
 }
-N_CTX = {"micro": 4}  # output frames; Whisper's 1500 otherwise
+N_CTX = {"micro": 4, "ctx100": 100, "ctx1600": 1600}  # output frames; Whisper's 1500 otherwise
 
 
 def n_ctx(size):

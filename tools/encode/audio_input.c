@@ -7,8 +7,8 @@
 #include "encode/npy.h"
 #include "qattn.h"
 
-float *audio_windows_mel(const char *path, int32_t n_mels, int32_t threads, size_t *windows,
-                         size_t *frames, char *err, size_t err_size)
+float *audio_log_mel_padded(const char *path, int32_t n_mels, int32_t threads, size_t *frames,
+                            size_t *stride, char *err, size_t err_size)
 {
     float *audio;
     size_t n;
@@ -16,29 +16,19 @@ float *audio_windows_mel(const char *path, int32_t n_mels, int32_t threads, size
         snprintf(err, err_size, "%s", qattn_last_error());
         return NULL;
     }
-    if (n == 0) {
-        qattn_audio_free(audio);
-        snprintf(err, err_size, "%s: contains no audio samples", path);
-        return NULL;
-    }
-    size_t total = n + QATTN_WINDOW_SAMPLES;
-    float *padded = calloc(total, sizeof(float));
+    *frames = qattn_log_mel_frames(n);
+    *stride = qattn_log_mel_padded_frames(n);
     float *mel = NULL;
-    if (padded) {
-        memcpy(padded, audio, n * sizeof(float));
-        *frames = qattn_log_mel_frames(total);
-        mel = malloc((size_t)n_mels * *frames * sizeof(float));
-    }
-    if (!padded || !mel) {
+    if (*frames == 0)
+        snprintf(err, err_size, "%s: holds %zu samples, less than one 10 ms mel frame", path, n);
+    else if (!(mel = malloc((size_t)n_mels * *stride * sizeof(float))))
         snprintf(err, err_size, "%s: out of memory", path);
-    } else if (qattn_log_mel(padded, total, n_mels, threads, mel) != QATTN_OK) {
+    else if (qattn_log_mel_padded(audio, n, n_mels, threads, mel) != QATTN_OK) {
         snprintf(err, err_size, "%s: %s", path, qattn_last_error());
         free(mel);
         mel = NULL;
     }
-    *windows = (n + QATTN_WINDOW_SAMPLES - 1) / QATTN_WINDOW_SAMPLES;
     qattn_audio_free(audio);
-    free(padded);
     return mel;
 }
 

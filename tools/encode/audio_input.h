@@ -6,13 +6,12 @@
 #include <stdint.h>
 
 /*
- * Whisper's windows of an audio file: the log-mel of the 16 kHz audio followed by 30 s of
- * zeros (as whisper's transcribe pads it), and the number of 30 s windows that hold audio
- * (ceil(samples / 480000)). Window w is columns [3000 w, 3000 w + 3000) of the returned
- * [n_mels][*frames] array (free it). NULL with a one-line reason in err on failure.
+ * An audio file's log-mel for Whisper's windowing (qattn_log_mel_padded): [n_mels][*stride]
+ * floats (free it), of which the first *frames hold audio. NULL with a one-line reason in err
+ * on failure, or when the file holds less than one mel frame.
  */
-float *audio_windows_mel(const char *path, int32_t n_mels, int32_t threads, size_t *windows,
-                         size_t *frames, char *err, size_t err_size);
+float *audio_log_mel_padded(const char *path, int32_t n_mels, int32_t threads, size_t *frames,
+                            size_t *stride, char *err, size_t err_size);
 
 /* `qattn mel FILE --out mel.npy [--n-mels N] [--threads N]` */
 int mel_main(int argc, char **argv);

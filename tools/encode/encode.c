@@ -22,8 +22,9 @@ static int usage(FILE *to, int status)
                 "Runs the Whisper encoder. --mel: a log-mel array (n_mels, 3000) or a batch\n"
                 "(B, n_mels, 3000) -> float32 (1500, n_state) or (B, 1500, n_state).\n"
                 "--wav: an audio file of any length (WAV, FLAC, Ogg, Opus, MP3, ...) cut into\n"
-                "30 s windows (the last one padded) -> (windows, 1500, n_state); a progress\n"
-                "bar on a terminal unless --quiet.\n"
+                "the model's windows (30 s; Whisper's windowing, the last one zero-filled past\n"
+                "the audio) -> (windows, 1500, n_state); a progress bar on a terminal unless\n"
+                "--quiet.\n"
                 "PATH: a Hugging Face Whisper directory or model.safetensors (config.json\n"
                 "beside it), or a whisper.cpp ggml-*.bin (f32/f16).\n");
     return status;
@@ -52,11 +53,14 @@ static int encode_audio(qattn_encoder *enc, const qattn_encoder_info *info, cons
                         const char *out_path, int32_t threads, int quiet)
 {
     char err[512];
-    size_t windows, frames;
-    float *mel = audio_windows_mel(wav, info->n_mels, threads, &windows, &frames, err, sizeof err);
+    size_t frames, stride;
+    float *mel = audio_log_mel_padded(wav, info->n_mels, threads, &frames, &stride, err, sizeof err);
     if (!mel)
         return die(err);
-    const size_t window_in = (size_t)info->n_mels * QATTN_WINDOW_FRAMES;
+    /* the windows and their length are the model's (2 n_ctx frames), never assumed */
+    const size_t window_frames = 2 * (size_t)info->n_ctx;
+    const size_t windows = qattn_encoder_window_count(enc, frames);
+    const size_t window_in = (size_t)info->n_mels * window_frames;
     const size_t window_out = (size_t)info->n_ctx * info->n_state;
     float *in = malloc(GROUP * window_in * sizeof(float));
     float *out = malloc(GROUP * window_out * sizeof(float));
@@ -68,12 +72,9 @@ static int encode_audio(qattn_encoder *enc, const qattn_encoder_info *info, cons
     progress(quiet, 0, windows);
     for (size_t w0 = 0; ok && w0 < windows; w0 += GROUP) {
         size_t g = windows - w0 < GROUP ? windows - w0 : GROUP;
-        for (size_t w = 0; w < g; w++)
-            for (int32_t m = 0; m < info->n_mels; m++)
-                memcpy(in + w * window_in + (size_t)m * QATTN_WINDOW_FRAMES,
-                       mel + (size_t)m * frames + (w0 + w) * QATTN_WINDOW_FRAMES,
-                       QATTN_WINDOW_FRAMES * sizeof(float));
-        if (qattn_encoder_run(enc, in, (int32_t)g, out) != QATTN_OK) {
+        if (qattn_encoder_windows(enc, mel, info->n_mels, frames, stride, w0 * window_frames,
+                                  (int32_t)g, in) != QATTN_OK ||
+            qattn_encoder_run(enc, in, (int32_t)g, out) != QATTN_OK) {
             snprintf(err, sizeof err, "%s", qattn_last_error());
             ok = 0;
         } else if (!npy_append(f, out, g * window_out)) {
