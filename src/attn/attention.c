@@ -11,7 +11,7 @@
 #include "attn/attention_tiled.h"
 #include "attn/tile_kernel.h"
 #include "attn/tile_params.h"
-#include "core/dispatch.h"
+#include "core/tiers.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/size.h"
@@ -98,7 +98,9 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
     qattn_isa isa;
     const qattn_attn_ukernels *uk = NULL;
     if (st == QATTN_OK)
-        st = qattn_dispatch_attention(desc->isa, &isa, &uk);
+        st = qattn_tier_resolve(desc->isa, &isa);
+    if (st == QATTN_OK)
+        uk = qattn_attn_kernels_for(isa);
     qattn_tile_params *params = NULL;
     if (st == QATTN_OK)
         st = make_params(desc, &params);

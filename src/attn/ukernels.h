@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "attn/tile_kernel.h"
+#include "qattn.h"
 
 #define QATTN_P_ROW_BYTES 128 /* one row of 64 weights, in the tier's layout */
 
@@ -47,5 +48,9 @@ typedef struct qattn_attn_ukernels {
 
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx2;
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni;
+
+/* The family's kernels for a resolved tier: those of the best tier at or below it that has
+ * attention kernels (attn_kernels.c holds the table); NULL = the scalar reference. */
+const qattn_attn_ukernels *qattn_attn_kernels_for(qattn_isa tier);
 
 #endif

@@ -4,6 +4,7 @@
 #include "core/cpu.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -18,6 +19,8 @@
 
 static qattn_cpu detected;
 static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
+static _Atomic int amx_granted; /* read by qattn_cpu_report without the once */
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
 
 #ifdef QATTN_X86
 static unsigned long long xgetbv0(void)
@@ -50,12 +53,27 @@ static void detect(void)
         detected.amx_tile = (d >> 24) & 1;
         detected.amx_int8 = (d >> 25) & 1;
     }
+#endif
+}
+
+static void request_amx(void)
+{
 #if defined(__linux__) && defined(__x86_64__)
-    if (detected.amx_tile && detected.os_amx)
-        detected.amx_permitted =
-            syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    const qattn_cpu *c = qattn_cpu_get();
+    if (c->amx_tile && c->os_amx)
+        amx_granted = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 #endif
-#endif
+}
+
+int qattn_cpu_request_amx(void)
+{
+    pthread_once(&amx_once, request_amx);
+    return amx_granted;
+}
+
+int qattn_cpu_amx_requested(void)
+{
+    return amx_granted;
 }
 
 const qattn_cpu *qattn_cpu_get(void)

@@ -8,13 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/dispatch.h"
+#include "core/tiers.h"
 #include "core/quantize.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "gemm/gemm_ukernels.h"
 
-enum { ROW_BLOCK = 64, COL_BLOCK = 256 };
+/* The scalar reference's blocking; a fast tier's comes from its table (gemm_ukernels.h). */
+enum { REFERENCE_ROW_BLOCK = 64, REFERENCE_COL_BLOCK = 256, QUANTIZE_ROWS = 64 };
 
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
                          float *sx)
@@ -40,11 +41,11 @@ qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights
                           "gemm: %d x %d weights; k must be a multiple of 4 in [4, %d]", n, k,
                           QATTN_GEMM_MAX_K);
     qattn_isa tier;
-    qattn_status st = qattn_dispatch_resolve(isa, &tier);
+    qattn_status st = qattn_tier_resolve(isa, &tier);
     if (st != QATTN_OK)
         return st;
     w->n = n, w->k = k;
-    w->uk = qattn_gemm_ukernels_of(tier);
+    w->uk = qattn_gemm_kernels_for(tier);
     w->scale = malloc((size_t)n * sizeof(float));
     w->w8 = malloc((size_t)n * k);
     w->bias = bias ? malloc((size_t)n * sizeof(float)) : NULL;
@@ -100,30 +101,31 @@ typedef struct run {
     const float *sx;
     float *y;
     ptrdiff_t ldy;
-    int32_t m, row_blocks, col_blocks;
-    int32_t **scratch; /* per worker: ROW_BLOCK x COL_BLOCK int32 */
+    int32_t m, row_block, col_block, row_blocks, col_blocks;
+    int32_t **scratch; /* per worker: row_block x col_block int32 */
 } run;
 
 static void tile_task(void *ctx, int64_t item, int worker)
 {
     const run *r = ctx;
     const qattn_gemm_weights *w = r->w;
-    int32_t i0 = (int32_t)(item / r->col_blocks) * ROW_BLOCK;
-    int32_t n0 = (int32_t)(item % r->col_blocks) * COL_BLOCK;
-    int32_t rows = r->m - i0 < ROW_BLOCK ? r->m - i0 : ROW_BLOCK;
-    int32_t cols = w->n - n0 < COL_BLOCK ? w->n - n0 : COL_BLOCK;
+    const int32_t rb = r->row_block, cb = r->col_block;
+    int32_t i0 = (int32_t)(item / r->col_blocks) * rb;
+    int32_t n0 = (int32_t)(item % r->col_blocks) * cb;
+    int32_t rows = r->m - i0 < rb ? r->m - i0 : rb;
+    int32_t cols = w->n - n0 < cb ? w->n - n0 : cb;
     int32_t *acc = r->scratch[worker];
     const int8_t *x8 = r->x8 + (size_t)i0 * w->k;
     if (w->uk)
-        w->uk->gemm(x8, w->k, rows, w->packed, w->n, w->k, n0, cols, acc, COL_BLOCK);
+        w->uk->gemm(x8, w->k, rows, w->packed, w->n, w->k, n0, cols, acc, cb);
     else
-        gemm_reference(x8, rows, w->w8, w->k, n0, cols, acc, COL_BLOCK);
+        gemm_reference(x8, rows, w->w8, w->k, n0, cols, acc, cb);
     /* The epilogue: one multiply by the combined scale, then the bias (no contraction). */
     for (int32_t i = 0; i < rows; i++) {
         float *yi = r->y + (i0 + i) * r->ldy + n0;
         const float sxi = r->sx[i0 + i];
         for (int32_t j = 0; j < cols; j++) {
-            float scaled = (float)acc[i * COL_BLOCK + j] * (sxi * w->scale[n0 + j]);
+            float scaled = (float)acc[i * cb + j] * (sxi * w->scale[n0 + j]);
             yi[j] = w->bias ? scaled + w->bias[n0 + j] : scaled;
         }
     }
@@ -141,8 +143,8 @@ static void quantize_task(void *ctx, int64_t item, int worker)
 {
     (void)worker;
     const quantize_job *q = ctx;
-    int32_t i0 = (int32_t)item * ROW_BLOCK;
-    int32_t rows = q->m - i0 < ROW_BLOCK ? q->m - i0 : ROW_BLOCK;
+    int32_t i0 = (int32_t)item * QUANTIZE_ROWS;
+    int32_t rows = q->m - i0 < QUANTIZE_ROWS ? q->m - i0 : QUANTIZE_ROWS;
     qattn_quantize_rows(q->x + i0 * q->ldx, rows, q->k, q->ldx, q->x8 + (size_t)i0 * q->k,
                         q->sx + i0);
 }
@@ -154,8 +156,9 @@ qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
     if (m < 1 || ldx < w->k || ldy < w->n)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, ldx = %td, ldy = %td", m, ldx, ldy);
-    run r = {w, NULL, NULL, y, ldy, m, (m + ROW_BLOCK - 1) / ROW_BLOCK,
-             (w->n + COL_BLOCK - 1) / COL_BLOCK, NULL};
+    const int32_t rb = w->uk ? w->uk->row_block : REFERENCE_ROW_BLOCK;
+    const int32_t cb = w->uk ? w->uk->col_block : REFERENCE_COL_BLOCK;
+    run r = {w, NULL, NULL, y, ldy, m, rb, cb, (m + rb - 1) / rb, (w->n + cb - 1) / cb, NULL};
     const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
     const int workers = qattn_workers_for(threads, items);
     int8_t *x8 = malloc((size_t)m * w->k);
@@ -163,10 +166,12 @@ qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t
     r.scratch = calloc((size_t)workers, sizeof *r.scratch);
     int ok = x8 && sx && r.scratch;
     for (int i = 0; ok && i < workers; i++)
-        ok = (r.scratch[i] = malloc((size_t)ROW_BLOCK * COL_BLOCK * sizeof(int32_t))) != NULL;
+        ok = (r.scratch[i] = malloc((size_t)rb * cb * sizeof(int32_t))) != NULL;
     if (ok) {
         quantize_job q = {x, m, w->k, ldx, x8, sx};
-        qattn_parallel_for(qattn_workers_for(threads, r.row_blocks), r.row_blocks, quantize_task, &q);
+        const int64_t quantize_tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
+        qattn_parallel_for(qattn_workers_for(threads, quantize_tasks), quantize_tasks,
+                           quantize_task, &q);
         r.x8 = x8, r.sx = sx;
         qattn_parallel_for(workers, items, tile_task, &r);
     }

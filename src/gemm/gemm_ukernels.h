@@ -5,10 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qattn.h"
+
 struct qattn_gemm_ukernels {
     const char *name;
     int32_t nr; /* columns per packed panel; gemm's n0 and nc are multiples of it (nc may end
                    at n) */
+    /* The driver's blocking for this tier: rows x columns of one task (its int32 tile stays
+     * in L1/L2); col_block is a multiple of nr. */
+    int32_t row_block, col_block;
     size_t (*packed_bytes)(int32_t n, int32_t k);
     /* Packs w8 ([n][k] int8) into the tier's layout. */
     void (*pack)(const int8_t *w8, int32_t n, int32_t k, void *packed);
@@ -20,5 +25,9 @@ struct qattn_gemm_ukernels {
 
 extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx2;
 extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx512vnni;
+
+/* The family's kernels for a resolved tier: those of the best tier at or below it that has
+ * GEMM kernels (gemm_kernels.c holds the table); NULL = the scalar reference. */
+const struct qattn_gemm_ukernels *qattn_gemm_kernels_for(qattn_isa tier);
 
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/dispatch.h"
+#include "core/tiers.h"
 #include "core/error.h"
 #include "whisper/ggml_file.h"
 #include "whisper/model_load.h"
@@ -371,7 +371,7 @@ qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,
     qattn_isa tier;
     qattn_status st = qattn_whisper_check_config(name, cfg);
     if (st == QATTN_OK && p->precision == QATTN_PRECISION_INT8)
-        st = qattn_dispatch_resolve(p->isa, &tier);
+        st = qattn_tier_resolve(p->isa, &tier);
     if (st != QATTN_OK)
         return st;
     struct qattn_encoder *enc = calloc(1, sizeof *enc);

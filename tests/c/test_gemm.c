@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/tiers.h"
 #include "gemm/gemm.h"
 #include "testing.h"
 
@@ -88,8 +89,9 @@ static void one_shape(const shape *s)
     printf("m=%d n=%d k=%d: relative error against float64 %.4f\n", s->m, s->n, s->k,
            sqrt(err2 / (norm2 > 0 ? norm2 : 1)));
 
-    for (qattn_isa isa = QATTN_ISA_AVX2; isa <= QATTN_ISA_AMX; isa++) {
-        if (!qattn_isa_supported(isa))
+    for (int ti = 0; ti < qattn_tier_count(); ti++) { /* every fast tier built */
+        const qattn_isa isa = qattn_tier_at(ti);
+        if (isa == QATTN_ISA_SCALAR || !qattn_isa_supported(isa))
             continue;
         for (int32_t threads = 1; threads <= 3; threads++) {
             float *y = run(s, w, b, x, isa, threads);

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* syscall() */
 /*
  * Every tier this CPU supports gives exactly the scalar reference's int8 output, on every
  * shape class (ragged Lq/Lk tails, D from 16 to 256, causal, padding, H = 1..20, peaked and
@@ -5,8 +6,13 @@
  * detection and reported.
  */
 #include <stdlib.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <string.h>
 
+#include "core/tiers.h"
 #include "qattn.h"
 #include "testing.h"
 
@@ -67,7 +73,8 @@ static void one_shape(const shape *s)
         kv_len[h] = 1 + (int32_t)(next_u32() % (uint32_t)s->len_k);
     }
     int8_t *ref = run(s, q, k, v, scales, kv_len, QATTN_ISA_SCALAR, 1);
-    for (qattn_isa isa = QATTN_ISA_SCALAR; isa <= QATTN_ISA_AMX; isa++) {
+    for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* every tier built, lowest first */
+        const qattn_isa isa = qattn_tier_at(ti);
         if (!qattn_isa_supported(isa))
             continue;
         const int32_t threads[] = {1, 2, 3};
@@ -91,14 +98,14 @@ static void one_shape(const shape *s)
 
 int main(void)
 {
-    for (qattn_isa isa = QATTN_ISA_SCALAR; isa <= QATTN_ISA_AMX; isa++)
+    for (qattn_isa isa = QATTN_ISA_SCALAR; qattn_isa_name(isa); isa++)
         printf("tier %-11s %s\n", qattn_isa_name(isa),
                qattn_isa_supported(isa) ? "tested" : "skipped: not supported here");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         one_shape(&shapes[i]);
 
     /* Forcing a tier the CPU lacks is an error, not a silent fallback. */
-    for (qattn_isa isa = QATTN_ISA_SCALAR; isa <= QATTN_ISA_AMX; isa++) {
+    for (qattn_isa isa = QATTN_ISA_SCALAR; qattn_isa_name(isa); isa++) {
         if (qattn_isa_supported(isa))
             continue;
         int8_t x[16] = {0}, o[16];
@@ -109,5 +116,21 @@ int main(void)
         CHECK(qattn_attention_s8(&d, x, x, x, o) == QATTN_ERR_ISA, "unsupported %s accepted",
               qattn_isa_name(isa));
     }
+    /* No AMX tier is built, so the process never asked for AMX tile data: the permission
+     * enlarges every signal frame of the host program and is asked only when AMX is chosen. */
+#if defined(__linux__) && defined(__x86_64__)
+    {
+        int8_t x[16] = {0}, o[16];
+        float one = 1.0f;
+        qattn_attention_desc d = qattn_attention_desc_default(); /* isa: auto, the best tier */
+        d.heads = d.len_q = d.len_k = 1, d.head_dim = 16;
+        d.scale_q = d.scale_k = d.scale_v = d.scale_out = &one;
+        CHECK(qattn_attention_s8(&d, x, x, x, o) == QATTN_OK, "auto tier: %s", qattn_last_error());
+    }
+    unsigned long long permitted = 0;
+    if (syscall(SYS_arch_prctl, 0x1022 /* ARCH_GET_XCOMP_PERM */, &permitted) == 0)
+        CHECK(!(permitted & (1ull << 18)) || qattn_isa_supported(QATTN_ISA_AMX),
+              "AMX tile data permission requested without an AMX tier (mask %#llx)", permitted);
+#endif
     return testing_report("test_tiers");
 }

@@ -135,7 +135,7 @@ def tiers():
     from conftest import BUILD
     info = subprocess.run([os.path.join(BUILD, "qattn"), "info"], capture_output=True,
                           text=True).stdout
-    line = next(l for l in info.splitlines() if l.startswith("tiers:"))
+    line = next(l for l in info.splitlines() if l.startswith("runs:"))
     return [kv.split("=")[0] for kv in line.split()[1:5] if kv.endswith("=1")]
 
 

@@ -16,6 +16,7 @@
 #include "bench/peak.h"
 #include "bench/stages.h"
 #include "core/cpu.h"
+#include "core/tiers.h"
 #include "qattn.h"
 
 typedef struct shape {
@@ -246,10 +247,10 @@ int bench_main(int argc, char **argv)
     int have_float = qattn_isa_supported(QATTN_ISA_AVX2) && qattn_cpu_get()->fma;
     char model[128];
     cpu_model(model, sizeof model);
-    double peak[QATTN_ISA_AMX + 1] = {0};
-    for (qattn_isa t = QATTN_ISA_SCALAR; t <= QATTN_ISA_AMX; t++)
-        if (qattn_isa_supported(t))
-            peak[t] = peak_of(t);
+    double peak[8] = {0}; /* by tier value */
+    for (int ti = 0; ti < qattn_tier_count(); ti++)
+        if (qattn_isa_supported(qattn_tier_at(ti)))
+            peak[qattn_tier_at(ti)] = peak_of(qattn_tier_at(ti));
     double fma_peak = have_float ? bench_peak_fma_f32(20000000) : 0.0;
 
     if (json)
@@ -280,7 +281,8 @@ int bench_main(int argc, char **argv)
         double float_ms[2] = {-1, -1};
         for (int ti = 0; ti < n_threads && have_float; ti++)
             float_ms[ti] = time_float(s, &in, thread_list[ti], repeats);
-        for (qattn_isa t = QATTN_ISA_SCALAR; t <= QATTN_ISA_AMX; t++) {
+        for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
+            const qattn_isa t = qattn_tier_at(ti);
             if (!qattn_isa_supported(t))
                 continue;
             for (int ti = 0; ti < n_threads; ti++) {
@@ -305,9 +307,10 @@ int bench_main(int argc, char **argv)
             }
         }
         if (si == BASE_SHAPE) { /* where one call's time goes, per fast tier */
-            for (qattn_isa t = QATTN_ISA_AVX2; t <= QATTN_ISA_AMX; t++) {
+            for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) {
+                const qattn_isa t = qattn_tier_at(ti);
                 bench_stages st;
-                if (!qattn_isa_supported(t) ||
+                if (t == QATTN_ISA_SCALAR || !qattn_isa_supported(t) ||
                     !bench_time_stages(t, in.q, in.k, in.v, s->heads, s->len, s->len, s->d, in.scales, &st))
                     continue;
                 double total = time_int8(s, &in, t, 1, repeats);

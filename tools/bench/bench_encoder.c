@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench/peak.h"
+#include "core/tiers.h"
 #include "whisper/profile.h"
 
 typedef struct size_spec {
@@ -184,7 +185,8 @@ int bench_encoder_main(int argc, char **argv)
             f32_ms[ti] = r.ok ? r.ms : 0;
             print_result(json, &first, sz, "f32", "openblas", thread_list[ti], &r, 0);
         }
-        for (qattn_isa t = QATTN_ISA_SCALAR; t <= QATTN_ISA_AMX; t++) {
+        for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
+            const qattn_isa t = qattn_tier_at(ti);
             if (!qattn_isa_supported(t) || (t == QATTN_ISA_SCALAR && si > 0))
                 continue;
             for (int ti = 0; ti < n_threads; ti++) {

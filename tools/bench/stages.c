@@ -6,7 +6,8 @@
 
 #include "attn/tile_params.h"
 #include "bench/peak.h"
-#include "core/dispatch.h"
+#include "attn/ukernels.h"
+#include "core/tiers.h"
 
 int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int8_t *v,
                       int heads, int len_q, int len_k, int d, const float scales[4],
@@ -15,7 +16,7 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
     qattn_isa chosen;
     const qattn_attn_ukernels *uk;
     qattn_tile_params p;
-    if (qattn_dispatch_attention(isa, &chosen, &uk) != QATTN_OK || !uk ||
+    if (qattn_tier_resolve(isa, &chosen) != QATTN_OK || !(uk = qattn_attn_kernels_for(chosen)) ||
         qattn_tile_params_make(&p, d, scales[0], scales[1], scales[2], scales[3]) != QATTN_OK)
         return 0;
     const int q_tiles = (len_q + 63) / 64, k_tiles = (len_k + 63) / 64;

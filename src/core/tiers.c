@@ -2,7 +2,7 @@
  * Tier selection: the best tier the CPU and OS allow, unless QATTN_ISA forces a lower one.
  * Decided once per process (pthread_once); every call can still force a tier of its own.
  */
-#include "core/dispatch.h"
+#include "core/tiers.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +12,19 @@
 #include "core/cpu.h"
 #include "core/error.h"
 
+/* Which tiers this build compiled kernels for (CMake adds an isa/<tier>/ directory's sources
+ * and defines its macro on the architectures that have it). */
+static const qattn_isa tiers[] = {
+#ifdef QATTN_BUILD_AVX512VNNI
+    QATTN_ISA_AVX512VNNI,
+#endif
+#ifdef QATTN_BUILD_AVX2
+    QATTN_ISA_AVX2,
+#endif
+    QATTN_ISA_SCALAR,
+};
+enum { TIER_COUNT = sizeof tiers / sizeof *tiers };
+
 static const char *const isa_names[] = {"auto", "scalar", "avx2", "avx512vnni", "amx"};
 
 const char *qattn_isa_name(qattn_isa isa)
@@ -19,46 +32,66 @@ const char *qattn_isa_name(qattn_isa isa)
     return (unsigned)isa < sizeof isa_names / sizeof *isa_names ? isa_names[isa] : NULL;
 }
 
-const qattn_attn_ukernels *qattn_attn_ukernels_of(qattn_isa isa)
+int qattn_tier_count(void)
 {
-#ifdef QATTN_HAVE_X86_KERNELS
-    if (isa == QATTN_ISA_AVX2)
-        return &qattn_attn_ukernels_avx2;
-    if (isa == QATTN_ISA_AVX512VNNI)
-        return &qattn_attn_ukernels_avx512vnni;
-#endif
-    (void)isa;
-    return NULL;
+    return TIER_COUNT;
 }
 
-const struct qattn_gemm_ukernels *qattn_gemm_ukernels_of(qattn_isa isa)
+qattn_isa qattn_tier_at(int index)
 {
-#ifdef QATTN_HAVE_X86_KERNELS
-    if (isa == QATTN_ISA_AVX2)
-        return &qattn_gemm_ukernels_avx2;
-    if (isa == QATTN_ISA_AVX512VNNI)
-        return &qattn_gemm_ukernels_avx512vnni;
-#endif
-    (void)isa;
-    return NULL;
+    return index >= 0 && index < TIER_COUNT ? tiers[index] : QATTN_ISA_SCALAR;
 }
 
-int qattn_isa_supported(qattn_isa isa)
+static int tier_index(qattn_isa isa)
+{
+    for (int i = 0; i < TIER_COUNT; i++)
+        if (tiers[i] == isa)
+            return i;
+    return -1;
+}
+
+qattn_isa qattn_tier_below(qattn_isa isa)
+{
+    int i = tier_index(isa);
+    return i >= 0 && i + 1 < TIER_COUNT ? tiers[i + 1] : QATTN_ISA_SCALAR;
+}
+
+int qattn_tier_pick(qattn_isa tier, const void *table, size_t entry_size, int count)
+{
+    for (;;) {
+        for (int i = 0; i < count; i++) {
+            qattn_isa has;
+            memcpy(&has, (const char *)table + (size_t)i * entry_size, sizeof has);
+            if (has == tier)
+                return i;
+        }
+        if (tier == QATTN_ISA_SCALAR)
+            return -1;
+        tier = qattn_tier_below(tier);
+    }
+}
+
+int qattn_tier_runs_here(qattn_isa isa)
 {
     const qattn_cpu *c = qattn_cpu_get();
     switch (isa) {
     case QATTN_ISA_SCALAR:
         return 1;
     case QATTN_ISA_AVX2:
-        return qattn_attn_ukernels_of(isa) && c->avx2 && c->os_ymm;
+        return c->avx2 && c->os_ymm;
     case QATTN_ISA_AVX512VNNI:
-        return qattn_attn_ukernels_of(isa) && c->avx512f && c->avx512bw && c->avx512vl && c->avx512vnni &&
-               c->os_zmm;
-    case QATTN_ISA_AMX: /* no AMX kernels yet */
+        return c->avx512f && c->avx512bw && c->avx512vl && c->avx512vnni && c->os_zmm;
+    case QATTN_ISA_AMX:
+        return c->amx_tile && c->amx_int8 && c->os_amx && c->avx512f && c->os_zmm;
     case QATTN_ISA_AUTO:
         return 0;
     }
     return 0;
+}
+
+int qattn_isa_supported(qattn_isa isa)
+{
+    return tier_index(isa) >= 0 && qattn_tier_runs_here(isa);
 }
 
 static qattn_isa active = QATTN_ISA_SCALAR;
@@ -68,14 +101,14 @@ static pthread_once_t active_once = PTHREAD_ONCE_INIT;
 static void choose_active(void)
 {
     qattn_isa best = QATTN_ISA_SCALAR;
-    for (qattn_isa t = QATTN_ISA_SCALAR; t <= QATTN_ISA_AMX; t++)
-        if (qattn_isa_supported(t))
-            best = t;
+    for (int i = TIER_COUNT - 1; i >= 0; i--)
+        if (qattn_tier_runs_here(tiers[i]))
+            best = tiers[i];
     active = best;
     const char *env = getenv("QATTN_ISA");
     if (!env || !*env)
         return;
-    for (qattn_isa t = QATTN_ISA_SCALAR; t <= QATTN_ISA_AMX; t++) {
+    for (qattn_isa t = QATTN_ISA_SCALAR; (size_t)t < sizeof isa_names / sizeof *isa_names; t++) {
         if (strcmp(env, isa_names[t]) == 0) {
             if (qattn_isa_supported(t))
                 active = t;
@@ -100,28 +133,22 @@ qattn_status qattn_isa_active(qattn_isa *isa)
     return QATTN_OK;
 }
 
-qattn_status qattn_dispatch_attention(int32_t requested, qattn_isa *isa,
-                                      const qattn_attn_ukernels **uk)
-{
-    qattn_status st = qattn_dispatch_resolve(requested, isa);
-    if (st == QATTN_OK)
-        *uk = qattn_attn_ukernels_of(*isa);
-    return st;
-}
-
-qattn_status qattn_dispatch_resolve(int32_t requested, qattn_isa *isa)
+qattn_status qattn_tier_resolve(int32_t requested, qattn_isa *isa)
 {
     qattn_isa chosen = (qattn_isa)requested;
     if (requested == QATTN_ISA_AUTO) {
         qattn_status st = qattn_isa_active(&chosen);
         if (st != QATTN_OK)
             return st;
-    } else if (requested < QATTN_ISA_SCALAR || requested > QATTN_ISA_AMX) {
+    } else if (!qattn_isa_name((qattn_isa)requested)) {
         return qattn_fail(QATTN_ERR_ISA, "isa = %d is not a tier", requested);
     } else if (!qattn_isa_supported(chosen)) {
         return qattn_fail(QATTN_ERR_ISA, "isa %s is not supported on this CPU, OS or build",
                           isa_names[chosen]);
     }
+    /* AMX tile data enlarges every signal frame of the process: ask only once AMX is chosen */
+    if (chosen == QATTN_ISA_AMX && !qattn_cpu_request_amx())
+        return qattn_fail(QATTN_ERR_ISA, "isa amx: the OS refused the AMX tile data permission");
     *isa = chosen;
     return QATTN_OK;
 }
@@ -132,16 +159,22 @@ size_t qattn_cpu_report(char *buf, size_t size)
     qattn_isa chosen = QATTN_ISA_SCALAR;
     qattn_status st = qattn_isa_active(&chosen);
     const char *env = getenv("QATTN_ISA");
+    char built[96] = "";
+    for (int i = 0; i < TIER_COUNT; i++)
+        snprintf(built + strlen(built), sizeof built - strlen(built), "%s%s", i ? " " : "",
+                 isa_names[tiers[i]]);
     int n = snprintf(
         buf, size,
         "cpu:     avx2=%d fma=%d avx512f=%d avx512bw=%d avx512vl=%d avx512vnni=%d "
         "avx512vbmi=%d amx-tile=%d amx-int8=%d\n"
-        "os:      ymm=%d zmm=%d amx-state=%d amx-permission=%d\n"
-        "tiers:   scalar=%d avx2=%d avx512vnni=%d amx=%d (amx kernels not built yet)\n"
+        "os:      ymm=%d zmm=%d amx-state=%d amx-permission=%s\n"
+        "built:   %s (best first)\n"
+        "runs:    scalar=%d avx2=%d avx512vnni=%d amx=%d\n"
         "QATTN_ISA: %s\n"
         "chosen:  %s\n",
         c->avx2, c->fma, c->avx512f, c->avx512bw, c->avx512vl, c->avx512vnni, c->avx512vbmi,
-        c->amx_tile, c->amx_int8, c->os_ymm, c->os_zmm, c->os_amx, c->amx_permitted,
+        c->amx_tile, c->amx_int8, c->os_ymm, c->os_zmm, c->os_amx,
+        qattn_cpu_amx_requested() ? "granted" : "not requested (no AMX tier chosen)", built,
         qattn_isa_supported(QATTN_ISA_SCALAR), qattn_isa_supported(QATTN_ISA_AVX2),
         qattn_isa_supported(QATTN_ISA_AVX512VNNI), qattn_isa_supported(QATTN_ISA_AMX),
         env && *env ? env : "(unset)", st == QATTN_OK ? isa_names[chosen] : qattn_last_error());
