@@ -1,3 +1,15 @@
+/*
+ * A persistent pool of worker threads for qattn_parallel_for. Threads are started the first
+ * time a call needs them (never more than the largest worker count asked for) and then wait
+ * for work for the life of the process: a call creates no thread once the pool is warm.
+ *
+ * Each call is a loop with a shared item counter. The caller runs items as worker 0; pool
+ * threads join it as workers 1..workers-1 while it is open; when the caller's counter runs
+ * out it closes the loop to newcomers and waits for the helpers inside to finish their items.
+ * Several calls (from several user threads) can be open at once; helpers serve the oldest
+ * first. If no helper is free, the caller does all the items itself: results never depend on
+ * which worker ran what, and a call always finishes.
+ */
 #define _POSIX_C_SOURCE 200809L /* sysconf */
 #include "core/parallel.h"
 
@@ -6,17 +18,26 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+enum { MAX_WORKERS = 1024 };
+
 typedef struct loop {
-    atomic_llong next;
+    atomic_llong next; /* the next item to run */
     int64_t n;
     qattn_task_fn fn;
     void *ctx;
+    int helpers_wanted; /* workers - 1 */
+    int helpers_joined; /* worker ids handed out: 1..helpers_joined */
+    int helpers_inside; /* joined and not finished */
+    struct loop *next_open;
 } loop;
 
-typedef struct worker_arg {
-    loop *l;
-    int worker;
-} worker_arg;
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work;   /* a loop opened */
+    pthread_cond_t left;   /* a helper finished its part of a loop */
+    loop *open;            /* loops still taking helpers, oldest first */
+    int threads;           /* pool threads started */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
 
 static void run_items(loop *l, int worker)
 {
@@ -28,33 +49,87 @@ static void run_items(loop *l, int worker)
     }
 }
 
-static void *worker_main(void *arg)
+/* Removes l from the open list if it is there (pool.mu held). */
+static void close_loop(loop *l)
 {
-    worker_arg *w = arg;
-    run_items(w->l, w->worker);
+    for (loop **p = &pool.open; *p; p = &(*p)->next_open)
+        if (*p == l) {
+            *p = l->next_open;
+            return;
+        }
+}
+
+static void *pool_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        loop *l = pool.open;
+        if (!l) {
+            pthread_cond_wait(&pool.work, &pool.mu);
+            continue;
+        }
+        int worker = ++l->helpers_joined;
+        l->helpers_inside++;
+        if (l->helpers_joined == l->helpers_wanted)
+            close_loop(l); /* full: later helpers go to the next loop */
+        pthread_mutex_unlock(&pool.mu);
+        run_items(l, worker);
+        pthread_mutex_lock(&pool.mu);
+        if (--l->helpers_inside == 0)
+            pthread_cond_broadcast(&pool.left);
+    }
     return NULL;
+}
+
+/* Starts pool threads until there are `want` (pool.mu held). A thread that cannot be started
+ * is not an error: the callers do its share. */
+static void grow_pool(int want)
+{
+    while (pool.threads < want) {
+        pthread_t t;
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0)
+            return;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int ok = pthread_create(&t, &attr, pool_thread, NULL) == 0;
+        pthread_attr_destroy(&attr);
+        if (!ok)
+            return;
+        pool.threads++;
+    }
 }
 
 void qattn_parallel_for(int workers, int64_t n, qattn_task_fn fn, void *ctx)
 {
-    loop l = {0, n, fn, ctx};
+    loop l;
     atomic_init(&l.next, 0);
-    pthread_t *threads = workers > 1 ? malloc(sizeof(pthread_t) * (size_t)(workers - 1)) : NULL;
-    worker_arg *args = workers > 1 ? malloc(sizeof(worker_arg) * (size_t)(workers - 1)) : NULL;
-    int started = 0;
-    if (threads && args) {
-        for (int w = 1; w < workers; w++) {
-            args[started] = (worker_arg){&l, w};
-            if (pthread_create(&threads[started], NULL, worker_main, &args[started]) != 0)
-                break;
-            started++;
-        }
+    l.n = n, l.fn = fn, l.ctx = ctx;
+    l.helpers_wanted = workers - 1 < MAX_WORKERS ? workers - 1 : MAX_WORKERS - 1;
+    if (l.helpers_wanted > n - 1)
+        l.helpers_wanted = n > 1 ? (int)(n - 1) : 0;
+    l.helpers_joined = l.helpers_inside = 0;
+    l.next_open = NULL;
+    if (l.helpers_wanted < 1) {
+        run_items(&l, 0);
+        return;
     }
+    pthread_mutex_lock(&pool.mu);
+    grow_pool(l.helpers_wanted);
+    loop **tail = &pool.open;
+    while (*tail)
+        tail = &(*tail)->next_open;
+    *tail = &l;
+    pthread_cond_broadcast(&pool.work);
+    pthread_mutex_unlock(&pool.mu);
+
     run_items(&l, 0);
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    free(args);
+
+    pthread_mutex_lock(&pool.mu);
+    close_loop(&l);
+    while (l.helpers_inside > 0)
+        pthread_cond_wait(&pool.left, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
 }
 
 int qattn_workers_for(int32_t threads, int64_t n)
@@ -64,7 +139,7 @@ int qattn_workers_for(int32_t threads, int64_t n)
         w = 1;
     if (w > n)
         w = (long)n;
-    if (w > 1024)
-        w = 1024;
+    if (w > MAX_WORKERS)
+        w = MAX_WORKERS;
     return w < 1 ? 1 : (int)w;
 }
