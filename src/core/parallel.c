@@ -132,6 +132,29 @@ void qattn_parallel_for(int workers, int64_t n, qattn_task_fn fn, void *ctx)
     pthread_mutex_unlock(&pool.mu);
 }
 
+enum { ROWS_PER_TASK = 16 };
+
+typedef struct rows_job {
+    qattn_rows_fn fn;
+    void *ctx;
+    int32_t m;
+} rows_job;
+
+static void rows_task(void *ctx, int64_t item, int worker)
+{
+    (void)worker;
+    const rows_job *j = ctx;
+    int32_t r0 = (int32_t)item * ROWS_PER_TASK;
+    j->fn(j->ctx, r0, j->m - r0 < ROWS_PER_TASK ? j->m - r0 : ROWS_PER_TASK);
+}
+
+void qattn_parallel_rows(int32_t threads, int32_t m, qattn_rows_fn fn, void *ctx)
+{
+    rows_job j = {fn, ctx, m};
+    int64_t items = (m + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+    qattn_parallel_for(qattn_workers_for(threads, items), items, rows_task, &j);
+}
+
 int qattn_workers_for(int32_t threads, int64_t n)
 {
     long w = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);

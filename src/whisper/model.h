@@ -1,7 +1,7 @@
 /*
  * The Whisper encoder's configuration and weights (llama2.c style: shapes in comments).
- * Loaded by model_load.c from a Hugging Face directory or file, or a whisper.cpp ggml file;
- * run by encoder.c.
+ * Loaded from a Hugging Face directory or file, or a whisper.cpp ggml file (model_open.c,
+ * model_build.c); run by encoder.c.
  */
 #ifndef QATTN_WHISPER_MODEL_H
 #define QATTN_WHISPER_MODEL_H
@@ -50,9 +50,17 @@ struct qattn_encoder {
     float *ln_post_w, *ln_post_b; /* [d] */
 };
 
-/* y[m][n_out] = x[m][n_in] W^T + b in the layer's precision. */
+/* y[m][n_out] = x[m][n_in] W^T + b in the layer's precision (linear.c). */
 qattn_status qattn_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
-                                const float *x, int32_t m, float *y);
+                              const float *x, int32_t m, float *y);
+void qattn_linear_free(whisper_linear *l);
+
+/* Self-attention of n frames (self_attention.c): qkv is [n][3 d] (q, k, v side by side),
+ * out [n][d]. f32 needs n x n floats of scores; int8 4 n d bytes of scratch. */
+void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv, int32_t n,
+                              float *scores, float *out);
+qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
+                                       int32_t n, int8_t *scratch, float *out);
 
 /* For the int8 precision: quantizes and packs l's float weights and drops them. */
 qattn_status qattn_linear_finish(struct qattn_encoder *enc, whisper_linear *l);

@@ -1,20 +1,60 @@
-/* Internal entry points of the model loader that the fuzz targets drive from memory. */
+/*
+ * Loading a Whisper model, in four parts: a format's reader lists its tensors (safetensors.c,
+ * ggml_file.c), tensor_names.c names each tensor the encoder needs in that format, config.c
+ * reads and checks the configuration, model_build.c converts and packs the weights, and
+ * model_open.c tells the formats apart and ties them together. The fuzz targets drive the
+ * in-memory entry points below.
+ */
 #ifndef QATTN_WHISPER_MODEL_LOAD_H
 #define QATTN_WHISPER_MODEL_LOAD_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "whisper/ggml_file.h"
 #include "whisper/model.h"
+#include "whisper/tensors.h"
 
-/* A Whisper config from config.json's text. */
+typedef enum qattn_model_format { QATTN_FORMAT_HF, QATTN_FORMAT_GGML } qattn_model_format;
+
+/* A model file's tensors, under the names of its format. */
+typedef struct qattn_model_source {
+    qattn_model_format format;
+    const char *path;      /* for messages */
+    wt_set set;
+    const char *hf_prefix; /* "model.encoder." or "encoder." (qattn_model_find_prefix) */
+} qattn_model_source;
+
+/* The tensors the encoder reads; a "%d" in a name is the layer. */
+typedef enum qattn_tensor_id {
+    QATTN_T_CONV1_W, QATTN_T_CONV1_B, QATTN_T_CONV2_W, QATTN_T_CONV2_B, QATTN_T_POS,
+    QATTN_T_LN_POST_W, QATTN_T_LN_POST_B, QATTN_T_ATTN_LN_W, QATTN_T_ATTN_LN_B, QATTN_T_Q_W,
+    QATTN_T_Q_B, QATTN_T_K_W, QATTN_T_V_W, QATTN_T_V_B, QATTN_T_O_W, QATTN_T_O_B,
+    QATTN_T_MLP_LN_W, QATTN_T_MLP_LN_B, QATTN_T_FC1_W, QATTN_T_FC1_B, QATTN_T_FC2_W,
+    QATTN_T_FC2_B, QATTN_T_COUNT
+} qattn_tensor_id;
+
+/* tensor_names.c: the tensor `id` of layer `layer` in the source's format; its full name is
+ * written to `full`. NULL if the file lacks it. */
+const wt_view *qattn_model_find(const qattn_model_source *src, qattn_tensor_id id, int layer,
+                                char *full, size_t size);
+/* Hugging Face files name the encoder "model.encoder." or "encoder.": picks the one present. */
+void qattn_model_find_prefix(qattn_model_source *src);
+
+/* config.c */
 qattn_status qattn_whisper_parse_hf_config(const char *text, const char *name, whisper_config *c);
+qattn_status qattn_whisper_read_hf_config(const char *config_path, whisper_config *c);
+void qattn_whisper_config_from_ggml(const ggml_hparams *hp, whisper_config *c);
 
-/* An encoder from a model file in memory: a ggml file (ggml != 0), or a safetensors file with
- * config.json's text. The data must stay valid for the call only. */
+/* model_build.c: every encoder weight from the source, converted, checked and (int8) packed. */
+qattn_status qattn_encoder_build(qattn_model_source *src, const char *name,
+                                 const whisper_config *cfg, const qattn_encoder_params *p,
+                                 struct qattn_encoder **out);
+
+/* model_open.c: an encoder from a model file in memory: a ggml file (ggml != 0), or a
+ * safetensors file with config.json's text. The data must stay valid for the call only. */
 qattn_status qattn_encoder_from_memory(int ggml, const uint8_t *data, size_t size,
-                                         const char *config_json,
-                                         const qattn_encoder_params *params,
-                                         struct qattn_encoder **out);
+                                       const char *config_json, const qattn_encoder_params *params,
+                                       struct qattn_encoder **out);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "qattn.h"
 #include "testing.h"
-#include "whisper/profile.h"
+#include "testing/random_encoder.h"
 
 enum { THREADS = 4 };
 

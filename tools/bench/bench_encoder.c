@@ -18,7 +18,8 @@
 
 #include "bench/peak.h"
 #include "core/tiers.h"
-#include "whisper/profile.h"
+#include "testing/random_encoder.h"
+#include "whisper/encoder_stages.h"
 
 typedef struct size_spec {
     const char *name;
@@ -34,9 +35,25 @@ static const size_spec sizes[] = {
 typedef struct result {
     int ok;
     double ms;                              /* median */
-    double stage_ms[WHISPER_STAGE_COUNT];   /* mean over the timed runs */
+    double stage_ms[QATTN_STAGE_COUNT];   /* mean over the timed runs */
     long max_rss_kb;
 } result;
+
+static const char *const stage_names[QATTN_STAGE_COUNT] = {"conv", "qkv/out", "attention",
+                                                            "mlp", "norm/gelu"};
+
+/* The observer that times the stages: each stage_done adds the time since the last mark. */
+typedef struct stage_clock {
+    double *stage_ms, mark;
+} stage_clock;
+
+static void stage_done(void *ctx, qattn_encoder_stage stage)
+{
+    stage_clock *c = ctx;
+    double t = bench_now();
+    c->stage_ms[stage] += (t - c->mark) * 1e3;
+    c->mark = t;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -64,14 +81,16 @@ static result measure(const size_spec *sz, qattn_precision precision, qattn_isa 
         r.ok = qattn_encoder_run(enc, mel, 1, out) == QATTN_OK;
         for (int i = 0; r.ok && i < repeats; i++) {
             double t = bench_now();
-            r.ok = qattn_encoder_run_observed(enc, mel, 1, out, r.stage_ms) == QATTN_OK;
+            stage_clock clock = {r.stage_ms, t};
+            qattn_stage_observer obs = {stage_done, &clock};
+            r.ok = qattn_encoder_run_observed(enc, mel, 1, out, &obs) == QATTN_OK;
             ms[i] = (bench_now() - t) * 1e3;
         }
     }
     if (r.ok) {
         qsort(ms, (size_t)repeats, sizeof *ms, cmp_double);
         r.ms = repeats % 2 ? ms[repeats / 2] : 0.5 * (ms[repeats / 2 - 1] + ms[repeats / 2]);
-        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
+        for (int s = 0; s < QATTN_STAGE_COUNT; s++)
             r.stage_ms[s] /= repeats;
     }
     free(mel), free(out);
@@ -122,15 +141,15 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
                "\"ok\": %s, \"ms\": %.2f, \"peak_rss_mb\": %.1f, \"f32_over_this\": %.3f, \"stages_ms\": {",
                *first ? "" : ",", sz->name, precision, tier, threads, r->ok ? "true" : "false",
                r->ms, r->max_rss_kb / 1024.0, ratio);
-        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
-            printf("%s\"%s\": %.2f", s ? ", " : "", qattn_encoder_stage_names[s], r->stage_ms[s]);
+        for (int s = 0; s < QATTN_STAGE_COUNT; s++)
+            printf("%s\"%s\": %.2f", s ? ", " : "", stage_names[s], r->stage_ms[s]);
         printf("}}");
     } else if (!r->ok) {
         printf("%-9s %-5s %-11s %3d   failed (out of memory?)\n", sz->name, precision, tier, threads);
     } else {
         printf("%-9s %-5s %-11s %3d %9.1f %8.1f %7.2fx |", sz->name, precision, tier, threads,
                r->ms, r->max_rss_kb / 1024.0, ratio);
-        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
+        for (int s = 0; s < QATTN_STAGE_COUNT; s++)
             printf(" %8.1f", r->stage_ms[s]);
         printf("\n");
     }
@@ -170,8 +189,8 @@ int bench_encoder_main(int argc, char **argv)
     else {
         printf("%-9s %-5s %-11s %3s %9s %8s %8s |", "size", "prec", "tier", "thr", "ms", "RSS MB",
                "f32/x");
-        for (int s = 0; s < WHISPER_STAGE_COUNT; s++)
-            printf(" %8s", qattn_encoder_stage_names[s]);
+        for (int s = 0; s < QATTN_STAGE_COUNT; s++)
+            printf(" %8s", stage_names[s]);
         printf("   (stage ms)\n");
     }
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
-#include "whisper/profile.h"
+#include "testing/random_encoder.h"
 
 typedef struct rng {
     uint64_t s;

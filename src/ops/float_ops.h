@@ -1,0 +1,37 @@
+/*
+ * The float operations of a Whisper layer, one reference each (issue 13 tiers them through
+ * dispatch; every tier must then match these). Row loops run in parallel over `threads`
+ * (0: one per CPU); rows are independent, so results do not depend on the thread count.
+ */
+#ifndef QATTN_OPS_FLOAT_OPS_H
+#define QATTN_OPS_FLOAT_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* y[i] = (x[i] - mean) / sqrt(var + 1e-5) * gamma + beta over each of m rows of d (the mean
+ * and the biased variance in double, as torch's LayerNorm in float32 is within rounding of). */
+void qattn_layer_norm(const float *x, const float *gamma, const float *beta, float *y, int32_t m,
+                      int32_t d, int32_t threads);
+
+/* x = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) in place over m rows of n (torch's exact GELU;
+ * erf by a rational fit within 4e-7 of libm's). */
+void qattn_gelu(float *x, int32_t m, int32_t n, int32_t threads);
+
+/* Each of m rows of n (ld floats apart) becomes its softmax, in place (e^x within 1e-7
+ * relative of libm's). */
+void qattn_softmax_rows(float *s, int32_t m, int32_t n, ptrdiff_t ld, int32_t threads);
+
+/* x += y over n floats. */
+void qattn_add(float *x, const float *y, size_t n);
+
+/* One max-abs scale for a rows x cols block of x (rows ld floats apart): scale =
+ * max|x| / 127 (1 for an all-zero block), out[r][c] (cols apart) = the library's rounding of
+ * x / scale (core/quantize.h). Returns the scale. */
+float qattn_quantize_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld, int8_t *out);
+
+/* out[r * ld + c] = q[r * cols + c] * scale. */
+void qattn_dequantize_block(const int8_t *q, int32_t rows, int32_t cols, float scale, float *out,
+                            ptrdiff_t ld);
+
+#endif

@@ -1,0 +1,30 @@
+/* Internal: the stages of the encoder's forward pass, and a run that reports where each one
+ * ends, so a caller (`qattn bench encoder`) can time them. The library itself keeps no clock. */
+#ifndef QATTN_WHISPER_ENCODER_STAGES_H
+#define QATTN_WHISPER_ENCODER_STAGES_H
+
+#include <stdint.h>
+
+#include "whisper/model.h"
+
+typedef enum qattn_encoder_stage {
+    QATTN_STAGE_CONV,      /* im2col and the two convolution GEMMs */
+    QATTN_STAGE_PROJ,      /* the QKV and output projections */
+    QATTN_STAGE_ATTENTION, /* quantize, attention, dequantize (or the float attention) */
+    QATTN_STAGE_MLP,       /* fc1 and fc2 */
+    QATTN_STAGE_NORM,      /* LayerNorms, GELUs, residual adds, positions */
+    QATTN_STAGE_COUNT
+} qattn_encoder_stage;
+
+/* Called as each stage's work ends, on the thread that runs the window. */
+typedef struct qattn_stage_observer {
+    void (*stage_done)(void *ctx, qattn_encoder_stage stage);
+    void *ctx;
+} qattn_stage_observer;
+
+/* qattn_encoder_run, telling `observer` (if not NULL) where each stage ends. */
+qattn_status qattn_encoder_run_observed(const struct qattn_encoder *enc, const float *mel,
+                                        int32_t batch, float *out,
+                                        const qattn_stage_observer *observer);
+
+#endif

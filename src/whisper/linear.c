@@ -1,0 +1,36 @@
+/* A linear layer y = x W^T + b in its encoder's precision: OpenBLAS sgemm on float weights
+ * (f32), or the INT8 GEMM on weights quantized and packed once at load (int8). */
+#include <cblas.h>
+#include <stdlib.h>
+
+#include "whisper/model.h"
+
+qattn_status qattn_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
+                              const float *x, int32_t m, float *y)
+{
+    if (enc->precision == QATTN_PRECISION_INT8)
+        return qattn_gemm_run(&l->q, x, m, l->n_in, y, l->n_out, enc->threads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->n_out, l->n_in, 1.0f, x, l->n_in,
+                l->w, l->n_in, 0.0f, y, l->n_out);
+    if (l->b)
+        for (int32_t i = 0; i < m; i++)
+            for (int32_t j = 0; j < l->n_out; j++)
+                y[(size_t)i * l->n_out + j] += l->b[j];
+    return QATTN_OK;
+}
+
+qattn_status qattn_linear_finish(struct qattn_encoder *enc, whisper_linear *l)
+{
+    if (enc->precision != QATTN_PRECISION_INT8)
+        return QATTN_OK;
+    qattn_status st = qattn_gemm_weights_make(&l->q, l->w, l->b, l->n_out, l->n_in, enc->isa);
+    free(l->w), free(l->b);
+    l->w = l->b = NULL;
+    return st;
+}
+
+void qattn_linear_free(whisper_linear *l)
+{
+    free(l->w), free(l->b);
+    qattn_gemm_weights_free(&l->q);
+}

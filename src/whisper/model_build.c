@@ -1,0 +1,213 @@
+/*
+ * Building the encoder from a model's tensors: look each one up by its name in the file's
+ * format, check its shape against the configuration, convert it to float (and refuse NaN),
+ * and, for the int8 precision, quantize and pack the linear layers once.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/tiers.h"
+#include "whisper/model_load.h"
+
+/* Shapes match when their dimensions other than 1 agree in order (ggml squeezes and
+ * reshapes conv biases to [d, 1]). */
+static int shape_matches(const wt_view *v, const int64_t *want, int n)
+{
+    int64_t a[WT_MAX_DIMS], b[WT_MAX_DIMS];
+    int na = 0, nb = 0;
+    for (int i = 0; i < v->ndim; i++)
+        if (v->shape[i] != 1)
+            a[na++] = v->shape[i];
+    for (int i = 0; i < n; i++)
+        if (want[i] != 1)
+            b[nb++] = want[i];
+    if (na != nb)
+        return 0;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* The tensor as a new float array of the wanted shape; NULL (message set) if it is missing
+ * or has another shape. */
+static float *load_tensor(const qattn_model_source *ld, qattn_tensor_id id, int layer,
+                          const int64_t *shape, int ndim, qattn_status *st)
+{
+    char full[WT_MAX_NAME + 32];
+    const wt_view *v = qattn_model_find(ld, id, layer, full, sizeof full);
+    if (!v) {
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: missing tensor '%s'", ld->path, full);
+        return NULL;
+    }
+    if (v->dtype == WT_UNSUPPORTED) {
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has dtype %s; supported: F32, F16, BF16",
+                         ld->path, full, v->dtype_name);
+        return NULL;
+    }
+    if (!shape_matches(v, shape, ndim)) {
+        char got[96] = "", want[96] = "";
+        for (int i = 0; i < v->ndim; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "x" : "",
+                     (long long)v->shape[i]);
+        for (int i = 0; i < ndim; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "x" : "",
+                     (long long)shape[i]);
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has shape %s, the config needs %s",
+                         ld->path, full, got, want);
+        return NULL;
+    }
+    float *out = malloc((size_t)qattn_tensor_numel(v) * sizeof(float));
+    if (!out) {
+        *st = qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", full);
+        return NULL;
+    }
+    qattn_tensor_to_f32(v, out);
+    int64_t n = qattn_tensor_numel(v);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(out[i])) {
+            free(out);
+            *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' holds a NaN or infinity", ld->path, full);
+            return NULL;
+        }
+    *st = QATTN_OK;
+    return out;
+}
+
+float *qattn_whisper_sinusoids(int32_t length, int32_t channels)
+{
+    float *p = malloc((size_t)length * channels * sizeof(float));
+    if (!p)
+        return NULL;
+    int32_t half = channels / 2;
+    double inc = log(10000.0) / (half - 1);
+    for (int32_t t = 0; t < length; t++)
+        for (int32_t c = 0; c < half; c++) {
+            double a = t * exp(-inc * c);
+            p[(size_t)t * channels + c] = (float)sin(a);
+            p[(size_t)t * channels + half + c] = (float)cos(a);
+        }
+    return p;
+}
+
+static qattn_status make_linear(const qattn_model_source *ld, struct qattn_encoder *enc, whisper_linear *l,
+                                qattn_tensor_id w, qattn_tensor_id b, int layer,
+                                int64_t n_out, int64_t n_in, const int64_t *w_shape, int w_ndim)
+{
+    qattn_status st;
+    l->n_out = (int32_t)n_out, l->n_in = (int32_t)n_in;
+    l->w = load_tensor(ld, w, layer, w_shape, w_ndim, &st);
+    if (!l->w)
+        return st;
+    if (b != QATTN_T_COUNT && !(l->b = load_tensor(ld, b, layer, &n_out, 1, &st)))
+        return st;
+    return qattn_linear_finish(enc, l);
+}
+
+/* q, k and v of a layer stacked into one [3 d][d] layer; k's missing bias is zero. */
+static qattn_status make_qkv(const qattn_model_source *ld, struct qattn_encoder *enc, whisper_linear *l,
+                             int layer, int64_t d)
+{
+    const qattn_tensor_id w[3] = {QATTN_T_Q_W, QATTN_T_K_W, QATTN_T_V_W};
+    const qattn_tensor_id b[3] = {QATTN_T_Q_B, QATTN_T_COUNT, QATTN_T_V_B}; /* k: no bias */
+    const int64_t shape[2] = {d, d};
+    qattn_status st = QATTN_OK;
+    l->n_out = (int32_t)(3 * d), l->n_in = (int32_t)d;
+    l->w = malloc((size_t)(3 * d * d) * sizeof(float));
+    l->b = calloc((size_t)(3 * d), sizeof(float));
+    if (!l->w || !l->b)
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < 3 && st == QATTN_OK; i++) {
+        float *part = load_tensor(ld, w[i], layer, shape, 2, &st);
+        if (part)
+            memcpy(l->w + (size_t)i * d * d, part, (size_t)(d * d) * sizeof(float));
+        free(part);
+        if (st == QATTN_OK && b[i] != QATTN_T_COUNT) {
+            float *bias = load_tensor(ld, b[i], layer, &d, 1, &st);
+            if (bias)
+                memcpy(l->b + (size_t)i * d, bias, (size_t)d * sizeof(float));
+            free(bias);
+        }
+    }
+    return st == QATTN_OK ? qattn_linear_finish(enc, l) : st;
+}
+
+static qattn_status load_weights(const qattn_model_source *ld, struct qattn_encoder *enc)
+{
+    const whisper_config *c = &enc->cfg;
+    const int64_t d = c->n_state, ffn = c->n_ffn;
+    qattn_status st;
+    const int64_t conv1[] = {d, c->n_mels, 3}, conv2[] = {d, d, 3}, dd[] = {d, d};
+    const int64_t up[] = {ffn, d}, down[] = {d, ffn}, pos[] = {c->n_ctx, d};
+    if ((st = make_linear(ld, enc, &enc->conv1, QATTN_T_CONV1_W, QATTN_T_CONV1_B, 0, d, 3 * c->n_mels, conv1, 3)) ||
+        (st = make_linear(ld, enc, &enc->conv2, QATTN_T_CONV2_W, QATTN_T_CONV2_B, 0, d, 3 * d, conv2, 3)))
+        return st;
+    char name[WT_MAX_NAME + 32];
+    if (qattn_model_find(ld, QATTN_T_POS, 0, name, sizeof name)) {
+        if (!(enc->pos = load_tensor(ld, QATTN_T_POS, 0, pos, 2, &st)))
+            return st;
+    } else if (!(enc->pos = qattn_whisper_sinusoids(c->n_ctx, c->n_state))) {
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    }
+    if (!(enc->ln_post_w = load_tensor(ld, QATTN_T_LN_POST_W, 0, &d, 1, &st)) ||
+        !(enc->ln_post_b = load_tensor(ld, QATTN_T_LN_POST_B, 0, &d, 1, &st)))
+        return st;
+    enc->layers = calloc((size_t)c->n_layers, sizeof *enc->layers);
+    if (!enc->layers)
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < c->n_layers; i++) {
+        whisper_layer *L = &enc->layers[i];
+        if (!(L->attn_ln_w = load_tensor(ld, QATTN_T_ATTN_LN_W, i, &d, 1, &st)) ||
+            !(L->attn_ln_b = load_tensor(ld, QATTN_T_ATTN_LN_B, i, &d, 1, &st)) ||
+            !(L->mlp_ln_w = load_tensor(ld, QATTN_T_MLP_LN_W, i, &d, 1, &st)) ||
+            !(L->mlp_ln_b = load_tensor(ld, QATTN_T_MLP_LN_B, i, &d, 1, &st)))
+            return st;
+        if ((st = make_qkv(ld, enc, &L->qkv, i, d)) ||
+            (st = make_linear(ld, enc, &L->o, QATTN_T_O_W, QATTN_T_O_B, i, d, d, dd, 2)) ||
+            (st = make_linear(ld, enc, &L->fc1, QATTN_T_FC1_W, QATTN_T_FC1_B, i, ffn, d, up, 2)) ||
+            (st = make_linear(ld, enc, &L->fc2, QATTN_T_FC2_W, QATTN_T_FC2_B, i, d, ffn, down, 2)))
+            return st;
+    }
+    return QATTN_OK;
+}
+
+qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,
+                               const qattn_encoder_params *p, struct qattn_encoder **out)
+{
+    qattn_isa tier;
+    qattn_status st = qattn_whisper_check_config(name, cfg);
+    if (st == QATTN_OK && p->precision == QATTN_PRECISION_INT8)
+        st = qattn_tier_resolve(p->isa, &tier);
+    if (st != QATTN_OK)
+        return st;
+    struct qattn_encoder *enc = calloc(1, sizeof *enc);
+    if (!enc)
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    enc->cfg = *cfg;
+    enc->precision = p->precision, enc->threads = p->threads, enc->isa = p->isa;
+    *out = enc;
+    return QATTN_OK;
+}
+
+/* The encoder from listed tensors: check the config, find the prefix, load every weight. */
+qattn_status qattn_encoder_build(qattn_model_source *ld, const char *name,
+                                 const whisper_config *cfg, const qattn_encoder_params *p,
+                                 struct qattn_encoder **out)
+{
+    struct qattn_encoder *enc = NULL;
+    qattn_status st = qattn_encoder_new(name, cfg, p, &enc);
+    if (st != QATTN_OK)
+        return st;
+    qattn_model_find_prefix(ld);
+    st = load_weights(ld, enc);
+    if (st != QATTN_OK) {
+        qattn_encoder_free(enc);
+        return st;
+    }
+    *out = enc;
+    return QATTN_OK;
+}
+

@@ -1,0 +1,78 @@
+/*
+ * Multi-head self-attention of a window, from the stacked q, k, v projections ([n][3 d]) to
+ * the heads' outputs side by side ([n][d]): float (OpenBLAS products and a float softmax), or
+ * the integer kernel (per-head max-abs int8 Q, K, V, the output at V's scale: an output row is
+ * a convex combination of V rows, so it never saturates).
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "ops/float_ops.h"
+#include "whisper/model.h"
+
+void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv, int32_t n,
+                              float *scores, float *out)
+{
+    const int32_t d = enc->cfg.n_state, hd = d / enc->cfg.n_heads;
+    const float *q = qkv, *k = qkv + d, *v = qkv + 2 * d;
+    for (int32_t h = 0; h < enc->cfg.n_heads; h++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f / sqrtf((float)hd),
+                    q + h * hd, 3 * d, k + h * hd, 3 * d, 0.0f, scores, n);
+        qattn_softmax_rows(scores, n, n, n, enc->threads);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, scores, n,
+                    v + h * hd, 3 * d, 0.0f, out + h * hd, d);
+    }
+}
+
+/* Per-head quantization of Q, K, V and dequantization of the output, one head per task. */
+typedef struct heads_job {
+    const float *qkv;
+    int8_t *q8, *k8, *v8, *o8;
+    float *out;
+    int32_t n, d, hd;
+    float *sq, *sk, *sv; /* [heads] scales */
+    int dequantize;
+} heads_job;
+
+static void heads_task(void *ctx, int64_t item, int worker)
+{
+    (void)worker;
+    const heads_job *j = ctx;
+    const int32_t h = (int32_t)item, n = j->n, d = j->d, hd = j->hd;
+    const size_t off = (size_t)h * n * hd;
+    if (!j->dequantize) {
+        j->sq[h] = qattn_quantize_block(j->qkv + h * hd, n, hd, 3 * d, j->q8 + off);
+        j->sk[h] = qattn_quantize_block(j->qkv + d + h * hd, n, hd, 3 * d, j->k8 + off);
+        j->sv[h] = qattn_quantize_block(j->qkv + 2 * d + h * hd, n, hd, 3 * d, j->v8 + off);
+        return;
+    }
+    qattn_dequantize_block(j->o8 + off, n, hd, j->sv[h], j->out + h * hd, d);
+}
+
+qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
+                                       int32_t n, int8_t *scratch, float *out)
+{
+    const int32_t d = enc->cfg.n_state, heads = enc->cfg.n_heads;
+    const size_t nd = (size_t)n * d;
+    float *scales = malloc(3 * (size_t)heads * sizeof(float));
+    if (!scales)
+        return qattn_fail(QATTN_ERR_NOMEM, "encoder: out of memory");
+    heads_job j = {qkv, scratch, scratch + nd, scratch + 2 * nd, scratch + 3 * nd, out, n, d,
+                   d / heads, scales, scales + heads, scales + 2 * heads, 0};
+    const int workers = qattn_workers_for(enc->threads, heads);
+    qattn_parallel_for(workers, heads, heads_task, &j);
+    qattn_attention_desc desc = qattn_attention_desc_default();
+    desc.heads = heads, desc.len_q = desc.len_k = n, desc.head_dim = j.hd;
+    desc.scale_q = j.sq, desc.scale_k = j.sk, desc.scale_v = j.sv, desc.scale_out = j.sv;
+    desc.threads = enc->threads, desc.isa = enc->isa;
+    qattn_status st = qattn_attention_s8(&desc, j.q8, j.k8, j.v8, j.o8);
+    if (st == QATTN_OK) {
+        j.dequantize = 1;
+        qattn_parallel_for(workers, heads, heads_task, &j);
+    }
+    free(scales);
+    return st;
+}
