@@ -1,0 +1,146 @@
+/*
+ * The float operations of a Whisper layer (ops/float_ops.h) against double-precision
+ * references written here from their definitions with libm (erf, exp, sqrt): LayerNorm,
+ * GELU, softmax, block quantization (the rule checked with lrint of the float32 quotient)
+ * and dequantization. Bounds are a few float32 roundings of the result.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ops/float_ops.h"
+#include "testing.h"
+
+static uint64_t rng = 88172645463325252ull;
+static double uniform(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return ((double)(rng >> 11) + 0.5) * 0x1.0p-53;
+}
+static float normal(void) /* Box-Muller */
+{
+    return (float)(sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform()));
+}
+
+static void layer_norm(void)
+{
+    enum { M = 37, D = 384 };
+    static float x[M * D], g[D], b[D], y[M * D];
+    for (int i = 0; i < M * D; i++)
+        x[i] = normal() * (i % D == 7 ? 40.0f : 1.0f) + 3.0f; /* an outlier channel, an offset */
+    for (int t = 0; t < D; t++)
+        g[t] = 1.0f + 0.1f * normal(), b[t] = 0.1f * normal();
+    qattn_layer_norm(x, g, b, y, M, D, 2);
+    double worst = 0;
+    for (int i = 0; i < M; i++) {
+        double mean = 0, var = 0;
+        for (int t = 0; t < D; t++)
+            mean += x[i * D + t];
+        mean /= D;
+        for (int t = 0; t < D; t++)
+            var += (x[i * D + t] - mean) * (x[i * D + t] - mean);
+        double inv = 1.0 / sqrt(var / D + 1e-5);
+        for (int t = 0; t < D; t++) {
+            double want = (x[i * D + t] - mean) * inv * g[t] + b[t];
+            double err = fabs(y[i * D + t] - want) / (fabs(want) + 1.0);
+            worst = err > worst ? err : worst;
+        }
+    }
+    printf("layer_norm: worst error %.2e (relative to |y| + 1)\n", worst);
+    CHECK(worst < 4e-6, "layer_norm error %.3e", worst);
+}
+
+static void gelu(void)
+{
+    enum { N = 200001 };
+    float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++)
+        x[i] = y[i] = -12.0f + 24.0f * (float)i / (N - 1); /* through erf's clamp at +-4 sqrt 2 */
+    qattn_gelu(y, 1, N, 1);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double want = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
+        /* an erf error e gives 0.5 |x| e: relative to 0.5 |x| + 1, it is at most e */
+        double err = fabs(y[i] - want) / (0.5 * fabs(x[i]) + 1.0);
+        worst = err > worst ? err : worst;
+        if (x[i] <= -3.6f * 1.41421356f)
+            CHECK(fabs(y[i]) < 1e-5 * fabs(x[i]) * 0.1, "gelu(%g) = %g, want ~0", (double)x[i], (double)y[i]);
+    }
+    printf("gelu: worst erf-equivalent error %.2e over [-12, 12]\n", worst);
+    CHECK(worst < 1.5e-6, "gelu error %.3e", worst);
+    free(x), free(y);
+}
+
+static void softmax(void)
+{
+    enum { M = 9, N = 1500, LD = 1504 };
+    static float s[M * LD], x[M * LD];
+    for (int i = 0; i < M * LD; i++)
+        s[i] = x[i] = normal() * (float)(1 + i / LD * 3); /* from flat to very peaked rows */
+    qattn_softmax_rows(s, M, N, LD, 2);
+    double worst = 0;
+    for (int i = 0; i < M; i++) {
+        double mx = -INFINITY, sum = 0;
+        for (int t = 0; t < N; t++)
+            mx = fmax(mx, x[i * LD + t]);
+        for (int t = 0; t < N; t++)
+            sum += exp(x[i * LD + t] - mx);
+        for (int t = 0; t < N; t++) {
+            /* the float32 difference x - max is exact (Sterbenz) only near the max; far below
+             * it rounds by up to half an ulp of |x - max|, which e^ turns into that relative
+             * error: allowed on top of 1e-6 */
+            double diff = fabs(x[i * LD + t] - mx);
+            double allowed = 1e-6 + diff * 0x1.0p-24;
+            double want = exp(x[i * LD + t] - mx) / sum;
+            double err = fabs(s[i * LD + t] - want) / (want + 1e-37) / allowed;
+            if (want > 1e-30)
+                worst = err > worst ? err : worst;
+        }
+        for (int t = N; t < LD; t++)
+            CHECK(s[i * LD + t] == x[i * LD + t], "softmax wrote past its row (%d, %d)", i, t);
+    }
+    printf("softmax: worst relative error %.2f of the allowed 1e-6 + |x - max| 2^-24\n", worst);
+    CHECK(worst <= 1.0, "softmax error %.3f of its allowance", worst);
+}
+
+static void quantize(void)
+{
+    enum { R = 50, C = 64, LD = 100 };
+    static float x[R * LD], back[R * LD];
+    static int8_t q[R * C];
+    for (int i = 0; i < R * LD; i++)
+        x[i] = normal() * 3.0f;
+    x[17 * LD + 5] = -41.0f; /* the block's max-abs */
+    float scale = qattn_quantize_block(x, R, C, LD, q);
+    CHECK(scale == 41.0f / 127.0f, "scale %.9g, want 41/127", (double)scale);
+    int wrong = 0;
+    for (int i = 0; i < R; i++)
+        for (int t = 0; t < C; t++) {
+            float quotient = x[i * LD + t] / scale; /* the rule: the float32 quotient, rint */
+            long want = lrint(quotient);
+            want = want > 127 ? 127 : want < -128 ? -128 : want;
+            wrong += q[i * C + t] != want;
+        }
+    CHECK(wrong == 0, "%d quantized values differ from rint of the float32 quotient", wrong);
+    CHECK(q[17 * C + 5] == -127, "the max-abs value quantizes to -127, got %d", q[17 * C + 5]);
+    qattn_dequantize_block(q, R, C, scale, back, LD);
+    double worst = 0;
+    for (int i = 0; i < R; i++)
+        for (int t = 0; t < C; t++)
+            worst = fmax(worst, fabs(back[i * LD + t] - x[i * LD + t]) / scale);
+    printf("quantize/dequantize: worst round trip %.4f LSB\n", worst);
+    CHECK(worst <= 0.5 + 1e-6, "round trip %.4f LSB exceeds half a step", worst);
+    static float zero[4 * 16];
+    static int8_t qz[4 * 16];
+    CHECK(qattn_quantize_block(zero, 4, 16, 16, qz) == 1.0f, "an all-zero block gets scale 1");
+}
+
+int main(void)
+{
+    layer_norm();
+    gelu();
+    softmax();
+    quantize();
+    return testing_report("test_float_ops");
+}
