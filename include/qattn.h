@@ -122,6 +122,8 @@ QATTN_API qattn_status qattn_quantize_f32(const float *x, size_t n, float scale,
  *   q: [heads, len_q, head_dim], k and v: [heads, len_k, head_dim], out: [heads, len_q, head_dim].
  * out[h] ~ softmax(Q K^T / sqrt(head_dim)) V / scale_out[h], with Q = scale_q[h] * q[h] etc.
  */
+enum { QATTN_CAUSAL_NONE = 0, QATTN_CAUSAL_TOP_LEFT = 1, QATTN_CAUSAL_BOTTOM_RIGHT = 2 };
+
 typedef struct qattn_attention_desc {
     int32_t heads;    /* >= 1 */
     int32_t len_q;    /* >= 1 */
@@ -132,8 +134,11 @@ typedef struct qattn_attention_desc {
     const float *scale_k;
     const float *scale_v;
     const float *scale_out;
-    /* Non-zero: query i attends to keys j <= i only (top-left aligned, as PyTorch's
-     * is_causal). */
+    /* QATTN_CAUSAL_NONE (0), QATTN_CAUSAL_TOP_LEFT (1: query i attends to keys j <= i, as
+     * PyTorch's is_causal) or QATTN_CAUSAL_BOTTOM_RIGHT (2: query i attends to keys
+     * j <= i + valid - len_q, valid = kv_len[h] or len_k: the queries are the last len_q
+     * positions of the keys, as a decoder's new tokens after its cache; needs
+     * len_q <= valid). Another value is QATTN_ERR_ARG. */
     int32_t causal;
     /* NULL, or `heads` entries in [1, len_k]: keys at or past kv_len[h] are padding and
      * ignored for head h. */

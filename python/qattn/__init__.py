@@ -211,10 +211,18 @@ def _shapes(q, k, v):
     return q3, k3, v3
 
 
+def _causal(causal):
+    if causal == "bottom_right":
+        return 2
+    if causal in (True, False, None, "top_left"):
+        return 1 if causal else 0
+    raise ValueError(f"causal must be False, True (top-left) or 'bottom_right', got {causal!r}")
+
+
 def _desc(q3, k3, causal, threads, kv_len):
     heads, len_q, d = q3.shape
     desc = _Desc(heads=heads, len_q=len_q, len_k=k3.shape[1], head_dim=d,
-                 causal=1 if causal else 0, threads=_threads(threads))
+                 causal=_causal(causal), threads=_threads(threads))
     keep = []
     if kv_len is not None:
         lens = np.asarray([kv_len] * heads if np.ndim(kv_len) == 0 else kv_len)
@@ -230,8 +238,10 @@ def attention(q, k, v, scale_q, scale_k, scale_v, scale_out, causal=False, threa
               kv_len=None):
     """Integer attention: int8 q (Lq, D) or (H, Lq, D), k and v (Lk, D) or (H, Lk, D).
 
-    Each scale is a float or a sequence of H floats (per head). causal: query i sees keys
-    j <= i. kv_len: an int or H ints, keys at or past it are padding. threads: None for one
+    Each scale is a float or a sequence of H floats (per head). causal: True (or "top_left")
+    for query i to see keys j <= i; "bottom_right" for j <= i + valid - Lq (the queries are
+    the last Lq positions of the valid keys, as a decoder's new tokens after its cache).
+    kv_len: an int or H ints, keys at or past it are padding. threads: None for one
     per CPU. The result is the same, bit for bit, for any thread count and on every
     instruction-set tier (QATTN_ISA forces one). Returns int8 shaped as q.
     """

@@ -57,6 +57,11 @@ qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const vo
         !qattn_mul3_size((size_t)desc->heads, (size_t)desc->len_k, (size_t)desc->head_dim,
                          kv_elems))
         return qattn_fail(QATTN_ERR_SIZE, "attention: tensor size overflows");
+    if (desc->causal != QATTN_CAUSAL_NONE && desc->causal != QATTN_CAUSAL_TOP_LEFT &&
+        desc->causal != QATTN_CAUSAL_BOTTOM_RIGHT)
+        return qattn_fail(QATTN_ERR_ARG,
+                          "attention: causal = %d, must be 0 (none), 1 (top-left) or 2 "
+                          "(bottom-right)", desc->causal);
     if (desc->kv_len) {
         for (int32_t h = 0; h < desc->heads; h++)
             if (desc->kv_len[h] < 1 || desc->kv_len[h] > desc->len_k)
@@ -64,6 +69,15 @@ qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const vo
                                   "attention: kv_len[%d] = %d, must be in [1, len_k = %d]", h,
                                   desc->kv_len[h], desc->len_k);
     }
+    if (desc->causal == QATTN_CAUSAL_BOTTOM_RIGHT)
+        for (int32_t h = 0; h < desc->heads; h++) {
+            int32_t valid = desc->kv_len ? desc->kv_len[h] : desc->len_k;
+            if (desc->len_q > valid)
+                return qattn_fail(QATTN_ERR_KV_LEN,
+                                  "attention: bottom-right causal needs len_q <= valid keys; head "
+                                  "%d has len_q = %d, %d keys (its first queries would see none)",
+                                  h, desc->len_q, valid);
+        }
     return QATTN_OK;
 }
 
@@ -106,8 +120,28 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
         st = make_params(desc, &params);
     if (st != QATTN_OK)
         return st;
-    qattn_attention_job job = {desc, params, uk, q, k, v, out};
-    st = qattn_attention_run(&job);
+    qattn_attention_job job = {desc->heads, desc->len_q, desc->len_k, desc->head_dim,
+                               desc->kv_len, desc->causal, params, uk, q,
+                               {k, v, (ptrdiff_t)desc->len_k * desc->head_dim, NULL, 0, 0},
+                               out, desc->threads};
+    uint8_t *packed = NULL;
+    if (uk) { /* the fast tiers read K and V packed: once per call here */
+        job.kv.head_tiles = (desc->len_k + QATTN_TILE_KEYS - 1) / QATTN_TILE_KEYS;
+        job.kv.tile_bytes = qattn_attn_tile_bytes(uk, desc->head_dim);
+        /* heads * tiles * tile_bytes <= 4096 * 65536 * ~33 KiB: checked all the same */
+        size_t total;
+        if (__builtin_mul_overflow((size_t)desc->heads * (size_t)job.kv.head_tiles,
+                                   job.kv.tile_bytes, &total) ||
+            !(packed = aligned_alloc(64, total))) {
+            free(params);
+            return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory packing K and V");
+        }
+        job.kv.packed = packed;
+        qattn_attn_pack(uk, &job.kv, desc->heads, desc->len_k, desc->head_dim, 0,
+                        job.kv.head_tiles, desc->threads);
+    }
+    st = qattn_attention_run(&job, NULL);
+    free(packed);
     free(params);
     return st;
 }

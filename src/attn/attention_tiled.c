@@ -2,6 +2,10 @@
  * The tier-independent glue: walks heads x query tiles in parallel and, per query tile,
  * the key tiles in order, keeping the online softmax state exactly as the reference tile
  * kernel does ([Q4]-[Q7]); the tier's microkernels compute scores, weights and P.V.
+ *
+ * Causal masks: key j is visible to query i iff j <= i + c, c = 0 (top-left, PyTorch's
+ * is_causal) or c = valid keys - len_q (bottom-right: a query block appended to the end of a
+ * key cache, as a decoder's new tokens are).
  */
 #include "attn/attention_tiled.h"
 
@@ -12,21 +16,19 @@
 #include "core/parallel.h"
 
 /* One worker's memory: the state of a query tile and the tile-sized intermediates. */
-typedef struct worker_memory {
-    int32_t *row_max;  /* [rows] */
-    int64_t *row_sum;  /* [rows] */
-    int64_t *acc;      /* [rows][d] */
+struct qattn_attn_worker {
+    int32_t *row_max;  /* [64] */
+    int64_t *row_sum;  /* [64] */
+    int64_t *acc;      /* [64][d] */
     int32_t *scratch;  /* reference kernel: (64 + d) int32 */
-    int32_t *scores;   /* fast tiers: [rows][64] */
-    uint8_t *p;        /* fast tiers: [rows][QATTN_P_ROW_BYTES] */
-} worker_memory;
+    int32_t *scores;   /* fast tiers: [64][64] */
+    uint8_t *p;        /* fast tiers: [64][QATTN_P_ROW_BYTES] */
+};
 
 typedef struct run {
     const qattn_attention_job *job;
-    int32_t tile_rows, q_tiles, k_tiles;
-    size_t tile_bytes;    /* one packed key tile */
-    uint8_t *packed;      /* [heads][k_tiles] packed key tiles, fast tiers */
-    worker_memory *mem;   /* [workers] */
+    int32_t tile_rows, q_tiles;
+    struct qattn_attn_worker *mem; /* [workers] */
 } run;
 
 static void *alloc64(size_t bytes)
@@ -34,38 +36,70 @@ static void *alloc64(size_t bytes)
     return aligned_alloc(64, (bytes + 63) / 64 * 64);
 }
 
-static int32_t keys_valid(const qattn_attention_desc *d, int32_t h)
+size_t qattn_attn_tile_bytes(const qattn_attn_ukernels *uk, int32_t head_dim)
 {
-    return d->kv_len ? d->kv_len[h] : d->len_k;
+    return (uk->kv_tile_bytes(head_dim) + 63) / 64 * 64;
 }
+
+typedef struct pack_job {
+    const qattn_attn_ukernels *uk;
+    const qattn_kv_view *kv;
+    int32_t len_k, head_dim, first_tile, tiles;
+} pack_job;
 
 static void pack_task(void *ctx, int64_t item, int worker)
 {
     (void)worker;
-    const run *r = ctx;
-    const qattn_attention_desc *d = r->job->desc;
-    int32_t h = (int32_t)(item / r->k_tiles), kt = (int32_t)(item % r->k_tiles);
-    int32_t key0 = kt * QATTN_TILE_KEYS;
-    int32_t keys = d->len_k - key0 < QATTN_TILE_KEYS ? d->len_k - key0 : QATTN_TILE_KEYS;
-    size_t off = ((size_t)h * d->len_k + key0) * d->head_dim;
-    r->job->uk->pack_kv(r->job->k + off, r->job->v + off, d->head_dim, keys, d->head_dim,
-                        r->packed + (size_t)item * r->tile_bytes);
+    const pack_job *j = ctx;
+    const int32_t h = (int32_t)(item / j->tiles), kt = j->first_tile + (int32_t)(item % j->tiles);
+    const int32_t key0 = kt * QATTN_TILE_KEYS;
+    const int32_t keys = j->len_k - key0 < QATTN_TILE_KEYS ? j->len_k - key0 : QATTN_TILE_KEYS;
+    const size_t off = (size_t)h * j->kv->head_stride + (size_t)key0 * j->head_dim;
+    j->uk->pack_kv(j->kv->k + off, j->kv->v + off, j->head_dim, keys, j->head_dim,
+                   (uint8_t *)j->kv->packed + ((size_t)h * j->kv->head_tiles + kt) * j->kv->tile_bytes);
+}
+
+void qattn_attn_pack(const qattn_attn_ukernels *uk, const qattn_kv_view *kv, int32_t heads,
+                     int32_t len_k, int32_t head_dim, int32_t first_tile, int32_t tiles,
+                     int32_t threads)
+{
+    if (tiles < 1)
+        return;
+    pack_job j = {uk, kv, len_k, head_dim, first_tile, tiles};
+    const int64_t items = (int64_t)heads * tiles;
+    qattn_parallel_for(qattn_workers_for(threads, items), items, pack_task, &j);
+}
+
+static int32_t keys_valid(const qattn_attention_job *j, int32_t h)
+{
+    return j->kv_len ? j->kv_len[h] : j->len_k;
+}
+
+/* c of the mask "key j visible to query i iff j <= i + c", or QATTN_NO_CAUSAL. */
+static int64_t causal_offset(const qattn_attention_job *j, int32_t h)
+{
+    if (j->causal == QATTN_CAUSAL_TOP_LEFT)
+        return 0;
+    if (j->causal == QATTN_CAUSAL_BOTTOM_RIGHT)
+        return (int64_t)keys_valid(j, h) - j->len_q;
+    return QATTN_NO_CAUSAL;
 }
 
 /* One key tile through the tier's microkernels, then the state update of the reference. */
 static void absorb_fast(const run *r, int32_t h, const qattn_tile_state *st, const int8_t *q,
-                        int32_t row0, int32_t kt, int32_t keys, const worker_memory *m)
+                        int64_t diag, int32_t kt, int32_t keys, const struct qattn_attn_worker *m)
 {
-    const qattn_attn_ukernels *uk = r->job->uk;
-    const qattn_tile_params *p = &r->job->params[h];
-    const int32_t d = st->head_dim, key0 = kt * QATTN_TILE_KEYS;
-    const uint8_t *packed = r->packed + ((size_t)h * r->k_tiles + kt) * r->tile_bytes;
+    const qattn_attention_job *j = r->job;
+    const qattn_attn_ukernels *uk = j->uk;
+    const qattn_tile_params *p = &j->params[h];
+    const int32_t d = st->head_dim;
+    const uint8_t *packed = j->kv.packed + ((size_t)h * j->kv.head_tiles + kt) * j->kv.tile_bytes;
     uk->scores(q, d, st->rows, packed, d, m->scores);
     for (int32_t i = 0; i < st->rows; i++) {
         uint8_t *p_row = m->p + (size_t)i * QATTN_P_ROW_BYTES;
         int32_t allowed = keys;
-        if (r->job->desc->causal) {
-            int64_t last = (int64_t)i + row0 - key0; /* last key this row may see */
+        if (diag != QATTN_NO_CAUSAL) {
+            int64_t last = i + diag; /* the last tile-local key this row may see */
             allowed = last < 0 ? 0 : last + 1 < keys ? (int32_t)(last + 1) : keys;
         }
         int32_t m_new;
@@ -83,86 +117,100 @@ static void absorb_fast(const run *r, int32_t h, const qattn_tile_state *st, con
 static void query_tile_task(void *ctx, int64_t item, int worker)
 {
     const run *r = ctx;
-    const qattn_attention_desc *d = r->job->desc;
-    const worker_memory *m = &r->mem[worker];
-    const int32_t h = (int32_t)(item / r->q_tiles), hd = d->head_dim;
+    const qattn_attention_job *j = r->job;
+    const struct qattn_attn_worker *m = &r->mem[worker];
+    const int32_t h = (int32_t)(item / r->q_tiles), hd = j->head_dim;
     const int32_t row0 = (int32_t)(item % r->q_tiles) * r->tile_rows;
-    const int32_t rows = d->len_q - row0 < r->tile_rows ? d->len_q - row0 : r->tile_rows;
-    const int32_t valid = keys_valid(d, h);
-    const qattn_tile_params *p = &r->job->params[h];
-    const int8_t *q = r->job->q + ((size_t)h * d->len_q + row0) * hd;
-    const int8_t *k = r->job->k + (size_t)h * d->len_k * hd;
-    const int8_t *v = r->job->v + (size_t)h * d->len_k * hd;
+    const int32_t rows = j->len_q - row0 < r->tile_rows ? j->len_q - row0 : r->tile_rows;
+    const int32_t valid = keys_valid(j, h);
+    const int64_t c = causal_offset(j, h);
+    const qattn_tile_params *p = &j->params[h];
+    const int8_t *q = j->q + ((size_t)h * j->len_q + row0) * hd;
+    const int8_t *k = j->kv.k + (size_t)h * j->kv.head_stride;
+    const int8_t *v = j->kv.v + (size_t)h * j->kv.head_stride;
 
     qattn_tile_state st = {rows, hd, m->row_max, m->row_sum, m->acc};
     qattn_tile_begin(&st);
     for (int32_t key0 = 0; key0 < valid; key0 += QATTN_TILE_KEYS) {
-        if (d->causal && key0 > row0 + rows - 1)
-            break; /* no row of this tile reaches these keys */
+        /* tile-local diagonal: row i sees tile key t iff t <= i + row0 + c - key0 */
+        const int64_t diag = c == QATTN_NO_CAUSAL ? QATTN_NO_CAUSAL : row0 + c - key0;
+        if (diag != QATTN_NO_CAUSAL && diag + rows - 1 < 0)
+            break; /* no row of this tile reaches these keys, nor any later ones */
         int32_t keys = valid - key0 < QATTN_TILE_KEYS ? valid - key0 : QATTN_TILE_KEYS;
-        if (r->job->uk)
-            absorb_fast(r, h, &st, q, row0, key0 / QATTN_TILE_KEYS, keys, m);
+        if (j->uk)
+            absorb_fast(r, h, &st, q, diag, key0 / QATTN_TILE_KEYS, keys, m);
         else
             qattn_tile_absorb(&st, p, q, hd, k + (size_t)key0 * hd, v + (size_t)key0 * hd, hd,
-                              keys, d->causal ? row0 - key0 : QATTN_NO_CAUSAL, m->scratch);
+                              keys, diag == QATTN_NO_CAUSAL ? QATTN_NO_CAUSAL : (int32_t)diag,
+                              m->scratch);
     }
-    qattn_tile_finish(&st, p, r->job->out + ((size_t)h * d->len_q + row0) * hd, hd);
+    qattn_tile_finish(&st, p, j->out + ((size_t)h * j->len_q + row0) * hd, hd);
 }
 
-static int alloc_worker(worker_memory *m, int32_t rows, int32_t d)
+static int alloc_worker(struct qattn_attn_worker *m, int32_t d)
 {
-    m->row_max = alloc64((size_t)rows * sizeof(int32_t));
-    m->row_sum = alloc64((size_t)rows * sizeof(int64_t));
-    m->acc = alloc64((size_t)rows * d * sizeof(int64_t));
+    const size_t rows = QATTN_TILE_ROWS;
+    m->row_max = alloc64(rows * sizeof(int32_t));
+    m->row_sum = alloc64(rows * sizeof(int64_t));
+    m->acc = alloc64(rows * d * sizeof(int64_t));
     m->scratch = alloc64(((size_t)QATTN_TILE_KEYS + d) * sizeof(int32_t));
-    m->scores = alloc64((size_t)rows * QATTN_TILE_KEYS * sizeof(int32_t));
-    m->p = alloc64((size_t)rows * QATTN_P_ROW_BYTES);
+    m->scores = alloc64(rows * QATTN_TILE_KEYS * sizeof(int32_t));
+    m->p = alloc64(rows * QATTN_P_ROW_BYTES);
     return m->row_max && m->row_sum && m->acc && m->scratch && m->scores && m->p;
 }
 
-static void free_worker(worker_memory *m)
+static void free_worker(struct qattn_attn_worker *m)
 {
     free(m->row_max), free(m->row_sum), free(m->acc), free(m->scratch);
     free(m->scores), free(m->p);
 }
 
-qattn_status qattn_attention_run(const qattn_attention_job *job)
+void qattn_attn_workspace_free(qattn_attn_workspace *ws)
 {
-    const qattn_attention_desc *d = job->desc;
-    run r = {job, 0, 0, 0, 0, NULL, NULL};
+    for (int w = 0; ws->mem && w < ws->workers; w++)
+        free_worker(&ws->mem[w]);
+    free(ws->mem);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* Grows ws to at least `workers` workers of head_dim d (all of them remade if d grows). */
+static int reserve(qattn_attn_workspace *ws, int workers, int32_t d)
+{
+    if (ws->mem && ws->workers >= workers && ws->head_dim >= d)
+        return 1;
+    if (ws->head_dim > d)
+        d = ws->head_dim;
+    if (ws->workers > workers)
+        workers = ws->workers;
+    qattn_attn_workspace_free(ws);
+    ws->mem = calloc((size_t)workers, sizeof *ws->mem);
+    if (!ws->mem)
+        return 0;
+    ws->workers = workers, ws->head_dim = d;
+    int ok = 1;
+    for (int w = 0; w < workers; w++)
+        ok &= alloc_worker(&ws->mem[w], d);
+    if (!ok)
+        qattn_attn_workspace_free(ws);
+    return ok;
+}
+
+qattn_status qattn_attention_run(const qattn_attention_job *job, qattn_attn_workspace *ws)
+{
+    run r = {job, 0, 0, NULL};
     /* Fast tiers take 64 rows per query tile: the microkernels' scratch is per tile, not
      * bound by the accelerator's 64 KiB; rows are independent, so this changes nothing. */
-    r.tile_rows = job->uk ? QATTN_TILE_ROWS : qattn_tile_rows_for_head_dim(d->head_dim);
-    r.q_tiles = (d->len_q + r.tile_rows - 1) / r.tile_rows;
-    r.k_tiles = (d->len_k + QATTN_TILE_KEYS - 1) / QATTN_TILE_KEYS;
-    const int64_t q_items = (int64_t)d->heads * r.q_tiles, k_items = (int64_t)d->heads * r.k_tiles;
-    const int workers = qattn_workers_for(d->threads, q_items);
-
-    qattn_status st = QATTN_OK;
-    r.mem = calloc((size_t)workers, sizeof *r.mem);
-    if (!r.mem)
+    r.tile_rows = job->uk ? QATTN_TILE_ROWS : qattn_tile_rows_for_head_dim(job->head_dim);
+    r.q_tiles = (job->len_q + r.tile_rows - 1) / r.tile_rows;
+    const int64_t q_items = (int64_t)job->heads * r.q_tiles;
+    const int workers = qattn_workers_for(job->threads, q_items);
+    qattn_attn_workspace temporary = {0, 0, NULL};
+    qattn_attn_workspace *w = ws ? ws : &temporary;
+    if (!reserve(w, workers, job->head_dim))
         return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
-    for (int w = 0; w < workers; w++)
-        if (!alloc_worker(&r.mem[w], r.tile_rows, d->head_dim))
-            st = QATTN_ERR_NOMEM;
-    if (job->uk && st == QATTN_OK) {
-        r.tile_bytes = (job->uk->kv_tile_bytes(d->head_dim) + 63) / 64 * 64;
-        /* k_items * tile_bytes <= heads * (len_k + 63) * ~130 bytes: far below SIZE_MAX for
-         * the validated limits, but checked all the same. */
-        size_t total;
-        if (__builtin_mul_overflow((size_t)k_items, r.tile_bytes, &total) ||
-            !(r.packed = alloc64(total)))
-            st = QATTN_ERR_NOMEM;
-        else
-            qattn_parallel_for(qattn_workers_for(d->threads, k_items), k_items, pack_task, &r);
-    }
-    if (st == QATTN_OK)
-        qattn_parallel_for(workers, q_items, query_tile_task, &r);
-    else
-        st = qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
-    for (int w = 0; w < workers; w++)
-        free_worker(&r.mem[w]);
-    free(r.mem);
-    free(r.packed);
-    return st;
+    r.mem = w->mem;
+    qattn_parallel_for(workers, q_items, query_tile_task, &r);
+    if (!ws)
+        qattn_attn_workspace_free(&temporary);
+    return QATTN_OK;
 }

@@ -17,11 +17,13 @@ def torch_attention(q, k, v, causal=False, kv_len=None):
     scores = q @ k.transpose(-1, -2) / math.sqrt(d)
     lq, lk = scores.shape[-2:]
     mask = torch.zeros(scores.shape, dtype=torch.bool)
-    if causal:
-        mask |= torch.triu(torch.ones(lq, lk, dtype=torch.bool), diagonal=1)
-    if kv_len is not None:
-        for h, n in enumerate(kv_len):
-            mask[h, :, n:] = True
+    valid = list(kv_len) if kv_len is not None else [lk] * scores.shape[0]
+    for h, n in enumerate(valid):
+        mask[h, :, n:] = True
+        if causal == "bottom_right":  # query i is position n - lq + i of the keys
+            mask[h] |= torch.triu(torch.ones(lq, lk, dtype=torch.bool), diagonal=int(n) - lq + 1)
+        elif causal:
+            mask[h] |= torch.triu(torch.ones(lq, lk, dtype=torch.bool), diagonal=1)
     scores = scores.masked_fill(mask, float("-inf"))
     return torch.softmax(scores, dim=-1) @ v
 
@@ -36,6 +38,10 @@ SHAPES = [  # heads, len_q, len_k, head_dim, causal, padded
     (2, 40, 257, 128, False, True),
     (1, 12, 70, 256, True, True),
     (20, 9, 65, 64, False, False),
+    (2, 1, 300, 64, "bottom_right", False),   # one new token after a cache
+    (3, 5, 130, 64, "bottom_right", False),   # a beam's block
+    (2, 64, 64, 32, "bottom_right", False),   # = top-left when the lengths agree
+    (2, 20, 150, 64, "bottom_right", True),   # anchored at each head's valid keys
 ]
 
 
@@ -49,7 +55,7 @@ def test_random_against_torch(heads, lq, lk, d, causal, padded):
     sk = rng.uniform(0.004, 0.04, heads)
     sv = rng.uniform(0.01, 2.0, heads)
     so = sv * rng.uniform(0.1, 1.2, heads)
-    kv_len = rng.integers(1, lk + 1, heads) if padded else None
+    kv_len = rng.integers(lq if causal == "bottom_right" else 1, lk + 1, heads) if padded else None
     out = qattn.attention(q, k, v, list(sq), list(sk), list(sv), list(so), causal=causal,
                           kv_len=kv_len)
     f32 = lambda s: torch.from_numpy(s.astype(np.float32).astype(np.float64))[:, None, None]

@@ -29,6 +29,8 @@ const check_case check_cases[] = {
     STRESS("v_outlier_channels_20x", 2, 200, 333, 64, 1.0, 3, 0.0, 0, 0, 13),
     STRESS("qk_common_offset_4", 2, 200, 333, 64, 1.0, 0, 4.0, 0, 0, 14),
     STRESS("causal_448", 2, 448, 448, 64, 1.0, 0, 0.0, 1, 0, 15),
+    STRESS("causal_bottom_right_5_of_300", 3, 5, 300, 64, 1.0, 0, 0.0, 2, 0, 21),
+    STRESS("causal_bottom_right_100_of_230", 2, 100, 230, 64, 1.0, 0, 0.0, 2, 0, 22),
     STRESS("padding_kv_len_150_of_256", 2, 128, 256, 64, 1.0, 0, 0.0, 0, 150, 16),
     STRESS("len_k_1", 2, 64, 1, 64, 1.0, 0, 0.0, 0, 0, 17),
     STRESS("len_k_4097", 1, 100, 4097, 64, 1.0, 0, 0.0, 0, 0, 18),

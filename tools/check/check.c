@@ -51,7 +51,7 @@ static void print_row(const check_case *c, const check_result *r)
     char shape[32], range[16], ref_range[16];
     const check_stats *k = &r->kernel, *f = &r->floor;
     snprintf(shape, sizeof shape, "%dx%dx%dx%d%s", c->heads, c->len_q, c->len_k, c->head_dim,
-             c->causal ? "c" : "");
+             c->causal == 2 ? "cb" : c->causal ? "c" : "");
     snprintf(range, sizeof range, "[%d,%d]", k->out_min, k->out_max);
     snprintf(ref_range, sizeof ref_range, "[%d,%d]", k->ref_min, k->ref_max);
     printf("%-33s %-19s %8.5f %7.4f %7.4f %6.2f%% %6.2f%% %4d %-11s %-11s | %8.5f %7.4f "

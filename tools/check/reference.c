@@ -39,8 +39,9 @@ int check_attention_f64(const double *q, const double *k, const double *v, doubl
         const double *vh = v + (size_t)h * len_k * d;
         for (int i = 0; i < len_q; i++) {
             int keys = kv_len;
-            if (causal && i + 1 < keys)
-                keys = i + 1;
+            int last = causal == 2 ? i + kv_len - len_q : i; /* bottom-right, top-left */
+            if (causal && last + 1 < keys)
+                keys = last + 1;
             attend_row(qh + (size_t)i * d, kh, vh, out + ((size_t)h * len_q + i) * d, keys, d, p);
         }
     }
