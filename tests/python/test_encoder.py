@@ -39,6 +39,63 @@ def test_int8_matches_torch(tiny):
     assert m["cosine"] >= 0.995 and m["frobenius"] <= 0.05
 
 
+# The bounds an int8 encoder must meet against float64 when its attention is peaked.
+PEAKED_COSINE, PEAKED_FROBENIUS = 0.999, 0.04
+
+
+@pytest.fixture(scope="module")
+def peaked(tmp_path_factory):
+    """Weights whose attention is peaked as trained Whisper's is (q, k projections 8x: the
+    average query puts about half its weight on one key), the float64 reference, and the
+    reference's statistics."""
+    weights = random_weights("tiny", seed=6, qk_gain=8.0)
+    mel = random_mel(80, seed=3)
+    stats = {}
+    ref = torch_encoder(weights, "tiny", mel, stats=stats)
+    return weights, mel, ref, stats, tmp_path_factory.mktemp("peaked")
+
+
+def test_int8_with_peaked_attention(peaked):
+    weights, mel, ref, stats, tmp = peaked
+    # the softmax is far from uniform (1/1500 = 0.0007) in every layer: attention matters
+    assert min(stats["max_prob"]) >= 0.4, stats["max_prob"]
+    m = compare(qattn.Encoder(write_hf(tmp / "hf", "tiny", weights), "int8", threads=2).encode(mel), ref)
+    print("tiny int8, peaked attention:", m)
+    assert m["cosine"] >= PEAKED_COSINE and m["frobenius"] <= PEAKED_FROBENIUS
+
+
+def test_peaked_bounds_reject_attention_that_ignores_qk(peaked):
+    """The mutation check: an encoder whose attention ignores Q.K (uniform weights, the mean
+    of V) fails the bounds the int8 encoder meets above. On nearly uniform softmaxes (the
+    earlier std 0.02 weights) the same mutant scored cosine 0.99996, better than the kernel."""
+    weights, mel, ref, _, _ = peaked
+    mutant = compare(torch_encoder(weights, "tiny", mel, ignore_qk=True), ref)
+    print("attention ignoring Q.K:", mutant)
+    assert mutant["cosine"] < PEAKED_COSINE and mutant["frobenius"] > PEAKED_FROBENIUS
+
+
+def test_attention_layer_on_peaked_inputs(peaked):
+    """Layer 0's real (peaked) q, k, v: quantized per head here (max-abs, the float32 quotient
+    rounded to even), the integer kernel is within 0.52 LSB of exact float64 attention on
+    those int8 inputs; and attention_float, which quantizes inside, gives the same numbers."""
+    _, _, _, stats, _ = peaked
+    q, k, v = (x.astype(np.float32) for x in stats["qkv"][0])  # (heads, 1500, 64)
+
+    def quantize(x):
+        s = (np.abs(x).max(axis=(1, 2)) / np.float32(127)).astype(np.float32)
+        return np.clip(np.rint(x / s[:, None, None]), -128, 127).astype(np.int8), s
+
+    (q8, sq), (k8, sk), (v8, sv) = quantize(q), quantize(k), quantize(v)
+    out = qattn.attention(q8, k8, v8, list(sq), list(sk), list(sv), list(sv), threads=2)
+    deq = lambda a, s: torch.from_numpy(a.astype(np.float64) * s.astype(np.float64)[:, None, None])
+    probs = torch.softmax(deq(q8, sq) @ deq(k8, sk).transpose(-1, -2) / 8.0, dim=-1)
+    assert float(probs.max(-1).values.mean()) >= 0.4  # peaked
+    exact = (probs @ deq(v8, sv)).numpy() / sv.astype(np.float64)[:, None, None]
+    assert np.abs(out - exact).max() <= 0.52
+    via_float = qattn.attention_float(q, k, v, threads=2)
+    assert np.array_equal(via_float, out.astype(np.float32) * sv[:, None, None])
+
+
 def test_base_int8_and_outliers(tmp_path):
     for outliers in ((), (5, 77, 300)):
         weights = random_weights("base", seed=4, outlier_channels=outliers)

@@ -23,9 +23,11 @@ def n_ctx(size):
     return N_CTX.get(size, 1500)
 
 
-def random_weights(size, seed=0, outlier_channels=()):
+def random_weights(size, seed=0, outlier_channels=(), qk_gain=1.0):
     """Encoder weights with realistic scales: projections std 0.02, LayerNorm gains near 1.
-    outlier_channels: residual-stream channels made 20x larger (as real checkpoints have)."""
+    outlier_channels: residual-stream channels made 20x larger (as real checkpoints have).
+    qk_gain: q and k projections that much larger: scores qk_gain^2 larger, a peaked softmax
+    (at 1, std 0.02 makes every softmax nearly uniform: attention that ignored Q.K would pass)."""
     n_mels, d, heads, layers = SIZES[size]
     g = np.random.default_rng(seed)
     w = {}
@@ -48,6 +50,8 @@ def random_weights(size, seed=0, outlier_channels=()):
             w[p + f"self_attn.{proj}.weight"] = normal(d, d)
             if proj != "k_proj":
                 w[p + f"self_attn.{proj}.bias"] = normal(d)
+        w[p + "self_attn.q_proj.weight"] *= np.float32(qk_gain)
+        w[p + "self_attn.k_proj.weight"] *= np.float32(qk_gain)
         w[p + "fc1.weight"], w[p + "fc1.bias"] = normal(4 * d, d), normal(4 * d)
         w[p + "fc2.weight"], w[p + "fc2.bias"] = normal(d, 4 * d), normal(d)
     w["layer_norm.weight"] = (1 + normal(d, std=0.1)).astype(np.float32)
@@ -147,8 +151,11 @@ def ggml_bytes(size, weights, f16=True, quantized_type=None):
     return b"".join(out)
 
 
-def torch_encoder(weights, size, mel):
-    """Whisper's AudioEncoder in float64: mel (B, n_mels, 3000) -> (B, 1500, d)."""
+def torch_encoder(weights, size, mel, stats=None, ignore_qk=False):
+    """Whisper's AudioEncoder in float64: mel (B, n_mels, 3000) -> (B, 1500, d).
+    stats: a dict to receive, per layer, the mean over heads and queries of the largest
+    attention weight ("max_prob"; 1/1500 for a uniform softmax) and the layer's q, k, v.
+    ignore_qk: the mutant whose attention ignores Q.K (every weight 1/n: the mean of V)."""
     n_mels, d, heads, layers = SIZES[size]
     w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in weights.items()}
     x = torch.from_numpy(mel.astype(np.float64))
@@ -163,7 +170,13 @@ def torch_encoder(weights, size, mel):
         k = h @ w[p + "self_attn.k_proj.weight"].T
         v = h @ w[p + "self_attn.v_proj.weight"].T + w[p + "self_attn.v_proj.bias"]
         split = lambda t: t.reshape(t.shape[0], t.shape[1], heads, hd).transpose(1, 2)
-        att = torch.softmax(split(q) @ split(k).transpose(-1, -2) / math.sqrt(hd), dim=-1) @ split(v)
+        probs = torch.softmax(split(q) @ split(k).transpose(-1, -2) / math.sqrt(hd), dim=-1)
+        if ignore_qk:
+            probs = torch.full_like(probs, 1.0 / probs.shape[-1])
+        if stats is not None:
+            stats.setdefault("max_prob", []).append(float(probs.max(-1).values.mean()))
+            stats.setdefault("qkv", []).append(tuple(np.ascontiguousarray(split(t)[0].numpy()) for t in (q, k, v)))
+        att = probs @ split(v)
         att = att.transpose(1, 2).reshape(x.shape)
         x = x + att @ w[p + "self_attn.out_proj.weight"].T + w[p + "self_attn.out_proj.bias"]
         h = F.layer_norm(x, (d,), w[p + "final_layer_norm.weight"], w[p + "final_layer_norm.bias"], 1e-5)
