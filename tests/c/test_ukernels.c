@@ -1,0 +1,201 @@
+/*
+ * Each tier's microkernels one by one against the scalar reference, tolerance zero, from one
+ * shape list (rows, keys, head_dim, score gain): scores from packed K (pack + scores), the
+ * softmax row (its weights read back through P.V with V the identity; the maximum, the sum;
+ * rows whose exponents reach zero; allowed = 0), P.V with random V, and the rescale. The
+ * GEMM kernel at the largest K it supports with every operand at -128 or 127 (the int32
+ * accumulator's edge). The references are the tile kernel's own functions (tile_kernel.h)
+ * and plain int64 dot products written here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attn/tile_kernel.h"
+#include "attn/tile_params.h"
+#include "attn/ukernels.h"
+#include "core/tiers.h"
+#include "gemm/gemm.h"
+#include "gemm/gemm_ukernels.h"
+#include "testing.h"
+
+typedef struct shape {
+    int32_t rows, keys, head_dim;
+    float gain; /* scale_q = scale_k: how far apart the scores are */
+} shape;
+
+static const shape shapes[] = {
+    {1, 1, 16, 0.02f},  {4, 64, 64, 0.02f},  {5, 63, 32, 0.05f},  {64, 64, 64, 0.03f},
+    {3, 17, 128, 0.1f}, {7, 64, 256, 0.02f}, {64, 40, 48, 0.3f},  {2, 64, 64, 5.0f},
+    {9, 33, 80, 1e-5f}, {1, 64, 208, 1.0f},  {33, 2, 16, 0.5f},   {64, 64, 144, 0.08f},
+};
+
+static uint64_t state = 0x2545F4914F6CDD1Dull;
+static uint32_t next_u32(void)
+{
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return (uint32_t)(state >> 16);
+}
+static int8_t rnd8(void) { return (int8_t)next_u32(); }
+
+/* The reference weight of a score s under a row maximum m ([Q2], [Q3]). */
+static int32_t ref_e(int32_t m, int32_t s, const qattn_tile_params *p)
+{
+    uint32_t e = qattn_exp2_neg_q16(qattn_score_exponent(m - s, p));
+    return (int32_t)(e > QATTN_E_MAX ? QATTN_E_MAX : e);
+}
+
+static void *alloc64(size_t n) { return aligned_alloc(64, (n + 63) / 64 * 64); }
+
+static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, const shape *sh)
+{
+    const int32_t R = sh->rows, KEYS = sh->keys, D = sh->head_dim;
+    int8_t *q = malloc((size_t)R * D), *k = malloc((size_t)64 * D), *v = malloc((size_t)64 * D);
+    int8_t *eye = calloc((size_t)64 * 64, 1);
+    uint8_t *packed = alloc64(uk->kv_tile_bytes(D)), *eye_packed = alloc64(uk->kv_tile_bytes(64));
+    int32_t *s = alloc64((size_t)64 * 64 * 4);
+    uint8_t *prow = alloc64((size_t)64 * QATTN_P_ROW_BYTES);
+    int64_t *acc = calloc((size_t)64 * 256, 8), *eacc = calloc((size_t)64 * 64, 8);
+    for (int32_t i = 0; i < R * D; i++)
+        q[i] = rnd8();
+    for (int32_t i = 0; i < 64 * D; i++)
+        k[i] = rnd8(), v[i] = rnd8();
+    if (sh->gain >= 5.0f) /* extremes: every operand at -128 or 127 */
+        for (int32_t i = 0; i < 64 * D; i++)
+            k[i] = (i % 3) ? -128 : 127, v[i] = (i % 5) ? 127 : -128;
+    for (int32_t j = 0; j < 64; j++)
+        eye[j * 64 + j] = 1;
+
+    /* pack + scores: q_r . k_j for keys present, 0 for absent ones */
+    uk->pack_kv(k, v, D, KEYS, D, packed);
+    uk->scores(q, D, R, packed, D, s);
+    int bad = 0;
+    for (int32_t r = 0; r < R; r++)
+        for (int32_t j = 0; j < 64; j++) {
+            int64_t want = 0;
+            for (int32_t t = 0; j < KEYS && t < D; t++)
+                want += (int32_t)q[r * D + t] * k[j * D + t];
+            bad += s[r * 64 + j] != want;
+        }
+    CHECK(!bad, "%s scores rows %d keys %d d %d: %d wrong", tier, R, KEYS, D, bad);
+
+    /* softmax rows: allowed keys vary per row (0 included), a previous maximum above or
+     * below the tile's; the weights come back through P.V with V = identity (d = 64) */
+    qattn_tile_params p;
+    qattn_tile_params_make(&p, D, sh->gain, sh->gain, 0.05f, 0.05f);
+    uk->pack_kv(eye, eye, 64, 64, 64, eye_packed);
+    int32_t m_old[64], allowed[64], sums[64], m_new[64];
+    for (int32_t r = 0; r < R; r++) {
+        allowed[r] = r == 1 ? 0 : (int32_t)(next_u32() % (uint32_t)(KEYS + 1));
+        m_old[r] = r % 3 == 0 ? INT32_MIN : s[r * 64] + (int32_t)(next_u32() % 2001) - 1000;
+        sums[r] = uk->softmax_row(s + r * 64, allowed[r], m_old[r], &p,
+                                  prow + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
+    }
+    memset(eacc, 0, (size_t)64 * 64 * 8);
+    uk->pv(prow, R, eye_packed, 64, eacc);
+    int zeros = 0;
+    bad = 0;
+    for (int32_t r = 0; r < R; r++) {
+        int32_t m = m_old[r];
+        for (int32_t j = 0; j < allowed[r]; j++)
+            m = s[r * 64 + j] > m ? s[r * 64 + j] : m;
+        int64_t sum = 0;
+        for (int32_t j = 0; j < 64; j++) {
+            int32_t want = j < allowed[r] ? ref_e(m, s[r * 64 + j], &p) : 0;
+            zeros += j < allowed[r] && want == 0;
+            sum += want;
+            bad += eacc[r * 64 + j] != want;
+        }
+        if (allowed[r] > 0)
+            bad += m_new[r] != m;
+        bad += sums[r] != sum;
+    }
+    CHECK(!bad, "%s softmax rows %d keys %d gain %g: %d wrong", tier, R, KEYS, (double)sh->gain, bad);
+
+    /* P.V on random V with those weights: sum_j e_rj v_jt, exact */
+    memset(acc, 0, (size_t)64 * 256 * 8);
+    for (int32_t i = 0; i < R * D; i++)
+        acc[i] = (int64_t)(next_u32() % 100000) - 50000; /* P.V adds into what is there */
+    int64_t *before = malloc((size_t)R * D * 8);
+    memcpy(before, acc, (size_t)R * D * 8);
+    uk->pv(prow, R, packed, D, acc);
+    bad = 0;
+    for (int32_t r = 0; r < R; r++)
+        for (int32_t t = 0; t < D; t++) {
+            int64_t want = before[r * D + t];
+            for (int32_t j = 0; j < KEYS; j++)
+                want += eacc[r * 64 + j] * v[j * D + t];
+            bad += acc[r * D + t] != want;
+        }
+    CHECK(!bad, "%s pv rows %d keys %d d %d: %d wrong", tier, R, KEYS, D, bad);
+
+    /* rescale: the reference's floor((acc alpha + 2^15) / 2^16) */
+    int64_t *mine = malloc((size_t)D * 8), *ref = malloc((size_t)D * 8);
+    const uint32_t alphas[] = {0, 1, 32768, 65535, 65536, next_u32() % 65537};
+    bad = 0;
+    for (size_t a = 0; a < sizeof alphas / sizeof *alphas; a++) {
+        for (int32_t t = 0; t < D; t++) {
+            int64_t big = ((int64_t)next_u32() << 14) ^ next_u32(); /* up to ~2^46 */
+            mine[t] = ref[t] = (t % 2 ? -big : big) >> (t % 7);
+        }
+        uk->rescale(mine, D, alphas[a]);
+        qattn_tile_rescale_acc(ref, D, alphas[a]);
+        bad += memcmp(mine, ref, (size_t)D * 8) != 0;
+    }
+    CHECK(!bad, "%s rescale d %d: %d alphas wrong", tier, D, bad);
+    if (sh->gain >= 1.0f)
+        CHECK(zeros > 0, "%s: gain %g should reach exponents of zero", tier, (double)sh->gain);
+
+    free(q), free(k), free(v), free(eye), free(packed), free(eye_packed), free(s), free(prow);
+    free(acc), free(eacc), free(before), free(mine), free(ref);
+}
+
+/* The GEMM kernel at K = QATTN_GEMM_MAX_K with every operand at -128 or 127. */
+static void gemm_at_the_edge(const struct qattn_gemm_ukernels *uk, const char *tier)
+{
+    const int32_t M = 5, N = 2 * uk->nr + 3, K = QATTN_GEMM_MAX_K;
+    int8_t *x = malloc((size_t)M * K), *w = malloc((size_t)N * K);
+    for (int32_t i = 0; i < M; i++)
+        for (int32_t t = 0; t < K; t++)
+            x[(size_t)i * K + t] = i == 0 ? -128 : i == 1 ? 127 : (t + i) % 3 ? -128 : 127;
+    for (int32_t j = 0; j < N; j++)
+        for (int32_t t = 0; t < K; t++)
+            w[(size_t)j * K + t] = j % 2 ? -128 : (t * 7 + j) % 4 ? 127 : -128;
+    void *packed = alloc64(uk->packed_bytes(N, K));
+    uk->pack(w, N, K, packed);
+    int32_t *acc = malloc((size_t)M * N * 4);
+    int bad = 0;
+    for (int32_t n0 = 0; n0 < N; n0 += uk->nr) { /* panel by panel, as the driver calls it */
+        int32_t nc = N - n0 < uk->nr ? N - n0 : uk->nr;
+        uk->gemm(x, K, M, packed, N, K, n0, nc, acc, N);
+        for (int32_t i = 0; i < M; i++)
+            for (int32_t j = n0; j < n0 + nc; j++) {
+                int64_t want = 0;
+                for (int32_t t = 0; t < K; t++)
+                    want += (int32_t)x[(size_t)i * K + t] * w[(size_t)j * K + t];
+                bad += acc[i * N + j - n0] != want;
+            }
+    }
+    CHECK(!bad, "%s gemm at K = %d with -128/127 operands: %d wrong", tier, K, bad);
+    free(x), free(w), free(packed), free(acc);
+}
+
+int main(void)
+{
+    for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) {
+        const qattn_isa isa = qattn_tier_at(ti);
+        const qattn_attn_ukernels *a = qattn_attn_kernels_for(isa);
+        const struct qattn_gemm_ukernels *g = qattn_gemm_kernels_for(isa);
+        if (isa == QATTN_ISA_SCALAR || !qattn_isa_supported(isa)) {
+            printf("tier %-11s %s\n", qattn_isa_name(isa), isa == QATTN_ISA_SCALAR ?
+                   "is the reference" : "skipped: not supported here");
+            continue;
+        }
+        printf("tier %-11s attention %s, gemm %s\n", qattn_isa_name(isa), a ? a->name : "-", g ? g->name : "-");
+        for (size_t i = 0; a && i < sizeof shapes / sizeof *shapes; i++)
+            attention_kernels(a, qattn_isa_name(isa), &shapes[i]);
+        if (g)
+            gemm_at_the_edge(g, qattn_isa_name(isa));
+    }
+    return testing_report("test_ukernels");
+}
