@@ -384,30 +384,27 @@ def _n_mels(n_mels):
     return int(n_mels)
 
 
-def log_mel(audio, n_mels=80, threads=None):
-    """Whisper's log-mel spectrogram of 16 kHz mono float audio: (n_mels, len(audio) // 160)."""
+def _log_mel(audio, n_mels, threads, frames_of, compute):
     audio = np.asarray(audio)
     if audio.dtype.kind != "f" or audio.ndim != 1:
         raise TypeError(f"audio must be a 1-D floating-point array, got {audio.dtype} {audio.shape}")
     a = np.ascontiguousarray(audio, dtype=np.float32)
     n_mels = _n_mels(n_mels)
-    out = np.empty((n_mels, _lib.qattn_log_mel_frames(a.size)), dtype=np.float32)
-    _call(_lib.qattn_log_mel, a.ctypes.data, a.size, n_mels, _threads(threads), out.ctypes.data)
+    out = np.empty((n_mels, frames_of(a.size)), dtype=np.float32)
+    _call(compute, a.ctypes.data, a.size, n_mels, _threads(threads), out.ctypes.data)
     return out
+
+
+def log_mel(audio, n_mels=80, threads=None):
+    """Whisper's log-mel spectrogram of 16 kHz mono float audio: (n_mels, len(audio) // 160)."""
+    return _log_mel(audio, n_mels, threads, _lib.qattn_log_mel_frames, _lib.qattn_log_mel)
 
 
 def log_mel_padded(audio, n_mels=80, threads=None):
     """Whisper's log-mel for windowing: the spectrogram of the audio followed by 30 s of
     silence, (n_mels, len(audio) // 160 + 3000); the first len(audio) // 160 frames hold the
     audio. Encoder.windows() cuts it into the model's windows."""
-    audio = np.asarray(audio)
-    if audio.dtype.kind != "f" or audio.ndim != 1:
-        raise TypeError(f"audio must be a 1-D floating-point array, got {audio.dtype} {audio.shape}")
-    a = np.ascontiguousarray(audio, dtype=np.float32)
-    n_mels = _n_mels(n_mels)
-    out = np.empty((n_mels, _lib.qattn_log_mel_padded_frames(a.size)), dtype=np.float32)
-    _call(_lib.qattn_log_mel_padded, a.ctypes.data, a.size, n_mels, _threads(threads), out.ctypes.data)
-    return out
+    return _log_mel(audio, n_mels, threads, _lib.qattn_log_mel_padded_frames, _lib.qattn_log_mel_padded)
 
 
 def mel_filters(n_mels=80):
