@@ -30,12 +30,11 @@ void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, in
     }
 }
 
-qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights,
-                                     const float *bias, int32_t n, int32_t k, int32_t isa)
+/* w's tier, kernels and the scale and bias arrays; the weights are the caller's to fill. */
+static qattn_status weights_begin(qattn_gemm_weights *w, const float *bias, int32_t n, int32_t k,
+                                  int32_t isa)
 {
     memset(w, 0, sizeof *w);
-    if (!weights)
-        return qattn_fail(QATTN_ERR_NULL, "gemm: weights are NULL");
     if (n < 1 || k < 4 || k % 4 != 0 || k > QATTN_GEMM_MAX_K)
         return qattn_fail(QATTN_ERR_SIZE,
                           "gemm: %d x %d weights; k must be a multiple of 4 in [4, %d]", n, k,
@@ -53,6 +52,38 @@ qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights
         qattn_gemm_weights_free(w);
         return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for %d x %d weights", n, k);
     }
+    if (bias)
+        memcpy(w->bias, bias, (size_t)n * sizeof(float));
+    return QATTN_OK;
+}
+
+/* Packs w->w8 for a fast tier (and drops it: only the scalar reference reads it). */
+static qattn_status weights_finish(qattn_gemm_weights *w)
+{
+    if (!w->uk)
+        return QATTN_OK;
+    w->packed = aligned_alloc(64, (w->uk->packed_bytes(w->n, w->k) + 63) / 64 * 64);
+    if (!w->packed) {
+        int32_t n = w->n, k = w->k;
+        qattn_gemm_weights_free(w);
+        return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory packing %d x %d", n, k);
+    }
+    w->uk->pack(w->w8, w->n, w->k, w->packed);
+    free(w->w8);
+    w->w8 = NULL;
+    return QATTN_OK;
+}
+
+qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights,
+                                     const float *bias, int32_t n, int32_t k, int32_t isa)
+{
+    if (!weights) {
+        memset(w, 0, sizeof *w);
+        return qattn_fail(QATTN_ERR_NULL, "gemm: weights are NULL");
+    }
+    qattn_status st = weights_begin(w, bias, n, k, isa);
+    if (st != QATTN_OK)
+        return st;
     for (int32_t j = 0; j < n; j++)
         for (int32_t t = 0; t < k; t++)
             if (!isfinite(weights[(size_t)j * k + t])) {
@@ -60,19 +91,28 @@ qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights
                 return qattn_fail(QATTN_ERR_VALUE, "gemm: weight [%d][%d] is not finite", j, t);
             }
     qattn_quantize_rows(weights, n, k, k, w->w8, w->scale);
-    if (bias)
-        memcpy(w->bias, bias, (size_t)n * sizeof(float));
-    if (w->uk) {
-        w->packed = aligned_alloc(64, (w->uk->packed_bytes(n, k) + 63) / 64 * 64);
-        if (!w->packed) {
-            qattn_gemm_weights_free(w);
-            return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory packing %d x %d", n, k);
-        }
-        w->uk->pack(w->w8, n, k, w->packed);
-        free(w->w8); /* only the scalar reference reads the plain matrix */
-        w->w8 = NULL;
+    return weights_finish(w);
+}
+
+qattn_status qattn_gemm_weights_from_s8(qattn_gemm_weights *w, const int8_t *w8,
+                                        const float *scale, const float *bias, int32_t n,
+                                        int32_t k, int32_t isa)
+{
+    if (!w8 || !scale) {
+        memset(w, 0, sizeof *w);
+        return qattn_fail(QATTN_ERR_NULL, "gemm: weights or scales are NULL");
     }
-    return QATTN_OK;
+    qattn_status st = weights_begin(w, bias, n, k, isa);
+    if (st != QATTN_OK)
+        return st;
+    for (int32_t j = 0; j < n; j++)
+        if (!isfinite(scale[j]) || !(scale[j] > 0.0f)) {
+            qattn_gemm_weights_free(w);
+            return qattn_fail(QATTN_ERR_VALUE, "gemm: scale of row %d is %g", j, (double)scale[j]);
+        }
+    memcpy(w->w8, w8, (size_t)n * k);
+    memcpy(w->scale, scale, (size_t)n * sizeof(float));
+    return weights_finish(w);
 }
 
 void qattn_gemm_weights_free(qattn_gemm_weights *w)

@@ -34,6 +34,11 @@ typedef struct qattn_gemm_weights {
  * tier). bias may be NULL. k must be a positive multiple of 4 up to QATTN_GEMM_MAX_K. */
 qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights,
                                      const float *bias, int32_t n, int32_t k, int32_t isa);
+/* Weights already quantized per output channel (a CTranslate2 int8 model's): w ~ scale[j] *
+ * w8[j][t], used as they are (no dequantize-requantize). scale: n finite positive floats. */
+qattn_status qattn_gemm_weights_from_s8(qattn_gemm_weights *w, const int8_t *w8,
+                                        const float *scale, const float *bias, int32_t n,
+                                        int32_t k, int32_t isa);
 void qattn_gemm_weights_free(qattn_gemm_weights *w);
 
 /* y[m][n] for m rows of x (ldx floats apart) into y (ldy floats apart), on `threads` threads

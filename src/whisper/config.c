@@ -1,6 +1,7 @@
 /* The encoder's configuration: from a Hugging Face config.json, from a ggml file's
  * hyperparameters, and the check of what the encoder supports. */
 #include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -76,4 +77,49 @@ void qattn_whisper_config_from_ggml(const ggml_hparams *hp, whisper_config *c)
     c->n_mels = hp->n_mels, c->n_ctx = hp->n_audio_ctx, c->n_state = hp->n_audio_state;
     c->n_heads = hp->n_audio_head, c->n_layers = hp->n_audio_layer;
     c->n_ffn = ffn_of(hp->n_audio_state);
+}
+
+/* A dimension of a CTranslate2 variable, or -1 if it is absent or has fewer dimensions. */
+static int64_t ct2_dim(const wt_set *set, const char *name, int dim)
+{
+    const wt_view *v = qattn_tensors_find(set, name);
+    return v && dim < v->ndim ? v->shape[dim] : -1;
+}
+
+static int32_t ct2_int(int64_t v)
+{
+    return v >= 0 && v <= INT32_MAX ? (int32_t)v : -1;
+}
+
+qattn_status qattn_whisper_config_from_ct2(const wt_set *set, const char *path, whisper_config *c)
+{
+    /* shapes say what config.json does not (CTranslate2 reads them the same way) */
+    c->n_state = ct2_int(ct2_dim(set, "encoder/conv1/weight", 0));
+    c->n_mels = ct2_int(ct2_dim(set, "encoder/conv1/weight", 1));
+    c->n_ctx = ct2_int(ct2_dim(set, "encoder/position_encodings/encodings", 0));
+    c->n_ffn = ct2_int(ct2_dim(set, "encoder/layer_0/ffn/linear_0/weight", 0));
+    c->n_layers = 0;
+    for (int32_t i = 0; i < 1024; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "encoder/layer_%d/self_attention/layer_norm/gamma", i);
+        if (!qattn_tensors_find(set, name))
+            break;
+        c->n_layers = i + 1;
+    }
+    /* a rank-0 integer variable; CTranslate2's default is 8 when a converter left it out */
+    const wt_view *heads = qattn_tensors_find(set, "encoder/num_heads");
+    c->n_heads = 8;
+    if (heads) {
+        float h;
+        if (qattn_tensor_numel(heads) != 1 || heads->dtype == WT_F16 || heads->dtype == WT_BF16 ||
+            heads->dtype == WT_UNSUPPORTED)
+            return qattn_fail(QATTN_ERR_MODEL, "%s: encoder/num_heads is not an integer scalar", path);
+        qattn_tensor_to_f32(heads, &h);
+        c->n_heads = h >= 1.0f && h <= 4096.0f ? (int32_t)h : -1;
+    }
+    if (c->n_state < 0 || c->n_mels < 0 || c->n_ctx < 0 || c->n_ffn < 0 || c->n_layers == 0)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: not a CTranslate2 Whisper encoder (needs "
+                          "encoder/conv1/weight, encoder/position_encodings/encodings and "
+                          "encoder/layer_0/...)", path);
+    return QATTN_OK;
 }

@@ -32,49 +32,135 @@ static int shape_matches(const wt_view *v, const int64_t *want, int n)
     return 1;
 }
 
-/* The tensor as a new float array of the wanted shape; NULL (message set) if it is missing
- * or has another shape. */
-static float *load_tensor(const qattn_model_source *ld, qattn_tensor_id id, int layer,
-                          const int64_t *shape, int ndim, qattn_status *st)
+static void format_shape(char *out, size_t size, const int64_t *shape, int ndim)
 {
-    char full[WT_MAX_NAME + 32];
-    const wt_view *v = qattn_model_find(ld, id, layer, full, sizeof full);
+    out[0] = '\0';
+    for (int i = 0; i < ndim; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%lld", i ? "x" : "", (long long)shape[i]);
+}
+
+/* The tensor `id` of `layer`, checked: present, of a usable dtype, of the wanted shape.
+ * NULL (message set) otherwise. */
+static const wt_view *checked_view(const qattn_model_source *ld, qattn_tensor_id id, int layer,
+                                   const int64_t *shape, int ndim, char *full, size_t full_size,
+                                   qattn_status *st)
+{
+    const wt_view *v = qattn_model_find(ld, id, layer, full, full_size);
     if (!v) {
         *st = qattn_fail(QATTN_ERR_MODEL, "%s: missing tensor '%s'", ld->path, full);
         return NULL;
     }
-    if (v->dtype == WT_UNSUPPORTED) {
-        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has dtype %s; supported: F32, F16, BF16",
-                         ld->path, full, v->dtype_name);
+    const int quantized = v->dtype == WT_I8 || v->dtype == WT_I16;
+    if (v->dtype == WT_UNSUPPORTED || v->dtype == WT_I32 ||
+        (quantized && ld->format != QATTN_FORMAT_CT2)) {
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has dtype %s; supported: F32, F16, BF16%s",
+                         ld->path, full, v->dtype_name,
+                         ld->format == QATTN_FORMAT_CT2 ? ", int8 and int16 with their scales" : "");
         return NULL;
     }
     if (!shape_matches(v, shape, ndim)) {
-        char got[96] = "", want[96] = "";
-        for (int i = 0; i < v->ndim; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "x" : "",
-                     (long long)v->shape[i]);
-        for (int i = 0; i < ndim; i++)
-            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "x" : "",
-                     (long long)shape[i]);
+        char got[96], want[96];
+        format_shape(got, sizeof got, v->shape, v->ndim);
+        format_shape(want, sizeof want, shape, ndim);
         *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' has shape %s, the config needs %s",
                          ld->path, full, got, want);
         return NULL;
     }
-    float *out = malloc((size_t)qattn_tensor_numel(v) * sizeof(float));
-    if (!out) {
+    *st = QATTN_OK;
+    return v;
+}
+
+/* The scale of a CTranslate2 quantized weight ("<name>_scale", WHISPER.md A3): int8 weights
+ * have one float32 per output row, int16 ones a single float32 (w = q / scale). Returns the
+ * scale view, or NULL with the message set. */
+static const wt_view *quantization_scale(const qattn_model_source *ld, const wt_view *v,
+                                         qattn_status *st)
+{
+    char name[WT_MAX_NAME + 8];
+    snprintf(name, sizeof name, "%s_scale", v->name);
+    const wt_view *s = qattn_tensors_find(&ld->set, name);
+    int64_t want = v->dtype == WT_I8 ? v->shape[0] : 1;
+    if (!s || s->dtype != WT_F32 || qattn_tensor_numel(s) != want) {
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: %s weight '%s' needs a float32 '%s' of %lld values",
+                         ld->path, v->dtype_name, v->name, name, (long long)want);
+        return NULL;
+    }
+    *st = QATTN_OK;
+    return s;
+}
+
+/* The tensor as a new float array of the wanted shape (quantized CTranslate2 weights
+ * dequantized: w = q / scale); NULL (message set) if it is missing, of another shape or
+ * dtype, or holds a NaN or infinity. */
+static float *load_tensor(const qattn_model_source *ld, qattn_tensor_id id, int layer,
+                          const int64_t *shape, int ndim, qattn_status *st)
+{
+    char full[WT_MAX_NAME + 32];
+    const wt_view *v = checked_view(ld, id, layer, shape, ndim, full, sizeof full, st);
+    if (!v)
+        return NULL;
+    const wt_view *scale = NULL;
+    if ((v->dtype == WT_I8 || v->dtype == WT_I16) && !(scale = quantization_scale(ld, v, st)))
+        return NULL;
+    const int64_t n = qattn_tensor_numel(v);
+    float *out = malloc((size_t)n * sizeof(float));
+    float *scales = scale ? malloc((size_t)qattn_tensor_numel(scale) * sizeof(float)) : NULL;
+    if (!out || (scale && !scales)) {
+        free(out), free(scales);
         *st = qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", full);
         return NULL;
     }
     qattn_tensor_to_f32(v, out);
-    int64_t n = qattn_tensor_numel(v);
+    if (scale) {
+        qattn_tensor_to_f32(scale, scales);
+        const int64_t rows = qattn_tensor_numel(scale), per_row = n / rows;
+        for (int64_t i = 0; i < n; i++)
+            out[i] /= scales[i / per_row];
+        free(scales);
+    }
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(out[i])) {
             free(out);
-            *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' holds a NaN or infinity", ld->path, full);
+            *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' holds a NaN or infinity%s", ld->path,
+                             full, scale ? " (or a zero scale)" : "");
             return NULL;
         }
     *st = QATTN_OK;
     return out;
+}
+
+/* For the int8 precision: a CTranslate2 int8 weight (symmetric, one scale per output row,
+ * the scheme of our GEMM) goes to the GEMM as it is, without a dequantize-requantize round.
+ * Returns 1 if it did (st says how it went), 0 if the weight is not of that kind. */
+static int take_int8_weights(const qattn_model_source *ld, struct qattn_encoder *enc,
+                             whisper_linear *l, qattn_tensor_id w, int layer, const int64_t *shape,
+                             int ndim, qattn_status *st)
+{
+    char full[WT_MAX_NAME + 32];
+    if (enc->precision != QATTN_PRECISION_INT8)
+        return 0;
+    const wt_view *v = checked_view(ld, w, layer, shape, ndim, full, sizeof full, st);
+    if (!v || v->dtype != WT_I8)
+        return v == NULL; /* a failed check is taken (and reported); a float weight is not */
+    const wt_view *scale = quantization_scale(ld, v, st);
+    float *sw = scale ? malloc((size_t)l->n_out * sizeof(float)) : NULL;
+    if (!scale)
+        return 1;
+    if (!sw) {
+        *st = qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", full);
+        return 1;
+    }
+    qattn_tensor_to_f32(scale, sw);
+    for (int32_t j = 0; j < l->n_out; j++)
+        sw[j] = 1.0f / sw[j]; /* CT2: w = q / scale; the GEMM: w = sw q */
+    *st = qattn_gemm_weights_from_s8(&l->q, (const int8_t *)v->data, sw, l->b, l->n_out,
+                                     l->n_in, enc->isa);
+    if (*st != QATTN_OK)
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s': %s", ld->path, full, qattn_last_error());
+    free(sw);
+    free(l->b);
+    l->b = NULL;
+    return 1;
 }
 
 float *qattn_whisper_sinusoids(int32_t length, int32_t channels)
@@ -99,10 +185,11 @@ static qattn_status make_linear(const qattn_model_source *ld, struct qattn_encod
 {
     qattn_status st;
     l->n_out = (int32_t)n_out, l->n_in = (int32_t)n_in;
-    l->w = load_tensor(ld, w, layer, w_shape, w_ndim, &st);
-    if (!l->w)
-        return st;
     if (b != QATTN_T_COUNT && !(l->b = load_tensor(ld, b, layer, &n_out, 1, &st)))
+        return st;
+    if (take_int8_weights(ld, enc, l, w, layer, w_shape, w_ndim, &st))
+        return st;
+    if (!(l->w = load_tensor(ld, w, layer, w_shape, w_ndim, &st)))
         return st;
     return qattn_linear_finish(enc, l);
 }
@@ -113,7 +200,9 @@ static qattn_status make_qkv(const qattn_model_source *ld, struct qattn_encoder 
 {
     const qattn_tensor_id w[3] = {QATTN_T_Q_W, QATTN_T_K_W, QATTN_T_V_W};
     const qattn_tensor_id b[3] = {QATTN_T_Q_B, QATTN_T_COUNT, QATTN_T_V_B}; /* k: no bias */
-    const int64_t shape[2] = {d, d};
+    const int64_t shape[2] = {d, d}, fused[2] = {3 * d, d};
+    if (ld->format == QATTN_FORMAT_CT2) /* stored fused already */
+        return make_linear(ld, enc, l, QATTN_T_QKV_W, QATTN_T_QKV_B, layer, 3 * d, d, fused, 2);
     qattn_status st = QATTN_OK;
     l->n_out = (int32_t)(3 * d), l->n_in = (int32_t)d;
     l->w = malloc((size_t)(3 * d * d) * sizeof(float));

@@ -15,7 +15,12 @@
 #include "whisper/model.h"
 #include "whisper/tensors.h"
 
-typedef enum qattn_model_format { QATTN_FORMAT_HF, QATTN_FORMAT_GGML } qattn_model_format;
+/* The column of each format in tensor_names.c. */
+typedef enum qattn_model_format {
+    QATTN_FORMAT_HF = 0,
+    QATTN_FORMAT_GGML = 1,
+    QATTN_FORMAT_CT2 = 2
+} qattn_model_format;
 
 /* A model file's tensors, under the names of its format. */
 typedef struct qattn_model_source {
@@ -31,7 +36,7 @@ typedef enum qattn_tensor_id {
     QATTN_T_LN_POST_W, QATTN_T_LN_POST_B, QATTN_T_ATTN_LN_W, QATTN_T_ATTN_LN_B, QATTN_T_Q_W,
     QATTN_T_Q_B, QATTN_T_K_W, QATTN_T_V_W, QATTN_T_V_B, QATTN_T_O_W, QATTN_T_O_B,
     QATTN_T_MLP_LN_W, QATTN_T_MLP_LN_B, QATTN_T_FC1_W, QATTN_T_FC1_B, QATTN_T_FC2_W,
-    QATTN_T_FC2_B, QATTN_T_COUNT
+    QATTN_T_FC2_B, QATTN_T_QKV_W, QATTN_T_QKV_B, QATTN_T_COUNT
 } qattn_tensor_id;
 
 /* tensor_names.c: the tensor `id` of layer `layer` in the source's format; its full name is
@@ -45,16 +50,20 @@ void qattn_model_find_prefix(qattn_model_source *src);
 qattn_status qattn_whisper_parse_hf_config(const char *text, const char *name, whisper_config *c);
 qattn_status qattn_whisper_read_hf_config(const char *config_path, whisper_config *c);
 void qattn_whisper_config_from_ggml(const ggml_hparams *hp, whisper_config *c);
+/* From a CTranslate2 model's variables: shapes, the layer count, encoder/num_heads. */
+qattn_status qattn_whisper_config_from_ct2(const wt_set *set, const char *path, whisper_config *c);
 
 /* model_build.c: every encoder weight from the source, converted, checked and (int8) packed. */
 qattn_status qattn_encoder_build(qattn_model_source *src, const char *name,
                                  const whisper_config *cfg, const qattn_encoder_params *p,
                                  struct qattn_encoder **out);
 
-/* model_open.c: an encoder from a model file in memory: a ggml file (ggml != 0), or a
- * safetensors file with config.json's text. The data must stay valid for the call only. */
-qattn_status qattn_encoder_from_memory(int ggml, const uint8_t *data, size_t size,
-                                       const char *config_json, const qattn_encoder_params *params,
+/* model_open.c: an encoder from a model file in memory: a ggml file, a CTranslate2 model.bin,
+ * or a safetensors file with config.json's text (QATTN_FORMAT_HF). The data must stay valid
+ * for the call only. */
+qattn_status qattn_encoder_from_memory(qattn_model_format format, const uint8_t *data,
+                                       size_t size, const char *config_json,
+                                       const qattn_encoder_params *params,
                                        struct qattn_encoder **out);
 
 #endif

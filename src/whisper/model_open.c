@@ -1,7 +1,7 @@
 /*
- * Opening a Whisper model: tell the format apart (a directory or .safetensors: Hugging Face;
- * any other file: whisper.cpp ggml), read its configuration and list its tensors, then build
- * the encoder (model_build.c). The public loader and the in-memory entry the fuzzers drive.
+ * Opening a Whisper model: tell the format apart by content (CTranslate2, Hugging Face,
+ * whisper.cpp ggml), read its configuration and list its tensors, then build the encoder
+ * (model_build.c). The public loader and the in-memory entry the fuzzers drive.
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "whisper/ct2_file.h"
 #include "whisper/model_load.h"
 #include "whisper/safetensors.h"
 
@@ -31,42 +32,86 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Which format `path` is, and its tensors listed in ld->set, config in *c. */
+/* The first bytes of a file (fewer if it is shorter); 0 if it cannot be read. */
+static size_t file_head(const char *path, uint8_t *head, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, size, f);
+    fclose(f);
+    return n;
+}
+
+static int is_ct2_file(const char *path)
+{
+    uint8_t head[32];
+    size_t n = file_head(path, head, sizeof head);
+    return qattn_ct2_sniff(head, n);
+}
+
+static qattn_status open_ct2(qattn_model_source *ld, const char *model_bin, whisper_config *c)
+{
+    ld->format = QATTN_FORMAT_CT2;
+    qattn_status st = qattn_ct2_load_file(&ld->set, model_bin);
+    return st == QATTN_OK ? qattn_whisper_config_from_ct2(&ld->set, ld->path, c) : st;
+}
+
+/* Hugging Face: config.json in dir, then the one .safetensors file `file` (if not NULL), or
+ * the directory's model.safetensors or sharded index. */
+static qattn_status open_hf(qattn_model_source *ld, const char *dir, const char *file,
+                            whisper_config *c)
+{
+    char buf[4200];
+    ld->format = QATTN_FORMAT_HF;
+    snprintf(buf, sizeof buf, "%s/config.json", dir);
+    if (!is_file(buf))
+        return qattn_fail(QATTN_ERR_IO, "%s: no config.json in %s", ld->path, dir);
+    qattn_status st = qattn_whisper_read_hf_config(buf, c);
+    if (st != QATTN_OK)
+        return st;
+    if (file)
+        return qattn_safetensors_load_file(&ld->set, file);
+    snprintf(buf, sizeof buf, "%s/model.safetensors", dir);
+    if (is_file(buf))
+        return qattn_safetensors_load_file(&ld->set, buf);
+    snprintf(buf, sizeof buf, "%s/model.safetensors.index.json", dir);
+    if (is_file(buf))
+        return qattn_safetensors_load_index(&ld->set, dir, buf);
+    return qattn_fail(QATTN_ERR_IO, "%s: no model.safetensors, model.safetensors.index.json or "
+                      "CTranslate2 model.bin", ld->path);
+}
+
+/*
+ * Which format `path` is, told apart by content: a directory holding a CTranslate2 model.bin
+ * is CTranslate2 (faster-whisper's models; their config.json is CTranslate2's), any other
+ * directory Hugging Face; a file starting like a CTranslate2 model.bin is one, a .safetensors
+ * file is Hugging Face (config.json beside it), any other file whisper.cpp ggml (its reader
+ * checks the magic). Lists the tensors in ld->set and fills *c.
+ */
 static qattn_status open_model(qattn_model_source *ld, const char *path, whisper_config *c)
 {
     char dir[4096], buf[4200];
     ld->path = path;
-    if (is_dir(path) || ends_with(path, ".safetensors")) {
-        ld->format = QATTN_FORMAT_HF;
-        if (is_dir(path)) {
-            snprintf(dir, sizeof dir, "%s", path);
-        } else {
-            snprintf(dir, sizeof dir, "%s", path);
-            char *slash = strrchr(dir, '/');
-            if (slash)
-                *slash = '\0';
-            else
-                snprintf(dir, sizeof dir, ".");
-        }
-        snprintf(buf, sizeof buf, "%s/config.json", dir);
-        if (!is_file(buf))
-            return qattn_fail(QATTN_ERR_IO, "%s: no config.json in %s", path, dir);
-        qattn_status st = qattn_whisper_read_hf_config(buf, c);
-        if (st != QATTN_OK)
-            return st;
-        if (!is_dir(path))
-            return qattn_safetensors_load_file(&ld->set, path);
-        snprintf(buf, sizeof buf, "%s/model.safetensors", dir);
-        if (is_file(buf))
-            return qattn_safetensors_load_file(&ld->set, buf);
-        snprintf(buf, sizeof buf, "%s/model.safetensors.index.json", dir);
-        if (is_file(buf))
-            return qattn_safetensors_load_index(&ld->set, dir, buf);
-        return qattn_fail(QATTN_ERR_IO,
-                          "%s: neither model.safetensors nor model.safetensors.index.json", path);
+    if (is_dir(path)) {
+        snprintf(buf, sizeof buf, "%s/model.bin", path);
+        if (is_file(buf) && is_ct2_file(buf))
+            return open_ct2(ld, buf, c);
+        return open_hf(ld, path, NULL, c);
     }
     if (!is_file(path))
         return qattn_fail(QATTN_ERR_IO, "%s: no such file or directory", path);
+    if (is_ct2_file(path))
+        return open_ct2(ld, path, c);
+    if (ends_with(path, ".safetensors")) {
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        return open_hf(ld, dir, path, c);
+    }
     ld->format = QATTN_FORMAT_GGML;
     ggml_hparams hp;
     memset(&hp, 0, sizeof hp);
@@ -77,19 +122,23 @@ static qattn_status open_model(qattn_model_source *ld, const char *path, whisper
     return QATTN_OK;
 }
 
-qattn_status qattn_encoder_from_memory(int ggml, const uint8_t *data, size_t size,
-                                         const char *config_json,
-                                         const qattn_encoder_params *params,
-                                         struct qattn_encoder **out)
+qattn_status qattn_encoder_from_memory(qattn_model_format format, const uint8_t *data,
+                                       size_t size, const char *config_json,
+                                       const qattn_encoder_params *params,
+                                       struct qattn_encoder **out)
 {
     qattn_model_source ld;
     memset(&ld, 0, sizeof ld);
     ld.path = "(memory)";
-    ld.format = ggml ? QATTN_FORMAT_GGML : QATTN_FORMAT_HF;
+    ld.format = format;
     whisper_config cfg;
     memset(&cfg, 0, sizeof cfg);
     qattn_status st;
-    if (ggml) {
+    if (format == QATTN_FORMAT_CT2) {
+        st = qattn_ct2_parse(&ld.set, ld.path, data, size);
+        if (st == QATTN_OK)
+            st = qattn_whisper_config_from_ct2(&ld.set, ld.path, &cfg);
+    } else if (format == QATTN_FORMAT_GGML) {
         ggml_hparams hp;
         memset(&hp, 0, sizeof hp);
         st = qattn_ggml_parse(&ld.set, ld.path, data, size, &hp);

@@ -73,7 +73,13 @@ int64_t qattn_tensor_numel(const wt_view *v)
 
 size_t qattn_tensor_dtype_size(wt_dtype d)
 {
-    return d == WT_F32 ? 4 : d == WT_UNSUPPORTED ? 0 : 2;
+    switch (d) {
+    case WT_F32: case WT_I32: return 4;
+    case WT_F16: case WT_BF16: case WT_I16: return 2;
+    case WT_I8: return 1;
+    case WT_UNSUPPORTED: return 0;
+    }
+    return 0;
 }
 
 static float half_to_float(uint16_t h)
@@ -105,6 +111,13 @@ void qattn_tensor_to_f32(const wt_view *v, float *out)
         const uint8_t *p = v->data + (size_t)i * qattn_tensor_dtype_size(v->dtype);
         if (v->dtype == WT_F32) {
             memcpy(&out[i], p, 4);
+        } else if (v->dtype == WT_I8) {
+            out[i] = (float)(int8_t)p[0];
+        } else if (v->dtype == WT_I16) {
+            out[i] = (float)(int16_t)(uint16_t)(p[0] | p[1] << 8);
+        } else if (v->dtype == WT_I32) {
+            uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+            out[i] = (float)(int32_t)u;
         } else {
             uint16_t h = (uint16_t)(p[0] | p[1] << 8); /* files are little-endian */
             if (v->dtype == WT_F16) {

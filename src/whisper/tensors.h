@@ -11,7 +11,9 @@
 
 #include "qattn.h"
 
-typedef enum wt_dtype { WT_F32, WT_F16, WT_BF16, WT_UNSUPPORTED } wt_dtype;
+/* Float tensors, and the integer ones of quantized files (CTranslate2's int8 and int16
+ * weights, its integer scalars). */
+typedef enum wt_dtype { WT_F32, WT_F16, WT_BF16, WT_I8, WT_I16, WT_I32, WT_UNSUPPORTED } wt_dtype;
 
 #define WT_MAX_DIMS 4
 #define WT_MAX_NAME 160
@@ -44,7 +46,7 @@ const wt_view *qattn_tensors_find(const wt_set *set, const char *name);
 int64_t qattn_tensor_numel(const wt_view *v);
 size_t qattn_tensor_dtype_size(wt_dtype d);
 
-/* Converts a view to float32; `count` must equal its element count. */
+/* Converts a view to float32 (integers as their values); `out` holds its element count. */
 void qattn_tensor_to_f32(const wt_view *v, float *out);
 
 void qattn_tensors_free(wt_set *set);

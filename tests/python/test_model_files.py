@@ -136,7 +136,7 @@ def test_bad_configs(good):
     (d / "model.safetensors").write_bytes(blob)
     with pytest.raises(qattn.QattnError, match="config.json"):
         load(d)
-    with pytest.raises(qattn.QattnError, match="neither model.safetensors"):
+    with pytest.raises(qattn.QattnError, match="no model.safetensors"):
         load(variant(root, "nomodel", cfg))
     with pytest.raises(qattn.QattnError, match="no such file"):
         load(root / "does-not-exist.bin")
