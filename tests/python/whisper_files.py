@@ -152,12 +152,13 @@ def ggml_bytes(size, weights, f16=True, quantized_type=None):
 
 
 def torch_encoder(weights, size, mel, stats=None, ignore_qk=False):
-    """Whisper's AudioEncoder in float64: mel (B, n_mels, 3000) -> (B, 1500, d).
+    """Whisper's AudioEncoder in float64: mel (B, n_mels, 3000) -> (B, 1500, d). size: a key
+    of SIZES or (n_mels, d, heads, layers).
     stats: a dict to receive, per layer, the mean over heads and queries of the largest
     attention weight ("max_prob"; 1/1500 for a uniform softmax) and the layer's q, k, v.
     ignore_qk: the mutant whose attention ignores Q.K (every weight 1/n: the mean of V)."""
-    n_mels, d, heads, layers = SIZES[size]
-    w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in weights.items()}
+    n_mels, d, heads, layers = SIZES[size] if isinstance(size, str) else size
+    w = {k: torch.from_numpy(np.asarray(v, np.float64)) for k, v in weights.items()}
     x = torch.from_numpy(mel.astype(np.float64))
     x = F.gelu(F.conv1d(x, w["conv1.weight"], w["conv1.bias"], padding=1))
     x = F.gelu(F.conv1d(x, w["conv2.weight"], w["conv2.bias"], stride=2, padding=1))
@@ -180,7 +181,12 @@ def torch_encoder(weights, size, mel, stats=None, ignore_qk=False):
         att = att.transpose(1, 2).reshape(x.shape)
         x = x + att @ w[p + "self_attn.out_proj.weight"].T + w[p + "self_attn.out_proj.bias"]
         h = F.layer_norm(x, (d,), w[p + "final_layer_norm.weight"], w[p + "final_layer_norm.bias"], 1e-5)
-        x = x + F.gelu(h @ w[p + "fc1.weight"].T + w[p + "fc1.bias"]) @ w[p + "fc2.weight"].T + w[p + "fc2.bias"]
+        g = F.gelu(h @ w[p + "fc1.weight"].T + w[p + "fc1.bias"])
+        x = x + g @ w[p + "fc2.weight"].T + w[p + "fc2.bias"]
+        if stats is not None:  # the inputs of the four GEMMs and the residual stream, window 0
+            stats.setdefault("gelu", []).append(g[0].numpy())
+            stats.setdefault("mlp_in", []).append(h[0].numpy())
+            stats.setdefault("residual", []).append(x[0].numpy())
     return F.layer_norm(x, (d,), w["layer_norm.weight"], w["layer_norm.bias"], 1e-5).numpy()
 
 
