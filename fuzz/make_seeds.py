@@ -9,10 +9,11 @@ import wave
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
-from whisper_files import ggml_bytes, hf_config, random_weights, safetensors_bytes  # noqa: E402
+from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, hf_config, random_weights,  # noqa: E402
+                           safetensors_bytes)
 
 out = sys.argv[1]
-for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_config", "fuzz_npy", "fuzz_audio"):
+for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio"):
     os.makedirs(os.path.join(out, t), exist_ok=True)
 
 
@@ -26,6 +27,11 @@ for dtype in ("F32", "F16", "BF16"):
     put("fuzz_safetensors", f"micro_{dtype}", safetensors_bytes({"model.encoder." + k: v for k, v in w.items()}, dtype))
 put("fuzz_ggml", "micro_f16", ggml_bytes("micro", w, f16=True))
 put("fuzz_ggml", "micro_f32", ggml_bytes("micro", w, f16=False))
+for q in ("float16", "int8", "int16", "bfloat16"):
+    # the target builds int8 encoders from odd-sized inputs: one seed of each parity (an
+    # extra scalar attribute, which the loader ignores, changes the size)
+    put("fuzz_ct2", f"micro_{q}_a", ct2_bytes(ct2_names(w), 4, q)[0])
+    put("fuzz_ct2", f"micro_{q}_b", ct2_bytes(ct2_names(w), 4, q, extra=[("decoder/alibi", np.array(0, np.int8), 1)])[0])
 put("fuzz_config", "micro", json.dumps(hf_config("micro")).encode())
 put("fuzz_config", "tiny", json.dumps(hf_config("tiny")).encode())
 for i, (shape, dtype) in enumerate([((8, 8), np.float32), ((2, 8, 8), np.float64), ((3,), np.float32)]):

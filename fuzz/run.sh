@@ -8,11 +8,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
     -DQATTN_FUZZ=ON -DQATTN_SANITIZE=address,undefined,fuzzer-no-link >/dev/null
-cmake --build "$build" -j "$(nproc)" --target fuzz_safetensors fuzz_ggml fuzz_config fuzz_npy fuzz_audio >/dev/null
+cmake --build "$build" -j "$(nproc)" --target fuzz_safetensors fuzz_ggml fuzz_ct2 fuzz_config \
+    fuzz_npy fuzz_audio >/dev/null
 seeds="$build/seeds"
 rm -rf "$seeds"
 /usr/bin/python3 "$root/fuzz/make_seeds.py" "$seeds"
-for t in fuzz_safetensors fuzz_ggml fuzz_config fuzz_npy fuzz_audio; do
+targets="fuzz_safetensors fuzz_ggml fuzz_ct2 fuzz_config fuzz_npy fuzz_audio"
+passed=0
+for t in $targets; do
     corpus="$build/corpus/$t"
     mkdir -p "$corpus"
     # regression inputs (every crash found so far) run first, then the bounded search
@@ -31,5 +34,6 @@ for t in fuzz_safetensors fuzz_ggml fuzz_config fuzz_npy fuzz_audio; do
     }
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$build/$t.log" | grep -o '[0-9]*$')
     echo "fuzz: $t: $runs executions in ${seconds}s, no crash"
+    passed=$((passed + 1))
 done
-echo "fuzz: 5 passed, 0 failed"
+echo "fuzz: $passed passed, 0 failed"

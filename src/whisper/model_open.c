@@ -83,9 +83,9 @@ static qattn_status open_hf(qattn_model_source *ld, const char *dir, const char 
 }
 
 /*
- * Which format `path` is, told apart by content: a directory holding a CTranslate2 model.bin
- * is CTranslate2 (faster-whisper's models; their config.json is CTranslate2's), any other
- * directory Hugging Face; a file starting like a CTranslate2 model.bin is one, a .safetensors
+ * Which format `path` is, told apart by content: a directory holding a model.bin (and no
+ * model.safetensors) is CTranslate2 (faster-whisper's models; their config.json is
+ * CTranslate2's), any other directory Hugging Face; a file starting like a CTranslate2 model.bin is one, a .safetensors
  * file is Hugging Face (config.json beside it), any other file whisper.cpp ggml (its reader
  * checks the magic). Lists the tensors in ld->set and fills *c.
  */
@@ -94,9 +94,11 @@ static qattn_status open_model(qattn_model_source *ld, const char *path, whisper
     char dir[4096], buf[4200];
     ld->path = path;
     if (is_dir(path)) {
+        char st_file[4200];
         snprintf(buf, sizeof buf, "%s/model.bin", path);
-        if (is_file(buf) && is_ct2_file(buf))
-            return open_ct2(ld, buf, c);
+        snprintf(st_file, sizeof st_file, "%s/model.safetensors", path);
+        if (is_file(buf) && !is_file(st_file))
+            return open_ct2(ld, buf, c); /* its reader says what is wrong with it, if anything */
         return open_hf(ld, path, NULL, c);
     }
     if (!is_file(path))

@@ -17,3 +17,9 @@ def python_env(**extra):
     if SANITIZER_PRELOAD:
         env["LD_PRELOAD"] = SANITIZER_PRELOAD
     return env
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "peers: compares with CTranslate2 / faster-whisper from the test venv "
+                   "(tests/models/fetch.py); the sanitizer run leaves them out")

@@ -203,3 +203,116 @@ def compare(out, ref):
     return {"max_rel": float(np.abs(out - ref).max() / np.abs(ref).max()),
             "cosine": float(cos.mean()), "min_cosine": float(cos.min()),
             "frobenius": float(np.linalg.norm(out - ref) / np.linalg.norm(ref))}
+
+
+def ct2_names(hf_weights):
+    """The encoder weights under CTranslate2's names (q, k, v fused into linear_0, k's bias
+    zero), from the Hugging Face names of random_weights."""
+    w = {"encoder/conv1/weight": hf_weights["conv1.weight"], "encoder/conv1/bias": hf_weights["conv1.bias"],
+         "encoder/conv2/weight": hf_weights["conv2.weight"], "encoder/conv2/bias": hf_weights["conv2.bias"],
+         "encoder/position_encodings/encodings": hf_weights["embed_positions.weight"],
+         "encoder/layer_norm/gamma": hf_weights["layer_norm.weight"],
+         "encoder/layer_norm/beta": hf_weights["layer_norm.bias"]}
+    i = 0
+    while f"layers.{i}.fc1.weight" in hf_weights:
+        p, c = f"layers.{i}.", f"encoder/layer_{i}/"
+        q, k, v = (hf_weights[p + f"self_attn.{n}_proj.weight"] for n in "qkv")
+        w[c + "self_attention/linear_0/weight"] = np.concatenate([q, k, v])
+        w[c + "self_attention/linear_0/bias"] = np.concatenate(
+            [hf_weights[p + "self_attn.q_proj.bias"], np.zeros(q.shape[0], np.float32),
+             hf_weights[p + "self_attn.v_proj.bias"]])
+        w[c + "self_attention/linear_1/weight"] = hf_weights[p + "self_attn.out_proj.weight"]
+        w[c + "self_attention/linear_1/bias"] = hf_weights[p + "self_attn.out_proj.bias"]
+        for ours, theirs in (("self_attn_layer_norm", "self_attention/layer_norm"), ("final_layer_norm", "ffn/layer_norm")):
+            w[c + theirs + "/gamma"], w[c + theirs + "/beta"] = hf_weights[p + ours + ".weight"], hf_weights[p + ours + ".bias"]
+        for ours, theirs in (("fc1", "ffn/linear_0"), ("fc2", "ffn/linear_1")):
+            w[c + theirs + "/weight"], w[c + theirs + "/bias"] = hf_weights[p + ours + ".weight"], hf_weights[p + ours + ".bias"]
+        i += 1
+    return w
+
+
+CT2_DTYPES = {"float32": 0, "int8": 1, "int16": 2, "int32": 3, "float16": 4, "bfloat16": 5}
+
+
+def ct2_bytes(named, heads, quantization="float16", version=6, spec="WhisperSpec", revision=3,
+              extra=(), aliases=(("decoder/projection/weight", "decoder/embeddings/weight"),)):
+    """CTranslate2's model.bin as its model_spec.py writes it (../shared/WHISPER.md A2, A3):
+    variables sorted by name, linear and conv weights quantized per CTranslate2's scheme
+    (int8: per output row, scale = 127 / max|row|; int16: one scale = 2^10 / max|w|), scalar
+    attributes as rank-0 integers. Returns (bytes, the float weights the file encodes)."""
+    def s(text):
+        b = text.encode() + b"\0"
+        return struct.pack("<H", len(b)) + b
+
+    variables, decoded = {}, {}
+    weight_kind = quantization.split("_")[0] if quantization.startswith(("int8", "int16")) else quantization
+    other_kind = {"int8": "float32", "int16": "float32"}.get(quantization, quantization.split("_")[-1])
+    for name, a in named.items():
+        a = np.asarray(a, np.float32)
+        kind = weight_kind if name.endswith("/weight") and a.ndim >= 2 else other_kind
+        if kind == "int8":
+            rows = a.reshape(a.shape[0], -1)
+            amax = np.abs(rows).max(1)
+            scale = np.where(amax > 0, 127.0 / np.where(amax > 0, amax, 1), 1.0).astype(np.float32)
+            q = np.round(rows * scale[:, None]).astype(np.int8)
+            variables[name] = (q.reshape(a.shape), 1)
+            variables[name + "_scale"] = (scale, 0)
+            decoded[name] = (q.astype(np.float64) / scale[:, None]).reshape(a.shape)
+        elif kind == "int16":
+            scale = np.float32(2.0 ** 10 / np.abs(a).max())
+            q = np.round(a * scale).astype(np.int16)
+            variables[name] = (q, 2)
+            variables[name + "_scale"] = (np.array(scale, np.float32), 0)
+            decoded[name] = q.astype(np.float64) / scale
+        elif kind == "bfloat16":
+            t = torch.from_numpy(a).to(torch.bfloat16)
+            variables[name] = (t.view(torch.int16).numpy(), 5)
+            decoded[name] = t.float().numpy().astype(np.float64)
+        elif kind == "float16":
+            variables[name] = (a.astype(np.float16), 4)
+            decoded[name] = a.astype(np.float16).astype(np.float64)
+        else:
+            variables[name] = (a, 0)
+            decoded[name] = a.astype(np.float64)
+    variables["encoder/num_heads"] = (np.array(heads, np.int16), 2)
+    variables["decoder/embeddings/weight"] = (np.zeros((8, 4), np.float16), 4)
+    for name, a, code in extra:
+        variables[name] = (a, code)
+    out = [struct.pack("<I", version), s(spec), struct.pack("<II", revision, len(variables))]
+    for name in sorted(variables):
+        a, code = variables[name]
+        a = np.asarray(a)
+        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        out.append(s(name) + struct.pack("<B", a.ndim) + struct.pack(f"<{a.ndim}I", *a.shape)
+                   + struct.pack("<BI", code, len(raw)) + raw)
+    out.append(struct.pack("<I", len(aliases)))
+    for alias, target in aliases:
+        out.append(s(alias) + s(target))
+    return b"".join(out), decoded
+
+
+def hf_from_ct2_decoded(decoded, hf_weights):
+    """hf_weights with each tensor replaced by what the CT2 file encodes (for the reference)."""
+    out = dict(hf_weights)
+    inverse = decoded
+    i = 0
+    d = hf_weights["conv1.weight"].shape[0]
+    out["conv1.weight"], out["conv2.weight"] = inverse["encoder/conv1/weight"], inverse["encoder/conv2/weight"]
+    while f"layers.{i}.fc1.weight" in hf_weights:
+        p, c = f"layers.{i}.", f"encoder/layer_{i}/"
+        qkv = inverse[c + "self_attention/linear_0/weight"]
+        out[p + "self_attn.q_proj.weight"], out[p + "self_attn.k_proj.weight"], out[p + "self_attn.v_proj.weight"] = qkv[:d], qkv[d:2 * d], qkv[2 * d:]
+        out[p + "self_attn.out_proj.weight"] = inverse[c + "self_attention/linear_1/weight"]
+        out[p + "fc1.weight"], out[p + "fc2.weight"] = inverse[c + "ffn/linear_0/weight"], inverse[c + "ffn/linear_1/weight"]
+        for ours, theirs in (("self_attn_layer_norm", "self_attention/layer_norm"), ("final_layer_norm", "ffn/layer_norm")):
+            out[p + ours + ".weight"], out[p + ours + ".bias"] = inverse[c + theirs + "/gamma"], inverse[c + theirs + "/beta"]
+        for ours, theirs in (("fc1", "ffn/linear_0"), ("fc2", "ffn/linear_1"), ("self_attn.out_proj", "self_attention/linear_1")):
+            out[p + ours + ".bias"] = inverse[c + theirs + "/bias"]
+        qkv_b = inverse[c + "self_attention/linear_0/bias"]
+        out[p + "self_attn.q_proj.bias"], out[p + "self_attn.v_proj.bias"] = qkv_b[:d], qkv_b[2 * d:]
+        i += 1
+    for hf, c in (("conv1.bias", "encoder/conv1/bias"), ("conv2.bias", "encoder/conv2/bias"),
+                  ("embed_positions.weight", "encoder/position_encodings/encodings"),
+                  ("layer_norm.weight", "encoder/layer_norm/gamma"), ("layer_norm.bias", "encoder/layer_norm/beta")):
+        out[hf] = inverse[c]
+    return out

