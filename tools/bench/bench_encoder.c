@@ -24,12 +24,13 @@
 typedef struct size_spec {
     const char *name;
     whisper_config cfg; /* n_mels, n_ctx, n_state, n_heads, n_layers, n_ffn */
+    const char *model;  /* a model to load (--model), or NULL for random weights */
 } size_spec;
 
 static const size_spec sizes[] = {
-    {"tiny", {80, 1500, 384, 6, 4, 1536}},
-    {"base", {80, 1500, 512, 8, 6, 2048}},
-    {"large-v3", {128, 1500, 1280, 20, 32, 5120}},
+    {"tiny", {80, 1500, 384, 6, 4, 1536}, NULL},
+    {"base", {80, 1500, 512, 8, 6, 2048}, NULL},
+    {"large-v3", {128, 1500, 1280, 20, 32, 5120}, NULL},
 };
 
 typedef struct result {
@@ -69,11 +70,14 @@ static result measure(const size_spec *sz, qattn_precision precision, qattn_isa 
     memset(&r, 0, sizeof r);
     qattn_encoder_params p = {precision, threads, isa};
     struct qattn_encoder *enc;
-    if (qattn_encoder_random(&sz->cfg, &p, 1, &enc) != QATTN_OK)
+    if (sz->model ? qattn_encoder_load(sz->model, &p, &enc) != QATTN_OK
+                  : qattn_encoder_random(&sz->cfg, &p, 1, &enc) != QATTN_OK)
         return r;
-    size_t n_mel = (size_t)sz->cfg.n_mels * 2 * sz->cfg.n_ctx;
+    qattn_encoder_info info;
+    qattn_encoder_get_info(enc, &info); /* the shape of a loaded model is its own */
+    size_t n_mel = (size_t)info.n_mels * 2 * info.n_ctx;
     float *mel = malloc(n_mel * sizeof(float));
-    float *out = malloc((size_t)sz->cfg.n_ctx * sz->cfg.n_state * sizeof(float));
+    float *out = malloc((size_t)info.n_ctx * info.n_state * sizeof(float));
     double ms[32];
     if (mel && out) {
         for (size_t i = 0; i < n_mel; i++)
@@ -160,7 +164,7 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
 int bench_encoder_main(int argc, char **argv)
 {
     int json = 0, repeats = 3, thread_list[2] = {1, 2}, n_threads = 2;
-    const char *only = NULL;
+    const char *only = NULL, *model = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
@@ -171,11 +175,15 @@ int bench_encoder_main(int argc, char **argv)
             continue;
         else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            model = argv[++i];
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: qattn bench encoder [--json] [--threads N] [--repeats R] [--size NAME]\n"
-                   "One 30 s window through random-weight encoders (tiny, base, large-v3), f32\n"
-                   "and int8 per supported tier (scalar on tiny only), 1 and 2 threads (or N);\n"
-                   "median ms of R runs (default 3), peak resident memory per configuration,\n"
+                   "                          [--model PATH]\n"
+                   "One 30 s window through random-weight encoders (tiny, base, large-v3), or\n"
+                   "through the model at PATH (any format qattn loads), f32 and int8 per\n"
+                   "supported tier (scalar on tiny only), 1 and 2 threads (or N); median ms of R\n"
+                   "runs (default 3), peak resident memory per configuration (loading included),\n"
                    "f32 time over this time, and the mean split by stage.\n");
             return 0;
         } else {
@@ -193,9 +201,22 @@ int bench_encoder_main(int argc, char **argv)
             printf(" %8s", stage_names[s]);
         printf("   (stage ms)\n");
     }
-    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
-        const size_spec *sz = &sizes[si];
-        if (only && strcmp(only, sz->name) != 0)
+    size_spec loaded = {NULL, {0, 0, 0, 0, 0, 0}, model};
+    if (model) { /* the model's own shape: read once here, so a bad path fails fast */
+        qattn_encoder *probe = NULL;
+        qattn_encoder_params p = qattn_encoder_default_params();
+        p.precision = QATTN_PRECISION_F32;
+        if (qattn_encoder_load(model, &p, &probe) != QATTN_OK) {
+            fprintf(stderr, "qattn bench encoder: %s\n", qattn_last_error());
+            return 1;
+        }
+        qattn_encoder_free(probe);
+        loaded.name = "model";
+    }
+    const size_t n_sizes = model ? 1 : sizeof sizes / sizeof *sizes;
+    for (size_t si = 0; si < n_sizes; si++) {
+        const size_spec *sz = model ? &loaded : &sizes[si];
+        if (!model && only && strcmp(only, sz->name) != 0)
             continue;
         matched = 1;
         double f32_ms[2] = {0, 0};
@@ -206,7 +227,7 @@ int bench_encoder_main(int argc, char **argv)
         }
         for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
             const qattn_isa t = qattn_tier_at(ti);
-            if (!qattn_isa_supported(t) || (t == QATTN_ISA_SCALAR && si > 0))
+            if (!qattn_isa_supported(t) || (t == QATTN_ISA_SCALAR && (si > 0 || model)))
                 continue;
             for (int ti = 0; ti < n_threads; ti++) {
                 result r = run_child(sz, QATTN_PRECISION_INT8, t, thread_list[ti], repeats);
