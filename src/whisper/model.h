@@ -62,6 +62,11 @@ void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv,
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
                                        int32_t n, int8_t *scratch, float *out);
 
+/* SmoothQuant at load (smoothing.c): divides the LayerNorm's channel c by s_c (gamma, beta)
+ * and multiplies input column c of the float weights w ([n_out][n_in]) that it feeds by s_c.
+ * 0 if out of memory (nothing changed). */
+int qattn_smooth_layer_norm_into(float *gamma, float *beta, float *w, int32_t n_out, int32_t n_in);
+
 /* For the int8 precision: quantizes and packs l's float weights and drops them. */
 qattn_status qattn_linear_finish(struct qattn_encoder *enc, whisper_linear *l);
 

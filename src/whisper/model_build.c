@@ -179,9 +179,25 @@ float *qattn_whisper_sinusoids(int32_t length, int32_t channels)
     return p;
 }
 
+/* The LayerNorm a linear layer reads (its gamma and beta, for smoothing), or none. */
+typedef struct layer_norm_ref {
+    float *gamma, *beta;
+} layer_norm_ref;
+
+/* For the int8 precision, a layer whose float weights read a LayerNorm is smoothed before it
+ * is quantized (smoothing.c). Weights stored as int8 are used as they are, unsmoothed. */
+static qattn_status finish(struct qattn_encoder *enc, whisper_linear *l, const layer_norm_ref *ln)
+{
+    if (ln && enc->precision == QATTN_PRECISION_INT8 &&
+        !qattn_smooth_layer_norm_into(ln->gamma, ln->beta, l->w, l->n_out, l->n_in))
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    return qattn_linear_finish(enc, l);
+}
+
 static qattn_status make_linear(const qattn_model_source *ld, struct qattn_encoder *enc, whisper_linear *l,
                                 qattn_tensor_id w, qattn_tensor_id b, int layer,
-                                int64_t n_out, int64_t n_in, const int64_t *w_shape, int w_ndim)
+                                int64_t n_out, int64_t n_in, const int64_t *w_shape, int w_ndim,
+                                const layer_norm_ref *ln)
 {
     qattn_status st;
     l->n_out = (int32_t)n_out, l->n_in = (int32_t)n_in;
@@ -191,18 +207,18 @@ static qattn_status make_linear(const qattn_model_source *ld, struct qattn_encod
         return st;
     if (!(l->w = load_tensor(ld, w, layer, w_shape, w_ndim, &st)))
         return st;
-    return qattn_linear_finish(enc, l);
+    return finish(enc, l, ln);
 }
 
 /* q, k and v of a layer stacked into one [3 d][d] layer; k's missing bias is zero. */
 static qattn_status make_qkv(const qattn_model_source *ld, struct qattn_encoder *enc, whisper_linear *l,
-                             int layer, int64_t d)
+                             int layer, int64_t d, const layer_norm_ref *ln)
 {
     const qattn_tensor_id w[3] = {QATTN_T_Q_W, QATTN_T_K_W, QATTN_T_V_W};
     const qattn_tensor_id b[3] = {QATTN_T_Q_B, QATTN_T_COUNT, QATTN_T_V_B}; /* k: no bias */
     const int64_t shape[2] = {d, d}, fused[2] = {3 * d, d};
     if (ld->format == QATTN_FORMAT_CT2) /* stored fused already */
-        return make_linear(ld, enc, l, QATTN_T_QKV_W, QATTN_T_QKV_B, layer, 3 * d, d, fused, 2);
+        return make_linear(ld, enc, l, QATTN_T_QKV_W, QATTN_T_QKV_B, layer, 3 * d, d, fused, 2, ln);
     qattn_status st = QATTN_OK;
     l->n_out = (int32_t)(3 * d), l->n_in = (int32_t)d;
     l->w = malloc((size_t)(3 * d * d) * sizeof(float));
@@ -221,7 +237,7 @@ static qattn_status make_qkv(const qattn_model_source *ld, struct qattn_encoder 
             free(bias);
         }
     }
-    return st == QATTN_OK ? qattn_linear_finish(enc, l) : st;
+    return st == QATTN_OK ? finish(enc, l, ln) : st;
 }
 
 static qattn_status load_weights(const qattn_model_source *ld, struct qattn_encoder *enc)
@@ -231,8 +247,8 @@ static qattn_status load_weights(const qattn_model_source *ld, struct qattn_enco
     qattn_status st;
     const int64_t conv1[] = {d, c->n_mels, 3}, conv2[] = {d, d, 3}, dd[] = {d, d};
     const int64_t up[] = {ffn, d}, down[] = {d, ffn}, pos[] = {c->n_ctx, d};
-    if ((st = make_linear(ld, enc, &enc->conv1, QATTN_T_CONV1_W, QATTN_T_CONV1_B, 0, d, 3 * c->n_mels, conv1, 3)) ||
-        (st = make_linear(ld, enc, &enc->conv2, QATTN_T_CONV2_W, QATTN_T_CONV2_B, 0, d, 3 * d, conv2, 3)))
+    if ((st = make_linear(ld, enc, &enc->conv1, QATTN_T_CONV1_W, QATTN_T_CONV1_B, 0, d, 3 * c->n_mels, conv1, 3, NULL)) ||
+        (st = make_linear(ld, enc, &enc->conv2, QATTN_T_CONV2_W, QATTN_T_CONV2_B, 0, d, 3 * d, conv2, 3, NULL)))
         return st;
     char name[WT_MAX_NAME + 32];
     if (qattn_model_find(ld, QATTN_T_POS, 0, name, sizeof name)) {
@@ -254,10 +270,11 @@ static qattn_status load_weights(const qattn_model_source *ld, struct qattn_enco
             !(L->mlp_ln_w = load_tensor(ld, QATTN_T_MLP_LN_W, i, &d, 1, &st)) ||
             !(L->mlp_ln_b = load_tensor(ld, QATTN_T_MLP_LN_B, i, &d, 1, &st)))
             return st;
-        if ((st = make_qkv(ld, enc, &L->qkv, i, d)) ||
-            (st = make_linear(ld, enc, &L->o, QATTN_T_O_W, QATTN_T_O_B, i, d, d, dd, 2)) ||
-            (st = make_linear(ld, enc, &L->fc1, QATTN_T_FC1_W, QATTN_T_FC1_B, i, ffn, d, up, 2)) ||
-            (st = make_linear(ld, enc, &L->fc2, QATTN_T_FC2_W, QATTN_T_FC2_B, i, d, ffn, down, 2)))
+        const layer_norm_ref attn_ln = {L->attn_ln_w, L->attn_ln_b}, mlp_ln = {L->mlp_ln_w, L->mlp_ln_b};
+        if ((st = make_qkv(ld, enc, &L->qkv, i, d, &attn_ln)) ||
+            (st = make_linear(ld, enc, &L->o, QATTN_T_O_W, QATTN_T_O_B, i, d, d, dd, 2, NULL)) ||
+            (st = make_linear(ld, enc, &L->fc1, QATTN_T_FC1_W, QATTN_T_FC1_B, i, ffn, d, up, 2, &mlp_ln)) ||
+            (st = make_linear(ld, enc, &L->fc2, QATTN_T_FC2_W, QATTN_T_FC2_B, i, d, ffn, down, 2, NULL)))
             return st;
     }
     return QATTN_OK;

@@ -62,6 +62,23 @@ def random_weights(size, seed=0, outlier_channels=(), qk_gain=1.0):
     return w
 
 
+def layer_norm_outlier_weights(size, seed=5, channels=(5, 77, 300), gain=20.0):
+    """Issue 11's synthetic outlier case: variance-preserving projections (std 1/sqrt(fan-in))
+    and LayerNorm gains `gain` times larger on a few channels, so every LayerNorm output has
+    the same activation outlier channels, as trained transformers do."""
+    w = random_weights(size, seed=seed)
+    g = np.random.default_rng(seed + 1000)
+    for k, v in list(w.items()):
+        if k.endswith(".weight") and v.ndim == 2 and "embed" not in k:
+            w[k] = (g.standard_normal(v.shape) / np.sqrt(v.shape[1])).astype(np.float32)
+    i = 0
+    while f"layers.{i}.fc1.weight" in w:
+        for ln in ("self_attn_layer_norm", "final_layer_norm"):
+            w[f"layers.{i}.{ln}.weight"][list(channels)] *= np.float32(gain)
+        i += 1
+    return w
+
+
 def hf_config(size):
     n_mels, d, heads, layers = SIZES[size]
     return {"model_type": "whisper", "d_model": d, "encoder_attention_heads": heads,
