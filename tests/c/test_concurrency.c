@@ -79,6 +79,23 @@ static void run_errors(void)
     qattn_encoder_params bad = {(qattn_precision)7, 0, 0};
     struct qattn_encoder *none = NULL;
     CHECK(qattn_encoder_load("x", &bad, &none) == QATTN_ERR_ARG && !none, "bad precision");
+
+    /* windows: the length is the model's (2 n_ctx = 200 frames here), zeros past the audio */
+    float *win = malloc(2 * 80 * 200 * sizeof(float));
+    for (int i = 0; i < 80 * 200; i++)
+        mel[i] = (float)(i % 200) + 1.0f; /* frame t holds t + 1 in every band */
+    CHECK(qattn_encoder_window_count(enc, 250) == 2 && qattn_encoder_window_count(enc, 200) == 1 &&
+          qattn_encoder_window_count(enc, 0) == 0, "window count");
+    CHECK(qattn_encoder_windows(enc, mel, 80, 150, 200, 100, 2, win) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(win[0] == 101.0f && win[49] == 150.0f && win[50] == 0.0f && win[199] == 0.0f &&
+          win[80 * 200] == 0.0f, "window 0 starts at frame 100, zero from frame 150; window 1 empty");
+    CHECK(qattn_encoder_windows(enc, mel, 81, 150, 200, 0, 1, win) == QATTN_ERR_ARG, "n_mels");
+    CHECK(qattn_encoder_windows(enc, mel, 80, 201, 200, 0, 1, win) == QATTN_ERR_SIZE, "stride < frames");
+    CHECK(qattn_encoder_windows(enc, mel, 80, 150, 200, 0, 0, win) == QATTN_ERR_SIZE, "count 0");
+    CHECK(qattn_encoder_windows(enc, NULL, 80, 150, 200, 0, 1, win) == QATTN_ERR_NULL, "NULL mel");
+    CHECK(qattn_encoder_windows(enc, mel, 80, 150, 200, (size_t)-1, 1, win) == QATTN_OK &&
+          win[0] == 0.0f, "a start past SIZE_MAX's reach is silence, not an overflow");
+    free(win);
     free(mel), free(out);
     qattn_encoder_free(enc);
 }
