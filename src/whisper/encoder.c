@@ -59,18 +59,18 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
                             float *out, const qattn_stage_observer *obs)
 {
     const whisper_config *c = &enc->cfg;
-    const int32_t n = c->n_ctx, d = c->n_state, th = enc->threads;
+    const int32_t n = c->n_ctx, d = c->n_state, th = enc->run.threads;
     const size_t nd = (size_t)n * d;
     qattn_status st;
 
     im2col(mel, 1, c->n_mels, 2 * n, 1, 2 * n, s->col1);
-    if ((st = qattn_linear_run(enc, &enc->conv1, s->col1, 2 * n, s->y1)))
+    if ((st = qattn_linear_run(&enc->run, &enc->conv1, s->col1, 2 * n, s->y1)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
     qattn_gelu(s->y1, 2 * n, d, th);
     stage_done(obs, QATTN_STAGE_NORM);
     im2col(s->y1, 0, d, 2 * n, 2, n, s->col2);
-    if ((st = qattn_linear_run(enc, &enc->conv2, s->col2, n, s->x)))
+    if ((st = qattn_linear_run(&enc->run, &enc->conv2, s->col2, n, s->x)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
     qattn_gelu(s->x, n, d, th);
@@ -81,28 +81,28 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
         const whisper_layer *L = &enc->layers[l];
         qattn_layer_norm(s->x, L->attn_ln_w, L->attn_ln_b, s->h, n, d, th);
         stage_done(obs, QATTN_STAGE_NORM);
-        if ((st = qattn_linear_run(enc, &L->qkv, s->h, n, s->qkv)))
+        if ((st = qattn_linear_run(&enc->run, &L->qkv, s->h, n, s->qkv)))
             return st;
         stage_done(obs, QATTN_STAGE_PROJ);
-        if (enc->precision == QATTN_PRECISION_INT8)
+        if (enc->run.precision == QATTN_PRECISION_INT8)
             st = qattn_self_attention_int8(enc, s->qkv, n, s->qkvo8, s->a);
         else
             qattn_self_attention_f32(enc, s->qkv, n, s->scores, s->a);
         if (st)
             return st;
         stage_done(obs, QATTN_STAGE_ATTENTION);
-        if ((st = qattn_linear_run(enc, &L->o, s->a, n, s->h)))
+        if ((st = qattn_linear_run(&enc->run, &L->o, s->a, n, s->h)))
             return st;
         stage_done(obs, QATTN_STAGE_PROJ);
         qattn_add(s->x, s->h, nd);
         qattn_layer_norm(s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, n, d, th);
         stage_done(obs, QATTN_STAGE_NORM);
-        if ((st = qattn_linear_run(enc, &L->fc1, s->h, n, s->mlp)))
+        if ((st = qattn_linear_run(&enc->run, &L->fc1, s->h, n, s->mlp)))
             return st;
         stage_done(obs, QATTN_STAGE_MLP);
         qattn_gelu(s->mlp, n, c->n_ffn, th);
         stage_done(obs, QATTN_STAGE_NORM);
-        if ((st = qattn_linear_run(enc, &L->fc2, s->mlp, n, s->h)))
+        if ((st = qattn_linear_run(&enc->run, &L->fc2, s->mlp, n, s->h)))
             return st;
         stage_done(obs, QATTN_STAGE_MLP);
         qattn_add(s->x, s->h, nd);
@@ -132,7 +132,7 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
         ok &= (*nd[i] = malloc(n * d * f)) != NULL;
     ok &= (s->qkv = malloc(n * 3 * d * f)) != NULL;
     ok &= (s->mlp = malloc(n * (size_t)c->n_ffn * f)) != NULL;
-    if (enc->precision == QATTN_PRECISION_F32)
+    if (enc->run.precision == QATTN_PRECISION_F32)
         ok &= (s->scores = malloc(n * n * f)) != NULL;
     else
         ok &= (s->qkvo8 = malloc(4 * n * d)) != NULL;

@@ -5,11 +5,11 @@
 
 #include "whisper/model.h"
 
-qattn_status qattn_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
-                              const float *x, int32_t m, float *y)
+qattn_status qattn_linear_run(const qattn_run *run, const whisper_linear *l, const float *x,
+                              int32_t m, float *y)
 {
-    if (enc->precision == QATTN_PRECISION_INT8)
-        return qattn_gemm_run(&l->q, x, m, l->n_in, y, l->n_out, enc->threads);
+    if (run->precision == QATTN_PRECISION_INT8)
+        return qattn_gemm_run(&l->q, x, m, l->n_in, y, l->n_out, run->threads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->n_out, l->n_in, 1.0f, x, l->n_in,
                 l->w, l->n_in, 0.0f, y, l->n_out);
     if (l->b)
@@ -19,11 +19,11 @@ qattn_status qattn_linear_run(const struct qattn_encoder *enc, const whisper_lin
     return QATTN_OK;
 }
 
-qattn_status qattn_linear_finish(struct qattn_encoder *enc, whisper_linear *l)
+qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l)
 {
-    if (enc->precision != QATTN_PRECISION_INT8)
+    if (run->precision != QATTN_PRECISION_INT8)
         return QATTN_OK;
-    qattn_status st = qattn_gemm_weights_make(&l->q, l->w, l->b, l->n_out, l->n_in, enc->isa);
+    qattn_status st = qattn_gemm_weights_make(&l->q, l->w, l->b, l->n_out, l->n_in, run->isa);
     free(l->w), free(l->b);
     l->w = l->b = NULL;
     return st;

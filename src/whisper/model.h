@@ -20,7 +20,14 @@ typedef struct whisper_config {
     int32_t n_ffn;    /* 4 d */
 } whisper_config;
 
-/* A linear layer y = x W^T + b in the encoder's precision: float weights (f32), or INT8
+/* How a model's layers run (the encoder's and the decoder's): precision, threads, tier. */
+typedef struct qattn_run {
+    qattn_precision precision;
+    int32_t threads; /* 0: one per online CPU */
+    int32_t isa;     /* QATTN_ISA_AUTO or a tier */
+} qattn_run;
+
+/* A linear layer y = x W^T + b in the model's precision: float weights (f32), or INT8
  * weights packed once (int8). */
 typedef struct whisper_linear {
     int32_t n_out, n_in;
@@ -41,8 +48,7 @@ typedef struct whisper_layer {
 
 struct qattn_encoder {
     whisper_config cfg;
-    qattn_precision precision;
-    int32_t threads, isa;
+    qattn_run run;
     whisper_linear conv1;         /* [d][n_mels * 3]: the kernel flattened, as an im2col GEMM */
     whisper_linear conv2;         /* [d][d * 3], stride 2 */
     float *pos;                   /* [n_ctx][d] */
@@ -51,8 +57,8 @@ struct qattn_encoder {
 };
 
 /* y[m][n_out] = x[m][n_in] W^T + b in the layer's precision (linear.c). */
-qattn_status qattn_linear_run(const struct qattn_encoder *enc, const whisper_linear *l,
-                              const float *x, int32_t m, float *y);
+qattn_status qattn_linear_run(const qattn_run *run, const whisper_linear *l, const float *x,
+                              int32_t m, float *y);
 void qattn_linear_free(whisper_linear *l);
 
 /* Self-attention of n frames (self_attention.c): qkv is [n][3 d] (q, k, v side by side),
@@ -68,7 +74,7 @@ qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const fl
 int qattn_smooth_layer_norm_into(float *gamma, float *beta, float *w, int32_t n_out, int32_t n_in);
 
 /* For the int8 precision: quantizes and packs l's float weights and drops them. */
-qattn_status qattn_linear_finish(struct qattn_encoder *enc, whisper_linear *l);
+qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l);
 
 /* An empty encoder of a checked config in the params' precision (its tier resolved). */
 qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,

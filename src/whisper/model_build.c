@@ -137,7 +137,7 @@ static int take_int8_weights(const qattn_model_source *ld, struct qattn_encoder 
                              int ndim, qattn_status *st)
 {
     char full[WT_MAX_NAME + 32];
-    if (enc->precision != QATTN_PRECISION_INT8)
+    if (enc->run.precision != QATTN_PRECISION_INT8)
         return 0;
     const wt_view *v = checked_view(ld, w, layer, shape, ndim, full, sizeof full, st);
     if (!v || v->dtype != WT_I8)
@@ -154,7 +154,7 @@ static int take_int8_weights(const qattn_model_source *ld, struct qattn_encoder 
     for (int32_t j = 0; j < l->n_out; j++)
         sw[j] = 1.0f / sw[j]; /* CT2: w = q / scale; the GEMM: w = sw q */
     *st = qattn_gemm_weights_from_s8(&l->q, (const int8_t *)v->data, sw, l->b, l->n_out,
-                                     l->n_in, enc->isa);
+                                     l->n_in, enc->run.isa);
     if (*st != QATTN_OK)
         *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s': %s", ld->path, full, qattn_last_error());
     free(sw);
@@ -188,10 +188,10 @@ typedef struct layer_norm_ref {
  * is quantized (smoothing.c). Weights stored as int8 are used as they are, unsmoothed. */
 static qattn_status finish(struct qattn_encoder *enc, whisper_linear *l, const layer_norm_ref *ln)
 {
-    if (ln && enc->precision == QATTN_PRECISION_INT8 &&
+    if (ln && enc->run.precision == QATTN_PRECISION_INT8 &&
         !qattn_smooth_layer_norm_into(ln->gamma, ln->beta, l->w, l->n_out, l->n_in))
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    return qattn_linear_finish(enc, l);
+    return qattn_linear_finish(&enc->run, l);
 }
 
 static qattn_status make_linear(const qattn_model_source *ld, struct qattn_encoder *enc, whisper_linear *l,
@@ -293,7 +293,7 @@ qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,
     if (!enc)
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     enc->cfg = *cfg;
-    enc->precision = p->precision, enc->threads = p->threads, enc->isa = p->isa;
+    enc->run.precision = p->precision, enc->run.threads = p->threads, enc->run.isa = p->isa;
     *out = enc;
     return QATTN_OK;
 }

@@ -187,8 +187,8 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     if (st != QATTN_OK)
         return st;
     /* OpenBLAS's thread count is process-wide: set once here, never during a run. */
-    if (enc->precision == QATTN_PRECISION_F32 && enc->threads > 0)
-        openblas_set_num_threads(enc->threads);
+    if (enc->run.precision == QATTN_PRECISION_F32 && enc->run.threads > 0)
+        openblas_set_num_threads(enc->run.threads);
     *encoder = enc;
     return QATTN_OK;
 }

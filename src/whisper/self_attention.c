@@ -21,7 +21,7 @@ void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv,
     for (int32_t h = 0; h < enc->cfg.n_heads; h++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f / sqrtf((float)hd),
                     q + h * hd, 3 * d, k + h * hd, 3 * d, 0.0f, scores, n);
-        qattn_softmax_rows(scores, n, n, n, enc->threads);
+        qattn_softmax_rows(scores, n, n, n, enc->run.threads);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, scores, n,
                     v + h * hd, 3 * d, 0.0f, out + h * hd, d);
     }
@@ -62,12 +62,12 @@ qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const fl
         return qattn_fail(QATTN_ERR_NOMEM, "encoder: out of memory");
     heads_job j = {qkv, scratch, scratch + nd, scratch + 2 * nd, scratch + 3 * nd, out, n, d,
                    d / heads, scales, scales + heads, scales + 2 * heads, 0};
-    const int workers = qattn_workers_for(enc->threads, heads);
+    const int workers = qattn_workers_for(enc->run.threads, heads);
     qattn_parallel_for(workers, heads, heads_task, &j);
     qattn_attention_desc desc = qattn_attention_desc_default();
     desc.heads = heads, desc.len_q = desc.len_k = n, desc.head_dim = j.hd;
     desc.scale_q = j.sq, desc.scale_k = j.sk, desc.scale_v = j.sv, desc.scale_out = j.sv;
-    desc.threads = enc->threads, desc.isa = enc->isa;
+    desc.threads = enc->run.threads, desc.isa = enc->run.isa;
     qattn_status st = qattn_attention_s8(&desc, j.q8, j.k8, j.v8, j.o8);
     if (st == QATTN_OK) {
         j.dequantize = 1;
