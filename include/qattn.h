@@ -218,6 +218,38 @@ QATTN_API qattn_status qattn_encoder_run(const qattn_encoder *encoder, const flo
 QATTN_API void qattn_encoder_free(qattn_encoder *encoder);
 
 /* ---------------------------------------------------------------------------------------
+ * The Whisper decoder (the text side), float reference first: logits for a token sequence.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct qattn_decoder qattn_decoder;
+
+typedef struct qattn_decoder_info {
+    int32_t n_vocab, n_text_ctx, n_state, n_heads, n_layers;
+} qattn_decoder_info;
+
+/*
+ * Loads the decoder of the model at `path` (a CTranslate2 directory; the Hugging Face and ggml
+ * readers do not read decoders yet and say so). params: as the encoder's, precision
+ * QATTN_PRECISION_F32 only for now (int8 is QATTN_ERR_ARG until it is built); NULL means f32.
+ * Free it with qattn_decoder_free. Immutable after loading: any number of threads may use it.
+ */
+QATTN_API qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *params,
+                                          qattn_decoder **decoder);
+QATTN_API qattn_status qattn_decoder_get_info(const qattn_decoder *decoder, qattn_decoder_info *info);
+
+/*
+ * The decoder's logits for `n_tokens` tokens (positions 0 .. n_tokens - 1, each seeing the
+ * tokens up to itself) given the encoder output `features` ([n_audio][n_state], e.g. one
+ * window of qattn_encoder_run): logits is [n_tokens][n_vocab]. Tokens outside the vocabulary
+ * are QATTN_ERR_ARG; more than n_text_ctx tokens QATTN_ERR_SIZE; non-finite features
+ * QATTN_ERR_VALUE.
+ */
+QATTN_API qattn_status qattn_decoder_logits(const qattn_decoder *decoder, const float *features,
+                                            int32_t n_audio, const int32_t *tokens,
+                                            int32_t n_tokens, float *logits);
+QATTN_API void qattn_decoder_free(qattn_decoder *decoder);
+
+/* ---------------------------------------------------------------------------------------
  * Audio in: decoding, resampling, Whisper's log-mel spectrogram.
  * ------------------------------------------------------------------------------------- */
 

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "load_audio",
+__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "Decoder", "load_audio",
            "log_mel", "log_mel_padded", "mel_filters", "library_path"]
 
 
@@ -105,6 +105,17 @@ _lib.qattn_encoder_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Encoder
 _lib.qattn_encoder_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
 _lib.qattn_encoder_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_encoder_free.restype = None
+class _DecoderInfo(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int32) for name in ("n_vocab", "n_text_ctx", "n_state", "n_heads", "n_layers")]
+
+
+_lib.qattn_decoder_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderParams),
+                                    ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_decoder_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DecoderInfo)]
+_lib.qattn_decoder_logits.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
+                                      ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
+_lib.qattn_decoder_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_decoder_free.restype = None
 _lib.qattn_audio_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
                                   ctypes.POINTER(ctypes.c_size_t)]
 _lib.qattn_audio_free.argtypes = [ctypes.c_void_p]
@@ -351,6 +362,58 @@ class Encoder:
     def close(self):
         if getattr(self, "_handle", None) is not None:
             _lib.qattn_encoder_free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Decoder:
+    """The Whisper decoder of a CTranslate2 model directory (the text side), in float for now.
+
+    logits(features, tokens): features float (n_audio, n_state), the encoder output of one
+    window; tokens a sequence of ints; returns float32 (len(tokens), n_vocab), position i
+    seeing tokens 0..i.
+    """
+
+    def __init__(self, path, precision="f32", threads=None):
+        if precision != "f32":
+            raise ValueError(f"the decoder runs in 'f32' only for now, got {precision!r}")
+        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_decoder_load, os.fsencode(os.fspath(path)), ctypes.byref(params),
+              ctypes.byref(handle))
+        self._handle = handle
+        info = _DecoderInfo()
+        _call(_lib.qattn_decoder_get_info, self._handle, ctypes.byref(info))
+        self.n_vocab, self.n_text_ctx, self.n_state = info.n_vocab, info.n_text_ctx, info.n_state
+        self.n_heads, self.n_layers = info.n_heads, info.n_layers
+
+    def logits(self, features, tokens):
+        if self._handle is None:
+            raise ValueError("this Decoder has been closed")
+        f = np.asarray(features)
+        if f.dtype.kind != "f" or f.ndim != 2 or f.shape[1] != self.n_state:
+            raise ValueError(f"features must be float (n_audio, {self.n_state}), got {f.dtype} {f.shape}")
+        t = np.asarray(tokens)
+        if t.ndim != 1 or t.dtype.kind not in "iu" or not 1 <= len(t) <= self.n_text_ctx:
+            raise ValueError(f"tokens must be 1 to {self.n_text_ctx} integers, got {t.dtype} {t.shape}")
+        f = np.ascontiguousarray(f, dtype=np.float32)
+        t = np.ascontiguousarray(t, dtype=np.int32)
+        out = np.empty((len(t), self.n_vocab), dtype=np.float32)
+        _call(_lib.qattn_decoder_logits, self._handle, f.ctypes.data, f.shape[0], t.ctypes.data,
+              len(t), out.ctypes.data)
+        return out
+
+    def close(self):
+        if getattr(self, "_handle", None) is not None:
+            _lib.qattn_decoder_free(self._handle)
             self._handle = None
 
     def __enter__(self):

@@ -39,13 +39,11 @@ static void format_shape(char *out, size_t size, const int64_t *shape, int ndim)
         snprintf(out + strlen(out), size - strlen(out), "%s%lld", i ? "x" : "", (long long)shape[i]);
 }
 
-/* The tensor `id` of `layer`, checked: present, of a usable dtype, of the wanted shape.
- * NULL (message set) otherwise. */
-static const wt_view *checked_view(const qattn_model_source *ld, qattn_tensor_id id, int layer,
-                                   const int64_t *shape, int ndim, char *full, size_t full_size,
-                                   qattn_status *st)
+/* v (found under the name `full`, or NULL) checked: present, of a usable dtype, of the
+ * wanted shape. NULL (message set) otherwise. */
+static const wt_view *check_view(const qattn_model_source *ld, const wt_view *v, const char *full,
+                                 const int64_t *shape, int ndim, qattn_status *st)
 {
-    const wt_view *v = qattn_model_find(ld, id, layer, full, full_size);
     if (!v) {
         *st = qattn_fail(QATTN_ERR_MODEL, "%s: missing tensor '%s'", ld->path, full);
         return NULL;
@@ -70,6 +68,14 @@ static const wt_view *checked_view(const qattn_model_source *ld, qattn_tensor_id
     return v;
 }
 
+/* The tensor `id` of `layer`, checked (check_view). */
+static const wt_view *checked_view(const qattn_model_source *ld, qattn_tensor_id id, int layer,
+                                   const int64_t *shape, int ndim, char *full, size_t full_size,
+                                   qattn_status *st)
+{
+    return check_view(ld, qattn_model_find(ld, id, layer, full, full_size), full, shape, ndim, st);
+}
+
 /* The scale of a CTranslate2 quantized weight ("<name>_scale", WHISPER.md A3): int8 weights
  * have one float32 per output row, int16 ones a single float32 (w = q / scale). Returns the
  * scale view, or NULL with the message set. */
@@ -89,16 +95,11 @@ static const wt_view *quantization_scale(const qattn_model_source *ld, const wt_
     return s;
 }
 
-/* The tensor as a new float array of the wanted shape (quantized CTranslate2 weights
- * dequantized: w = q / scale); NULL (message set) if it is missing, of another shape or
- * dtype, or holds a NaN or infinity. */
-static float *load_tensor(const qattn_model_source *ld, qattn_tensor_id id, int layer,
-                          const int64_t *shape, int ndim, qattn_status *st)
+/* A checked view as a new float array (quantized CTranslate2 weights dequantized:
+ * w = q / scale); NULL (message set) if it holds a NaN or infinity. */
+static float *view_to_f32(const qattn_model_source *ld, const wt_view *v, const char *full,
+                          qattn_status *st)
 {
-    char full[WT_MAX_NAME + 32];
-    const wt_view *v = checked_view(ld, id, layer, shape, ndim, full, sizeof full, st);
-    if (!v)
-        return NULL;
     const wt_view *scale = NULL;
     if ((v->dtype == WT_I8 || v->dtype == WT_I16) && !(scale = quantization_scale(ld, v, st)))
         return NULL;
@@ -127,6 +128,23 @@ static float *load_tensor(const qattn_model_source *ld, qattn_tensor_id id, int 
         }
     *st = QATTN_OK;
     return out;
+}
+
+/* The tensor as a new float array of the wanted shape; NULL (message set) if it is missing,
+ * of another shape or dtype, or holds a NaN or infinity. */
+static float *load_tensor(const qattn_model_source *ld, qattn_tensor_id id, int layer,
+                          const int64_t *shape, int ndim, qattn_status *st)
+{
+    char full[WT_MAX_NAME + 32];
+    const wt_view *v = checked_view(ld, id, layer, shape, ndim, full, sizeof full, st);
+    return v ? view_to_f32(ld, v, full, st) : NULL;
+}
+
+float *qattn_model_load_named(const qattn_model_source *ld, const char *name, const int64_t *shape,
+                              int ndim, qattn_status *st)
+{
+    const wt_view *v = check_view(ld, qattn_tensors_find(&ld->set, name), name, shape, ndim, st);
+    return v ? view_to_f32(ld, v, name, st) : NULL;
 }
 
 /* For the int8 precision: a CTranslate2 int8 weight (symmetric, one scale per output row,

@@ -53,10 +53,19 @@ void qattn_whisper_config_from_ggml(const ggml_hparams *hp, whisper_config *c);
 /* From a CTranslate2 model's variables: shapes, the layer count, encoder/num_heads. */
 qattn_status qattn_whisper_config_from_ct2(const wt_set *set, const char *path, whisper_config *c);
 
+/* model_build.c: the tensor `name` (full, as the file names it) as a new float array of the
+ * wanted shape, checked like every encoder weight; NULL with the message set otherwise. */
+float *qattn_model_load_named(const qattn_model_source *ld, const char *name, const int64_t *shape,
+                              int ndim, qattn_status *st);
+
 /* model_build.c: every encoder weight from the source, converted, checked and (int8) packed. */
 qattn_status qattn_encoder_build(qattn_model_source *src, const char *name,
                                  const whisper_config *cfg, const qattn_encoder_params *p,
                                  struct qattn_encoder **out);
+
+/* decoder_build.c: the decoder's weights from the source (CTranslate2 only for now). */
+qattn_status qattn_decoder_build(const qattn_model_source *src, const qattn_run *run,
+                                 struct qattn_decoder **out);
 
 /* model_open.c: an encoder from a model file in memory: a ggml file, a CTranslate2 model.bin,
  * or a safetensors file with config.json's text (QATTN_FORMAT_HF). The data must stay valid

@@ -192,3 +192,37 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     *encoder = enc;
     return QATTN_OK;
 }
+
+qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *params,
+                                qattn_decoder **decoder)
+{
+    qattn_clear_error();
+    if (!path || !decoder)
+        return qattn_fail(QATTN_ERR_NULL, "decoder_load: %s is NULL", !path ? "path" : "decoder");
+    *decoder = NULL;
+    qattn_run run = {QATTN_PRECISION_F32, 0, QATTN_ISA_AUTO};
+    if (params) {
+        if (params->precision != QATTN_PRECISION_F32)
+            return qattn_fail(QATTN_ERR_ARG, "decoder_load: precision %d; the decoder runs in f32 "
+                              "(QATTN_PRECISION_F32 = %d) only for now", params->precision,
+                              QATTN_PRECISION_F32);
+        if (params->threads < 0)
+            return qattn_fail(QATTN_ERR_ARG, "decoder_load: threads = %d", params->threads);
+        run.threads = params->threads, run.isa = params->isa;
+    }
+    qattn_model_source ld;
+    memset(&ld, 0, sizeof ld);
+    whisper_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    qattn_status st = open_model(&ld, path, &cfg);
+    struct qattn_decoder *dec = NULL;
+    if (st == QATTN_OK)
+        st = qattn_decoder_build(&ld, &run, &dec);
+    qattn_tensors_free(&ld.set);
+    if (st != QATTN_OK)
+        return st;
+    if (run.threads > 0) /* OpenBLAS's thread count is process-wide: set at load only */
+        openblas_set_num_threads(run.threads);
+    *decoder = dec;
+    return QATTN_OK;
+}

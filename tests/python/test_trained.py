@@ -11,7 +11,7 @@ import pytest
 import qattn
 from speech import make_clips
 from trained import MODELS, ctranslate2, hf_encoder_weights, model_dir, read_ct2
-from whisper_files import compare, torch_encoder
+from whisper_files import compare, torch_decoder, torch_encoder
 
 peers = pytest.mark.peers
 
@@ -101,3 +101,27 @@ def test_ctranslate2_decoder_on_our_f32_encoder(model):
                 a = engine.generate(own, [prompt_of(name)], beam_size=beam)[0].sequences_ids[0]
                 b = engine.generate(ours, [prompt_of(name)], beam_size=beam)[0].sequences_ids[0]
                 assert a == b, (name, clip, i, beam)
+
+
+def test_decoder_logits_match_float64(model, clips):
+    """Our f32 decoder's logits against the torch float64 decoder written in the tests, on the
+    same tokens (a prompt and a sentence's tokens) and the same encoder output (ours, f32)."""
+    name, d, f32, _, windows = model
+    dec = qattn.Decoder(d, threads=2)
+    assert (dec.n_vocab, dec.n_text_ctx) == ({"tiny.en": 51864, "base": 51865}[name], 448)
+    features = f32.encode(windows["short"][0])
+    # <|startoftranscript|> (<|en|> <|transcribe|>) <|notimestamps|> (WHISPER.md C1)
+    sot = 50257 if name.endswith(".en") else 50258
+    prompt = [50257, 50362] if name.endswith(".en") else [50258, 50259, 50359, 50363]
+    text = [383, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]  # " The quick brown fox ..."
+    tokens = prompt + text
+    got = dec.logits(features, tokens)
+    want = torch_decoder(read_ct2(os.path.join(d, "model.bin")), features, tokens)
+    err = np.abs(got - want).max() / np.abs(want).max()
+    print(name, "decoder logits vs float64: max|err|/max|logit|", err)
+    assert got.shape == want.shape and err <= 1e-4
+    assert (got.argmax(1) == want.argmax(1)).all()
+    with pytest.raises(qattn.QattnError, match="outside the vocabulary"):
+        dec.logits(features, [sot, dec.n_vocab])
+    with pytest.raises(ValueError, match="f32"):
+        qattn.Decoder(d, precision="int8")

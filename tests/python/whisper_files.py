@@ -333,3 +333,45 @@ def hf_from_ct2_decoded(decoded, hf_weights):
                   ("layer_norm.weight", "encoder/layer_norm/gamma"), ("layer_norm.bias", "encoder/layer_norm/beta")):
         out[hf] = inverse[c]
     return out
+
+
+def torch_decoder(ct2, features, tokens):
+    """Whisper's TextDecoder in float64 (openai/whisper model.py; ../shared/WHISPER.md B) on a
+    CTranslate2 model's decoder variables (read_ct2): logits (len(tokens), vocab) for tokens
+    given the encoder output features (n_audio, d)."""
+    w = lambda name: torch.from_numpy(np.asarray(ct2[name], np.float64))
+    E, P = w("decoder/embeddings/weight"), w("decoder/position_encodings/encodings")
+    d = E.shape[1]
+    heads = int(np.asarray(ct2.get("decoder/num_heads", 8)))
+    hd = d // heads
+    t = torch.as_tensor(np.asarray(tokens, np.int64))
+    n = len(t)
+    x = E[t] + P[:n]
+    enc = torch.from_numpy(np.asarray(features, np.float64))
+    split = lambda a: a.reshape(a.shape[0], heads, hd).transpose(0, 1)
+    merge = lambda a: a.transpose(0, 1).reshape(-1, d)
+
+    def attention(q, k, v, causal):
+        s = split(q) @ split(k).transpose(-1, -2) / math.sqrt(hd)
+        if causal:
+            s = s.masked_fill(torch.triu(torch.ones(n, n, dtype=torch.bool), 1), float("-inf"))
+        return merge(torch.softmax(s, -1) @ split(v))
+
+    def ln(a, prefix):
+        return F.layer_norm(a, (d,), w(prefix + "/gamma"), w(prefix + "/beta"), 1e-5)
+
+    def lin(a, prefix):
+        return a @ w(prefix + "/weight").T + w(prefix + "/bias")
+
+    i = 0
+    while f"decoder/layer_{i}/ffn/linear_0/weight" in ct2:
+        p = f"decoder/layer_{i}/"
+        qkv = lin(ln(x, p + "self_attention/layer_norm"), p + "self_attention/linear_0")
+        x = x + lin(attention(qkv[:, :d], qkv[:, d:2 * d], qkv[:, 2 * d:], True), p + "self_attention/linear_1")
+        q = lin(ln(x, p + "attention/layer_norm"), p + "attention/linear_0")
+        kv = lin(enc, p + "attention/linear_1")
+        x = x + lin(attention(q, kv[:, :d], kv[:, d:], False), p + "attention/linear_2")
+        h = ln(x, p + "ffn/layer_norm")
+        x = x + lin(F.gelu(lin(h, p + "ffn/linear_0")), p + "ffn/linear_1")
+        i += 1
+    return (ln(x, "decoder/layer_norm") @ E.T).numpy()
