@@ -289,13 +289,34 @@ def attention_float(Q, K, V, causal=False, threads=None):
 _PRECISIONS = {"int8": 0, "f32": 1}
 
 
-class Encoder:
+class _Model:
+    """A loaded C object: freed by close(), by `with`, or when collected."""
+    _free = None  # the C function that frees the handle
+
+    def close(self):
+        if getattr(self, "_handle", None) is not None:
+            type(self)._free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Encoder(_Model):
     """A Whisper encoder loaded from a Hugging Face directory, a model.safetensors file (with
     config.json beside it) or a whisper.cpp ggml-*.bin file (f32/f16).
 
     precision: "int8" (INT8 GEMMs and the integer attention kernel) or "f32" (float
     reference). threads: None for one per CPU.
     """
+
+    _free = _lib.qattn_encoder_free
 
     def __init__(self, path, precision="int8", threads=None):
         if precision not in _PRECISIONS:
@@ -359,28 +380,17 @@ class Encoder:
                   m.shape[1], 0, count, out.ctypes.data)
         return out
 
-    def close(self):
-        if getattr(self, "_handle", None) is not None:
-            _lib.qattn_encoder_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
 
-class Decoder:
+class Decoder(_Model):
     """The Whisper decoder of a CTranslate2 model directory (the text side), in float for now.
 
     logits(features, tokens): features float (n_audio, n_state), the encoder output of one
     window; tokens a sequence of ints; returns float32 (len(tokens), n_vocab), position i
     seeing tokens 0..i.
     """
+
+    _free = _lib.qattn_decoder_free
 
     def __init__(self, path, precision="f32", threads=None):
         if precision != "f32":
@@ -411,19 +421,6 @@ class Decoder:
               len(t), out.ctypes.data)
         return out
 
-    def close(self):
-        if getattr(self, "_handle", None) is not None:
-            _lib.qattn_decoder_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
 
 SAMPLE_RATE = 16000
