@@ -13,7 +13,8 @@ from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, hf_config, random_w
                            safetensors_bytes)
 
 out = sys.argv[1]
-for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio"):
+for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio",
+          "fuzz_vocabulary"):
     os.makedirs(os.path.join(out, t), exist_ok=True)
 
 
@@ -32,6 +33,13 @@ for q in ("float16", "int8", "int16", "bfloat16"):
     # extra scalar attribute, which the loader ignores, changes the size)
     put("fuzz_ct2", f"micro_{q}_a", ct2_bytes(ct2_names(w), 4, q)[0])
     put("fuzz_ct2", f"micro_{q}_b", ct2_bytes(ct2_names(w), 4, q, extra=[("decoder/alibi", np.array(0, np.int8), 1)])[0])
+# vocabularies in both forms: byte-level tokens (Ġ = space, Ċ = newline, bytes of a split
+# character: Ã, ¤), an empty token, specials
+tokens = ["!", "a", "\u0120the", "\u010a", "\u00c3", "\u00a4", "\u00e4\u00bd\u0142", "", "<|endoftext|>",
+          "<|startoftranscript|>", "<|0.00|>"]
+put("fuzz_vocabulary", "vocab.txt", "\n".join(tokens).encode() + b"\n")
+put("fuzz_vocabulary", "vocab_crlf.txt", "\r\n".join(tokens).encode() + b"\r\n")
+put("fuzz_vocabulary", "vocab.json", json.dumps(tokens, indent=2).encode())
 put("fuzz_config", "micro", json.dumps(hf_config("micro")).encode())
 put("fuzz_config", "tiny", json.dumps(hf_config("tiny")).encode())
 for i, (shape, dtype) in enumerate([((8, 8), np.float32), ((2, 8, 8), np.float64), ((3,), np.float32)]):

@@ -249,6 +249,23 @@ QATTN_API qattn_status qattn_decoder_logits(const qattn_decoder *decoder, const 
                                             int32_t n_tokens, float *logits);
 QATTN_API void qattn_decoder_free(qattn_decoder *decoder);
 
+/*
+ * A model's vocabulary (vocabulary.json or vocabulary.txt of a CTranslate2 directory) and
+ * token ids -> UTF-8 text. qattn_vocabulary_id looks a token up by its name as the file writes
+ * it ("<|endoftext|>", "<|en|>", "Ġthe"); -1 if absent. qattn_vocabulary_decode keeps the text
+ * tokens (ids below <|endoftext|>), joins their bytes (Whisper's byte-level BPE) and decodes them
+ * as UTF-8, so a character split across tokens comes out whole and an invalid sequence becomes
+ * U+FFFD (as faster-whisper's and openai-whisper's decoders do). It writes at most size - 1
+ * bytes of whole characters and a NUL, and sets *length to the full length (like snprintf).
+ */
+typedef struct qattn_vocabulary qattn_vocabulary;
+QATTN_API qattn_status qattn_vocabulary_load(const char *model_dir, qattn_vocabulary **vocabulary);
+QATTN_API int32_t qattn_vocabulary_size(const qattn_vocabulary *vocabulary);
+QATTN_API int32_t qattn_vocabulary_id(const qattn_vocabulary *vocabulary, const char *token);
+QATTN_API qattn_status qattn_vocabulary_decode(const qattn_vocabulary *vocabulary, const int32_t *ids,
+                                               int32_t n, char *text, size_t size, size_t *length);
+QATTN_API void qattn_vocabulary_free(qattn_vocabulary *vocabulary);
+
 /* ---------------------------------------------------------------------------------------
  * Audio in: decoding, resampling, Whisper's log-mel spectrogram.
  * ------------------------------------------------------------------------------------- */

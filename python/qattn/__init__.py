@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "Decoder", "load_audio",
+__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "load_audio",
            "log_mel", "log_mel_padded", "mel_filters", "library_path"]
 
 
@@ -116,6 +116,15 @@ _lib.qattn_decoder_logits.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c
                                       ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
 _lib.qattn_decoder_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_decoder_free.restype = None
+_lib.qattn_vocabulary_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_vocabulary_size.argtypes = [ctypes.c_void_p]
+_lib.qattn_vocabulary_size.restype = ctypes.c_int32
+_lib.qattn_vocabulary_id.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_lib.qattn_vocabulary_id.restype = ctypes.c_int32
+_lib.qattn_vocabulary_decode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
+                                         ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]
+_lib.qattn_vocabulary_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_vocabulary_free.restype = None
 _lib.qattn_audio_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
                                   ctypes.POINTER(ctypes.c_size_t)]
 _lib.qattn_audio_free.argtypes = [ctypes.c_void_p]
@@ -421,6 +430,31 @@ class Decoder(_Model):
               len(t), out.ctypes.data)
         return out
 
+
+
+class Vocabulary(_Model):
+    """A model directory's vocabulary: len(), id("<|endoftext|>"), decode(ids) -> str (the text
+    tokens' bytes joined and decoded as UTF-8, invalid sequences as U+FFFD)."""
+    _free = _lib.qattn_vocabulary_free
+
+    def __init__(self, model_dir):
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_vocabulary_load, os.fsencode(os.fspath(model_dir)), ctypes.byref(handle))
+        self._handle = handle
+
+    def __len__(self):
+        return _lib.qattn_vocabulary_size(self._handle)
+
+    def id(self, token):
+        return _lib.qattn_vocabulary_id(self._handle, token.encode())
+
+    def decode(self, ids):
+        t = np.ascontiguousarray(np.asarray(ids, dtype=np.int64).astype(np.int32))
+        length = ctypes.c_size_t()
+        _call(_lib.qattn_vocabulary_decode, self._handle, t.ctypes.data, len(t), None, 0, ctypes.byref(length))
+        buf = ctypes.create_string_buffer(length.value + 1)
+        _call(_lib.qattn_vocabulary_decode, self._handle, t.ctypes.data, len(t), buf, len(buf), ctypes.byref(length))
+        return buf.raw[:length.value].decode("utf-8")
 
 
 SAMPLE_RATE = 16000

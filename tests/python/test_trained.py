@@ -125,3 +125,42 @@ def test_decoder_logits_match_float64(model, clips):
         dec.logits(features, [sot, dec.n_vocab])
     with pytest.raises(ValueError, match="f32"):
         qattn.Decoder(d, precision="int8")
+
+
+@peers
+def test_vocabulary_decodes_as_faster_whisper(model):
+    """ids -> text against faster-whisper's Tokenizer (HF tokenizers on the model's
+    tokenizer.json): random sequences of text tokens, sequences made of tokens that hold only
+    part of a character (so characters split across tokens, and invalid UTF-8, occur), and
+    sequences with special tokens (which are not text)."""
+    ctranslate2()
+    import tokenizers
+    from faster_whisper.tokenizer import Tokenizer
+
+    name, d = model[0], model[1]
+    vocab = qattn.Vocabulary(d)
+    multilingual = not name.endswith(".en")
+    theirs = Tokenizer(tokenizers.Tokenizer.from_file(os.path.join(d, "tokenizer.json")),
+                       multilingual=multilingual, task="transcribe" if multilingual else None,
+                       language="en" if multilingual else None)
+    assert len(vocab) == {"tiny.en": 51864, "base": 51865}[name]
+    eot = vocab.id("<|endoftext|>")
+    assert eot == theirs.eot and vocab.id("<|startoftranscript|>") == theirs.sot
+    assert vocab.id("<|notimestamps|>") == theirs.no_timestamps
+    rng = np.random.default_rng(3)
+    partial = [i for i in range(eot) if not _is_utf8(theirs.tokenizer.decode([i]).encode())
+               or "\ufffd" in theirs.tokenizer.decode([i])]
+    assert len(partial) > 100  # tokens holding part of a multi-byte character
+    cases = [rng.integers(0, eot, n).tolist() for n in (1, 5, 40, 200)]
+    cases += [rng.choice(partial, n).tolist() for n in (2, 3, 7, 50)]
+    cases += [rng.integers(0, len(vocab), 30).tolist(), [eot, 400, eot + 1, 1000]]
+    for ids in cases:
+        assert vocab.decode(ids) == theirs.decode(ids), ids
+
+
+def _is_utf8(b):
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False

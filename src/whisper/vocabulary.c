@@ -1,0 +1,308 @@
+/*
+ * Whisper's vocabulary and ids -> text (../shared/WHISPER.md A5, D).
+ *
+ * A CTranslate2 directory lists the tokens in id order in vocabulary.json (a JSON array of
+ * strings) or vocabulary.txt (one per line; empty lines are tokens too, e.g. id 50256 of the
+ * multilingual vocabulary). Tokens are in GPT-2's byte-level form: each code point stands for
+ * one byte (bytes_to_unicode: 0x21-0x7E, 0xA1-0xAC, 0xAE-0xFF as themselves, the other 68
+ * bytes, in order, as U+0100..U+0143); a code point outside that table (none in Whisper's
+ * vocabularies) stands for its own UTF-8 bytes. Text is decoded from the bytes of all the
+ * tokens at once, so a character split across tokens comes out whole; an invalid sequence
+ * becomes U+FFFD per maximal subpart (Unicode 15 section 3.9, as Python's and Rust's lossy
+ * decoders do).
+ */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "whisper/tensors.h"
+#include "whisper/vocabulary.h"
+
+enum { MAX_VOCAB = 1 << 20, MAX_VOCAB_FILE = 64 << 20 };
+
+struct qattn_vocabulary {
+    int32_t n;
+    uint8_t **bytes;  /* [n]: token i's bytes */
+    int32_t *length;  /* [n] */
+    char **names;     /* [n]: token i as the file writes it (for lookups by name) */
+    int32_t eot;      /* id of <|endoftext|>: ids from it on are not text */
+};
+
+/* GPT-2's bytes_to_unicode, inverted: code point -> byte, -1 outside the table. */
+static int byte_of_code_point(uint32_t cp)
+{
+    if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))
+        return (int)cp;
+    if (cp >= 0x100 && cp <= 0x143) {
+        int k = (int)(cp - 0x100); /* the k-th byte not in the ranges above */
+        for (int b = 0; b < 256; b++) {
+            int direct = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            if (!direct && k-- == 0)
+                return b;
+        }
+    }
+    return -1;
+}
+
+/* One code point of well-formed UTF-8 at s (n bytes left): its length, or 0 if malformed. */
+static int utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
+{
+    if (n == 0)
+        return 0;
+    uint8_t b = s[0];
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    }
+    int len = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+    if (!len || (size_t)len > n)
+        return 0;
+    /* the second byte's range depends on the first (Table 3-7) */
+    uint8_t lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+    uint8_t hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    *cp = len == 2 ? (uint32_t)(b & 0x1F) << 6 | (s[1] & 0x3F)
+          : len == 3 ? (uint32_t)(b & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F)
+                     : (uint32_t)(b & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 |
+                           (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+    return len;
+}
+
+/* A token string (UTF-8, byte-level form) -> its bytes (malloc'd). */
+static uint8_t *token_bytes(const char *s, int32_t *length)
+{
+    size_t n = strlen(s);
+    uint8_t *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    int32_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int len = utf8_next((const uint8_t *)s + i, n - i, &cp);
+        int b = len ? byte_of_code_point(cp) : -1;
+        if (b >= 0) {
+            out[k++] = (uint8_t)b;
+        } else { /* outside the table (or malformed): its own bytes */
+            int own = len ? len : 1;
+            memcpy(out + k, s + i, (size_t)own);
+            k += own;
+            len = own;
+        }
+        i += (size_t)len;
+    }
+    *length = k;
+    return out;
+}
+
+void qattn_vocabulary_free(qattn_vocabulary *v)
+{
+    if (!v)
+        return;
+    for (int32_t i = 0; i < v->n; i++) {
+        free(v->bytes ? v->bytes[i] : NULL);
+        free(v->names ? v->names[i] : NULL);
+    }
+    free(v->bytes), free(v->length), free(v->names), free(v);
+}
+
+static qattn_status add_token(qattn_vocabulary *v, int32_t i, const char *name, size_t len)
+{
+    v->names[i] = malloc(len + 1);
+    if (!v->names[i])
+        return qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
+    memcpy(v->names[i], name, len);
+    v->names[i][len] = '\0';
+    if (strlen(v->names[i]) != len)
+        return qattn_fail(QATTN_ERR_MODEL, "vocabulary: token %d holds a NUL byte", i);
+    if (!(v->bytes[i] = token_bytes(v->names[i], &v->length[i])))
+        return qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
+    return QATTN_OK;
+}
+
+static qattn_status alloc_tokens(qattn_vocabulary *v, int32_t n)
+{
+    v->n = n;
+    v->bytes = calloc((size_t)n, sizeof *v->bytes);
+    v->length = calloc((size_t)n, sizeof *v->length);
+    v->names = calloc((size_t)n, sizeof *v->names);
+    return v->bytes && v->length && v->names ? QATTN_OK
+                                              : qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
+}
+
+static qattn_status parse_json(qattn_vocabulary *v, const char *path, const char *text)
+{
+    cJSON *root = cJSON_Parse(text);
+    qattn_status st = QATTN_OK;
+    if (!cJSON_IsArray(root) || cJSON_GetArraySize(root) < 1 || cJSON_GetArraySize(root) > MAX_VOCAB)
+        st = qattn_fail(QATTN_ERR_MODEL, "%s: not a JSON array of 1 to %d token strings", path, MAX_VOCAB);
+    else
+        st = alloc_tokens(v, cJSON_GetArraySize(root));
+    int32_t i = 0;
+    for (const cJSON *t = root ? root->child : NULL; st == QATTN_OK && t; t = t->next, i++) {
+        if (!cJSON_IsString(t))
+            st = qattn_fail(QATTN_ERR_MODEL, "%s: entry %d is not a string", path, i);
+        else
+            st = add_token(v, i, t->valuestring, strlen(t->valuestring));
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+static qattn_status parse_txt(qattn_vocabulary *v, const char *path, const char *text, size_t size)
+{
+    /* one token per line; a final newline ends the last line rather than starting a token */
+    int32_t lines = 0, crlf = 0;
+    for (size_t i = 0; i < size; i++)
+        if (text[i] == '\n') {
+            lines++;
+            crlf += i > 0 && text[i - 1] == '\r';
+        }
+    if (size > 0 && text[size - 1] != '\n')
+        lines++;
+    if (lines < 1 || lines > MAX_VOCAB)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: %d lines; a vocabulary has 1 to %d", path, lines, MAX_VOCAB);
+    const int strip_cr = crlf == lines - (size > 0 && text[size - 1] != '\n'); /* every line */
+    qattn_status st = alloc_tokens(v, lines);
+    size_t start = 0;
+    for (int32_t i = 0; st == QATTN_OK && i < lines; i++) {
+        size_t end = start;
+        while (end < size && text[end] != '\n')
+            end++;
+        size_t len = end - start;
+        if (strip_cr && len > 0 && text[end - 1] == '\r')
+            len--;
+        st = add_token(v, i, text + start, len);
+        start = end + 1;
+    }
+    return st;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat s;
+    return stat(path, &s) == 0 && S_ISREG(s.st_mode);
+}
+
+qattn_status qattn_vocabulary_load(const char *model_dir, qattn_vocabulary **out)
+{
+    qattn_clear_error();
+    if (!model_dir || !out)
+        return qattn_fail(QATTN_ERR_NULL, "vocabulary_load: %s is NULL", !model_dir ? "model_dir" : "out");
+    *out = NULL;
+    char json[4200], txt[4200];
+    snprintf(json, sizeof json, "%s/vocabulary.json", model_dir);
+    snprintf(txt, sizeof txt, "%s/vocabulary.txt", model_dir);
+    const int use_json = file_exists(json); /* CTranslate2 reads the JSON one first, too */
+    if (!use_json && !file_exists(txt))
+        return qattn_fail(QATTN_ERR_IO, "%s: no vocabulary.json or vocabulary.txt", model_dir);
+    const char *path = use_json ? json : txt;
+    qattn_status st;
+    char *text = qattn_read_text_file(path, MAX_VOCAB_FILE, &st);
+    if (!text)
+        return st;
+    st = qattn_vocabulary_parse(text, use_json, path, out);
+    free(text);
+    return st;
+}
+
+qattn_status qattn_vocabulary_parse(const char *text, int json, const char *path,
+                                    qattn_vocabulary **out)
+{
+    qattn_vocabulary *v = calloc(1, sizeof *v);
+    if (!v)
+        return qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
+    qattn_status st = json ? parse_json(v, path, text) : parse_txt(v, path, text, strlen(text));
+    if (st == QATTN_OK && (v->eot = qattn_vocabulary_id(v, "<|endoftext|>")) < 0)
+        st = qattn_fail(QATTN_ERR_MODEL, "%s: no <|endoftext|> token: not a Whisper vocabulary", path);
+    if (st != QATTN_OK) {
+        qattn_vocabulary_free(v);
+        return st;
+    }
+    *out = v;
+    return QATTN_OK;
+}
+
+int32_t qattn_vocabulary_size(const qattn_vocabulary *v)
+{
+    return v ? v->n : 0;
+}
+
+int32_t qattn_vocabulary_id(const qattn_vocabulary *v, const char *token)
+{
+    for (int32_t i = 0; v && token && i < v->n; i++)
+        if (strcmp(v->names[i], token) == 0)
+            return i;
+    return -1;
+}
+
+qattn_status qattn_vocabulary_decode(const qattn_vocabulary *v, const int32_t *ids, int32_t n,
+                                     char *text, size_t size, size_t *length)
+{
+    qattn_clear_error();
+    if (!v || (n > 0 && !ids) || !length || (size > 0 && !text))
+        return qattn_fail(QATTN_ERR_NULL, "vocabulary_decode: a pointer argument is NULL");
+    if (n < 0)
+        return qattn_fail(QATTN_ERR_SIZE, "vocabulary_decode: n = %d", n);
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= v->n)
+            return qattn_fail(QATTN_ERR_ARG, "vocabulary_decode: id %d is %d, outside [0, %d)", i,
+                              ids[i], v->n);
+    size_t total = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < v->eot)
+            total += (size_t)v->length[ids[i]];
+    uint8_t *raw = malloc(total ? total : 1);
+    if (!raw)
+        return qattn_fail(QATTN_ERR_NOMEM, "vocabulary_decode: out of memory");
+    size_t k = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < v->eot) {
+            memcpy(raw + k, v->bytes[ids[i]], (size_t)v->length[ids[i]]);
+            k += (size_t)v->length[ids[i]];
+        }
+    /* UTF-8 out: well-formed sequences as they are, each maximal invalid subpart as U+FFFD;
+     * whole characters only, while they fit (copied == w until one does not) */
+    size_t w = 0, copied = 0;
+    for (size_t i = 0; i < total;) {
+        uint32_t cp;
+        int len = utf8_next(raw + i, total - i, &cp);
+        const uint8_t *piece = raw + i;
+        size_t piece_len = (size_t)len;
+        if (!len) {
+            static const uint8_t replacement[3] = {0xEF, 0xBF, 0xBD};
+            /* the maximal subpart: the longest prefix of a well-formed sequence, at least 1 */
+            size_t sub = 1;
+            uint8_t b = raw[i];
+            int want = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 1;
+            if (want > 1 && i + 1 < total) {
+                uint8_t lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+                uint8_t hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+                if (raw[i + 1] >= lo && raw[i + 1] <= hi) {
+                    sub = 2;
+                    while ((int)sub < want && i + sub < total && raw[i + sub] >= 0x80 && raw[i + sub] <= 0xBF)
+                        sub++;
+                }
+            }
+            piece = replacement, piece_len = 3;
+            len = (int)sub;
+        }
+        if (copied == w && w + piece_len < size) {
+            memcpy(text + w, piece, piece_len);
+            copied += piece_len;
+        }
+        w += piece_len;
+        i += (size_t)len;
+    }
+    free(raw);
+    if (size > 0)
+        text[copied] = '\0';
+    *length = w;
+    return QATTN_OK;
+}

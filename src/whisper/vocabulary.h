@@ -1,0 +1,11 @@
+/* Internal: the vocabulary parser's in-memory entry (the fuzz target drives it). */
+#ifndef QATTN_WHISPER_VOCABULARY_H
+#define QATTN_WHISPER_VOCABULARY_H
+
+#include "qattn.h"
+
+/* A vocabulary from a NUL-terminated text: a JSON array (json != 0) or one token per line. */
+qattn_status qattn_vocabulary_parse(const char *text, int json, const char *path,
+                                    qattn_vocabulary **out);
+
+#endif
