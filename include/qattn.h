@@ -250,6 +250,21 @@ QATTN_API qattn_status qattn_decoder_logits(const qattn_decoder *decoder, const 
 QATTN_API void qattn_decoder_free(qattn_decoder *decoder);
 
 /*
+ * Token by token, as decoding runs it: qattn_decoder_begin computes the cross-attention keys
+ * and values of one window's encoder output once; each qattn_decoder_step appends n_tokens
+ * tokens (the prompt at once, then one at a time), attending to every token so far (a key/value
+ * cache), and writes the logits of the last one ([n_vocab]). The logits are those of
+ * qattn_decoder_logits on the whole sequence, up to float rounding. A state belongs to one
+ * thread at a time; free it with qattn_decoder_state_free.
+ */
+typedef struct qattn_decoder_state qattn_decoder_state;
+QATTN_API qattn_status qattn_decoder_begin(const qattn_decoder *decoder, const float *features,
+                                           int32_t n_audio, qattn_decoder_state **state);
+QATTN_API qattn_status qattn_decoder_step(qattn_decoder_state *state, const int32_t *tokens,
+                                          int32_t n_tokens, float *logits);
+QATTN_API void qattn_decoder_state_free(qattn_decoder_state *state);
+
+/*
  * A model's vocabulary (vocabulary.json or vocabulary.txt of a CTranslate2 directory) and
  * token ids -> UTF-8 text. qattn_vocabulary_id looks a token up by its name as the file writes
  * it ("<|endoftext|>", "<|en|>", "Ġthe"); -1 if absent. qattn_vocabulary_decode keeps the text

@@ -114,6 +114,11 @@ _lib.qattn_decoder_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderPara
 _lib.qattn_decoder_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_DecoderInfo)]
 _lib.qattn_decoder_logits.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
                                       ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
+_lib.qattn_decoder_begin.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32,
+                                     ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_decoder_step.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
+_lib.qattn_decoder_state_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_decoder_state_free.restype = None
 _lib.qattn_decoder_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_decoder_free.restype = None
 _lib.qattn_vocabulary_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
@@ -414,22 +419,48 @@ class Decoder(_Model):
         self.n_vocab, self.n_text_ctx, self.n_state = info.n_vocab, info.n_text_ctx, info.n_state
         self.n_heads, self.n_layers = info.n_heads, info.n_layers
 
-    def logits(self, features, tokens):
+    def _features(self, features):
         if self._handle is None:
             raise ValueError("this Decoder has been closed")
         f = np.asarray(features)
         if f.dtype.kind != "f" or f.ndim != 2 or f.shape[1] != self.n_state:
             raise ValueError(f"features must be float (n_audio, {self.n_state}), got {f.dtype} {f.shape}")
+        return np.ascontiguousarray(f, dtype=np.float32)
+
+    def _tokens(self, tokens):
         t = np.asarray(tokens)
         if t.ndim != 1 or t.dtype.kind not in "iu" or not 1 <= len(t) <= self.n_text_ctx:
             raise ValueError(f"tokens must be 1 to {self.n_text_ctx} integers, got {t.dtype} {t.shape}")
-        f = np.ascontiguousarray(f, dtype=np.float32)
-        t = np.ascontiguousarray(t, dtype=np.int32)
+        return np.ascontiguousarray(t, dtype=np.int32)
+
+    def begin(self, features):
+        """A token-by-token decoding state over one window's encoder output: its
+        step(tokens) appends tokens and returns the last one's logits (n_vocab,)."""
+        f = self._features(features)
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_decoder_begin, self._handle, f.ctypes.data, f.shape[0], ctypes.byref(handle))
+        return _DecoderState(self, handle)
+
+    def logits(self, features, tokens):
+        f, t = self._features(features), self._tokens(tokens)
         out = np.empty((len(t), self.n_vocab), dtype=np.float32)
         _call(_lib.qattn_decoder_logits, self._handle, f.ctypes.data, f.shape[0], t.ctypes.data,
               len(t), out.ctypes.data)
         return out
 
+
+
+class _DecoderState(_Model):
+    _free = _lib.qattn_decoder_state_free
+
+    def __init__(self, decoder, handle):
+        self._decoder, self._handle = decoder, handle  # the decoder outlives its states
+
+    def step(self, tokens):
+        t = self._decoder._tokens(tokens)
+        out = np.empty(self._decoder.n_vocab, dtype=np.float32)
+        _call(_lib.qattn_decoder_step, self._handle, t.ctypes.data, len(t), out.ctypes.data)
+        return out
 
 
 class Vocabulary(_Model):
