@@ -193,6 +193,11 @@ def test_decoder_steps_match_whole_sequence(model):
     err = np.abs(stepped - whole[len(prompt) - 1:]).max() / np.abs(whole).max()
     print(name, "steps vs whole sequence:", err)
     assert err <= 1e-5
+    with pytest.raises(qattn.QattnError, match="outside the vocabulary"):
+        state.step([dec.n_vocab])
+    with pytest.raises(qattn.QattnError, match="context"):
+        state.step(np.zeros(dec.n_text_ctx - len(tokens) + 1, np.int32))
+    state.step(np.zeros(dec.n_text_ctx - len(tokens), np.int32))  # exactly full: fine
 
 
 @peers
