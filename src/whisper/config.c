@@ -79,44 +79,50 @@ void qattn_whisper_config_from_ggml(const ggml_hparams *hp, whisper_config *c)
     c->n_ffn = ffn_of(hp->n_audio_state);
 }
 
-/* A dimension of a CTranslate2 variable, or -1 if it is absent or has fewer dimensions. */
-static int64_t ct2_dim(const wt_set *set, const char *name, int dim)
+int32_t qattn_ct2_dim(const wt_set *set, const char *name, int dim)
 {
     const wt_view *v = qattn_tensors_find(set, name);
-    return v && dim < v->ndim ? v->shape[dim] : -1;
+    return v && dim < v->ndim && v->shape[dim] <= INT32_MAX ? (int32_t)v->shape[dim] : -1;
 }
 
-static int32_t ct2_int(int64_t v)
+int32_t qattn_ct2_layers(const wt_set *set, const char *side)
 {
-    return v >= 0 && v <= INT32_MAX ? (int32_t)v : -1;
+    int32_t n = 0;
+    for (char name[96]; n < 1024; n++) {
+        snprintf(name, sizeof name, "%s/layer_%d/self_attention/layer_norm/gamma", side, n);
+        if (!qattn_tensors_find(set, name))
+            break;
+    }
+    return n;
+}
+
+qattn_status qattn_ct2_heads(const wt_set *set, const char *path, const char *side, int32_t *heads)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s/num_heads", side);
+    const wt_view *v = qattn_tensors_find(set, name);
+    *heads = 8; /* CTranslate2's default when a converter left the attribute out */
+    if (!v)
+        return QATTN_OK;
+    if (qattn_tensor_numel(v) != 1 || (v->dtype != WT_I8 && v->dtype != WT_I16 && v->dtype != WT_I32))
+        return qattn_fail(QATTN_ERR_MODEL, "%s: %s is not an integer scalar", path, name);
+    float h;
+    qattn_tensor_to_f32(v, &h);
+    *heads = h >= 1.0f && h <= 4096.0f ? (int32_t)h : -1;
+    return QATTN_OK;
 }
 
 qattn_status qattn_whisper_config_from_ct2(const wt_set *set, const char *path, whisper_config *c)
 {
     /* shapes say what config.json does not (CTranslate2 reads them the same way) */
-    c->n_state = ct2_int(ct2_dim(set, "encoder/conv1/weight", 0));
-    c->n_mels = ct2_int(ct2_dim(set, "encoder/conv1/weight", 1));
-    c->n_ctx = ct2_int(ct2_dim(set, "encoder/position_encodings/encodings", 0));
-    c->n_ffn = ct2_int(ct2_dim(set, "encoder/layer_0/ffn/linear_0/weight", 0));
-    c->n_layers = 0;
-    for (int32_t i = 0; i < 1024; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "encoder/layer_%d/self_attention/layer_norm/gamma", i);
-        if (!qattn_tensors_find(set, name))
-            break;
-        c->n_layers = i + 1;
-    }
-    /* a rank-0 integer variable; CTranslate2's default is 8 when a converter left it out */
-    const wt_view *heads = qattn_tensors_find(set, "encoder/num_heads");
-    c->n_heads = 8;
-    if (heads) {
-        float h;
-        if (qattn_tensor_numel(heads) != 1 || heads->dtype == WT_F16 || heads->dtype == WT_BF16 ||
-            heads->dtype == WT_UNSUPPORTED)
-            return qattn_fail(QATTN_ERR_MODEL, "%s: encoder/num_heads is not an integer scalar", path);
-        qattn_tensor_to_f32(heads, &h);
-        c->n_heads = h >= 1.0f && h <= 4096.0f ? (int32_t)h : -1;
-    }
+    c->n_state = qattn_ct2_dim(set, "encoder/conv1/weight", 0);
+    c->n_mels = qattn_ct2_dim(set, "encoder/conv1/weight", 1);
+    c->n_ctx = qattn_ct2_dim(set, "encoder/position_encodings/encodings", 0);
+    c->n_ffn = qattn_ct2_dim(set, "encoder/layer_0/ffn/linear_0/weight", 0);
+    c->n_layers = qattn_ct2_layers(set, "encoder");
+    qattn_status st = qattn_ct2_heads(set, path, "encoder", &c->n_heads);
+    if (st != QATTN_OK)
+        return st;
     if (c->n_state < 0 || c->n_mels < 0 || c->n_ctx < 0 || c->n_ffn < 0 || c->n_layers == 0)
         return qattn_fail(QATTN_ERR_MODEL, "%s: not a CTranslate2 Whisper encoder (needs "
                           "encoder/conv1/weight, encoder/position_encodings/encodings and "

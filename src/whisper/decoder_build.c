@@ -11,42 +11,26 @@
 #include "whisper/decoder.h"
 #include "whisper/model_load.h"
 
-/* A variable's dimension, or -1. */
-static int64_t dim_of(const qattn_model_source *src, const char *name, int dim)
-{
-    const wt_view *v = qattn_tensors_find(&src->set, name);
-    return v && dim < v->ndim && v->shape[dim] <= INT32_MAX ? v->shape[dim] : -1;
-}
-
 static qattn_status config_of(const qattn_model_source *src, struct qattn_decoder *dec)
 {
-    const int64_t vocab = dim_of(src, "decoder/embeddings/weight", 0);
-    const int64_t d = dim_of(src, "decoder/embeddings/weight", 1);
-    const int64_t ctx = dim_of(src, "decoder/position_encodings/encodings", 0);
-    const int64_t ffn = dim_of(src, "decoder/layer_0/ffn/linear_0/weight", 0);
-    int32_t layers = 0;
-    char name[96];
-    for (; layers < 1024; layers++) {
-        snprintf(name, sizeof name, "decoder/layer_%d/self_attention/layer_norm/gamma", layers);
-        if (!qattn_tensors_find(&src->set, name))
-            break;
-    }
-    int32_t heads = 8; /* CTranslate2's default when a converter left it out */
-    const wt_view *h = qattn_tensors_find(&src->set, "decoder/num_heads");
-    if (h && (h->dtype == WT_I8 || h->dtype == WT_I16 || h->dtype == WT_I32) && qattn_tensor_numel(h) == 1) {
-        float f;
-        qattn_tensor_to_f32(h, &f);
-        heads = f >= 1.0f && f <= 4096.0f ? (int32_t)f : -1;
-    }
-    const int32_t hd = heads > 0 && d > 0 ? (int32_t)(d / heads) : 0;
+    const int32_t vocab = qattn_ct2_dim(&src->set, "decoder/embeddings/weight", 0);
+    const int32_t d = qattn_ct2_dim(&src->set, "decoder/embeddings/weight", 1);
+    const int32_t ctx = qattn_ct2_dim(&src->set, "decoder/position_encodings/encodings", 0);
+    const int32_t ffn = qattn_ct2_dim(&src->set, "decoder/layer_0/ffn/linear_0/weight", 0);
+    const int32_t layers = qattn_ct2_layers(&src->set, "decoder");
+    int32_t heads;
+    qattn_status st = qattn_ct2_heads(&src->set, src->path, "decoder", &heads);
+    if (st != QATTN_OK)
+        return st;
+    const int32_t hd = heads > 0 && d > 0 ? d / heads : 0;
     if (vocab < 1 || d < 16 || ctx < 1 || ctx > 65536 || ffn < 4 || ffn > QATTN_GEMM_MAX_K ||
         d > QATTN_GEMM_MAX_K / 3 || layers < 1 || heads < 1 || d % heads || hd % 16 ||
         hd > QATTN_MAX_HEAD_DIM)
-        return qattn_fail(QATTN_ERR_MODEL, "%s: no usable Whisper decoder (vocabulary %lld, width "
-                          "%lld, %d heads, %d layers, context %lld, MLP %lld)", src->path,
-                          (long long)vocab, (long long)d, heads, layers, (long long)ctx, (long long)ffn);
-    dec->n_vocab = (int32_t)vocab, dec->n_state = (int32_t)d, dec->n_text_ctx = (int32_t)ctx;
-    dec->n_heads = heads, dec->n_layers = layers, dec->n_ffn = (int32_t)ffn;
+        return qattn_fail(QATTN_ERR_MODEL, "%s: no usable Whisper decoder (vocabulary %d, width %d, "
+                          "%d heads, %d layers, context %d, MLP %d)", src->path, vocab, d, heads,
+                          layers, ctx, ffn);
+    dec->n_vocab = vocab, dec->n_state = d, dec->n_text_ctx = ctx;
+    dec->n_heads = heads, dec->n_layers = layers, dec->n_ffn = ffn;
     return QATTN_OK;
 }
 

@@ -63,6 +63,13 @@ void qattn_linear_free(whisper_linear *l);
 
 /* Self-attention of n frames (self_attention.c): qkv is [n][3 d] (q, k, v side by side),
  * out [n][d]. f32 needs n x n floats of scores; int8 4 n d bytes of scratch. */
+/* Float multi-head attention (self_attention.c), the encoder's and the decoder's: q [n][d]
+ * (ld_q floats apart), k and v [m][d] (ld_kv apart) -> out [n][d], per head
+ * softmax(q k^T / sqrt(head_dim)) v; causal: query i sees keys 0 .. i + m - n (bottom-right).
+ * scores: n x m floats of scratch. */
+void qattn_attention_heads_f32(int32_t heads, int32_t d, const float *q, int32_t ld_q,
+                               const float *k, const float *v, int32_t ld_kv, int32_t n,
+                               int32_t m, int causal, int32_t threads, float *scores, float *out);
 void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv, int32_t n,
                               float *scores, float *out);
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,

@@ -50,7 +50,13 @@ void qattn_model_find_prefix(qattn_model_source *src);
 qattn_status qattn_whisper_parse_hf_config(const char *text, const char *name, whisper_config *c);
 qattn_status qattn_whisper_read_hf_config(const char *config_path, whisper_config *c);
 void qattn_whisper_config_from_ggml(const ggml_hparams *hp, whisper_config *c);
-/* From a CTranslate2 model's variables: shapes, the layer count, encoder/num_heads. */
+/* A CTranslate2 model's shape, as CTranslate2 reads it (config.c): a variable's dimension
+ * (-1 if absent or past INT32_MAX), the count of "<side>/layer_N" blocks (side "encoder" or
+ * "decoder"), and "<side>/num_heads" (8 if absent; an error if not an integer scalar). */
+int32_t qattn_ct2_dim(const wt_set *set, const char *name, int dim);
+int32_t qattn_ct2_layers(const wt_set *set, const char *side);
+qattn_status qattn_ct2_heads(const wt_set *set, const char *path, const char *side, int32_t *heads);
+/* The encoder's config from a CTranslate2 model's variables. */
 qattn_status qattn_whisper_config_from_ct2(const wt_set *set, const char *path, whisper_config *c);
 
 /* model_build.c: the tensor `name` (full, as the file names it) as a new float array of the

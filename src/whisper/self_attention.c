@@ -7,24 +7,41 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/parallel.h"
 #include "ops/float_ops.h"
 #include "whisper/model.h"
 
+void qattn_attention_heads_f32(int32_t heads, int32_t d, const float *q, int32_t ld_q,
+                               const float *k, const float *v, int32_t ld_kv, int32_t n,
+                               int32_t m, int causal, int32_t threads, float *scores, float *out)
+{
+    const int32_t hd = d / heads;
+    for (int32_t h = 0; h < heads; h++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, hd, 1.0f / sqrtf((float)hd),
+                    q + h * hd, ld_q, k + h * hd, ld_kv, 0.0f, scores, m);
+        if (causal) { /* the softmax runs over the visible prefix: masked weights are exactly 0 */
+            for (int32_t i = 0; i < n; i++) {
+                const int32_t seen = i + m - n + 1;
+                qattn_softmax_rows(scores + (size_t)i * m, 1, seen, m, 1);
+                memset(scores + (size_t)i * m + seen, 0, (size_t)(m - seen) * sizeof(float));
+            }
+        } else {
+            qattn_softmax_rows(scores, n, m, m, threads);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, m, 1.0f, scores, m,
+                    v + h * hd, ld_kv, 0.0f, out + h * hd, d);
+    }
+}
+
 void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv, int32_t n,
                               float *scores, float *out)
 {
-    const int32_t d = enc->cfg.n_state, hd = d / enc->cfg.n_heads;
-    const float *q = qkv, *k = qkv + d, *v = qkv + 2 * d;
-    for (int32_t h = 0; h < enc->cfg.n_heads; h++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f / sqrtf((float)hd),
-                    q + h * hd, 3 * d, k + h * hd, 3 * d, 0.0f, scores, n);
-        qattn_softmax_rows(scores, n, n, n, enc->run.threads);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, scores, n,
-                    v + h * hd, 3 * d, 0.0f, out + h * hd, d);
-    }
+    const int32_t d = enc->cfg.n_state;
+    qattn_attention_heads_f32(enc->cfg.n_heads, d, qkv, 3 * d, qkv + d, qkv + 2 * d, 3 * d, n, n,
+                              0, enc->run.threads, scores, out);
 }
 
 /* Per-head quantization of Q, K, V and dequantization of the output, one head per task. */

@@ -47,6 +47,20 @@ static int byte_of_code_point(uint32_t cp)
     return -1;
 }
 
+/* The length of the UTF-8 sequence a lead byte starts (0: not a lead byte), and whether its
+ * second byte is in the range that lead byte allows (Unicode Table 3-7). */
+static int utf8_length(uint8_t b)
+{
+    return b < 0x80 ? 1 : b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+}
+
+static int utf8_second_ok(uint8_t b, uint8_t next)
+{
+    uint8_t lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+    uint8_t hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+    return next >= lo && next <= hi;
+}
+
 /* One code point of well-formed UTF-8 at s (n bytes left): its length, or 0 if malformed. */
 static int utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
 {
@@ -57,13 +71,8 @@ static int utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
         *cp = b;
         return 1;
     }
-    int len = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
-    if (!len || (size_t)len > n)
-        return 0;
-    /* the second byte's range depends on the first (Table 3-7) */
-    uint8_t lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
-    uint8_t hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
-    if (s[1] < lo || s[1] > hi)
+    int len = utf8_length(b);
+    if (!len || (size_t)len > n || !utf8_second_ok(b, s[1]))
         return 0;
     for (int i = 2; i < len; i++)
         if (s[i] < 0x80 || s[i] > 0xBF)
@@ -279,16 +288,11 @@ qattn_status qattn_vocabulary_decode(const qattn_vocabulary *v, const int32_t *i
             static const uint8_t replacement[3] = {0xEF, 0xBF, 0xBD};
             /* the maximal subpart: the longest prefix of a well-formed sequence, at least 1 */
             size_t sub = 1;
-            uint8_t b = raw[i];
-            int want = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 1;
-            if (want > 1 && i + 1 < total) {
-                uint8_t lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
-                uint8_t hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
-                if (raw[i + 1] >= lo && raw[i + 1] <= hi) {
-                    sub = 2;
-                    while ((int)sub < want && i + sub < total && raw[i + sub] >= 0x80 && raw[i + sub] <= 0xBF)
-                        sub++;
-                }
+            const int want = utf8_length(raw[i]);
+            if (want > 1 && i + 1 < total && utf8_second_ok(raw[i], raw[i + 1])) {
+                sub = 2;
+                while ((int)sub < want && i + sub < total && raw[i + sub] >= 0x80 && raw[i + sub] <= 0xBF)
+                    sub++;
             }
             piece = replacement, piece_len = 3;
             len = (int)sub;
