@@ -282,6 +282,97 @@ QATTN_API qattn_status qattn_vocabulary_decode(const qattn_vocabulary *vocabular
 QATTN_API void qattn_vocabulary_free(qattn_vocabulary *vocabulary);
 
 /* ---------------------------------------------------------------------------------------
+ * Speech to text: a whole Whisper model (encoder, decoder, vocabulary) and transcription as
+ * faster-whisper does it (../shared/WHISPER.md C; docs/transcribe.md).
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct qattn_whisper qattn_whisper;
+
+/*
+ * Loads the model directory at `path` (CTranslate2: model.bin, config.json, vocabulary.*).
+ * params: precision and threads of both halves (int8: the encoder's INT8 path and the
+ * decoder's INT8 GEMMs; f32: float throughout); NULL = qattn_encoder_default_params().
+ * Immutable once loaded: threads may transcribe with one model at the same time.
+ */
+QATTN_API qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *params,
+                                          qattn_whisper **whisper);
+QATTN_API void qattn_whisper_free(qattn_whisper *whisper);
+QATTN_API int qattn_whisper_is_multilingual(const qattn_whisper *whisper);
+
+typedef enum qattn_task { QATTN_TASK_TRANSCRIBE = 0, QATTN_TASK_TRANSLATE = 1 } qattn_task;
+
+typedef struct qattn_segment {
+    int32_t id;              /* 1, 2, ... */
+    int32_t seek;            /* the window's first frame (10 ms each) */
+    double start, end;       /* seconds */
+    const char *text;        /* UTF-8 as decoded (a leading space before the first word) */
+    const int32_t *tokens;   /* the segment's tokens, timestamps included */
+    int32_t n_tokens;
+    float temperature, avg_logprob, compression_ratio, no_speech_prob; /* of its window */
+} qattn_segment;
+
+/* Called with each segment as soon as its window is decoded; nonzero stops the transcription
+ * (it then ends with QATTN_OK and the segments so far). */
+typedef int (*qattn_segment_callback)(const qattn_segment *segment, void *user);
+/* Called after each window with the seconds of audio done and in all. */
+typedef void (*qattn_progress_callback)(double done, double total, void *user);
+
+typedef struct qattn_transcribe_params {
+    const char *language;        /* "en", "de", ...; NULL or "auto": detected (multilingual) */
+    qattn_task task;
+    int32_t beam_size;           /* 5; 1 = greedy */
+    int32_t best_of;             /* 5: samples drawn at temperatures above 0 */
+    float patience;              /* 1 */
+    float length_penalty;        /* 1: score = sum of log-probabilities / length^penalty */
+    float temperature;           /* 0: the first temperature */
+    float temperature_increment; /* 0.2: the fallback's step up to 1.0; 0 = no fallback */
+    float compression_ratio_threshold; /* 2.4 (<= 0: not checked) */
+    float log_prob_threshold;    /* -1 (NAN: not checked) */
+    float no_speech_threshold;   /* 0.6 (NAN: not checked) */
+    int32_t condition_on_previous_text; /* 1: the previous windows' text is the prompt */
+    float prompt_reset_on_temperature;  /* 0.5 */
+    int32_t suppress_blank;      /* 1 */
+    int32_t without_timestamps;  /* 0 */
+    float max_initial_timestamp; /* 1.0 s */
+    int32_t max_new_tokens;      /* 0: as many as the context allows (224) */
+    uint64_t seed;               /* of the sampling at temperatures above 0 */
+    qattn_segment_callback on_segment;
+    void *on_segment_user;
+    qattn_progress_callback on_progress;
+    void *on_progress_user;
+} qattn_transcribe_params;
+
+/* faster-whisper's defaults (WhisperModel.transcribe), as commented above. */
+QATTN_API qattn_transcribe_params qattn_transcribe_default_params(void);
+
+typedef struct qattn_transcript qattn_transcript;
+
+typedef struct qattn_transcript_info {
+    char language[16];            /* the code, e.g. "en" */
+    float language_probability;   /* 1 when given or English-only */
+    double duration;              /* seconds of audio */
+    int32_t n_segments;
+} qattn_transcript_info;
+
+/*
+ * Transcribes 16 kHz mono samples (qattn_audio_load) of any length: 30 s windows seeking on
+ * the last timestamp, the previous text as prompt, temperature fallback, segments as
+ * faster-whisper makes them (empty ones dropped). params: NULL = the defaults. An unknown
+ * language, a language or translation asked of an English-only model, or an impossible option
+ * is QATTN_ERR_ARG; *transcript is then NULL. Free the transcript with qattn_transcript_free.
+ */
+QATTN_API qattn_status qattn_whisper_transcribe(const qattn_whisper *whisper, const float *samples,
+                                                size_t n_samples,
+                                                const qattn_transcribe_params *params,
+                                                qattn_transcript **transcript);
+QATTN_API qattn_status qattn_transcript_get_info(const qattn_transcript *transcript,
+                                                 qattn_transcript_info *info);
+/* Segment i (0-based) or NULL; valid until the transcript is freed. */
+QATTN_API const qattn_segment *qattn_transcript_segment(const qattn_transcript *transcript,
+                                                        int32_t i);
+QATTN_API void qattn_transcript_free(qattn_transcript *transcript);
+
+/* ---------------------------------------------------------------------------------------
  * Audio in: decoding, resampling, Whisper's log-mel spectrogram.
  * ------------------------------------------------------------------------------------- */
 

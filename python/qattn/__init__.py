@@ -16,7 +16,8 @@ import os
 import numpy as np
 
 __all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "load_audio",
-           "log_mel", "log_mel_padded", "mel_filters", "library_path"]
+           "log_mel", "log_mel_padded", "mel_filters", "library_path", "Whisper", "Segment",
+           "TranscriptionInfo"]
 
 
 class QattnError(ValueError):
@@ -537,3 +538,6 @@ def mel_filters(n_mels=80):
     out = np.empty((_n_mels(n_mels), 201), dtype=np.float32)
     _call(_lib.qattn_mel_filters, out.shape[0], out.ctypes.data)
     return out
+
+
+from .whisper import Whisper, Segment, TranscriptionInfo  # noqa: E402  (needs the names above)

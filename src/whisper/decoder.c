@@ -24,23 +24,31 @@
 
 struct qattn_decoder_state {
     const struct qattn_decoder *dec;
-    int32_t n_audio, len;     /* encoder frames; tokens seen so far */
-    float *cross_kv;          /* [n_layers][n_audio][2 d] */
-    float *self_k, *self_v;   /* [n_layers][n_text_ctx][d] */
-    float *x, *h, *wide, *att, *scores; /* scratch for up to n_text_ctx new tokens */
+    int32_t n_audio, len;     /* encoder frames; tokens seen so far (by every sequence) */
+    int32_t max_seqs, n_seqs; /* sequences decoded side by side (beams, samples) */
+    float *cross_kv;          /* [n_layers][n_audio][2 d], shared by the sequences */
+    float *self_k, *self_v;   /* [max_seqs][n_layers][n_text_ctx][d] */
+    float *spare_k, *spare_v; /* the same, for reordering (max_seqs > 1 only) */
+    int32_t rows;             /* scratch rows: max(n_text_ctx, max_seqs) */
+    float *x, *h, *wide, *att, *scores;
 };
 
 void qattn_decoder_state_free(qattn_decoder_state *s)
 {
     if (!s)
         return;
-    free(s->cross_kv), free(s->self_k), free(s->self_v);
+    free(s->cross_kv), free(s->self_k), free(s->self_v), free(s->spare_k), free(s->spare_v);
     free(s->x), free(s->h), free(s->wide), free(s->att), free(s->scores);
     free(s);
 }
 
-qattn_status qattn_decoder_begin(const qattn_decoder *dec, const float *features, int32_t n_audio,
-                                 qattn_decoder_state **out)
+static size_t cache_floats(const struct qattn_decoder *dec)
+{
+    return (size_t)dec->n_layers * (size_t)dec->n_text_ctx * (size_t)dec->n_state;
+}
+
+qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *features,
+                                      int32_t n_audio, int32_t max_seqs, qattn_decoder_state **out)
 {
     qattn_clear_error();
     if (!dec || !features || !out)
@@ -48,24 +56,31 @@ qattn_status qattn_decoder_begin(const qattn_decoder *dec, const float *features
     *out = NULL;
     if (n_audio < 1 || n_audio > 65536)
         return qattn_fail(QATTN_ERR_SIZE, "decoder_begin: %d encoder frames", n_audio);
+    if (max_seqs < 1 || max_seqs > 64)
+        return qattn_fail(QATTN_ERR_ARG, "decoder_begin: %d sequences (1 to 64)", max_seqs);
     const size_t d = (size_t)dec->n_state, a = (size_t)n_audio, ctx = (size_t)dec->n_text_ctx;
-    const size_t layers = (size_t)dec->n_layers;
+    const size_t layers = (size_t)dec->n_layers, seqs = (size_t)max_seqs;
     for (size_t i = 0; i < a * d; i++)
         if (!isfinite(features[i]))
             return qattn_fail(QATTN_ERR_VALUE, "decoder_begin: features[%zu] is not finite", i);
     qattn_decoder_state *s = calloc(1, sizeof *s);
     if (!s)
         return qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
-    s->dec = dec, s->n_audio = n_audio;
+    s->dec = dec, s->n_audio = n_audio, s->max_seqs = max_seqs, s->n_seqs = 1;
+    const size_t rows = ctx > seqs ? ctx : seqs;
+    s->rows = (int32_t)rows;
     const size_t width = d * 3 > (size_t)dec->n_ffn ? d * 3 : (size_t)dec->n_ffn;
+    const size_t cache = seqs * cache_floats(dec) * sizeof(float);
     s->cross_kv = malloc(layers * a * 2 * d * sizeof(float));
-    s->self_k = malloc(layers * ctx * d * sizeof(float));
-    s->self_v = malloc(layers * ctx * d * sizeof(float));
-    s->x = malloc(ctx * d * sizeof(float)), s->h = malloc(ctx * d * sizeof(float));
-    s->wide = malloc(ctx * width * sizeof(float)), s->att = malloc(ctx * d * sizeof(float));
-    s->scores = malloc(ctx * (a > ctx ? a : ctx) * sizeof(float));
+    s->self_k = malloc(cache), s->self_v = malloc(cache);
+    if (max_seqs > 1)
+        s->spare_k = malloc(cache), s->spare_v = malloc(cache);
+    s->x = malloc(rows * d * sizeof(float)), s->h = malloc(rows * d * sizeof(float));
+    s->wide = malloc(rows * width * sizeof(float)), s->att = malloc(rows * d * sizeof(float));
+    s->scores = malloc(rows * (a > ctx ? a : ctx) * sizeof(float));
     qattn_status st = s->cross_kv && s->self_k && s->self_v && s->x && s->h && s->wide && s->att &&
-                              s->scores ? QATTN_OK
+                              s->scores && (max_seqs == 1 || (s->spare_k && s->spare_v))
+                          ? QATTN_OK
                           : qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
     for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++)
         st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features, n_audio,
@@ -78,63 +93,130 @@ qattn_status qattn_decoder_begin(const qattn_decoder *dec, const float *features
     return QATTN_OK;
 }
 
-/* Checks tokens against the state, then runs them through every layer: s->x holds their
- * hidden states before the final LayerNorm. On failure the state is not advanced (the cache
- * may hold this call's keys, past s->len). */
-static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32_t n_tokens,
-                            const char *who)
+qattn_status qattn_decoder_begin(const qattn_decoder *dec, const float *features, int32_t n_audio,
+                                 qattn_decoder_state **out)
+{
+    return qattn_decoder_begin_seqs(dec, features, n_audio, 1, out);
+}
+
+int32_t qattn_decoder_state_length(const qattn_decoder_state *s)
+{
+    return s->len;
+}
+
+void qattn_decoder_truncate(qattn_decoder_state *s, int32_t len)
+{
+    s->len = len < s->len ? len : s->len;
+    s->n_seqs = 1;
+}
+
+void qattn_decoder_reorder(qattn_decoder_state *s, const int32_t *parents, int32_t n_seqs)
+{
+    int identity = n_seqs <= s->n_seqs;
+    for (int32_t i = 0; identity && i < n_seqs; i++)
+        identity = parents[i] == i;
+    s->n_seqs = n_seqs;
+    if (identity)
+        return;
+    const struct qattn_decoder *dec = s->dec;
+    const size_t per_seq = cache_floats(dec), per_layer = (size_t)dec->n_text_ctx * dec->n_state;
+    const size_t used = (size_t)s->len * dec->n_state;
+    for (int32_t i = 0; i < n_seqs; i++)
+        for (int32_t l = 0; l < dec->n_layers; l++) {
+            const size_t to = i * per_seq + l * per_layer, from = parents[i] * per_seq + l * per_layer;
+            memcpy(s->spare_k + to, s->self_k + from, used * sizeof(float));
+            memcpy(s->spare_v + to, s->self_v + from, used * sizeof(float));
+        }
+    float *k = s->self_k, *v = s->self_v;
+    s->self_k = s->spare_k, s->self_v = s->spare_v;
+    s->spare_k = k, s->spare_v = v;
+}
+
+/* Checks tokens against the state, then runs them through every layer: n_seqs sequences of
+ * n_tokens new tokens each (tokens[j * n_tokens + i]); s->x holds their hidden states before
+ * the final LayerNorm. On failure the state is not advanced (the caches may hold this call's
+ * keys, past s->len). */
+static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32_t n_seqs,
+                            int32_t n_tokens, const char *who)
 {
     const struct qattn_decoder *dec = s->dec;
     if (n_tokens < 1 || n_tokens > dec->n_text_ctx - s->len)
         return qattn_fail(QATTN_ERR_SIZE, "%s: %d tokens after %d; the decoder's context is %d",
                           who, n_tokens, s->len, dec->n_text_ctx);
-    for (int32_t i = 0; i < n_tokens; i++)
+    if (n_seqs < 1 || n_seqs > s->n_seqs)
+        return qattn_fail(QATTN_ERR_ARG, "%s: %d sequences, the state holds %d", who, n_seqs,
+                          s->n_seqs);
+    const size_t n = (size_t)n_tokens, r = (size_t)n_seqs * n;
+    if (r > (size_t)s->rows)
+        return qattn_fail(QATTN_ERR_SIZE, "%s: %zu rows at once, at most %d", who, r, s->rows);
+    for (size_t i = 0; i < r; i++)
         if (tokens[i] < 0 || tokens[i] >= dec->n_vocab)
-            return qattn_fail(QATTN_ERR_ARG, "%s: token %d is %d, outside the vocabulary [0, %d)",
+            return qattn_fail(QATTN_ERR_ARG, "%s: token %zu is %d, outside the vocabulary [0, %d)",
                               who, i, tokens[i], dec->n_vocab);
-    const size_t d = (size_t)dec->n_state, n = (size_t)n_tokens, a = (size_t)s->n_audio;
+    const size_t d = (size_t)dec->n_state, a = (size_t)s->n_audio;
     const size_t ctx = (size_t)dec->n_text_ctx, len = (size_t)s->len, m = len + n;
+    const size_t per_seq = cache_floats(dec);
     const qattn_run *run = &dec->run;
-    const int32_t heads = dec->n_heads, th = run->threads;
+    const int32_t heads = dec->n_heads, th = run->threads, rows = (int32_t)r;
     qattn_status st = QATTN_OK;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < r; i++)
         for (size_t t = 0; t < d; t++)
-            s->x[i * d + t] = dec->embed[(size_t)tokens[i] * d + t] + dec->pos[(len + i) * d + t];
+            s->x[i * d + t] = dec->embed[(size_t)tokens[i] * d + t] + dec->pos[(len + i % n) * d + t];
     for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++) {
         const whisper_decoder_layer *L = &dec->layers[l];
-        float *k = s->self_k + (size_t)l * ctx * d, *v = s->self_v + (size_t)l * ctx * d;
-        qattn_layer_norm(s->x, L->self_ln_w, L->self_ln_b, s->h, n_tokens, (int32_t)d, th);
-        if ((st = qattn_linear_run(run, &L->self_qkv, s->h, n_tokens, s->wide)))
+        qattn_layer_norm(s->x, L->self_ln_w, L->self_ln_b, s->h, rows, (int32_t)d, th);
+        if ((st = qattn_linear_run(run, &L->self_qkv, s->h, rows, s->wide)))
             break;
-        for (size_t i = 0; i < n; i++) { /* the new keys and values join the cache */
-            memcpy(k + (len + i) * d, s->wide + i * 3 * d + d, d * sizeof(float));
-            memcpy(v + (len + i) * d, s->wide + i * 3 * d + 2 * d, d * sizeof(float));
+        for (size_t j = 0; j < (size_t)n_seqs; j++) {
+            float *k = s->self_k + j * per_seq + (size_t)l * ctx * d;
+            float *v = s->self_v + j * per_seq + (size_t)l * ctx * d;
+            const float *qkv = s->wide + j * n * 3 * d;
+            for (size_t i = 0; i < n; i++) { /* the new keys and values join the cache */
+                memcpy(k + (len + i) * d, qkv + i * 3 * d + d, d * sizeof(float));
+                memcpy(v + (len + i) * d, qkv + i * 3 * d + 2 * d, d * sizeof(float));
+            }
+            qattn_attention_heads_f32(heads, (int32_t)d, qkv, (int32_t)(3 * d), k, v, (int32_t)d,
+                                      n_tokens, (int32_t)m, 1, th, s->scores, s->att + j * n * d);
         }
-        qattn_attention_heads_f32(heads, (int32_t)d, s->wide, (int32_t)(3 * d), k, v, (int32_t)d,
-                                  n_tokens, (int32_t)m, 1, th, s->scores, s->att);
-        if ((st = qattn_linear_run(run, &L->self_out, s->att, n_tokens, s->h)))
+        if ((st = qattn_linear_run(run, &L->self_out, s->att, rows, s->h)))
             break;
-        qattn_add(s->x, s->h, n * d);
-        qattn_layer_norm(s->x, L->cross_ln_w, L->cross_ln_b, s->h, n_tokens, (int32_t)d, th);
-        if ((st = qattn_linear_run(run, &L->cross_q, s->h, n_tokens, s->wide)))
+        qattn_add(s->x, s->h, r * d);
+        qattn_layer_norm(s->x, L->cross_ln_w, L->cross_ln_b, s->h, rows, (int32_t)d, th);
+        if ((st = qattn_linear_run(run, &L->cross_q, s->h, rows, s->wide)))
             break;
         const float *kv = s->cross_kv + (size_t)l * a * 2 * d;
         qattn_attention_heads_f32(heads, (int32_t)d, s->wide, (int32_t)d, kv, kv + d,
-                                  (int32_t)(2 * d), n_tokens, (int32_t)a, 0, th, s->scores, s->att);
-        if ((st = qattn_linear_run(run, &L->cross_out, s->att, n_tokens, s->h)))
+                                  (int32_t)(2 * d), rows, (int32_t)a, 0, th, s->scores, s->att);
+        if ((st = qattn_linear_run(run, &L->cross_out, s->att, rows, s->h)))
             break;
-        qattn_add(s->x, s->h, n * d);
-        qattn_layer_norm(s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, n_tokens, (int32_t)d, th);
-        if ((st = qattn_linear_run(run, &L->fc1, s->h, n_tokens, s->wide)))
+        qattn_add(s->x, s->h, r * d);
+        qattn_layer_norm(s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, rows, (int32_t)d, th);
+        if ((st = qattn_linear_run(run, &L->fc1, s->h, rows, s->wide)))
             break;
-        qattn_gelu(s->wide, n_tokens, dec->n_ffn, th);
-        if ((st = qattn_linear_run(run, &L->fc2, s->wide, n_tokens, s->h)))
+        qattn_gelu(s->wide, rows, dec->n_ffn, th);
+        if ((st = qattn_linear_run(run, &L->fc2, s->wide, rows, s->h)))
             break;
-        qattn_add(s->x, s->h, n * d);
+        qattn_add(s->x, s->h, r * d);
     }
     if (st == QATTN_OK)
         s->len += n_tokens;
     return st;
+}
+
+/* logits[j] = LN(x of sequence j's last new token) E^T. */
+static void last_logits(qattn_decoder_state *s, int32_t n_seqs, int32_t n_tokens, float *logits)
+{
+    const struct qattn_decoder *dec = s->dec;
+    const size_t d = (size_t)dec->n_state;
+    for (int32_t j = 0; j < n_seqs; j++)
+        qattn_layer_norm(s->x + ((size_t)j * n_tokens + n_tokens - 1) * d, dec->ln_w, dec->ln_b,
+                         s->h + (size_t)j * d, 1, (int32_t)d, 1);
+    if (n_seqs == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, dec->n_vocab, (int32_t)d, 1.0f, dec->embed,
+                    (int32_t)d, s->h, 1, 0.0f, logits, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_seqs, dec->n_vocab, (int32_t)d, 1.0f,
+                    s->h, (int32_t)d, dec->embed, (int32_t)d, 0.0f, logits, dec->n_vocab);
 }
 
 qattn_status qattn_decoder_step(qattn_decoder_state *s, const int32_t *tokens, int32_t n_tokens,
@@ -143,15 +225,21 @@ qattn_status qattn_decoder_step(qattn_decoder_state *s, const int32_t *tokens, i
     qattn_clear_error();
     if (!s || !tokens || !logits)
         return qattn_fail(QATTN_ERR_NULL, "decoder_step: a pointer argument is NULL");
-    qattn_status st = forward(s, tokens, n_tokens, "decoder_step");
-    if (st != QATTN_OK)
-        return st;
-    const struct qattn_decoder *dec = s->dec;
-    const size_t d = (size_t)dec->n_state;
-    qattn_layer_norm(s->x + (size_t)(n_tokens - 1) * d, dec->ln_w, dec->ln_b, s->h, 1, (int32_t)d, 1);
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, dec->n_vocab, (int32_t)d, 1.0f, dec->embed, (int32_t)d,
-                s->h, 1, 0.0f, logits, 1);
-    return QATTN_OK;
+    if (s->n_seqs != 1)
+        return qattn_fail(QATTN_ERR_ARG, "decoder_step: the state holds %d sequences", s->n_seqs);
+    qattn_status st = forward(s, tokens, 1, n_tokens, "decoder_step");
+    if (st == QATTN_OK)
+        last_logits(s, 1, n_tokens, logits);
+    return st;
+}
+
+qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *tokens,
+                                     int32_t n_seqs, float *logits)
+{
+    qattn_status st = forward(s, tokens, n_seqs, 1, "decoder_step");
+    if (st == QATTN_OK)
+        last_logits(s, n_seqs, 1, logits);
+    return st;
 }
 
 qattn_status qattn_decoder_logits(const qattn_decoder *dec, const float *features,
@@ -163,7 +251,7 @@ qattn_status qattn_decoder_logits(const qattn_decoder *dec, const float *feature
         return qattn_fail(QATTN_ERR_NULL, "decoder_logits: a pointer argument is NULL");
     qattn_decoder_state *s = NULL; /* the whole sequence is one step of a fresh state */
     qattn_status st = qattn_decoder_begin(dec, features, n_audio, &s);
-    if (st == QATTN_OK && (st = forward(s, tokens, n_tokens, "decoder_logits")) == QATTN_OK) {
+    if (st == QATTN_OK && (st = forward(s, tokens, 1, n_tokens, "decoder_logits")) == QATTN_OK) {
         const int32_t d = dec->n_state;
         qattn_layer_norm(s->x, dec->ln_w, dec->ln_b, s->h, n_tokens, d, dec->run.threads);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, dec->n_vocab, d, 1.0f, s->h,

@@ -30,4 +30,21 @@ struct qattn_decoder {
     float *ln_w, *ln_b;             /* [d] */
 };
 
+/* Several sequences decoded side by side over one window (beams, samples; search.c): they
+ * share the cross-attention keys and values and the length, each has its own self-attention
+ * cache. begin_seqs makes room for max_seqs and starts with one sequence (the prompt is run
+ * once through qattn_decoder_step); reorder makes sequence i a copy of sequence parents[i]
+ * (0 <= parents[i] < the current count) for i < n_seqs and sets the count (n_seqs <= max_seqs);
+ * step_seqs appends one token to each of the first n_seqs sequences and writes their logits
+ * [n_seqs][n_vocab]. No allocation after begin. */
+qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *features,
+                                      int32_t n_audio, int32_t max_seqs, qattn_decoder_state **out);
+void qattn_decoder_reorder(qattn_decoder_state *s, const int32_t *parents, int32_t n_seqs);
+qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *tokens,
+                                     int32_t n_seqs, float *logits);
+int32_t qattn_decoder_state_length(const qattn_decoder_state *s);
+/* Forgets the tokens after the first len (0 <= len <= the length) and every sequence but the
+ * first: the prompt's pass, shared by every sequence, is kept for another search. */
+void qattn_decoder_truncate(qattn_decoder_state *s, int32_t len);
+
 #endif

@@ -202,13 +202,13 @@ qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *pa
     *decoder = NULL;
     qattn_run run = {QATTN_PRECISION_F32, 0, QATTN_ISA_AUTO};
     if (params) {
-        if (params->precision != QATTN_PRECISION_F32)
-            return qattn_fail(QATTN_ERR_ARG, "decoder_load: precision %d; the decoder runs in f32 "
-                              "(QATTN_PRECISION_F32 = %d) only for now", params->precision,
+        if (params->precision != QATTN_PRECISION_F32 && params->precision != QATTN_PRECISION_INT8)
+            return qattn_fail(QATTN_ERR_ARG, "decoder_load: unknown precision %d (int8 = %d, "
+                              "f32 = %d)", params->precision, QATTN_PRECISION_INT8,
                               QATTN_PRECISION_F32);
         if (params->threads < 0)
             return qattn_fail(QATTN_ERR_ARG, "decoder_load: threads = %d", params->threads);
-        run.threads = params->threads, run.isa = params->isa;
+        run.precision = params->precision, run.threads = params->threads, run.isa = params->isa;
     }
     qattn_model_source ld;
     memset(&ld, 0, sizeof ld);

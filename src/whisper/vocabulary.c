@@ -243,6 +243,11 @@ int32_t qattn_vocabulary_size(const qattn_vocabulary *v)
     return v ? v->n : 0;
 }
 
+const char *qattn_vocabulary_name(const qattn_vocabulary *v, int32_t id)
+{
+    return v && id >= 0 && id < v->n ? v->names[id] : NULL;
+}
+
 int32_t qattn_vocabulary_id(const qattn_vocabulary *v, const char *token)
 {
     for (int32_t i = 0; v && token && i < v->n; i++)

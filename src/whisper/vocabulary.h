@@ -8,4 +8,7 @@
 qattn_status qattn_vocabulary_parse(const char *text, int json, const char *path,
                                     qattn_vocabulary **out);
 
+/* Token id's name as the file writes it ("<|en|>", "Ġthe"); NULL outside the vocabulary. */
+const char *qattn_vocabulary_name(const qattn_vocabulary *v, int32_t id);
+
 #endif

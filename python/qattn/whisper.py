@@ -1,0 +1,184 @@
+"""Speech to text: qattn.Whisper(path).transcribe(audio) -> (segments, info), shaped like
+faster-whisper's WhisperModel.transcribe (the same defaults; docs/transcribe.md)."""
+import ctypes
+import math
+import os
+from dataclasses import dataclass
+from typing import List, Tuple
+
+import numpy as np
+
+from . import _lib, _call, _EncoderParams, _PRECISIONS, _threads, _Model, load_audio, SAMPLE_RATE
+
+
+class _Segment(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_int32), ("seek", ctypes.c_int32), ("start", ctypes.c_double),
+                ("end", ctypes.c_double), ("text", ctypes.c_char_p),
+                ("tokens", ctypes.POINTER(ctypes.c_int32)), ("n_tokens", ctypes.c_int32),
+                ("temperature", ctypes.c_float), ("avg_logprob", ctypes.c_float),
+                ("compression_ratio", ctypes.c_float), ("no_speech_prob", ctypes.c_float)]
+
+
+_SEGMENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_Segment), ctypes.c_void_p)
+_PROGRESS_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_double, ctypes.c_double, ctypes.c_void_p)
+
+
+class _Params(ctypes.Structure):
+    _fields_ = [("language", ctypes.c_char_p), ("task", ctypes.c_int32),
+                ("beam_size", ctypes.c_int32), ("best_of", ctypes.c_int32),
+                ("patience", ctypes.c_float), ("length_penalty", ctypes.c_float),
+                ("temperature", ctypes.c_float), ("temperature_increment", ctypes.c_float),
+                ("compression_ratio_threshold", ctypes.c_float),
+                ("log_prob_threshold", ctypes.c_float), ("no_speech_threshold", ctypes.c_float),
+                ("condition_on_previous_text", ctypes.c_int32),
+                ("prompt_reset_on_temperature", ctypes.c_float),
+                ("suppress_blank", ctypes.c_int32), ("without_timestamps", ctypes.c_int32),
+                ("max_initial_timestamp", ctypes.c_float), ("max_new_tokens", ctypes.c_int32),
+                ("seed", ctypes.c_uint64),
+                ("on_segment", _SEGMENT_CALLBACK), ("on_segment_user", ctypes.c_void_p),
+                ("on_progress", _PROGRESS_CALLBACK), ("on_progress_user", ctypes.c_void_p)]
+
+
+class _Info(ctypes.Structure):
+    _fields_ = [("language", ctypes.c_char * 16), ("language_probability", ctypes.c_float),
+                ("duration", ctypes.c_double), ("n_segments", ctypes.c_int32)]
+
+
+_lib.qattn_whisper_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderParams),
+                                    ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_whisper_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_whisper_free.restype = None
+_lib.qattn_whisper_is_multilingual.argtypes = [ctypes.c_void_p]
+_lib.qattn_transcribe_default_params.restype = _Params
+_lib.qattn_whisper_transcribe.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                          ctypes.POINTER(_Params), ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_transcript_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Info)]
+_lib.qattn_transcript_segment.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+_lib.qattn_transcript_segment.restype = ctypes.POINTER(_Segment)
+_lib.qattn_transcript_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_transcript_free.restype = None
+
+
+@dataclass
+class Segment:
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: List[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+
+@dataclass
+class TranscriptionInfo:
+    language: str
+    language_probability: float
+    duration: float
+
+
+def _segment(s):
+    return Segment(s.id, s.seek, s.start, s.end, s.text.decode("utf-8"),
+                   [s.tokens[i] for i in range(s.n_tokens)], s.temperature, s.avg_logprob,
+                   s.compression_ratio, s.no_speech_prob)
+
+
+def _temperatures(temperature):
+    """faster-whisper's temperature argument (a number or an evenly spaced list from it up to
+    1.0) -> (first, increment)."""
+    if isinstance(temperature, (int, float)):
+        return float(temperature), 0.0
+    t = [float(x) for x in temperature]
+    if not t:
+        raise ValueError("temperature: an empty list")
+    step = t[1] - t[0] if len(t) > 1 else 0.0
+    expected = [t[0] + i * step for i in range(len(t))]
+    if any(abs(a - b) > 1e-6 for a, b in zip(t, expected)) or (len(t) > 1 and abs(t[-1] - 1.0) > 1e-6):
+        raise ValueError("temperature: a list must step evenly up to 1.0, e.g. [0.0, 0.2, ..., 1.0]")
+    return t[0], step
+
+
+class Whisper(_Model):
+    """A whole Whisper model (a CTranslate2 directory, as faster-whisper uses) for speech to
+    text. precision: "int8" (INT8 encoder and decoder GEMMs) or "f32". threads: None for one
+    per CPU."""
+    _free = _lib.qattn_whisper_free
+
+    def __init__(self, path, precision="int8", threads=None):
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
+        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_whisper_load, os.fsencode(os.fspath(path)), ctypes.byref(params),
+              ctypes.byref(handle))
+        self._handle = handle
+        self.is_multilingual = bool(_lib.qattn_whisper_is_multilingual(self._handle))
+
+    def transcribe(self, audio, language=None, task="transcribe", beam_size=5, best_of=5,
+                   patience=1.0, length_penalty=1.0,
+                   temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), compression_ratio_threshold=2.4,
+                   log_prob_threshold=-1.0, no_speech_threshold=0.6,
+                   condition_on_previous_text=True, prompt_reset_on_temperature=0.5,
+                   suppress_blank=True, without_timestamps=False, max_initial_timestamp=1.0,
+                   max_new_tokens=None, seed=0, on_segment=None, on_progress=None
+                   ) -> Tuple[List[Segment], TranscriptionInfo]:
+        """audio: a path (any format load_audio reads) or float32 samples at 16 kHz mono.
+        Returns (segments, info) as faster-whisper does (segments a list here). on_segment(seg)
+        is called as each is decoded; on_progress(done_seconds, total_seconds) after each
+        window."""
+        if isinstance(audio, (str, bytes, os.PathLike)):
+            audio = load_audio(audio)
+        samples = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
+        if samples.ndim != 1:
+            raise ValueError(f"audio: expected 1-D samples at {SAMPLE_RATE} Hz, got shape {samples.shape}")
+        if task not in ("transcribe", "translate"):
+            raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
+        first, step = _temperatures(temperature)
+        p = _lib.qattn_transcribe_default_params()
+        p.language = language.encode() if language else None
+        p.task = 0 if task == "transcribe" else 1
+        p.beam_size, p.best_of, p.patience, p.length_penalty = beam_size, best_of, patience, length_penalty
+        p.temperature, p.temperature_increment = first, step
+        p.compression_ratio_threshold = compression_ratio_threshold or 0.0
+        p.log_prob_threshold = math.nan if log_prob_threshold is None else log_prob_threshold
+        p.no_speech_threshold = math.nan if no_speech_threshold is None else no_speech_threshold
+        p.condition_on_previous_text = int(bool(condition_on_previous_text))
+        p.prompt_reset_on_temperature = prompt_reset_on_temperature
+        p.suppress_blank, p.without_timestamps = int(bool(suppress_blank)), int(bool(without_timestamps))
+        p.max_initial_timestamp = max_initial_timestamp
+        p.max_new_tokens = max_new_tokens or 0
+        p.seed = seed
+        errors = []
+        if on_segment is not None:
+            def segment_cb(seg, _user):
+                try:
+                    return 1 if on_segment(_segment(seg.contents)) is False else 0
+                except BaseException as e:  # stop the run; re-raised below
+                    errors.append(e)
+                    return 1
+            p.on_segment = _SEGMENT_CALLBACK(segment_cb)
+        if on_progress is not None:
+            def progress_cb(done, total, _user):
+                if not errors:
+                    try:
+                        on_progress(done, total)
+                    except BaseException as e:
+                        errors.append(e)
+            p.on_progress = _PROGRESS_CALLBACK(progress_cb)
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_whisper_transcribe, self._handle, samples.ctypes.data, len(samples),
+              ctypes.byref(p), ctypes.byref(handle))
+        try:
+            if errors:
+                raise errors[0]
+            info = _Info()
+            _call(_lib.qattn_transcript_get_info, handle, ctypes.byref(info))
+            segments = [_segment(_lib.qattn_transcript_segment(handle, i).contents)
+                        for i in range(info.n_segments)]
+        finally:
+            _lib.qattn_transcript_free(handle)
+        return segments, TranscriptionInfo(info.language.decode(), info.language_probability,
+                                           info.duration)

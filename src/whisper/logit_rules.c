@@ -1,0 +1,87 @@
+/* Whisper's logit filters (logit_rules.h). */
+#include <math.h>
+
+#include "whisper/logit_rules.h"
+
+static void forbid_range(float *logits, int32_t from, int32_t to) /* [from, to) */
+{
+    for (int32_t i = from; i < to; i++)
+        logits[i] = -INFINITY;
+}
+
+static void forbid_list(const qattn_logit_rules *r, float *logits, const int32_t *ids, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < r->n_vocab)
+            logits[ids[i]] = -INFINITY;
+}
+
+/* Timestamps are likelier than any text token: log-sum-exp of the timestamps' logits above the
+ * largest text logit (both sides of the comparison share the softmax normalizer). */
+static int timestamps_likelier(const qattn_logit_rules *r, const float *logits)
+{
+    float text_max = -INFINITY, ts_max = -INFINITY;
+    for (int32_t i = 0; i < r->ts_begin; i++)
+        text_max = logits[i] > text_max ? logits[i] : text_max;
+    for (int32_t i = r->ts_begin; i <= r->ts_end; i++)
+        ts_max = logits[i] > ts_max ? logits[i] : ts_max;
+    if (ts_max == -INFINITY)
+        return 0;
+    double sum = 0;
+    for (int32_t i = r->ts_begin; i <= r->ts_end; i++)
+        sum += exp((double)logits[i] - ts_max);
+    return (double)ts_max + log(sum) > (double)text_max;
+}
+
+static void timestamp_rules(const qattn_logit_rules *r, const int32_t *s, int32_t n, float *logits)
+{
+    logits[r->no_timestamps] = -INFINITY;
+    if (n == 0) { /* the first token is a timestamp, at most max_initial_ts */
+        forbid_range(logits, 0, r->ts_begin);
+        forbid_range(logits, r->max_initial_ts + 1, r->ts_end + 1);
+        return;
+    }
+    const int32_t last = s[n - 1];
+    if (last >= r->ts_begin) {
+        const int32_t penultimate = n >= 2 ? s[n - 2] : last;
+        if (penultimate >= r->ts_begin) { /* a pair closed: text or eot follows */
+            forbid_range(logits, r->ts_begin, r->ts_end + 1);
+            return;
+        }
+        /* a segment's end: a timestamp (not earlier) or eot follows */
+        forbid_range(logits, 0, r->eot);
+        forbid_range(logits, r->ts_begin, last);
+    } else {
+        for (int32_t t = n - 1; t >= 0; t--) /* timestamps never go back */
+            if (s[t] >= r->ts_begin) {
+                forbid_range(logits, r->ts_begin, s[t] + 1);
+                break;
+            }
+    }
+    if (timestamps_likelier(r, logits))
+        forbid_range(logits, 0, r->ts_begin);
+}
+
+void qattn_logit_rules_apply(const qattn_logit_rules *r, const int32_t *sampled, int32_t n_sampled,
+                             float *logits)
+{
+    forbid_list(r, logits, r->suppress, r->n_suppress);
+    if (n_sampled == 0)
+        forbid_list(r, logits, r->suppress_begin, r->n_suppress_begin);
+    if (r->timestamps)
+        timestamp_rules(r, sampled, n_sampled, logits);
+}
+
+double qattn_log_softmax(float *x, int32_t n)
+{
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int32_t i = 0; i < n; i++)
+        sum += exp((double)x[i] - mx);
+    const double norm = (double)mx + log(sum);
+    for (int32_t i = 0; i < n; i++)
+        x[i] = (float)((double)x[i] - norm);
+    return norm;
+}

@@ -1,0 +1,32 @@
+/*
+ * The logit filters of Whisper decoding, applied to one sequence's logits before each token is
+ * chosen (../shared/WHISPER.md C3-C4; the order and the branches of CTranslate2's
+ * src/models/whisper.cc ApplyTimestampRules and src/decoding_utils.cc SuppressTokens*, which
+ * faster-whisper runs; openai/whisper decoding.py ApplyTimestampRules is the same up to where
+ * the "timestamps are likelier" test is made). A forbidden token's logit becomes -inf.
+ */
+#ifndef QATTN_WHISPER_LOGIT_RULES_H
+#define QATTN_WHISPER_LOGIT_RULES_H
+
+#include <stdint.h>
+
+typedef struct qattn_logit_rules {
+    int32_t n_vocab;
+    const int32_t *suppress;       /* always forbidden (the model's suppress_ids and specials) */
+    int32_t n_suppress;
+    const int32_t *suppress_begin; /* forbidden at the first sampled token (blank, eot) */
+    int32_t n_suppress_begin;
+    int timestamps;                /* the timestamp rules (no <|notimestamps|> in the prompt) */
+    int32_t eot, no_timestamps;
+    int32_t ts_begin, ts_end;      /* <|0.00|> and the vocabulary's last id */
+    int32_t max_initial_ts;        /* the latest timestamp allowed first (ts_begin + 50: 1 s) */
+} qattn_logit_rules;
+
+/* Filters logits [n_vocab] given the tokens sampled so far in this window (after the prompt). */
+void qattn_logit_rules_apply(const qattn_logit_rules *rules, const int32_t *sampled,
+                             int32_t n_sampled, float *logits);
+
+/* log_softmax in place, in double for the sum (-inf stays -inf); returns the log normalizer. */
+double qattn_log_softmax(float *x, int32_t n);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * The search for one window's tokens (../shared/WHISPER.md C5), as CTranslate2 runs it for
+ * faster-whisper (src/decoding.cc GreedySearch, BeamSearch; src/sampling.cc):
+ *  - greedy (beam_size 1, temperature 0): the likeliest token each step;
+ *  - sampling (temperature > 0): best_of sequences drawn from softmax(logits / T) side by side;
+ *  - beam search (beam_size > 1, temperature 0): 2 x beam candidates per step over every beam;
+ *    a candidate ending in <|endoftext|> among the first beam_size is a finished hypothesis and
+ *    its place goes to the next unfinished candidate; stop at round(beam_size x patience)
+ *    hypotheses (or, with length_penalty 0, when the best beam ends).
+ * Scores are sums of log-softmax of the filtered logits (the unscaled ones when sampling),
+ * <|endoftext|> included; the winner has the largest score / length^length_penalty, length
+ * without <|endoftext|>. The prompt is run once; the caches are shared until beams part.
+ */
+#ifndef QATTN_WHISPER_SEARCH_H
+#define QATTN_WHISPER_SEARCH_H
+
+#include "whisper/decoder.h"
+#include "whisper/logit_rules.h"
+
+typedef struct qattn_search_params {
+    int32_t beam_size;    /* >= 1 */
+    int32_t best_of;      /* sequences drawn when sampling, >= 1 */
+    float patience;       /* > 0 */
+    float length_penalty;
+    float temperature;    /* 0: greedy or beam search */
+    int32_t max_new;      /* tokens sampled at most */
+    uint64_t seed;        /* sampling */
+} qattn_search_params;
+
+typedef struct qattn_search_result {
+    int32_t *tokens;      /* [max_new], without <|endoftext|> */
+    int32_t n_tokens;
+    double sum_logprob;   /* including <|endoftext|>'s */
+    double score;         /* sum_logprob / n_tokens^length_penalty */
+    float no_speech_prob; /* softmax of the raw logits at <|startoftranscript|>, <|nospeech|> */
+} qattn_search_result;
+
+typedef struct qattn_search qattn_search;
+
+/* Workspace for windows decoded with up to max_seqs sequences (max(beam_size, best_of)) and
+ * max_new tokens each: allocated once, then no allocation per window or token. */
+qattn_status qattn_search_create(const qattn_decoder *dec, int32_t max_seqs, int32_t max_new,
+                                 qattn_search **out);
+void qattn_search_free(qattn_search *search);
+
+/* Sets the window (its encoder output: the cross-attention keys and values are computed here,
+ * once for every search of the window). */
+qattn_status qattn_search_window(qattn_search *search, const float *features, int32_t n_audio);
+
+/* Decodes after the prompt (sot_index: position of <|startoftranscript|> in it). The prompt's
+ * pass is kept between calls on the same window with the same prompt (temperature fallback).
+ * result->tokens must hold params->max_new ids. */
+qattn_status qattn_search_run(qattn_search *search, const int32_t *prompt, int32_t n_prompt,
+                              int32_t sot_index, int32_t no_speech, const qattn_logit_rules *rules,
+                              const qattn_search_params *params, qattn_search_result *result);
+
+/* The raw logits after the prompt's last token (language detection), [n_vocab]. */
+qattn_status qattn_search_prompt_logits(qattn_search *search, const int32_t *prompt,
+                                        int32_t n_prompt, const float **logits);
+
+#endif

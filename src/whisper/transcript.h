@@ -1,0 +1,16 @@
+/* A transcript being built (transcript.c): segments appended, then read through qattn.h. */
+#ifndef QATTN_WHISPER_TRANSCRIPT_H
+#define QATTN_WHISPER_TRANSCRIPT_H
+
+#include "qattn.h"
+
+struct qattn_transcript {
+    qattn_transcript_info info;
+    qattn_segment *segments;
+    int32_t capacity;
+};
+
+/* Copies text and tokens into a new last segment (its id is its number from 1). */
+qattn_status qattn_transcript_append(struct qattn_transcript *t, const qattn_segment *segment);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * A whole Whisper model for transcription (whisper_model.c loads it, transcribe.c runs it):
+ * the encoder, the decoder, the vocabulary and the special tokens found in it by name
+ * (../shared/WHISPER.md C1: their ids differ between English-only, multilingual and large-v3
+ * vocabularies, so none is assumed).
+ */
+#ifndef QATTN_WHISPER_WHISPER_H
+#define QATTN_WHISPER_WHISPER_H
+
+#include "qattn.h"
+
+struct qattn_whisper {
+    qattn_encoder *encoder;
+    qattn_decoder *decoder;
+    qattn_vocabulary *vocabulary;
+    qattn_encoder_info enc;
+    qattn_decoder_info dec;
+    int multilingual;
+    int32_t eot, sot, sot_prev, sot_lm, transcribe, translate, no_speech, no_timestamps;
+    int32_t ts_begin, ts_end;     /* <|0.00|> = <|notimestamps|> + 1; the vocabulary's last id */
+    int32_t lang_first, n_langs;  /* the language tokens lie between sot and translate */
+    int32_t *suppress, n_suppress;             /* config.json suppress_ids + the specials */
+    int32_t *suppress_begin, n_suppress_begin; /* config.json suppress_ids_begin */
+};
+
+/* The language token of a code ("en" -> <|en|>), -1 if the model has none. */
+int32_t qattn_whisper_language_token(const struct qattn_whisper *w, const char *code);
+
+#endif

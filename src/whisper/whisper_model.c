@@ -1,0 +1,161 @@
+/* Loading a whole Whisper model: encoder, decoder, vocabulary, special tokens (whisper.h). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "whisper/tensors.h"
+#include "whisper/vocabulary.h"
+#include "whisper/whisper.h"
+
+void qattn_whisper_free(qattn_whisper *w)
+{
+    if (!w)
+        return;
+    qattn_encoder_free(w->encoder);
+    qattn_decoder_free(w->decoder);
+    qattn_vocabulary_free(w->vocabulary);
+    free(w->suppress), free(w->suppress_begin);
+    free(w);
+}
+
+int qattn_whisper_is_multilingual(const qattn_whisper *w)
+{
+    return w ? w->multilingual : 0;
+}
+
+int32_t qattn_whisper_language_token(const struct qattn_whisper *w, const char *code)
+{
+    char name[24];
+    if (!code || strlen(code) < 2 || strlen(code) > 8)
+        return -1;
+    snprintf(name, sizeof name, "<|%s|>", code);
+    const int32_t id = qattn_vocabulary_id(w->vocabulary, name);
+    return id >= w->lang_first && id < w->lang_first + w->n_langs ? id : -1;
+}
+
+static qattn_status special_tokens(struct qattn_whisper *w, const char *path)
+{
+    const qattn_vocabulary *v = w->vocabulary;
+    w->eot = qattn_vocabulary_id(v, "<|endoftext|>");
+    w->sot = qattn_vocabulary_id(v, "<|startoftranscript|>");
+    w->sot_prev = qattn_vocabulary_id(v, "<|startofprev|>");
+    w->sot_lm = qattn_vocabulary_id(v, "<|startoflm|>");
+    w->transcribe = qattn_vocabulary_id(v, "<|transcribe|>");
+    w->translate = qattn_vocabulary_id(v, "<|translate|>");
+    w->no_speech = qattn_vocabulary_id(v, "<|nospeech|>");
+    if (w->no_speech < 0) /* the Hugging Face name */
+        w->no_speech = qattn_vocabulary_id(v, "<|nocaptions|>");
+    w->no_timestamps = qattn_vocabulary_id(v, "<|notimestamps|>");
+    const int32_t n = qattn_vocabulary_size(v);
+    if (w->eot < 0 || w->sot < 0 || w->sot_prev < 0 || w->transcribe < 0 || w->translate < 0 ||
+        w->no_timestamps < 0 || w->no_speech < 0 || w->translate <= w->sot ||
+        w->no_timestamps + 2 > n)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: the vocabulary lacks Whisper's special tokens "
+                          "(<|endoftext|>, <|startoftranscript|>, <|transcribe|>, "
+                          "<|notimestamps|>, ...)", path);
+    if (n != w->dec.n_vocab)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: the vocabulary has %d tokens, the decoder %d", path,
+                          n, w->dec.n_vocab);
+    w->ts_begin = w->no_timestamps + 1, w->ts_end = n - 1;
+    w->lang_first = w->sot + 1, w->n_langs = w->translate - w->sot - 1;
+    /* multilingual vocabularies hold the language tokens and use them (CTranslate2 tells an
+     * English-only one by <|endoftext|> at 50256, the GPT-2 vocabulary's end) */
+    w->multilingual = w->eot != 50256 && w->n_langs > 0;
+    return QATTN_OK;
+}
+
+/* An array of ids from config.json into *ids (NULL and 0 when absent). */
+static qattn_status id_list(const cJSON *root, const char *key, int32_t n_vocab, int32_t extra,
+                            int32_t **ids, int32_t *n, const char *path)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
+    const int count = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+    *n = 0;
+    if (!(*ids = malloc((size_t)(count + extra + 1) * sizeof **ids)))
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) {
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble < n_vocab))
+            return qattn_fail(QATTN_ERR_MODEL, "%s: %s holds something other than a token id",
+                              path, key);
+        (*ids)[(*n)++] = (int32_t)e->valuedouble;
+    }
+    return QATTN_OK;
+}
+
+/* faster-whisper's suppress list: config.json suppress_ids (the non-speech symbols) and the
+ * special tokens (transcribe.py get_suppressed_tokens); suppress_ids_begin for the first token
+ * (suppress_blank; " " and <|endoftext|> if the file has none). */
+static qattn_status suppress_lists(struct qattn_whisper *w, const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    qattn_status st = QATTN_OK;
+    cJSON *root = NULL;
+    FILE *exists = fopen(path, "rb"); /* no config.json: the default lists below */
+    if (exists) {
+        fclose(exists);
+        char *text = qattn_read_text_file(path, 1 << 22, &st);
+        if (!text)
+            return st;
+        root = cJSON_Parse(text);
+        free(text);
+        if (!cJSON_IsObject(root)) {
+            cJSON_Delete(root);
+            return qattn_fail(QATTN_ERR_MODEL, "%s: not a JSON object", path);
+        }
+    }
+    const int32_t n = w->dec.n_vocab;
+    if (st == QATTN_OK)
+        st = id_list(root, "suppress_ids", n, 6, &w->suppress, &w->n_suppress, path);
+    if (st == QATTN_OK)
+        st = id_list(root, "suppress_ids_begin", n, 2, &w->suppress_begin, &w->n_suppress_begin, path);
+    cJSON_Delete(root);
+    if (st != QATTN_OK)
+        return st;
+    const int32_t specials[] = {w->transcribe, w->translate, w->sot, w->sot_prev, w->sot_lm,
+                                w->no_speech};
+    for (int i = 0; i < 6; i++)
+        if (specials[i] >= 0)
+            w->suppress[w->n_suppress++] = specials[i];
+    if (w->n_suppress_begin == 0) {
+        const int32_t space = qattn_vocabulary_id(w->vocabulary, "\xc4\xa0"); /* "Ġ" = " " */
+        if (space >= 0)
+            w->suppress_begin[w->n_suppress_begin++] = space;
+        w->suppress_begin[w->n_suppress_begin++] = w->eot;
+    }
+    return QATTN_OK;
+}
+
+qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *params,
+                                qattn_whisper **out)
+{
+    qattn_clear_error();
+    if (!path || !out)
+        return qattn_fail(QATTN_ERR_NULL, "whisper_load: %s is NULL", !path ? "path" : "whisper");
+    *out = NULL;
+    struct qattn_whisper *w = calloc(1, sizeof *w);
+    if (!w)
+        return qattn_fail(QATTN_ERR_NOMEM, "whisper_load: out of memory");
+    qattn_status st = qattn_encoder_load(path, params, &w->encoder);
+    if (st == QATTN_OK)
+        st = qattn_decoder_load(path, params, &w->decoder);
+    if (st == QATTN_OK)
+        st = qattn_vocabulary_load(path, &w->vocabulary);
+    if (st == QATTN_OK)
+        st = qattn_encoder_get_info(w->encoder, &w->enc);
+    if (st == QATTN_OK)
+        st = qattn_decoder_get_info(w->decoder, &w->dec);
+    if (st == QATTN_OK)
+        st = special_tokens(w, path);
+    if (st == QATTN_OK)
+        st = suppress_lists(w, path);
+    if (st != QATTN_OK) {
+        qattn_whisper_free(w);
+        return st;
+    }
+    *out = w;
+    return QATTN_OK;
+}
