@@ -7,6 +7,7 @@
 #include "encode/audio_input.h"
 #include "encode/encode.h"
 #include "qattn.h"
+#include "transcribe/transcribe.h"
 
 static void usage(FILE *to)
 {
@@ -14,6 +15,7 @@ static void usage(FILE *to)
                 "commands:\n"
                 "  check   accuracy of the integer attention kernel against float64\n"
                 "  bench   speed of every tier against a float32 OpenBLAS baseline\n"
+                "  transcribe  speech to text and subtitle files (txt, srt, vtt, tsv, json)\n"
                 "  encode  run the Whisper encoder on an audio file or a log-mel .npy\n"
                 "  mel     Whisper's log-mel spectrogram of an audio file, as .npy\n"
                 "  info    version and build facts\n"
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
         return check_main(argc - 1, argv + 1);
     if (strcmp(cmd, "mel") == 0)
         return mel_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "transcribe") == 0)
+        return transcribe_main(argc - 1, argv + 1);
     if (strcmp(cmd, "encode") == 0)
         return encode_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

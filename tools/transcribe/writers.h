@@ -1,0 +1,24 @@
+/* Transcript files as openai-whisper writes them (whisper/utils.py; ../shared/WHISPER.md E):
+ * txt, vtt, srt, tsv, json. Each is written to a temporary file beside the target and renamed
+ * into place, so a failure leaves no half-written file. */
+#ifndef QATTN_TOOLS_TRANSCRIBE_WRITERS_H
+#define QATTN_TOOLS_TRANSCRIBE_WRITERS_H
+
+#include <stddef.h>
+
+#include "qattn.h"
+
+enum { FORMAT_TXT = 1, FORMAT_VTT = 2, FORMAT_SRT = 4, FORMAT_TSV = 8, FORMAT_JSON = 16,
+       FORMAT_ALL = 31 };
+
+/* "txt", "srt", ..., "all" -> the FORMAT_ bits; 0 if unknown. */
+int transcript_format(const char *name);
+
+/* Writes every format in `formats` as <dir>/<stem>.<ext>; 0 and a message in err on failure. */
+int write_transcript(const qattn_transcript *t, int formats, const char *dir, const char *stem,
+                     char *err, size_t err_size);
+
+/* "MM:SS.mmm" or "HH:MM:SS.mmm" (hours when asked or when >= 1 h), `sep` before the ms. */
+void format_timestamp(double seconds, int always_hours, char sep, char *out, size_t size);
+
+#endif
