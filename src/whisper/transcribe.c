@@ -417,19 +417,20 @@ qattn_status qattn_whisper_transcribe(const qattn_whisper *w, const float *sampl
     if (st == QATTN_OK)
         st = setup(&r, samples, n_samples);
     const size_t window = 2 * (size_t)w->enc.n_ctx, frames = r.content_frames;
-    size_t seek = 0, encoded = SIZE_MAX;
+    size_t seek = 0;
     if (st == QATTN_OK && w->multilingual && r.language == 0) { /* 0: not given */
-        const size_t size = frames < window ? frames : window;
+        /* faster-whisper detects on one frame more than it decodes (its features end with
+         * the frame of the last hop), so the first window is encoded twice: the detected
+         * language is then faster-whisper's also when the choice is close (silence) */
+        const size_t size = frames + 1 < window ? frames + 1 : window;
         if ((st = encode_window(&r, 0, size)) == QATTN_OK)
             st = detect_language(&r);
-        encoded = 0;
     }
     int stop = 0;
     while (st == QATTN_OK && seek < frames && !stop) {
         const size_t size = frames - seek < window ? frames - seek : window;
-        if (encoded != seek && (st = encode_window(&r, seek, size)) != QATTN_OK)
+        if ((st = encode_window(&r, seek, size)) != QATTN_OK)
             break;
-        encoded = SIZE_MAX;
         build_prompt(&r);
         decoded d;
         if ((st = decode_with_fallback(&r, r.p.seed ^ ((uint64_t)seek << 20), &d)) != QATTN_OK)

@@ -20,6 +20,10 @@ TEXTS = {
 }
 
 
+GERMAN = ("Am Morgen fährt der Zug pünktlich um acht Uhr ab. Die Reisenden trinken Kaffee "
+          "und lesen die Zeitung, während draußen die Felder vorbeiziehen.")
+
+
 def sh(*cmd):
     subprocess.run(cmd, check=True, capture_output=True)
 
@@ -52,4 +56,26 @@ def make_clips(directory):
     path = os.path.join(directory, "noisy.wav")
     write_wav(path, audio + noise, rate)
     clips["noisy"] = (path, TEXTS["long"])
+    return clips
+
+
+def make_transcription_clips(directory):
+    """make_clips' clips and, for transcription: "silence" (10 s of zeros), "german" (espeak-ng
+    reading GERMAN), "minutes" (about two minutes: the long clip, the numbers clip and the long
+    clip again, with a second of silence between them)."""
+    clips = make_clips(directory)
+    rate = 16000
+    path = os.path.join(directory, "silence.wav")
+    write_wav(path, np.zeros(10 * rate, np.float32), rate)
+    clips["silence"] = (path, "")
+    raw = os.path.join(directory, "german_22k.wav")
+    sh("espeak-ng", "-v", "de", "-s", "150", "-w", raw, GERMAN)
+    path = os.path.join(directory, "german.wav")
+    sh("sox", raw, "-r", "16000", path)
+    clips["german"] = (path, GERMAN)
+    gap = np.zeros(rate, np.float32)
+    parts = [read_wav(clips[n][0])[0] for n in ("long", "numbers", "long")]
+    path = os.path.join(directory, "minutes.wav")
+    write_wav(path, np.concatenate([parts[0], gap, parts[1], gap, parts[2]]), rate)
+    clips["minutes"] = (path, " ".join([TEXTS["long"], TEXTS["numbers"], TEXTS["long"]]))
     return clips
