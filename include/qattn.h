@@ -229,8 +229,9 @@ typedef struct qattn_decoder_info {
 
 /*
  * Loads the decoder of the model at `path` (a CTranslate2 directory; the Hugging Face and ggml
- * readers do not read decoders yet and say so). params: as the encoder's, precision
- * QATTN_PRECISION_F32 only for now (int8 is QATTN_ERR_ARG until it is built); NULL means f32.
+ * readers do not read decoders yet and say so). params: as the encoder's; NULL means f32.
+ * int8: every linear layer and the logits are INT8 GEMMs (weights per output row, activations
+ * per token); attention, LayerNorm, GELU and the search stay in float.
  * Free it with qattn_decoder_free. Immutable after loading: any number of threads may use it.
  */
 QATTN_API qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *params,

@@ -408,8 +408,8 @@ class Decoder(_Model):
     _free = _lib.qattn_decoder_free
 
     def __init__(self, path, precision="f32", threads=None):
-        if precision != "f32":
-            raise ValueError(f"the decoder runs in 'f32' only for now, got {precision!r}")
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
         params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
         handle = ctypes.c_void_p()
         _call(_lib.qattn_decoder_load, os.fsencode(os.fspath(path)), ctypes.byref(params),

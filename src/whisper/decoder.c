@@ -204,19 +204,23 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
 }
 
 /* logits[j] = LN(x of sequence j's last new token) E^T. */
-static void last_logits(qattn_decoder_state *s, int32_t n_seqs, int32_t n_tokens, float *logits)
+static qattn_status last_logits(qattn_decoder_state *s, int32_t n_seqs, int32_t n_tokens,
+                                float *logits)
 {
     const struct qattn_decoder *dec = s->dec;
     const size_t d = (size_t)dec->n_state;
     for (int32_t j = 0; j < n_seqs; j++)
         qattn_layer_norm(s->x + ((size_t)j * n_tokens + n_tokens - 1) * d, dec->ln_w, dec->ln_b,
                          s->h + (size_t)j * d, 1, (int32_t)d, 1);
+    if (dec->run.precision == QATTN_PRECISION_INT8)
+        return qattn_linear_run(&dec->run, &dec->logits_int8, s->h, n_seqs, logits);
     if (n_seqs == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, dec->n_vocab, (int32_t)d, 1.0f, dec->embed,
                     (int32_t)d, s->h, 1, 0.0f, logits, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_seqs, dec->n_vocab, (int32_t)d, 1.0f,
                     s->h, (int32_t)d, dec->embed, (int32_t)d, 0.0f, logits, dec->n_vocab);
+    return QATTN_OK;
 }
 
 qattn_status qattn_decoder_step(qattn_decoder_state *s, const int32_t *tokens, int32_t n_tokens,
@@ -228,18 +232,14 @@ qattn_status qattn_decoder_step(qattn_decoder_state *s, const int32_t *tokens, i
     if (s->n_seqs != 1)
         return qattn_fail(QATTN_ERR_ARG, "decoder_step: the state holds %d sequences", s->n_seqs);
     qattn_status st = forward(s, tokens, 1, n_tokens, "decoder_step");
-    if (st == QATTN_OK)
-        last_logits(s, 1, n_tokens, logits);
-    return st;
+    return st == QATTN_OK ? last_logits(s, 1, n_tokens, logits) : st;
 }
 
 qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *tokens,
                                      int32_t n_seqs, float *logits)
 {
     qattn_status st = forward(s, tokens, n_seqs, 1, "decoder_step");
-    if (st == QATTN_OK)
-        last_logits(s, n_seqs, 1, logits);
-    return st;
+    return st == QATTN_OK ? last_logits(s, n_seqs, 1, logits) : st;
 }
 
 qattn_status qattn_decoder_logits(const qattn_decoder *dec, const float *features,
@@ -254,7 +254,10 @@ qattn_status qattn_decoder_logits(const qattn_decoder *dec, const float *feature
     if (st == QATTN_OK && (st = forward(s, tokens, 1, n_tokens, "decoder_logits")) == QATTN_OK) {
         const int32_t d = dec->n_state;
         qattn_layer_norm(s->x, dec->ln_w, dec->ln_b, s->h, n_tokens, d, dec->run.threads);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, dec->n_vocab, d, 1.0f, s->h,
+        if (dec->run.precision == QATTN_PRECISION_INT8)
+            st = qattn_linear_run(&dec->run, &dec->logits_int8, s->h, n_tokens, logits);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, dec->n_vocab, d, 1.0f, s->h,
                     d, dec->embed, d, 0.0f, logits, dec->n_vocab);
     }
     qattn_decoder_state_free(s);

@@ -28,6 +28,8 @@ struct qattn_decoder {
     float *pos;                     /* [n_text_ctx][d] */
     whisper_decoder_layer *layers;  /* [n_layers] */
     float *ln_w, *ln_b;             /* [d] */
+    whisper_linear logits_int8;     /* int8: the embedding as the output layer's INT8 GEMM
+                                       (per-row scales); f32 uses embed */
 };
 
 /* Several sequences decoded side by side over one window (beams, samples; search.c): they

@@ -97,7 +97,18 @@ static qattn_status load_embeddings(const qattn_model_source *src, struct qattn_
     if (!(dec->embed = qattn_model_load_named(src, "decoder/embeddings/weight", emb, 2, &st)) ||
         !(dec->pos = qattn_model_load_named(src, "decoder/position_encodings/encodings", pos, 2, &st)))
         return st;
-    return layer_norm(src, "decoder/layer_norm", d, &dec->ln_w, &dec->ln_b);
+    st = layer_norm(src, "decoder/layer_norm", d, &dec->ln_w, &dec->ln_b);
+    if (st != QATTN_OK || dec->run.precision != QATTN_PRECISION_INT8)
+        return st;
+    /* int8: the logits as an INT8 GEMM too (the tied embedding, one scale per token row; what
+     * CTranslate2's int8 does); the float embedding stays for the token lookup */
+    whisper_linear *out = &dec->logits_int8;
+    const size_t bytes = (size_t)dec->n_vocab * (size_t)d * sizeof(float);
+    out->n_out = dec->n_vocab, out->n_in = (int32_t)d;
+    if (!(out->w = malloc(bytes)))
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    memcpy(out->w, dec->embed, bytes);
+    return qattn_linear_finish(&dec->run, out);
 }
 
 qattn_status qattn_decoder_build(const qattn_model_source *src, const qattn_run *run,
@@ -138,6 +149,7 @@ void qattn_decoder_free(struct qattn_decoder *dec)
         for (size_t j = 0; j < sizeof ls / sizeof *ls; j++)
             qattn_linear_free(ls[j]);
     }
+    qattn_linear_free(&dec->logits_int8);
     free(dec->layers), free(dec->embed), free(dec->pos), free(dec->ln_w), free(dec->ln_b);
     free(dec);
 }
