@@ -1,10 +1,12 @@
-/* libFuzzer target: config.json text through cJSON and the config checks. */
+/* libFuzzer target: config.json text through cJSON and the config checks, and the
+ * CTranslate2 config's suppress lists. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "whisper/model_load.h"
+#include "whisper/whisper.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,6 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&c, 0, sizeof c);
     if (qattn_whisper_parse_hf_config(text, "fuzz", &c) == QATTN_OK)
         qattn_whisper_check_config("fuzz", &c);
+    int32_t *suppress, *begin, n_suppress, n_begin;
+    qattn_suppress_ids_parse(text, "fuzz", 51865, &suppress, &n_suppress, &begin, &n_begin);
+    free(suppress), free(begin);
     free(text);
     return 0;
 }

@@ -42,6 +42,9 @@ put("fuzz_vocabulary", "vocab_crlf.txt", "\r\n".join(tokens).encode() + b"\r\n")
 put("fuzz_vocabulary", "vocab.json", json.dumps(tokens, indent=2).encode())
 put("fuzz_config", "micro", json.dumps(hf_config("micro")).encode())
 put("fuzz_config", "tiny", json.dumps(hf_config("tiny")).encode())
+put("fuzz_config", "ct2_suppress", json.dumps({"suppress_ids": [1, 2, 7, 8, 9, 10, 14, 25],
+                                               "suppress_ids_begin": [220, 50257],
+                                               "lang_ids": [50259, 50260]}).encode())
 for i, (shape, dtype) in enumerate([((8, 8), np.float32), ((2, 8, 8), np.float64), ((3,), np.float32)]):
     import io
     buf = io.BytesIO()

@@ -26,4 +26,11 @@ struct qattn_whisper {
 /* The language token of a code ("en" -> <|en|>), -1 if the model has none. */
 int32_t qattn_whisper_language_token(const struct qattn_whisper *w, const char *code);
 
+/* config.json's suppress_ids and suppress_ids_begin (text NULL: both empty), each array with
+ * room for 6 and 2 more ids; ids outside [0, n_vocab) are QATTN_ERR_MODEL. The caller frees
+ * both arrays, also on failure. */
+qattn_status qattn_suppress_ids_parse(const char *text, const char *path, int32_t n_vocab,
+                                      int32_t **suppress, int32_t *n_suppress,
+                                      int32_t **begin, int32_t *n_begin);
+
 #endif

@@ -75,9 +75,14 @@ static qattn_status id_list(const cJSON *root, const char *key, int32_t n_vocab,
     *n = 0;
     if (!(*ids = malloc((size_t)(count + extra + 1) * sizeof **ids)))
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    if (a && !cJSON_IsArray(a))
+        return qattn_fail(QATTN_ERR_MODEL, "%s: %s is not an array", path, key);
     const cJSON *e;
     cJSON_ArrayForEach(e, a) {
-        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble < n_vocab))
+        if (*n >= count) /* never past the array's own count */
+            break;
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble < n_vocab) ||
+            e->valuedouble != (double)(int32_t)e->valuedouble)
             return qattn_fail(QATTN_ERR_MODEL, "%s: %s holds something other than a token id",
                               path, key);
         (*ids)[(*n)++] = (int32_t)e->valuedouble;
@@ -85,34 +90,41 @@ static qattn_status id_list(const cJSON *root, const char *key, int32_t n_vocab,
     return QATTN_OK;
 }
 
+qattn_status qattn_suppress_ids_parse(const char *text, const char *path, int32_t n_vocab,
+                                      int32_t **suppress, int32_t *n_suppress,
+                                      int32_t **begin, int32_t *n_begin)
+{
+    *suppress = *begin = NULL, *n_suppress = *n_begin = 0;
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    if (text && !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return qattn_fail(QATTN_ERR_MODEL, "%s: not a JSON object", path);
+    }
+    qattn_status st = id_list(root, "suppress_ids", n_vocab, 6, suppress, n_suppress, path);
+    if (st == QATTN_OK)
+        st = id_list(root, "suppress_ids_begin", n_vocab, 2, begin, n_begin, path);
+    cJSON_Delete(root);
+    return st;
+}
+
 /* faster-whisper's suppress list: config.json suppress_ids (the non-speech symbols) and the
  * special tokens (transcribe.py get_suppressed_tokens); suppress_ids_begin for the first token
- * (suppress_blank; " " and <|endoftext|> if the file has none). */
+ * (suppress_blank; " " and <|endoftext|> if the file has none). No config.json: those alone. */
 static qattn_status suppress_lists(struct qattn_whisper *w, const char *dir)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     qattn_status st = QATTN_OK;
-    cJSON *root = NULL;
-    FILE *exists = fopen(path, "rb"); /* no config.json: the default lists below */
+    char *text = NULL;
+    FILE *exists = fopen(path, "rb");
     if (exists) {
         fclose(exists);
-        char *text = qattn_read_text_file(path, 1 << 22, &st);
-        if (!text)
+        if (!(text = qattn_read_text_file(path, 1 << 22, &st)))
             return st;
-        root = cJSON_Parse(text);
-        free(text);
-        if (!cJSON_IsObject(root)) {
-            cJSON_Delete(root);
-            return qattn_fail(QATTN_ERR_MODEL, "%s: not a JSON object", path);
-        }
     }
-    const int32_t n = w->dec.n_vocab;
-    if (st == QATTN_OK)
-        st = id_list(root, "suppress_ids", n, 6, &w->suppress, &w->n_suppress, path);
-    if (st == QATTN_OK)
-        st = id_list(root, "suppress_ids_begin", n, 2, &w->suppress_begin, &w->n_suppress_begin, path);
-    cJSON_Delete(root);
+    st = qattn_suppress_ids_parse(text, path, w->dec.n_vocab, &w->suppress, &w->n_suppress,
+                                  &w->suppress_begin, &w->n_suppress_begin);
+    free(text);
     if (st != QATTN_OK)
         return st;
     const int32_t specials[] = {w->transcribe, w->translate, w->sot, w->sot_prev, w->sot_lm,
