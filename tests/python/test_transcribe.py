@@ -207,6 +207,19 @@ def test_bad_requests_fail_clearly(clips, tmp_path):
     assert model.transcribe(np.zeros(0, np.float32))[0] == []  # no audio: no segment
     with pytest.raises(qattn.QattnError, match="vocabulary|config|decoder|model"):
         qattn.Whisper(str(tmp_path))
+    # a model directory whose config.json suppress lists are malformed: refused by name
+    d = model_dir("tiny.en")
+    config = json.load(open(os.path.join(d, "config.json")))
+    for i, (key, bad) in enumerate((("suppress_ids", {"a": 1}), ("suppress_ids", [1, 2.5]),
+                                    ("suppress_ids_begin", [220, 10 ** 6]))):
+        bad_dir = tmp_path / f"bad_config_{i}"
+        bad_dir.mkdir()
+        for f in os.listdir(d):
+            if f != "config.json":
+                os.symlink(os.path.join(d, f), bad_dir / f)
+        (bad_dir / "config.json").write_text(json.dumps(dict(config, **{key: bad})))
+        with pytest.raises(qattn.QattnError, match=key):
+            qattn.Whisper(str(bad_dir))
 
 
 def srt_cues(text):
