@@ -241,8 +241,10 @@ static qattn_status split(run *r, const decoded *d, size_t seek, size_t size, si
     if (st != QATTN_OK)
         return st;
     if (n_cuts > 0) {
-        /* an unfinished last segment is decoded again from its start */
+        /* an unfinished last segment is decoded again from its start; the timestamp rules
+         * make that start later than the window's, the guard keeps the loop finite anyway */
         *next = single_ending ? seek + size : seek + (size_t)(tok[last - 1] - tb) * 2;
+        *next = *next > seek ? *next : seek + size;
         return QATTN_OK;
     }
     double duration = (double)size * TIME_PER_FRAME;
@@ -379,7 +381,7 @@ static qattn_status setup(run *r, const float *samples, size_t n_samples)
     r->text_cap = 1024, r->text = malloc(r->text_cap);
     if (!r->mel || !r->window || !r->features || !r->prompt || !r->tokens || !r->text)
         return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory for %zu samples", n_samples);
-    qattn_status st = qattn_log_mel_padded(samples, n_samples, n_mels, 0, r->mel);
+    qattn_status st = qattn_log_mel_padded(samples, n_samples, n_mels, w->threads, r->mel);
     if (st == QATTN_OK)
         st = qattn_search_create(w->decoder, r->max_seqs, ctx / 2, &r->search);
     r->task = p->task == QATTN_TASK_TRANSLATE ? w->translate : w->transcribe;

@@ -15,6 +15,7 @@ struct qattn_whisper {
     qattn_vocabulary *vocabulary;
     qattn_encoder_info enc;
     qattn_decoder_info dec;
+    int32_t threads;              /* as loaded (0: one per CPU), for the log-mel too */
     int multilingual;
     int32_t eot, sot, sot_prev, sot_lm, transcribe, translate, no_speech, no_timestamps;
     int32_t ts_begin, ts_end;     /* <|0.00|> = <|notimestamps|> + 1; the vocabulary's last id */

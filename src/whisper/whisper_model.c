@@ -151,6 +151,7 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
     struct qattn_whisper *w = calloc(1, sizeof *w);
     if (!w)
         return qattn_fail(QATTN_ERR_NOMEM, "whisper_load: out of memory");
+    w->threads = params ? params->threads : 0;
     qattn_status st = qattn_encoder_load(path, params, &w->encoder);
     if (st == QATTN_OK)
         st = qattn_decoder_load(path, params, &w->decoder);
