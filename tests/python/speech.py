@@ -48,7 +48,7 @@ def make_clips(directory):
         raw = os.path.join(directory, name + "_22k.wav")
         sh("espeak-ng", "-v", "en-us", "-s", "160", "-w", raw, text)
         path = os.path.join(directory, name + ".wav")
-        sh("sox", raw, "-r", "16000", path)
+        sh("sox", raw, "-D", "-r", "16000", path)  # -D: no dither (random), clips repeat exactly
         clips[name] = (path, text)
     audio, rate = read_wav(clips["long"][0])
     noise = np.random.default_rng(7).standard_normal(len(audio)).astype(np.float32)
@@ -71,7 +71,7 @@ def make_transcription_clips(directory):
     raw = os.path.join(directory, "german_22k.wav")
     sh("espeak-ng", "-v", "de", "-s", "150", "-w", raw, GERMAN)
     path = os.path.join(directory, "german.wav")
-    sh("sox", raw, "-r", "16000", path)
+    sh("sox", raw, "-D", "-r", "16000", path)  # -D: no dither (random), clips repeat exactly
     clips["german"] = (path, GERMAN)
     gap = np.zeros(rate, np.float32)
     parts = [read_wav(clips[n][0])[0] for n in ("long", "numbers", "long")]
