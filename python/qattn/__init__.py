@@ -308,6 +308,15 @@ class _Model:
     """A loaded C object: freed by close(), by `with`, or when collected."""
     _free = None  # the C function that frees the handle
 
+    def _load(self, load, path, precision, threads):
+        """Opens the model at path with the C loader `load` (precision "int8" or "f32")."""
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
+        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
+        handle = ctypes.c_void_p()
+        _call(load, os.fsencode(os.fspath(path)), ctypes.byref(params), ctypes.byref(handle))
+        self._handle = handle
+
     def close(self):
         if getattr(self, "_handle", None) is not None:
             type(self)._free(self._handle)
@@ -334,13 +343,7 @@ class Encoder(_Model):
     _free = _lib.qattn_encoder_free
 
     def __init__(self, path, precision="int8", threads=None):
-        if precision not in _PRECISIONS:
-            raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
-        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
-        handle = ctypes.c_void_p()
-        _call(_lib.qattn_encoder_load, os.fsencode(os.fspath(path)), ctypes.byref(params),
-              ctypes.byref(handle))
-        self._handle = handle
+        self._load(_lib.qattn_encoder_load, path, precision, threads)
         info = _EncoderInfo()
         _call(_lib.qattn_encoder_get_info, self._handle, ctypes.byref(info))
         self.n_mels, self.n_ctx, self.n_state = info.n_mels, info.n_ctx, info.n_state
@@ -408,13 +411,7 @@ class Decoder(_Model):
     _free = _lib.qattn_decoder_free
 
     def __init__(self, path, precision="f32", threads=None):
-        if precision not in _PRECISIONS:
-            raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
-        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
-        handle = ctypes.c_void_p()
-        _call(_lib.qattn_decoder_load, os.fsencode(os.fspath(path)), ctypes.byref(params),
-              ctypes.byref(handle))
-        self._handle = handle
+        self._load(_lib.qattn_decoder_load, path, precision, threads)
         info = _DecoderInfo()
         _call(_lib.qattn_decoder_get_info, self._handle, ctypes.byref(info))
         self.n_vocab, self.n_text_ctx, self.n_state = info.n_vocab, info.n_text_ctx, info.n_state

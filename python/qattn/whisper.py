@@ -8,7 +8,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from . import _lib, _call, _EncoderParams, _PRECISIONS, _threads, _Model, load_audio, SAMPLE_RATE
+from . import _lib, _call, _EncoderParams, _Model, load_audio, SAMPLE_RATE
 
 
 class _Segment(ctypes.Structure):
@@ -108,13 +108,7 @@ class Whisper(_Model):
     _free = _lib.qattn_whisper_free
 
     def __init__(self, path, precision="int8", threads=None):
-        if precision not in _PRECISIONS:
-            raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
-        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
-        handle = ctypes.c_void_p()
-        _call(_lib.qattn_whisper_load, os.fsencode(os.fspath(path)), ctypes.byref(params),
-              ctypes.byref(handle))
-        self._handle = handle
+        self._load(_lib.qattn_whisper_load, path, precision, threads)
         self.is_multilingual = bool(_lib.qattn_whisper_is_multilingual(self._handle))
 
     def transcribe(self, audio, language=None, task="transcribe", beam_size=5, best_of=5,
