@@ -162,6 +162,18 @@ qattn_encoder_params qattn_encoder_default_params(void)
     return p;
 }
 
+/* The checks every loader makes of its params (which loaded nothing yet). */
+static qattn_status check_params(const qattn_encoder_params *p, const char *who)
+{
+    if (p->precision != QATTN_PRECISION_F32 && p->precision != QATTN_PRECISION_INT8)
+        return qattn_fail(QATTN_ERR_ARG, "%s: unknown precision %d (int8 = %d, f32 = %d)", who,
+                          p->precision, QATTN_PRECISION_INT8, QATTN_PRECISION_F32);
+    if (p->threads < 0)
+        return qattn_fail(QATTN_ERR_ARG, "%s: threads = %d, must be >= 0 (0 = one per CPU)", who,
+                          p->threads);
+    return QATTN_OK;
+}
+
 qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *params,
                                 qattn_encoder **encoder)
 {
@@ -170,17 +182,14 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
         return qattn_fail(QATTN_ERR_NULL, "encoder_load: %s is NULL", !path ? "path" : "encoder");
     *encoder = NULL;
     qattn_encoder_params p = params ? *params : qattn_encoder_default_params();
-    if (p.precision != QATTN_PRECISION_F32 && p.precision != QATTN_PRECISION_INT8)
-        return qattn_fail(QATTN_ERR_ARG, "encoder_load: unknown precision %d (int8 = %d, f32 = %d)",
-                          p.precision, QATTN_PRECISION_INT8, QATTN_PRECISION_F32);
-    if (p.threads < 0)
-        return qattn_fail(QATTN_ERR_ARG, "encoder_load: threads = %d, must be >= 0 (0 = one per CPU)",
-                          p.threads);
+    qattn_status st = check_params(&p, "encoder_load");
+    if (st != QATTN_OK)
+        return st;
     qattn_model_source ld;
     memset(&ld, 0, sizeof ld);
     whisper_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    qattn_status st = open_model(&ld, path, &cfg);
+    st = open_model(&ld, path, &cfg);
     struct qattn_encoder *enc = NULL;
     st = st == QATTN_OK ? qattn_encoder_build(&ld, path, &cfg, &p, &enc) : st;
     qattn_tensors_free(&ld.set);
@@ -200,21 +209,17 @@ qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *pa
     if (!path || !decoder)
         return qattn_fail(QATTN_ERR_NULL, "decoder_load: %s is NULL", !path ? "path" : "decoder");
     *decoder = NULL;
-    qattn_run run = {QATTN_PRECISION_F32, 0, QATTN_ISA_AUTO};
-    if (params) {
-        if (params->precision != QATTN_PRECISION_F32 && params->precision != QATTN_PRECISION_INT8)
-            return qattn_fail(QATTN_ERR_ARG, "decoder_load: unknown precision %d (int8 = %d, "
-                              "f32 = %d)", params->precision, QATTN_PRECISION_INT8,
-                              QATTN_PRECISION_F32);
-        if (params->threads < 0)
-            return qattn_fail(QATTN_ERR_ARG, "decoder_load: threads = %d", params->threads);
-        run.precision = params->precision, run.threads = params->threads, run.isa = params->isa;
-    }
+    const qattn_encoder_params f32 = {QATTN_PRECISION_F32, 0, QATTN_ISA_AUTO};
+    const qattn_encoder_params p = params ? *params : f32; /* NULL: the float reference */
+    qattn_status st = check_params(&p, "decoder_load");
+    if (st != QATTN_OK)
+        return st;
+    qattn_run run = {p.precision, p.threads, p.isa};
     qattn_model_source ld;
     memset(&ld, 0, sizeof ld);
     whisper_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    qattn_status st = open_model(&ld, path, &cfg);
+    st = open_model(&ld, path, &cfg);
     struct qattn_decoder *dec = NULL;
     if (st == QATTN_OK)
         st = qattn_decoder_build(&ld, &run, &dec);
