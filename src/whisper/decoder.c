@@ -203,6 +203,22 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
     return st;
 }
 
+/* logits[rows][n_vocab] = h E^T: an INT8 GEMM (int8) or OpenBLAS over the tied embedding. */
+static qattn_status project(const struct qattn_decoder *dec, const float *h, int32_t rows,
+                            float *logits)
+{
+    const int32_t d = dec->n_state;
+    if (dec->run.precision == QATTN_PRECISION_INT8)
+        return qattn_linear_run(&dec->run, &dec->logits_int8, h, rows, logits);
+    if (rows == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, dec->n_vocab, d, 1.0f, dec->embed, d, h, 1, 0.0f,
+                    logits, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, dec->n_vocab, d, 1.0f, h, d,
+                    dec->embed, d, 0.0f, logits, dec->n_vocab);
+    return QATTN_OK;
+}
+
 /* logits[j] = LN(x of sequence j's last new token) E^T. */
 static qattn_status last_logits(qattn_decoder_state *s, int32_t n_seqs, int32_t n_tokens,
                                 float *logits)
@@ -212,15 +228,7 @@ static qattn_status last_logits(qattn_decoder_state *s, int32_t n_seqs, int32_t 
     for (int32_t j = 0; j < n_seqs; j++)
         qattn_layer_norm(s->x + ((size_t)j * n_tokens + n_tokens - 1) * d, dec->ln_w, dec->ln_b,
                          s->h + (size_t)j * d, 1, (int32_t)d, 1);
-    if (dec->run.precision == QATTN_PRECISION_INT8)
-        return qattn_linear_run(&dec->run, &dec->logits_int8, s->h, n_seqs, logits);
-    if (n_seqs == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, dec->n_vocab, (int32_t)d, 1.0f, dec->embed,
-                    (int32_t)d, s->h, 1, 0.0f, logits, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_seqs, dec->n_vocab, (int32_t)d, 1.0f,
-                    s->h, (int32_t)d, dec->embed, (int32_t)d, 0.0f, logits, dec->n_vocab);
-    return QATTN_OK;
+    return project(dec, s->h, n_seqs, logits);
 }
 
 qattn_status qattn_decoder_step(qattn_decoder_state *s, const int32_t *tokens, int32_t n_tokens,
@@ -252,13 +260,9 @@ qattn_status qattn_decoder_logits(const qattn_decoder *dec, const float *feature
     qattn_decoder_state *s = NULL; /* the whole sequence is one step of a fresh state */
     qattn_status st = qattn_decoder_begin(dec, features, n_audio, &s);
     if (st == QATTN_OK && (st = forward(s, tokens, 1, n_tokens, "decoder_logits")) == QATTN_OK) {
-        const int32_t d = dec->n_state;
-        qattn_layer_norm(s->x, dec->ln_w, dec->ln_b, s->h, n_tokens, d, dec->run.threads);
-        if (dec->run.precision == QATTN_PRECISION_INT8)
-            st = qattn_linear_run(&dec->run, &dec->logits_int8, s->h, n_tokens, logits);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, dec->n_vocab, d, 1.0f, s->h,
-                    d, dec->embed, d, 0.0f, logits, dec->n_vocab);
+        qattn_layer_norm(s->x, dec->ln_w, dec->ln_b, s->h, n_tokens, dec->n_state,
+                         dec->run.threads);
+        st = project(dec, s->h, n_tokens, logits);
     }
     qattn_decoder_state_free(s);
     return st;
