@@ -282,6 +282,21 @@ QATTN_API qattn_status qattn_vocabulary_decode(const qattn_vocabulary *vocabular
                                                int32_t n, char *text, size_t size, size_t *length);
 QATTN_API void qattn_vocabulary_free(qattn_vocabulary *vocabulary);
 
+/*
+ * Text -> token ids with a model directory's tokenizer.json (Whisper's byte-level BPE), as
+ * faster-whisper's Tokenizer.encode does it (Hugging Face tokenizers, add_special_tokens=False):
+ * added tokens written verbatim ("<|en|>", "<|0.00|>") become their ids, the rest is split by
+ * GPT-2's pattern and merged by rank. qattn_tokenizer_encode writes at most `capacity` ids and
+ * sets *n_ids to the full count (capacity 0 sizes the array, like snprintf). The text must be
+ * valid UTF-8 (QATTN_ERR_ARG otherwise) of at most 16 MiB. A tokenizer.json this does not
+ * implement exactly (a normalizer, another pre-tokenizer or model) is QATTN_ERR_MODEL.
+ */
+typedef struct qattn_tokenizer qattn_tokenizer;
+QATTN_API qattn_status qattn_tokenizer_load(const char *model_dir, qattn_tokenizer **tokenizer);
+QATTN_API qattn_status qattn_tokenizer_encode(const qattn_tokenizer *tokenizer, const char *text,
+                                              int32_t *ids, int32_t capacity, int32_t *n_ids);
+QATTN_API void qattn_tokenizer_free(qattn_tokenizer *tokenizer);
+
 /* ---------------------------------------------------------------------------------------
  * Speech to text: a whole Whisper model (encoder, decoder, vocabulary) and transcription as
  * faster-whisper does it (../shared/WHISPER.md C; docs/transcribe.md).
