@@ -356,6 +356,13 @@ typedef struct qattn_transcribe_params {
     void *on_segment_user;
     qattn_progress_callback on_progress;
     void *on_progress_user;
+    /* Text (UTF-8) through the model's tokenizer.json, each stripped of surrounding whitespace
+     * and given one leading space, as faster-whisper does; NULL: none. A text option on a
+     * model directory without tokenizer.json is QATTN_ERR_ARG. */
+    const char *initial_prompt;  /* the previous text of the first window (until a reset) */
+    const char *prefix;          /* forced as the first window's first words (returned too) */
+    const char *hotwords;        /* put before the previous text of every window ("" = none;
+                                  * ignored on the first window when there is a prefix) */
 } qattn_transcribe_params;
 
 /* faster-whisper's defaults (WhisperModel.transcribe), as commented above. */

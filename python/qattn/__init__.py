@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "load_audio",
+__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "Tokenizer", "load_audio",
            "log_mel", "log_mel_padded", "mel_filters", "library_path", "Whisper", "Segment",
            "TranscriptionInfo"]
 
@@ -131,6 +131,11 @@ _lib.qattn_vocabulary_decode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctype
                                          ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]
 _lib.qattn_vocabulary_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_vocabulary_free.restype = None
+_lib.qattn_tokenizer_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_tokenizer_encode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                        ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]
+_lib.qattn_tokenizer_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_tokenizer_free.restype = None
 _lib.qattn_audio_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
                                   ctypes.POINTER(ctypes.c_size_t)]
 _lib.qattn_audio_free.argtypes = [ctypes.c_void_p]
@@ -484,6 +489,28 @@ class Vocabulary(_Model):
         buf = ctypes.create_string_buffer(length.value + 1)
         _call(_lib.qattn_vocabulary_decode, self._handle, t.ctypes.data, len(t), buf, len(buf), ctypes.byref(length))
         return buf.raw[:length.value].decode("utf-8")
+
+
+class Tokenizer(_Model):
+    """A model directory's tokenizer.json: encode(text) -> token ids, as faster-whisper's
+    Tokenizer.encode (byte-level BPE; added tokens such as "<|en|>" written in the text become
+    their ids)."""
+    _free = _lib.qattn_tokenizer_free
+
+    def __init__(self, model_dir):
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_tokenizer_load, os.fsencode(os.fspath(model_dir)), ctypes.byref(handle))
+        self._handle = handle
+
+    def encode(self, text):
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        if b"\0" in data:
+            raise ValueError("text: a NUL character")
+        n = ctypes.c_int32()
+        _call(_lib.qattn_tokenizer_encode, self._handle, data, None, 0, ctypes.byref(n))
+        ids = (ctypes.c_int32 * max(n.value, 1))()
+        _call(_lib.qattn_tokenizer_encode, self._handle, data, ids, n.value, ctypes.byref(n))
+        return list(ids[:n.value])
 
 
 SAMPLE_RATE = 16000

@@ -36,7 +36,9 @@ class _Params(ctypes.Structure):
                 ("max_initial_timestamp", ctypes.c_float), ("max_new_tokens", ctypes.c_int32),
                 ("seed", ctypes.c_uint64),
                 ("on_segment", _SEGMENT_CALLBACK), ("on_segment_user", ctypes.c_void_p),
-                ("on_progress", _PROGRESS_CALLBACK), ("on_progress_user", ctypes.c_void_p)]
+                ("on_progress", _PROGRESS_CALLBACK), ("on_progress_user", ctypes.c_void_p),
+                ("initial_prompt", ctypes.c_char_p), ("prefix", ctypes.c_char_p),
+                ("hotwords", ctypes.c_char_p)]
 
 
 class _Info(ctypes.Structure):
@@ -117,12 +119,14 @@ class Whisper(_Model):
                    log_prob_threshold=-1.0, no_speech_threshold=0.6,
                    condition_on_previous_text=True, prompt_reset_on_temperature=0.5,
                    suppress_blank=True, without_timestamps=False, max_initial_timestamp=1.0,
-                   max_new_tokens=None, seed=0, on_segment=None, on_progress=None
+                   max_new_tokens=None, seed=0, on_segment=None, on_progress=None,
+                   initial_prompt=None, prefix=None, hotwords=None
                    ) -> Tuple[List[Segment], TranscriptionInfo]:
         """audio: a path (any format load_audio reads) or float32 samples at 16 kHz mono.
         Returns (segments, info) as faster-whisper does (segments a list here). on_segment(seg)
         is called as each is decoded; on_progress(done_seconds, total_seconds) after each
-        window."""
+        window. initial_prompt, prefix and hotwords are text, as faster-whisper takes them
+        (initial_prompt as token ids is not taken)."""
         if isinstance(audio, (str, bytes, os.PathLike)):
             audio = load_audio(audio)
         samples = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
@@ -145,6 +149,12 @@ class Whisper(_Model):
         p.max_initial_timestamp = max_initial_timestamp
         p.max_new_tokens = max_new_tokens or 0
         p.seed = seed
+        for name, text in (("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords)):
+            if text is not None and not isinstance(text, str):
+                raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+            if text is not None and "\0" in text:
+                raise ValueError(f"{name}: a NUL character")
+            setattr(p, name, None if text is None else text.encode("utf-8"))
         errors = []
         if on_segment is not None:
             def segment_cb(seg, _user):

@@ -33,12 +33,15 @@ static int timestamps_likelier(const qattn_logit_rules *r, const float *logits)
     return (double)ts_max + log(sum) > (double)text_max;
 }
 
-static void timestamp_rules(const qattn_logit_rules *r, const int32_t *s, int32_t n, float *logits)
+static void timestamp_rules(const qattn_logit_rules *r, const int32_t *s, int32_t n, int prefixed,
+                            float *logits)
 {
     logits[r->no_timestamps] = -INFINITY;
-    if (n == 0) { /* the first token is a timestamp, at most max_initial_ts */
-        forbid_range(logits, 0, r->ts_begin);
-        forbid_range(logits, r->max_initial_ts + 1, r->ts_end + 1);
+    if (n == 0) { /* the first token is a timestamp, at most max_initial_ts (no prefix) */
+        if (!prefixed) {
+            forbid_range(logits, 0, r->ts_begin);
+            forbid_range(logits, r->max_initial_ts + 1, r->ts_end + 1);
+        }
         return;
     }
     const int32_t last = s[n - 1];
@@ -63,13 +66,13 @@ static void timestamp_rules(const qattn_logit_rules *r, const int32_t *s, int32_
 }
 
 void qattn_logit_rules_apply(const qattn_logit_rules *r, const int32_t *sampled, int32_t n_sampled,
-                             float *logits)
+                             int prefixed, float *logits)
 {
     forbid_list(r, logits, r->suppress, r->n_suppress);
     if (n_sampled == 0)
         forbid_list(r, logits, r->suppress_begin, r->n_suppress_begin);
     if (r->timestamps)
-        timestamp_rules(r, sampled, n_sampled, logits);
+        timestamp_rules(r, sampled, n_sampled, prefixed, logits);
 }
 
 double qattn_log_softmax(float *x, int32_t n)

@@ -22,9 +22,11 @@ typedef struct qattn_logit_rules {
     int32_t max_initial_ts;        /* the latest timestamp allowed first (ts_begin + 50: 1 s) */
 } qattn_logit_rules;
 
-/* Filters logits [n_vocab] given the tokens sampled so far in this window (after the prompt). */
+/* Filters logits [n_vocab] given the tokens sampled so far in this window after the prompt and
+ * after a forced prefix, if any (`prefixed`: CTranslate2's sample_begin > 0, where the first
+ * sampled token is not held to the initial-timestamp rule). */
 void qattn_logit_rules_apply(const qattn_logit_rules *rules, const int32_t *sampled,
-                             int32_t n_sampled, float *logits);
+                             int32_t n_sampled, int prefixed, float *logits);
 
 /* log_softmax in place, in double for the sum (-inf stays -inf); returns the log normalizer. */
 double qattn_log_softmax(float *x, int32_t n);

@@ -23,6 +23,7 @@ struct qattn_search {
     int32_t *hyp_len;
     double *hyp_score;
     int32_t max_hyps, n_hyps;
+    int32_t n_forced;           /* this run's forced prefix: each sequence's first tokens */
     uint64_t rng;
 };
 
@@ -173,7 +174,8 @@ static void filter(qattn_search *s, const qattn_logit_rules *rules, int32_t n_se
 {
     for (int32_t j = 0; j < n_seqs; j++) {
         float *x = s->logits + (size_t)j * s->n_vocab;
-        qattn_logit_rules_apply(rules, s->seqs + (size_t)j * s->max_new, step, x);
+        qattn_logit_rules_apply(rules, s->seqs + (size_t)j * s->max_new + s->n_forced,
+                                step - s->n_forced, s->n_forced > 0, x);
         qattn_log_softmax(x, s->n_vocab);
     }
 }
@@ -186,7 +188,7 @@ static qattn_status independent(qattn_search *s, const qattn_logit_rules *rules,
     int32_t *alive = s->parents; /* which of the n0 draws each live sequence is */
     for (int32_t j = 0; j < n_seqs; j++)
         alive[j] = j, s->scores[j] = 0;
-    for (int32_t step = 0; step < p->max_new && n_seqs > 0; step++) {
+    for (int32_t step = s->n_forced; step < p->max_new && n_seqs > 0; step++) {
         filter(s, rules, n_seqs, step);
         int32_t kept = 0;
         for (int32_t j = 0; j < n_seqs; j++) {
@@ -243,7 +245,7 @@ static qattn_status beam(qattn_search *s, const qattn_logit_rules *rules,
     int32_t cand_id[MAX_CANDIDATES]; /* beam * V + token */
     int32_t n_seqs = 1;
     s->scores[0] = 0;
-    for (int32_t step = 0; step < p->max_new; step++) {
+    for (int32_t step = s->n_forced; step < p->max_new; step++) {
         filter(s, rules, n_seqs, step);
         int32_t n_cand = 0;
         for (int32_t j = 0; j < n_seqs; j++) {
@@ -254,6 +256,10 @@ static qattn_status beam(qattn_search *s, const qattn_logit_rules *rules,
         }
         if (n_cand == 0)
             return qattn_fail(QATTN_ERR_VALUE, "search: every token is forbidden");
+        if (step == s->n_forced && step > 0) /* after a prefix: no short secondary endings */
+            for (int32_t k = 1; k < n_cand; k++)
+                if (cand_id[k] % V == rules->eot)
+                    cand_id[k] = 0, cand_score[k] = -1e10;
         const int last_step = step + 1 == p->max_new;
         int32_t secondary = B < n_cand ? B : n_cand, kept = 0;
         int top_finished = 0;
@@ -307,10 +313,19 @@ qattn_status qattn_search_run(qattn_search *s, const int32_t *prompt, int32_t n_
         return qattn_fail(QATTN_ERR_ARG, "search: beam %d, best_of %d, patience %g, temperature "
                           "%g, %d tokens", p->beam_size, p->best_of, p->patience, p->temperature,
                           p->max_new);
+    if (p->n_forced < 0 || p->n_forced >= n_prompt - sot_index)
+        return qattn_fail(QATTN_ERR_ARG, "search: %d forced tokens after a prompt of %d",
+                          p->n_forced, n_prompt);
     qattn_status st = run_prompt(s, prompt, n_prompt, sot_index, no_speech);
     if (st != QATTN_OK)
         return st;
     s->n_hyps = 0, s->rng = p->seed;
+    s->n_forced = p->n_forced < p->max_new ? p->n_forced : p->max_new;
+    for (int32_t j = 0; j < n0 || j < 1; j++)
+        memcpy(s->seqs + (size_t)j * s->max_new, prompt + n_prompt - p->n_forced,
+               (size_t)s->n_forced * sizeof *prompt);
+    if (s->n_forced == p->max_new) /* CTranslate2 ends on its last step, inside the prefix */
+        add_hypothesis(s, s->seqs, s->n_forced, 0);
     for (int32_t j = 0; j < n0; j++) /* every sequence starts from the prompt's logits */
         memcpy(s->logits + (size_t)j * s->n_vocab, s->prompt_logits, (size_t)s->n_vocab * sizeof(float));
     if (n0 > 1) {
@@ -318,7 +333,8 @@ qattn_status qattn_search_run(qattn_search *s, const int32_t *prompt, int32_t n_
             s->parents[j] = 0;
         qattn_decoder_reorder(s->state, s->parents, n0);
     }
-    st = p->temperature == 0 && p->beam_size > 1 ? beam(s, rules, p) : independent(s, rules, p, n0);
+    if (s->n_hyps == 0)
+        st = p->temperature == 0 && p->beam_size > 1 ? beam(s, rules, p) : independent(s, rules, p, n0);
     if (st != QATTN_OK)
         return st;
     if (s->n_hyps == 0)

@@ -10,6 +10,11 @@
  * Scores are sums of log-softmax of the filtered logits (the unscaled ones when sampling),
  * <|endoftext|> included; the winner has the largest score / length^length_penalty, length
  * without <|endoftext|>. The prompt is run once; the caches are shared until beams part.
+ * A forced prefix (faster-whisper's `prefix`: CTranslate2 decodes prompt tokens after the
+ * start sequence as a hard prefix, return_prefix on) starts every sequence with score 0: its
+ * tokens count in the result and its length, not in the score; the logit rules see the tokens
+ * after it; at the first free step of a beam search, <|endoftext|> among the candidates after
+ * the first becomes a dead candidate (token 0, score -1e10: decoding.cc update_sample_with_prefix).
  */
 #ifndef QATTN_WHISPER_SEARCH_H
 #define QATTN_WHISPER_SEARCH_H
@@ -23,12 +28,13 @@ typedef struct qattn_search_params {
     float patience;       /* > 0 */
     float length_penalty;
     float temperature;    /* 0: greedy or beam search */
-    int32_t max_new;      /* tokens sampled at most */
+    int32_t max_new;      /* tokens in the result at most, forced ones included */
     uint64_t seed;        /* sampling */
+    int32_t n_forced;     /* the prompt's last n_forced tokens are a forced prefix */
 } qattn_search_params;
 
 typedef struct qattn_search_result {
-    int32_t *tokens;      /* [max_new], without <|endoftext|> */
+    int32_t *tokens;      /* [max_new], the forced prefix first, without <|endoftext|> */
     int32_t n_tokens;
     double sum_logprob;   /* including <|endoftext|>'s */
     double score;         /* sum_logprob / n_tokens^length_penalty */

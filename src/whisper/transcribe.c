@@ -55,7 +55,9 @@ typedef struct run {
     qattn_search *search;
     int32_t max_seqs;
     int32_t *history, n_history, history_cap, reset_since;
-    int32_t *prompt, n_prompt, sot_index;
+    int32_t *prompt, n_prompt, sot_index, n_forced; /* the last n_forced: the prefix */
+    int32_t *prefix, n_prefix;     /* the prefix option's tokens (first window) */
+    int32_t *hotwords, n_hotwords; /* the hotwords option's tokens */
     int32_t *tokens;          /* a search's result */
     char *text;               /* decoded text scratch */
     size_t text_cap;
@@ -78,20 +80,58 @@ static qattn_status decode_text(run *r, const int32_t *tokens, int32_t n)
     return qattn_vocabulary_decode(r->w->vocabulary, tokens, n, r->text, r->text_cap, &len);
 }
 
-static int is_space(char c)
+/* Python's str.isspace() for one code point (what faster-whisper's strip() removes). */
+static int is_space(uint32_t c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* The code point of the UTF-8 sequence of len bytes at s (0xFFFD if it is not one). */
+static uint32_t code_point(const unsigned char *s, size_t len)
+{
+    if (len == 1)
+        return s[0] < 0x80 ? s[0] : 0xFFFD;
+    if ((s[0] & 0xC0) != 0xC0)
+        return 0xFFFD;
+    uint32_t c = s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0xFFFD;
+        c = c << 6 | (s[i] & 0x3F);
+    }
+    return c;
+}
+
+/* [*a, *b) of text without the whitespace around it (str.strip()). */
+static void strip_span(const char *text, size_t *a, size_t *b)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, j = strlen(text);
+    while (i < j) {
+        size_t len = s[i] < 0x80 ? 1 : s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : 2;
+        if (len > j - i || !is_space(code_point(s + i, len)))
+            break;
+        i += len;
+    }
+    while (j > i) {
+        size_t k = j - 1;
+        while (k > i && (s[k] & 0xC0) == 0x80 && j - k < 4)
+            k--;
+        if (!is_space(code_point(s + k, j - k)))
+            break;
+        j = k;
+    }
+    *a = i, *b = j;
 }
 
 /* len(utf8) / len(zlib.compress(utf8)) of the stripped text (openai whisper/utils.py, default
  * level, header and checksum counted); 0 for empty text. */
 static double compression_ratio(const char *text)
 {
-    size_t a = 0, b = strlen(text);
-    while (a < b && is_space(text[a]))
-        a++;
-    while (b > a && is_space(text[b - 1]))
-        b--;
+    size_t a, b;
+    strip_span(text, &a, &b);
     if (a == b)
         return 0; /* zlib.compress(b"") is 8 bytes: the ratio is 0 there too */
     uLongf size = compressBound((uLong)(b - a));
@@ -106,24 +146,33 @@ static double compression_ratio(const char *text)
 
 static int blank(const char *text)
 {
-    for (; *text; text++)
-        if (!is_space(*text))
-            return 0;
-    return 1;
+    size_t a, b;
+    strip_span(text, &a, &b);
+    return a == b;
 }
 
-/* Prompt of the window: previous text (since the last reset, at most n_text_ctx / 2 - 1
- * tokens), the start sequence, <|notimestamps|>. */
-static void build_prompt(run *r)
+/* Prompt of the window (get_prompt): [<|startofprev|>, hotwords, the previous text since the
+ * last reset (at most n_text_ctx / 2 - 1 tokens)], the start sequence, <|notimestamps|> without
+ * timestamps, then on the first window the forced prefix (after <|0.00|> with timestamps). */
+static void build_prompt(run *r, size_t seek)
 {
     const struct qattn_whisper *w = r->w;
+    const int prefixed = r->n_prefix > 0 && seek == 0, hot = r->n_hotwords > 0 && !prefixed;
+    const int32_t ctx = w->dec.n_text_ctx, prev = r->n_history - r->reset_since;
+    /* faster-whisper takes up to ctx / 2 - 1 of each; together they could pass the context
+     * (where CTranslate2 fails), so the previous text gives way to keep 8 positions free */
+    int32_t take = prev < ctx / 2 - 1 ? prev : ctx / 2 - 1;
+    if (take > ctx - 8 - 1 - (hot ? r->n_hotwords : 0))
+        take = ctx - 8 - 1 - (hot ? r->n_hotwords : 0);
     int32_t n = 0;
-    const int32_t prev = r->n_history - r->reset_since, cap = w->dec.n_text_ctx / 2 - 1;
-    if (prev > 0) {
-        const int32_t take = prev < cap ? prev : cap;
+    if (take > 0 || hot) {
         r->prompt[n++] = w->sot_prev;
-        memcpy(r->prompt + n, r->history + r->n_history - take, (size_t)take * sizeof(int32_t));
-        n += take;
+        if (hot)
+            memcpy(r->prompt + n, r->hotwords, (size_t)r->n_hotwords * sizeof(int32_t));
+        n += hot ? r->n_hotwords : 0;
+        if (take > 0)
+            memcpy(r->prompt + n, r->history + r->n_history - take, (size_t)take * sizeof(int32_t));
+        n += take > 0 ? take : 0;
     }
     r->sot_index = n;
     r->prompt[n++] = w->sot;
@@ -133,7 +182,14 @@ static void build_prompt(run *r)
     }
     if (r->p.without_timestamps)
         r->prompt[n++] = w->no_timestamps;
-    r->n_prompt = n;
+    r->n_forced = 0;
+    if (prefixed) {
+        if (!r->p.without_timestamps)
+            r->prompt[n + r->n_forced++] = w->ts_begin;
+        memcpy(r->prompt + n + r->n_forced, r->prefix, (size_t)r->n_prefix * sizeof(int32_t));
+        r->n_forced += r->n_prefix;
+    }
+    r->n_prompt = n + r->n_forced;
 }
 
 typedef struct decoded {
@@ -147,17 +203,23 @@ typedef struct decoded {
 static qattn_status decode_with_fallback(run *r, uint64_t window_seed, decoded *best)
 {
     const qattn_transcribe_params *p = &r->p;
-    const int32_t ctx = r->w->dec.n_text_ctx;
-    int32_t max_new = ctx / 2 < ctx - (r->n_prompt - 1) ? ctx / 2 : ctx - (r->n_prompt - 1);
-    if (p->max_new_tokens > 0 && p->max_new_tokens < max_new)
-        max_new = p->max_new_tokens;
+    /* CTranslate2 decodes at most min(L / 2, L - (start - 1)) tokens, prefix included, where
+     * start is the prompt without the prefix and L is the context, or with max_new_tokens the
+     * whole prompt + max_new_tokens (faster-whisper fails where that passes the context; it is
+     * capped at the context here) */
+    const int32_t ctx = r->w->dec.n_text_ctx, start = r->n_prompt - r->n_forced;
+    int32_t limit = ctx;
+    if (p->max_new_tokens > 0 && r->n_prompt + p->max_new_tokens < ctx)
+        limit = r->n_prompt + p->max_new_tokens;
+    const int32_t max_new = limit / 2 < limit - (start - 1) ? limit / 2 : limit - (start - 1);
     int32_t *candidate = r->tokens + ctx; /* second half: the current try */
     int have = 0, have_below = 0;
     decoded d = {0};
     for (int32_t i = 0; i < r->n_temperatures; i++) {
         const float t = r->temperatures[i];
         qattn_search_params sp = {t > 0 ? 1 : p->beam_size, p->best_of, p->patience,
-                                  p->length_penalty, t, max_new, window_seed + (uint64_t)i};
+                                  p->length_penalty, t, max_new, window_seed + (uint64_t)i,
+                                  r->n_forced};
         qattn_search_result res = {candidate, 0, 0, 0, 0};
         qattn_status st = qattn_search_run(r->search, r->prompt, r->n_prompt, r->sot_index,
                                            r->w->no_speech, &r->rules, &sp, &res);
@@ -353,8 +415,59 @@ static qattn_status set_language(run *r)
 static void run_free(run *r)
 {
     free(r->mel), free(r->window), free(r->features), free(r->history), free(r->prompt);
-    free(r->tokens), free(r->text);
+    free(r->tokens), free(r->text), free(r->prefix), free(r->hotwords);
     qattn_search_free(r->search);
+}
+
+/* A text option as faster-whisper encodes it: " " + text.strip() through tokenizer.json, into
+ * a new array of at most `cap` tokens (the first ones; cap 0: all). */
+static qattn_status encode_option(run *r, const char *name, const char *text, int32_t cap,
+                                  int32_t **ids, int32_t *n)
+{
+    if (!r->w->tokenizer)
+        return qattn_fail(QATTN_ERR_ARG, "transcribe: %s text needs the model's tokenizer.json, "
+                          "which its directory lacks", name);
+    size_t a, b;
+    strip_span(text, &a, &b);
+    char *spaced = malloc(b - a + 2);
+    if (!spaced)
+        return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+    spaced[0] = ' ';
+    memcpy(spaced + 1, text + a, b - a);
+    spaced[b - a + 1] = '\0';
+    int32_t total = 0;
+    qattn_status st = qattn_tokenizer_encode(r->w->tokenizer, spaced, NULL, 0, &total);
+    if (st == QATTN_OK && !(*ids = malloc((size_t)total * sizeof **ids + 1)))
+        st = qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+    if (st == QATTN_OK)
+        st = qattn_tokenizer_encode(r->w->tokenizer, spaced, *ids, total, n);
+    free(spaced);
+    if (st != QATTN_OK) {
+        char why[256]; /* qattn_fail writes the buffer qattn_last_error reads */
+        snprintf(why, sizeof why, "%s", qattn_last_error());
+        return qattn_fail(st, "transcribe: %s: %s", name, why);
+    }
+    if (cap > 0 && *n > cap)
+        *n = cap;
+    return QATTN_OK;
+}
+
+/* initial_prompt (the history's start), prefix and hotwords (get_prompt keeps at most
+ * n_text_ctx / 2 - 1 tokens of each); "" is none for the last two, as Python's truth test. */
+static qattn_status text_options(run *r)
+{
+    const qattn_transcribe_params *p = &r->p;
+    const int32_t half = r->w->dec.n_text_ctx / 2 - 1;
+    qattn_status st = QATTN_OK;
+    if (p->initial_prompt) {
+        st = encode_option(r, "initial_prompt", p->initial_prompt, 0, &r->history, &r->n_history);
+        r->history_cap = r->n_history;
+    }
+    if (st == QATTN_OK && p->prefix && p->prefix[0])
+        st = encode_option(r, "prefix", p->prefix, half, &r->prefix, &r->n_prefix);
+    if (st == QATTN_OK && p->hotwords && p->hotwords[0])
+        st = encode_option(r, "hotwords", p->hotwords, half, &r->hotwords, &r->n_hotwords);
+    return st;
 }
 
 static qattn_status setup(run *r, const float *samples, size_t n_samples)
@@ -376,12 +489,14 @@ static qattn_status setup(run *r, const float *samples, size_t n_samples)
     r->mel = malloc((size_t)n_mels * r->mel_stride * sizeof(float));
     r->window = malloc((size_t)n_mels * window * sizeof(float));
     r->features = malloc((size_t)w->enc.n_ctx * w->enc.n_state * sizeof(float));
-    r->prompt = malloc((size_t)ctx * sizeof(int32_t));
+    r->prompt = malloc(2 * (size_t)ctx * sizeof(int32_t)); /* the prefix after ctx - 1 at most */
     r->tokens = malloc(2 * (size_t)ctx * sizeof(int32_t));
     r->text_cap = 1024, r->text = malloc(r->text_cap);
     if (!r->mel || !r->window || !r->features || !r->prompt || !r->tokens || !r->text)
         return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory for %zu samples", n_samples);
-    qattn_status st = qattn_log_mel_padded(samples, n_samples, n_mels, w->threads, r->mel);
+    qattn_status st = text_options(r);
+    if (st == QATTN_OK)
+        st = qattn_log_mel_padded(samples, n_samples, n_mels, w->threads, r->mel);
     if (st == QATTN_OK)
         st = qattn_search_create(w->decoder, r->max_seqs, ctx / 2, &r->search);
     r->task = p->task == QATTN_TASK_TRANSLATE ? w->translate : w->transcribe;
@@ -433,8 +548,8 @@ qattn_status qattn_whisper_transcribe(const qattn_whisper *w, const float *sampl
         const size_t size = frames - seek < window ? frames - seek : window;
         if ((st = encode_window(&r, seek, size)) != QATTN_OK)
             break;
-        build_prompt(&r);
-        decoded d;
+        build_prompt(&r, seek);
+        decoded d = {0};
         if ((st = decode_with_fallback(&r, r.p.seed ^ ((uint64_t)seek << 20), &d)) != QATTN_OK)
             break;
         if (!isnan(r.p.no_speech_threshold) && d.no_speech_prob > r.p.no_speech_threshold &&

@@ -13,6 +13,7 @@ struct qattn_whisper {
     qattn_encoder *encoder;
     qattn_decoder *decoder;
     qattn_vocabulary *vocabulary;
+    qattn_tokenizer *tokenizer;   /* tokenizer.json's, NULL without one: prompt text needs it */
     qattn_encoder_info enc;
     qattn_decoder_info dec;
     int32_t threads;              /* as loaded (0: one per CPU), for the log-mel too */

@@ -16,6 +16,7 @@ void qattn_whisper_free(qattn_whisper *w)
     qattn_encoder_free(w->encoder);
     qattn_decoder_free(w->decoder);
     qattn_vocabulary_free(w->vocabulary);
+    qattn_tokenizer_free(w->tokenizer);
     free(w->suppress), free(w->suppress_begin);
     free(w);
 }
@@ -141,6 +142,26 @@ static qattn_status suppress_lists(struct qattn_whisper *w, const char *dir)
     return QATTN_OK;
 }
 
+/* tokenizer.json if the directory has one (a malformed one is an error, not ignored), checked
+ * against the vocabulary: " hello<|endoftext|>" must give the vocabulary's ids. */
+static qattn_status optional_tokenizer(struct qattn_whisper *w, const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    FILE *exists = fopen(path, "rb");
+    if (!exists)
+        return QATTN_OK;
+    fclose(exists);
+    qattn_status st = qattn_tokenizer_load(dir, &w->tokenizer);
+    int32_t ids[4], n = 0;
+    if (st == QATTN_OK)
+        st = qattn_tokenizer_encode(w->tokenizer, " hello<|endoftext|>", ids, 4, &n);
+    if (st == QATTN_OK &&
+        (n != 2 || ids[0] != qattn_vocabulary_id(w->vocabulary, "\xc4\xa0hello") || ids[1] != w->eot))
+        st = qattn_fail(QATTN_ERR_MODEL, "%s: tokenizer.json does not match the vocabulary", path);
+    return st;
+}
+
 qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *params,
                                 qattn_whisper **out)
 {
@@ -165,6 +186,8 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
         st = special_tokens(w, path);
     if (st == QATTN_OK)
         st = suppress_lists(w, path);
+    if (st == QATTN_OK)
+        st = optional_tokenizer(w, path);
     if (st != QATTN_OK) {
         qattn_whisper_free(w);
         return st;
