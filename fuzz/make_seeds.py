@@ -14,7 +14,7 @@ from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, hf_config, random_w
 
 out = sys.argv[1]
 for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio",
-          "fuzz_vocabulary"):
+          "fuzz_vocabulary", "fuzz_tokenizer"):
     os.makedirs(os.path.join(out, t), exist_ok=True)
 
 
@@ -60,3 +60,28 @@ for rate, channels in ((16000, 1), (22050, 2)):
         tone = (np.sin(t * 0.05) * 8000).astype("<i2")
         wv.writeframes(np.repeat(tone, channels).tobytes())
     put("fuzz_audio", f"tone_{rate}_{channels}.wav", buf.getvalue())
+
+
+# tokenizer.json + NUL + text: GPT-2's byte characters as the vocabulary, a few merges in both
+# forms, added tokens (one a prefix of another), then text with words, spaces, digits, an added
+# token, a multibyte character
+def byte_chars():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b), cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+vocab = {c: b for b, c in byte_chars().items()}
+vocab.update({"\u0120t": 256, "he": 257, "\u0120the": 258, "ab": 259})
+tokenizer = {"added_tokens": [{"id": 300, "content": "<|a|>"}, {"id": 301, "content": "<|a|><|b|>"}],
+             "normalizer": None,
+             "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+             "model": {"type": "BPE", "dropout": None, "vocab": vocab,
+                       "merges": ["\u0120 t", ["h", "e"], "\u0120t he", "a b"]}}
+for i, text in enumerate(["the abab  cab's 12 <|a|><|b|> \u00e4\u4f60 end.\n", "", "<|a|>"]):
+    put("fuzz_tokenizer", f"tok{i}", json.dumps(tokenizer).encode() + b"\0" + text.encode())
+

@@ -104,6 +104,36 @@ def test_decoding_options_equal_faster_whisper(f32, clips, options):
         assert compare_segments(ours, list(theirs)) <= 0.1
 
 
+# prompt text options, each kept where neither engine falls back to sampling (whose random
+# draws are each engine's own): prefix "ok" after the initial prompt "Once upon a time." is
+# such a case on both models
+PROMPT_OPTIONS = {"tiny.en": [dict(initial_prompt="Glossary: Kubernetes, PostgreSQL, qattn."),
+                              dict(prefix="So"), dict(hotwords="Kubernetes PostgreSQL"),
+                              dict(prefix="Well then", beam_size=1),
+                              dict(prefix="Hello", without_timestamps=True),
+                              dict(prefix="ok", hotwords="zebra"), dict(initial_prompt="")],
+                  "base": [dict(initial_prompt="Glossary: Kubernetes, PostgreSQL, qattn."),
+                           dict(prefix="So"), dict(hotwords="Kubernetes PostgreSQL")]}
+
+
+@peers
+def test_prompt_text_equals_faster_whisper(f32, clips):
+    """initial_prompt, prefix and hotwords (text through tokenizer.json; the prefix forced as
+    CTranslate2's hard prefix): the same transcripts as faster-whisper with the same options,
+    token for token, at temperature 0 throughout; a prefix begins the text."""
+    name, d, model = f32
+    fw = faster_whisper(d, "float32")
+    audio = clips["long"][2]
+    for options in PROMPT_OPTIONS[name]:
+        ours, _ = model.transcribe(audio, **options)
+        theirs = list(fw.transcribe(audio, **options)[0])
+        print(name, options, "".join(s.text for s in ours)[:80])
+        assert compare_segments(ours, theirs) <= 0.1, options
+        assert all(s.temperature == 0 for s in ours), options
+        if "prefix" in options:
+            assert ours[0].text.startswith(" " + options["prefix"]), options
+
+
 @peers
 def test_translate_and_languages_with_base(clips):
     """Multilingual base: German speech detected as German (with its probability), transcribed
@@ -210,6 +240,29 @@ def test_bad_requests_fail_clearly(clips, tmp_path):
     assert model.transcribe(np.zeros(0, np.float32))[0] == []  # no audio: no segment
     with pytest.raises(qattn.QattnError, match="vocabulary|config|decoder|model"):
         qattn.Whisper(str(tmp_path))
+    with pytest.raises(TypeError, match="initial_prompt must be a str"):
+        model.transcribe(audio, initial_prompt=[1, 2])
+    # prompt text needs tokenizer.json: a directory without one loads, and says so when asked
+    d = model_dir("tiny.en")
+    bare = tmp_path / "no_tokenizer"
+    bare.mkdir()
+    for f in os.listdir(d):
+        if f != "tokenizer.json":
+            os.symlink(os.path.join(d, f), bare / f)
+    no_tokenizer = qattn.Whisper(str(bare), precision="int8", threads=2)
+    assert no_tokenizer.transcribe(audio, beam_size=1)[0]
+    for key in ("initial_prompt", "prefix", "hotwords"):
+        with pytest.raises(qattn.QattnError, match=f"{key} text needs the model's tokenizer.json"):
+            no_tokenizer.transcribe(audio, **{key: "words"})
+    # a tokenizer.json that does not belong to the vocabulary is refused at load
+    other = tmp_path / "other_tokenizer"
+    other.mkdir()
+    for f in os.listdir(d):
+        if f != "tokenizer.json":
+            os.symlink(os.path.join(d, f), other / f)
+    os.symlink(os.path.join(model_dir("base"), "tokenizer.json"), other / "tokenizer.json")
+    with pytest.raises(qattn.QattnError, match="does not match the vocabulary"):
+        qattn.Whisper(str(other))
     # a model directory whose config.json suppress lists are malformed: refused by name
     d = model_dir("tiny.en")
     config = json.load(open(os.path.join(d, "config.json")))
