@@ -335,3 +335,12 @@ def test_cli_writes_files_that_parse(clips, tmp_path):
     r = subprocess.run([os.path.join(BUILD, "qattn"), "transcribe", "--model", d, "--language", "de",
                         "--output-dir", str(tmp_path / "none"), wavs[0]], capture_output=True, text=True)
     assert r.returncode == 1 and "English-only" in r.stderr and not os.listdir(tmp_path / "none")
+    # the prompt text options reach the library: the CLI's transcript is the API's with them
+    options = dict(initial_prompt="Harbour town.", prefix="So", hotwords="fox")
+    r = subprocess.run([os.path.join(BUILD, "qattn"), "transcribe", "--model", d, "--beam-size", "1",
+                        "--threads", "2", "--output-format", "txt", "--output-dir", str(tmp_path / "p"),
+                        "--initial-prompt", options["initial_prompt"], "--prefix", options["prefix"],
+                        "--hotwords", options["hotwords"], wavs[0]], capture_output=True, text=True)
+    segments, _ = model.transcribe(qattn.load_audio(wavs[0]), beam_size=1, **options)
+    assert r.returncode == 0 and segments[0].text.startswith(" So")
+    assert (tmp_path / "p" / "short.txt").read_text() == "".join(s.text.strip() + "\n" for s in segments)

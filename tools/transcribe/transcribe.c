@@ -35,6 +35,10 @@ static int usage(FILE *to, int status)
             "  --no-timestamps        one segment per 30 s window, no timestamp tokens\n"
             "  --no-previous-text     do not prompt each window with the text before it\n"
             "  --no-fallback          decode at temperature 0 only\n"
+            "  --initial-prompt TEXT  text taken as what was said before the audio (names,\n"
+            "                         spelling, style); needs the model's tokenizer.json\n"
+            "  --prefix TEXT          the first words of the audio, forced (and written)\n"
+            "  --hotwords TEXT        words to favour, put before every window's prompt\n"
             "  --quiet                no segments on stdout, no progress bar\n");
     return status;
 }
@@ -184,6 +188,12 @@ int transcribe_main(int argc, char **argv)
             c.formats = transcript_format(next);
         else if (!strcmp(a, "--output-dir"))
             c.out_dir = next;
+        else if (!strcmp(a, "--initial-prompt"))
+            c.p.initial_prompt = next;
+        else if (!strcmp(a, "--prefix"))
+            c.p.prefix = next;
+        else if (!strcmp(a, "--hotwords"))
+            c.p.hotwords = next;
         else if (!strcmp(a, "--no-timestamps"))
             c.p.without_timestamps = 1;
         else if (!strcmp(a, "--no-previous-text"))
