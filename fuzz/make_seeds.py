@@ -9,8 +9,8 @@ import wave
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
-from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, hf_config, random_weights,  # noqa: E402
-                           safetensors_bytes)
+from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, gpt2_byte_chars, hf_config,  # noqa: E402
+                           random_weights, safetensors_bytes)
 
 out = sys.argv[1]
 for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio",
@@ -65,17 +65,7 @@ for rate, channels in ((16000, 1), (22050, 2)):
 # tokenizer.json + NUL + text: GPT-2's byte characters as the vocabulary, a few merges in both
 # forms, added tokens (one a prefix of another), then text with words, spaces, digits, an added
 # token, a multibyte character
-def byte_chars():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b), cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
-vocab = {c: b for b, c in byte_chars().items()}
+vocab = {c: b for b, c in gpt2_byte_chars().items()}
 vocab.update({"\u0120t": 256, "he": 257, "\u0120the": 258, "ab": 259})
 tokenizer = {"added_tokens": [{"id": 300, "content": "<|a|>"}, {"id": 301, "content": "<|a|><|b|>"}],
              "normalizer": None,

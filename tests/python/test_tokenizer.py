@@ -10,6 +10,7 @@ import pytest
 
 import qattn
 from trained import MODELS, model_dir
+from whisper_files import gpt2_byte_chars
 
 # text meant to reach every branch: contractions, digits, punctuation runs, whitespace runs
 # before words and at the end, letters of several scripts, emoji (4-byte UTF-8), NEL and other
@@ -74,19 +75,8 @@ def write_tokenizer(d, vocab, merges, added=(), **top):
     return d
 
 
-def byte_chars():
-    """GPT-2's bytes_to_unicode, written out here from its definition."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b), cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
 def small_vocab(*extra):
-    chars = byte_chars()
+    chars = gpt2_byte_chars()
     vocab = {chars[b]: b for b in range(256)}
     for i, token in enumerate(extra):
         vocab[token] = 256 + i

@@ -375,3 +375,16 @@ def torch_decoder(ct2, features, tokens):
         x = x + lin(F.gelu(lin(h, p + "ffn/linear_0")), p + "ffn/linear_1")
         i += 1
     return (ln(x, "decoder/layer_norm") @ E.T).numpy()
+
+
+def gpt2_byte_chars():
+    """GPT-2's bytes_to_unicode (encoder.py), written out from its definition: printable
+    Latin-1 bytes stand for themselves, the other 68 for U+0100.. in byte order."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b), cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
