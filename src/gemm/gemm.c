@@ -189,6 +189,66 @@ static void quantize_task(void *ctx, int64_t item, int worker)
                         q->sx + i0);
 }
 
+/* The largest accumulator tile of any tier (row_block x col_block int32). */
+enum { ACC_TILE = REFERENCE_ROW_BLOCK * REFERENCE_COL_BLOCK };
+
+void qattn_gemm_workspace_free(qattn_gemm_workspace *ws)
+{
+    if (!ws)
+        return;
+    free(ws->x8), free(ws->sx), free(ws->acc);
+    memset(ws, 0, sizeof *ws);
+}
+
+qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, int32_t max_k,
+                                       int32_t threads)
+{
+    memset(ws, 0, sizeof *ws);
+    if (max_m < 1 || max_k < 1 || max_k > QATTN_GEMM_MAX_K || threads < 0)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm workspace: %d rows of %d, %d threads", max_m,
+                          max_k, threads);
+    ws->max_m = max_m, ws->max_k = max_k, ws->workers = qattn_workers_for(threads, 64);
+    ws->x8 = malloc((size_t)max_m * (size_t)max_k);
+    ws->sx = malloc((size_t)max_m * sizeof(float));
+    ws->acc = malloc((size_t)ws->workers * ACC_TILE * sizeof(int32_t));
+    if (!ws->x8 || !ws->sx || !ws->acc) {
+        qattn_gemm_workspace_free(ws);
+        return qattn_fail(QATTN_ERR_NOMEM, "gemm workspace: out of memory (%d rows of %d)", max_m,
+                          max_k);
+    }
+    return QATTN_OK;
+}
+
+qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int32_t m,
+                               ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads,
+                               qattn_gemm_workspace *ws)
+{
+    if (!w || !(w->w8 || w->packed) || !x || !y || !ws || !ws->acc)
+        return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    if (m < 1 || ldx < w->k || ldy < w->n || m > ws->max_m || w->k > ws->max_k)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, k = %d, ldx = %td, ldy = %td (workspace "
+                          "%d x %d)", m, w->k, ldx, ldy, ws->max_m, ws->max_k);
+    const int32_t rb = w->uk ? w->uk->row_block : REFERENCE_ROW_BLOCK;
+    const int32_t cb = w->uk ? w->uk->col_block : REFERENCE_COL_BLOCK;
+    if ((int64_t)rb * cb > ACC_TILE)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: a %d x %d tile is larger than the workspace's",
+                          rb, cb);
+    int32_t *scratch[64];
+    run r = {w, NULL, NULL, y, ldy, m, rb, cb, (m + rb - 1) / rb, (w->n + cb - 1) / cb, scratch};
+    const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
+    int workers = qattn_workers_for(threads, items);
+    workers = workers < ws->workers ? workers : ws->workers;
+    workers = workers < 64 ? workers : 64;
+    for (int i = 0; i < workers; i++)
+        scratch[i] = ws->acc + (size_t)i * ACC_TILE;
+    quantize_job q = {x, m, w->k, ldx, ws->x8, ws->sx};
+    const int64_t quantize_tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
+    qattn_parallel_for(qattn_workers_for(threads, quantize_tasks), quantize_tasks, quantize_task, &q);
+    r.x8 = ws->x8, r.sx = ws->sx;
+    qattn_parallel_for(workers, items, tile_task, &r);
+    return QATTN_OK;
+}
+
 qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
                             ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads)
 {
@@ -196,27 +256,10 @@ qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
     if (m < 1 || ldx < w->k || ldy < w->n)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, ldx = %td, ldy = %td", m, ldx, ldy);
-    const int32_t rb = w->uk ? w->uk->row_block : REFERENCE_ROW_BLOCK;
-    const int32_t cb = w->uk ? w->uk->col_block : REFERENCE_COL_BLOCK;
-    run r = {w, NULL, NULL, y, ldy, m, rb, cb, (m + rb - 1) / rb, (w->n + cb - 1) / cb, NULL};
-    const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
-    const int workers = qattn_workers_for(threads, items);
-    int8_t *x8 = malloc((size_t)m * w->k);
-    float *sx = malloc((size_t)m * sizeof(float));
-    r.scratch = calloc((size_t)workers, sizeof *r.scratch);
-    int ok = x8 && sx && r.scratch;
-    for (int i = 0; ok && i < workers; i++)
-        ok = (r.scratch[i] = malloc((size_t)rb * cb * sizeof(int32_t))) != NULL;
-    if (ok) {
-        quantize_job q = {x, m, w->k, ldx, x8, sx};
-        const int64_t quantize_tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
-        qattn_parallel_for(qattn_workers_for(threads, quantize_tasks), quantize_tasks,
-                           quantize_task, &q);
-        r.x8 = x8, r.sx = sx;
-        qattn_parallel_for(workers, items, tile_task, &r);
-    }
-    for (int i = 0; r.scratch && i < workers; i++)
-        free(r.scratch[i]);
-    free(r.scratch), free(x8), free(sx);
-    return ok ? QATTN_OK : qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory (m = %d)", m);
+    qattn_gemm_workspace ws;
+    qattn_status st = qattn_gemm_workspace_init(&ws, m, w->k, threads);
+    if (st == QATTN_OK)
+        st = qattn_gemm_run_in(w, x, m, ldx, y, ldy, threads, &ws);
+    qattn_gemm_workspace_free(&ws);
+    return st;
 }

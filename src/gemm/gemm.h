@@ -47,6 +47,27 @@ void qattn_gemm_weights_free(qattn_gemm_weights *w);
 qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
                             ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads);
 
+/* The scratch of a GEMM made once, for callers that run many small ones (the decoder, per
+ * token): the quantized rows and their scales for up to max_m rows of up to max_k values, an
+ * accumulator tile per worker for up to `threads` workers (0: one per CPU). One call at a
+ * time uses a workspace. */
+typedef struct qattn_gemm_workspace {
+    int8_t *x8;
+    float *sx;
+    int32_t *acc;
+    int32_t max_m, max_k, workers;
+} qattn_gemm_workspace;
+
+qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, int32_t max_k,
+                                       int32_t threads);
+void qattn_gemm_workspace_free(qattn_gemm_workspace *ws);
+
+/* qattn_gemm_run with the scratch in ws (m <= ws->max_m, k <= ws->max_k): no allocation.
+ * The result is the same bits as qattn_gemm_run's. */
+qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int32_t m,
+                               ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads,
+                               qattn_gemm_workspace *ws);
+
 /* Per-row quantization of activations: sx[i] = max|x[i][:]| / 127 (1 for a zero row),
  * x8[i][t] = round_half_even(x * (1 / sx[i])), saturated. */
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,

@@ -31,6 +31,7 @@ struct qattn_decoder_state {
     float *spare_k, *spare_v; /* the same, for reordering (max_seqs > 1 only) */
     int32_t rows;             /* scratch rows: max(n_text_ctx, max_seqs) */
     float *x, *h, *wide, *att, *scores;
+    qattn_gemm_workspace gemm; /* int8: the GEMMs' scratch, so no token step allocates */
 };
 
 void qattn_decoder_state_free(qattn_decoder_state *s)
@@ -39,6 +40,7 @@ void qattn_decoder_state_free(qattn_decoder_state *s)
         return;
     free(s->cross_kv), free(s->self_k), free(s->self_v), free(s->spare_k), free(s->spare_v);
     free(s->x), free(s->h), free(s->wide), free(s->att), free(s->scores);
+    qattn_gemm_workspace_free(&s->gemm);
     free(s);
 }
 
@@ -82,6 +84,10 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
                               s->scores && (max_seqs == 1 || (s->spare_k && s->spare_v))
                           ? QATTN_OK
                           : qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
+    if (st == QATTN_OK && dec->run.precision == QATTN_PRECISION_INT8)
+        st = qattn_gemm_workspace_init(&s->gemm, (int32_t)rows,
+                                       dec->n_ffn > dec->n_state ? dec->n_ffn : dec->n_state,
+                                       dec->run.threads);
     for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++)
         st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features, n_audio,
                               s->cross_kv + (size_t)l * a * 2 * d);
@@ -165,7 +171,7 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
     for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++) {
         const whisper_decoder_layer *L = &dec->layers[l];
         qattn_layer_norm(s->x, L->self_ln_w, L->self_ln_b, s->h, rows, (int32_t)d, th);
-        if ((st = qattn_linear_run(run, &L->self_qkv, s->h, rows, s->wide)))
+        if ((st = qattn_linear_run_in(run, &L->self_qkv, s->h, rows, s->wide, &s->gemm)))
             break;
         for (size_t j = 0; j < (size_t)n_seqs; j++) {
             float *k = s->self_k + j * per_seq + (size_t)l * ctx * d;
@@ -178,23 +184,23 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
             qattn_attention_heads_f32(heads, (int32_t)d, qkv, (int32_t)(3 * d), k, v, (int32_t)d,
                                       n_tokens, (int32_t)m, 1, th, s->scores, s->att + j * n * d);
         }
-        if ((st = qattn_linear_run(run, &L->self_out, s->att, rows, s->h)))
+        if ((st = qattn_linear_run_in(run, &L->self_out, s->att, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
         qattn_layer_norm(s->x, L->cross_ln_w, L->cross_ln_b, s->h, rows, (int32_t)d, th);
-        if ((st = qattn_linear_run(run, &L->cross_q, s->h, rows, s->wide)))
+        if ((st = qattn_linear_run_in(run, &L->cross_q, s->h, rows, s->wide, &s->gemm)))
             break;
         const float *kv = s->cross_kv + (size_t)l * a * 2 * d;
         qattn_attention_heads_f32(heads, (int32_t)d, s->wide, (int32_t)d, kv, kv + d,
                                   (int32_t)(2 * d), rows, (int32_t)a, 0, th, s->scores, s->att);
-        if ((st = qattn_linear_run(run, &L->cross_out, s->att, rows, s->h)))
+        if ((st = qattn_linear_run_in(run, &L->cross_out, s->att, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
         qattn_layer_norm(s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, rows, (int32_t)d, th);
-        if ((st = qattn_linear_run(run, &L->fc1, s->h, rows, s->wide)))
+        if ((st = qattn_linear_run_in(run, &L->fc1, s->h, rows, s->wide, &s->gemm)))
             break;
         qattn_gelu(s->wide, rows, dec->n_ffn, th);
-        if ((st = qattn_linear_run(run, &L->fc2, s->wide, rows, s->h)))
+        if ((st = qattn_linear_run_in(run, &L->fc2, s->wide, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
     }
@@ -205,11 +211,11 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
 
 /* logits[rows][n_vocab] = h E^T: an INT8 GEMM (int8) or OpenBLAS over the tied embedding. */
 static qattn_status project(const struct qattn_decoder *dec, const float *h, int32_t rows,
-                            float *logits)
+                            float *logits, qattn_gemm_workspace *ws)
 {
     const int32_t d = dec->n_state;
     if (dec->run.precision == QATTN_PRECISION_INT8)
-        return qattn_linear_run(&dec->run, &dec->logits_int8, h, rows, logits);
+        return qattn_linear_run_in(&dec->run, &dec->logits_int8, h, rows, logits, ws);
     if (rows == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, dec->n_vocab, d, 1.0f, dec->embed, d, h, 1, 0.0f,
                     logits, 1);
@@ -228,7 +234,7 @@ static qattn_status last_logits(qattn_decoder_state *s, int32_t n_seqs, int32_t 
     for (int32_t j = 0; j < n_seqs; j++)
         qattn_layer_norm(s->x + ((size_t)j * n_tokens + n_tokens - 1) * d, dec->ln_w, dec->ln_b,
                          s->h + (size_t)j * d, 1, (int32_t)d, 1);
-    return project(dec, s->h, n_seqs, logits);
+    return project(dec, s->h, n_seqs, logits, &s->gemm);
 }
 
 qattn_status qattn_decoder_step(qattn_decoder_state *s, const int32_t *tokens, int32_t n_tokens,
@@ -262,7 +268,7 @@ qattn_status qattn_decoder_logits(const qattn_decoder *dec, const float *feature
     if (st == QATTN_OK && (st = forward(s, tokens, 1, n_tokens, "decoder_logits")) == QATTN_OK) {
         qattn_layer_norm(s->x, dec->ln_w, dec->ln_b, s->h, n_tokens, dec->n_state,
                          dec->run.threads);
-        st = project(dec, s->h, n_tokens, logits);
+        st = project(dec, s->h, n_tokens, logits, &s->gemm);
     }
     qattn_decoder_state_free(s);
     return st;

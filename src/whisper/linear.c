@@ -8,8 +8,15 @@
 qattn_status qattn_linear_run(const qattn_run *run, const whisper_linear *l, const float *x,
                               int32_t m, float *y)
 {
+    return qattn_linear_run_in(run, l, x, m, y, NULL);
+}
+
+qattn_status qattn_linear_run_in(const qattn_run *run, const whisper_linear *l, const float *x,
+                                 int32_t m, float *y, qattn_gemm_workspace *ws)
+{
     if (run->precision == QATTN_PRECISION_INT8)
-        return qattn_gemm_run(&l->q, x, m, l->n_in, y, l->n_out, run->threads);
+        return ws ? qattn_gemm_run_in(&l->q, x, m, l->n_in, y, l->n_out, run->threads, ws)
+                  : qattn_gemm_run(&l->q, x, m, l->n_in, y, l->n_out, run->threads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->n_out, l->n_in, 1.0f, x, l->n_in,
                 l->w, l->n_in, 0.0f, y, l->n_out);
     if (l->b)

@@ -59,6 +59,9 @@ struct qattn_encoder {
 /* y[m][n_out] = x[m][n_in] W^T + b in the layer's precision (linear.c). */
 qattn_status qattn_linear_run(const qattn_run *run, const whisper_linear *l, const float *x,
                               int32_t m, float *y);
+/* The same with the INT8 GEMM's scratch in ws (int8; the f32 path needs none): no allocation. */
+qattn_status qattn_linear_run_in(const qattn_run *run, const whisper_linear *l, const float *x,
+                                 int32_t m, float *y, qattn_gemm_workspace *ws);
 void qattn_linear_free(whisper_linear *l);
 
 /* Self-attention of n frames (self_attention.c): qkv is [n][3 d] (q, k, v side by side),

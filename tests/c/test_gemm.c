@@ -54,8 +54,17 @@ static float *run(const shape *s, const float *w, const float *b, const float *x
     qattn_gemm_weights gw;
     float *y = malloc((size_t)s->m * (s->n + 3) * sizeof(float));
     CHECK(qattn_gemm_weights_make(&gw, w, b, s->n, s->k, isa) == QATTN_OK, "%s", qattn_last_error());
-    CHECK(qattn_gemm_run(&gw, x, s->m, s->k + 1, y, s->n + 3, threads) == QATTN_OK, "%s",
-          qattn_last_error());
+    if (threads == 2) { /* a workspace made once, larger than this product (the decoder's use) */
+        qattn_gemm_workspace ws;
+        CHECK(qattn_gemm_workspace_init(&ws, s->m + 7, s->k + 64, 3) == QATTN_OK, "%s",
+              qattn_last_error());
+        CHECK(qattn_gemm_run_in(&gw, x, s->m, s->k + 1, y, s->n + 3, threads, &ws) == QATTN_OK,
+              "%s", qattn_last_error());
+        qattn_gemm_workspace_free(&ws);
+    } else {
+        CHECK(qattn_gemm_run(&gw, x, s->m, s->k + 1, y, s->n + 3, threads) == QATTN_OK, "%s",
+              qattn_last_error());
+    }
     qattn_gemm_weights_free(&gw);
     return y;
 }
@@ -134,6 +143,20 @@ static void errors(void)
     w[2] = NAN;
     CHECK(qattn_gemm_weights_make(&gw, w, NULL, 2, 4, 0) == QATTN_ERR_VALUE, "NaN weight");
     CHECK(gw.w8 == NULL && gw.packed == NULL, "nothing kept on failure");
+    /* a workspace too small for the product is refused, not overrun */
+    float x[16] = {0}, y[16];
+    w[2] = 3;
+    qattn_gemm_workspace ws;
+    CHECK(qattn_gemm_weights_make(&gw, w, NULL, 2, 4, 0) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_workspace_init(&ws, 2, 4, 1) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_run_in(&gw, x, 3, 4, y, 2, 1, &ws) == QATTN_ERR_SIZE, "m past the workspace");
+    CHECK(qattn_gemm_run_in(&gw, x, 2, 4, y, 2, 1, &ws) == QATTN_OK, "%s", qattn_last_error());
+    qattn_gemm_workspace_free(&ws);
+    CHECK(qattn_gemm_workspace_init(&ws, 2, 2, 1) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_ERR_SIZE, "k past the workspace");
+    qattn_gemm_workspace_free(&ws);
+    CHECK(qattn_gemm_workspace_init(&ws, 0, 4, 1) == QATTN_ERR_SIZE, "no rows");
+    qattn_gemm_weights_free(&gw);
 }
 
 int main(void)
