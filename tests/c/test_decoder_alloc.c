@@ -94,7 +94,7 @@ static void run(const char *dir, qattn_precision precision)
         CHECK(0, "%s", qattn_last_error());
         return;
     }
-    const int32_t n_audio = w->enc.n_ctx, d = w->enc.n_state, beams = 5, steps = 40;
+    const int32_t n_audio = w->enc.n_ctx, d = w->enc.n_state, beams = 5, steps = 20;
     float *features = malloc((size_t)n_audio * d * sizeof *features);
     float *logits = malloc((size_t)beams * w->dec.n_vocab * sizeof *logits);
     for (int32_t i = 0; i < n_audio * d; i++) /* any features: the decoder's work is the same */
@@ -124,14 +124,14 @@ static void run(const char *dir, qattn_precision precision)
     /* whole searches on one window: beam search twice (the second reuses the prompt's pass),
      * greedy and sampling: only the window's setup allocates */
     qattn_search *search = NULL;
-    CHECK(qattn_search_create(w->decoder, beams, 64, &search) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_search_create(w->decoder, beams, 24, &search) == QATTN_OK, "%s", qattn_last_error());
     CHECK(qattn_search_window(search, features, n_audio) == QATTN_OK, "%s", qattn_last_error());
     qattn_logit_rules rules = {w->dec.n_vocab, w->suppress, w->n_suppress, w->suppress_begin,
                                w->n_suppress_begin, 1, w->eot, w->no_timestamps, w->ts_begin,
                                w->ts_end, w->ts_begin + 50};
-    int32_t out[64];
+    int32_t out[24];
     qattn_search_result result = {out, 0, 0, 0, 0};
-    const qattn_search_params beam = {beams, 5, 1, 1, 0, 64, 1, 0}, sample = {1, 5, 1, 1, 0.5f, 64, 1, 0};
+    const qattn_search_params beam = {beams, 5, 1, 1, 0, 24, 1, 0}, sample = {1, 5, 1, 1, 0.5f, 24, 1, 0};
     const int32_t sot[] = {w->sot};
     qattn_search_run(search, sot, 1, 0, w->no_speech, &rules, &beam, &result); /* warm-up */
     allocations = openblas_allocations = threads_started = 0, counting = 1;
