@@ -321,7 +321,7 @@ qattn_status qattn_search_run(qattn_search *s, const int32_t *prompt, int32_t n_
         return st;
     s->n_hyps = 0, s->rng = p->seed;
     s->n_forced = p->n_forced < p->max_new ? p->n_forced : p->max_new;
-    for (int32_t j = 0; j < n0 || j < 1; j++)
+    for (int32_t j = 0; j < n0; j++)
         memcpy(s->seqs + (size_t)j * s->max_new, prompt + n_prompt - p->n_forced,
                (size_t)s->n_forced * sizeof *prompt);
     if (s->n_forced == p->max_new) /* CTranslate2 ends on its last step, inside the prefix */

@@ -392,7 +392,7 @@ static qattn_status put(out_ids *o, int32_t id)
 }
 
 typedef struct candidate { /* a pair that may merge: symbols `left` and the one after it */
-    int32_t rank, left, left_id, right_id;
+    int32_t rank, left, left_id, right_id, merged;
 } candidate;
 
 typedef struct bpe_work { /* one piece's symbols as a linked list, and the candidate heap */
@@ -442,7 +442,7 @@ static void consider(const qattn_tokenizer *t, bpe_work *w, int32_t left)
         return;
     const pair_slot *m = merge_slot(t, w->id[left], w->id[right]);
     if (m->rank >= 0)
-        heap_push(w, (candidate){m->rank, left, w->id[left], w->id[right]});
+        heap_push(w, (candidate){m->rank, left, w->id[left], w->id[right], m->merged});
 }
 
 /* One piece of text (already split by the pattern) -> BPE ids. */
@@ -460,7 +460,7 @@ static qattn_status encode_piece(const qattn_tokenizer *t, bpe_work *w, const ui
         /* stale: the left symbol was merged away (id -1) or either side has changed */
         if (w->id[c.left] != c.left_id || right < 0 || w->id[right] != c.right_id)
             continue;
-        w->id[c.left] = merge_slot(t, c.left_id, c.right_id)->merged;
+        w->id[c.left] = c.merged;
         w->id[right] = -1;
         w->next[c.left] = w->next[right];
         if (w->next[right] >= 0)

@@ -435,12 +435,13 @@ static qattn_status encode_option(run *r, const char *name, const char *text, in
     spaced[0] = ' ';
     memcpy(spaced + 1, text + a, b - a);
     spaced[b - a + 1] = '\0';
-    int32_t total = 0;
-    qattn_status st = qattn_tokenizer_encode(r->w->tokenizer, spaced, NULL, 0, &total);
-    if (st == QATTN_OK && !(*ids = malloc((size_t)total * sizeof **ids + 1)))
-        st = qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+    /* at most one id per byte: every byte is one symbol before merging, an added token one id */
+    const size_t bytes = b - a + 1;
+    qattn_status st = QATTN_OK;
+    if (bytes > INT32_MAX || !(*ids = malloc(bytes * sizeof **ids)))
+        st = qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory for %zu bytes of %s", bytes, name);
     if (st == QATTN_OK)
-        st = qattn_tokenizer_encode(r->w->tokenizer, spaced, *ids, total, n);
+        st = qattn_tokenizer_encode(r->w->tokenizer, spaced, *ids, (int32_t)bytes, n);
     free(spaced);
     if (st != QATTN_OK) {
         char why[256]; /* qattn_fail writes the buffer qattn_last_error reads */

@@ -67,6 +67,16 @@ static qattn_status special_tokens(struct qattn_whisper *w, const char *path)
     return QATTN_OK;
 }
 
+/* Whether dir holds the optional file `name`; its path into path[size] either way. */
+static int has_file(const char *dir, const char *name, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
 /* An array of ids from config.json into *ids (NULL and 0 when absent). */
 static qattn_status id_list(const cJSON *root, const char *key, int32_t n_vocab, int32_t extra,
                             int32_t **ids, int32_t *n, const char *path)
@@ -114,15 +124,11 @@ qattn_status qattn_suppress_ids_parse(const char *text, const char *path, int32_
 static qattn_status suppress_lists(struct qattn_whisper *w, const char *dir)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
     qattn_status st = QATTN_OK;
     char *text = NULL;
-    FILE *exists = fopen(path, "rb");
-    if (exists) {
-        fclose(exists);
-        if (!(text = qattn_read_text_file(path, 1 << 22, &st)))
-            return st;
-    }
+    if (has_file(dir, "config.json", path, sizeof path) &&
+        !(text = qattn_read_text_file(path, 1 << 22, &st)))
+        return st;
     st = qattn_suppress_ids_parse(text, path, w->dec.n_vocab, &w->suppress, &w->n_suppress,
                                   &w->suppress_begin, &w->n_suppress_begin);
     free(text);
@@ -147,11 +153,8 @@ static qattn_status suppress_lists(struct qattn_whisper *w, const char *dir)
 static qattn_status optional_tokenizer(struct qattn_whisper *w, const char *dir)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    FILE *exists = fopen(path, "rb");
-    if (!exists)
+    if (!has_file(dir, "tokenizer.json", path, sizeof path))
         return QATTN_OK;
-    fclose(exists);
     qattn_status st = qattn_tokenizer_load(dir, &w->tokenizer);
     int32_t ids[4], n = 0;
     if (st == QATTN_OK)
