@@ -19,8 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&c, 0, sizeof c);
     if (qattn_whisper_parse_hf_config(text, "fuzz", &c) == QATTN_OK)
         qattn_whisper_check_config("fuzz", &c);
+    static const char *const keys[2] = {"suppress_ids", "suppress_ids_begin"};
     int32_t *suppress, *begin, n_suppress, n_begin;
-    qattn_suppress_ids_parse(text, "fuzz", 51865, &suppress, &n_suppress, &begin, &n_begin);
+    qattn_suppress_ids_parse(text, "fuzz", 51865, keys, &suppress, &n_suppress, &begin, &n_begin);
     free(suppress), free(begin);
     free(text);
     return 0;

@@ -1,5 +1,5 @@
-/* libFuzzer target: a vocabulary (vocabulary.json when the first byte is '[', else
- * vocabulary.txt) through the parser, then ids -> text over every token, which exercises the
+/* libFuzzer target: a vocabulary (vocabulary.json when the first byte is '[', tokenizer.json
+ * when it is '{', else vocabulary.txt) through the parser, then ids -> text over every token, which exercises the
  * byte-level mapping and the lossy UTF-8 decoding on whatever bytes the tokens hold. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     qattn_vocabulary *v = NULL;
-    if (qattn_vocabulary_parse(text, size > 0 && data[0] == '[', "fuzz", &v) == QATTN_OK) {
+    const qattn_vocabulary_kind kind = size > 0 && data[0] == '[' ? QATTN_VOCAB_JSON
+                                       : size > 0 && data[0] == '{' ? QATTN_VOCAB_TOKENIZER_JSON
+                                                                    : QATTN_VOCAB_TXT;
+    if (qattn_vocabulary_parse(text, kind, "fuzz", &v) == QATTN_OK) {
         int32_t n = qattn_vocabulary_size(v);
         int32_t *ids = malloc((size_t)n * sizeof *ids);
         char out[64];

@@ -51,6 +51,8 @@ qattn_status qattn_whisper_parse_hf_config(const char *text, const char *name, w
              json_int(root, "max_source_positions", &c->n_ctx);
     if (ok && !json_int(root, "encoder_ffn_dim", &c->n_ffn))
         c->n_ffn = ffn_of(c->n_state);
+    if (ok && !json_int(root, "decoder_attention_heads", &c->n_text_heads))
+        c->n_text_heads = -1; /* an encoder-only config: the decoder says so if asked for */
     cJSON_Delete(root);
     if (!ok)
         return qattn_fail(QATTN_ERR_MODEL,
@@ -77,6 +79,7 @@ void qattn_whisper_config_from_ggml(const ggml_hparams *hp, whisper_config *c)
     c->n_mels = hp->n_mels, c->n_ctx = hp->n_audio_ctx, c->n_state = hp->n_audio_state;
     c->n_heads = hp->n_audio_head, c->n_layers = hp->n_audio_layer;
     c->n_ffn = ffn_of(hp->n_audio_state);
+    c->n_text_heads = hp->n_text_head;
 }
 
 int32_t qattn_ct2_dim(const wt_set *set, const char *name, int dim)
@@ -121,6 +124,8 @@ qattn_status qattn_whisper_config_from_ct2(const wt_set *set, const char *path, 
     c->n_ffn = qattn_ct2_dim(set, "encoder/layer_0/ffn/linear_0/weight", 0);
     c->n_layers = qattn_ct2_layers(set, "encoder");
     qattn_status st = qattn_ct2_heads(set, path, "encoder", &c->n_heads);
+    if (st == QATTN_OK)
+        st = qattn_ct2_heads(set, path, "decoder", &c->n_text_heads);
     if (st != QATTN_OK)
         return st;
     if (c->n_state < 0 || c->n_mels < 0 || c->n_ctx < 0 || c->n_ffn < 0 || c->n_layers == 0)

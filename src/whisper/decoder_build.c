@@ -1,7 +1,9 @@
 /*
- * The decoder's weights from a CTranslate2 model (names: CTranslate2's
- * converters/transformers.py WhisperLoader, ../shared/WHISPER.md A6): its shape from the
- * variables, every tensor checked and converted like the encoder's.
+ * The decoder's weights from any of the three formats: each tensor's name in Hugging Face
+ * (transformers' WhisperDecoder), whisper.cpp ggml (openai/whisper's TextDecoder names, which
+ * its converter keeps) and CTranslate2 (its converters/transformers.py WhisperLoader,
+ * ../shared/WHISPER.md A6); the shape from the tensors themselves; every tensor checked and
+ * converted like the encoder's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +13,88 @@
 #include "whisper/decoder.h"
 #include "whisper/model_load.h"
 
-static qattn_status config_of(const qattn_model_source *src, struct qattn_decoder *dec)
+/* Names after the decoder's prefix, in model_load.h's column order: Hugging Face, ggml,
+ * CTranslate2. A per-layer name follows the layer's own prefix. */
+static const char *const LAYER_PREFIX[3] = {"layers.%d.", "blocks.%d.", "layer_%d/"};
+static const char *const EMBED[3] = {"embed_tokens.weight", "token_embedding.weight",
+                                     "embeddings/weight"};
+static const char *const POSITIONS[3] = {"embed_positions.weight", "positional_embedding",
+                                         "position_encodings/encodings"};
+static const char *const FINAL_NORM[3] = {"layer_norm", "ln", "layer_norm"};
+static const char *const SELF_NORM[3] = {"self_attn_layer_norm", "attn_ln", "self_attention/layer_norm"};
+static const char *const CROSS_NORM[3] = {"encoder_attn_layer_norm", "cross_attn_ln", "attention/layer_norm"};
+static const char *const MLP_NORM[3] = {"final_layer_norm", "mlp_ln", "ffn/layer_norm"};
+
+/* A linear layer: CTranslate2 stores it as one tensor (q, k, v stacked for self-attention,
+ * k, v for cross-attention); Hugging Face and ggml as separate parts stacked here in that
+ * order. The key part has no bias in those files (Whisper's key projection has none; zeros
+ * here, as CTranslate2's converter writes them). */
+typedef struct linear_names {
+    const char *ct2;
+    const char *parts[2][3]; /* [Hugging Face, ggml][part], NULL after the last */
+    int key;                 /* the part without a bias, -1 if every part has one */
+} linear_names;
+
+static const linear_names SELF_QKV = {
+    "self_attention/linear_0",
+    {{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, {"attn.query", "attn.key", "attn.value"}}, 1};
+static const linear_names SELF_OUT = {"self_attention/linear_1", {{"self_attn.out_proj"}, {"attn.out"}}, -1};
+static const linear_names CROSS_Q = {"attention/linear_0", {{"encoder_attn.q_proj"}, {"cross_attn.query"}}, -1};
+static const linear_names CROSS_KV = {
+    "attention/linear_1", {{"encoder_attn.k_proj", "encoder_attn.v_proj"}, {"cross_attn.key", "cross_attn.value"}}, 0};
+static const linear_names CROSS_OUT = {"attention/linear_2", {{"encoder_attn.out_proj"}, {"cross_attn.out"}}, -1};
+static const linear_names FC1 = {"ffn/linear_0", {{"fc1"}, {"mlp.0"}}, -1};
+static const linear_names FC2 = {"ffn/linear_1", {{"fc2"}, {"mlp.2"}}, -1};
+
+/* The full name of `name` + `suffix` in the source's format: the decoder's prefix, then the
+ * layer's (layer >= 0). */
+static const char *full_name(const qattn_model_source *src, char *out, size_t size, int layer,
+                             const char *name, const char *suffix)
 {
-    const int32_t vocab = qattn_ct2_dim(&src->set, "decoder/embeddings/weight", 0);
-    const int32_t d = qattn_ct2_dim(&src->set, "decoder/embeddings/weight", 1);
-    const int32_t ctx = qattn_ct2_dim(&src->set, "decoder/position_encodings/encodings", 0);
-    const int32_t ffn = qattn_ct2_dim(&src->set, "decoder/layer_0/ffn/linear_0/weight", 0);
-    const int32_t layers = qattn_ct2_layers(&src->set, "decoder");
-    int32_t heads;
-    qattn_status st = qattn_ct2_heads(&src->set, src->path, "decoder", &heads);
-    if (st != QATTN_OK)
-        return st;
+    const char *prefix = src->format == QATTN_FORMAT_CT2    ? "decoder/"
+                         : src->format == QATTN_FORMAT_GGML ? "decoder."
+                         : strncmp(src->hf_prefix, "model.", 6) == 0 ? "model.decoder."
+                                                                     : "decoder.";
+    char layer_part[32] = "";
+    if (layer >= 0)
+        snprintf(layer_part, sizeof layer_part, LAYER_PREFIX[src->format], layer);
+    snprintf(out, size, "%s%s%s%s", prefix, layer_part, name, suffix);
+    return out;
+}
+
+/* Dimension `dim` of a tensor (-1 if absent, of fewer dimensions or past INT32_MAX). */
+static int32_t dim_of(const qattn_model_source *src, const char *name, int dim)
+{
+    const wt_view *v = qattn_tensors_find(&src->set, name);
+    return v && dim < v->ndim && v->shape[dim] <= INT32_MAX ? (int32_t)v->shape[dim] : -1;
+}
+
+static int32_t count_layers(const qattn_model_source *src)
+{
+    const char *gamma = src->format == QATTN_FORMAT_CT2 ? "/gamma" : ".weight";
+    char name[WT_MAX_NAME + 32];
+    int32_t n = 0;
+    while (n < 1024 && qattn_tensors_find(&src->set, full_name(src, name, sizeof name, n,
+                                                                 SELF_NORM[src->format], gamma)))
+        n++;
+    return n;
+}
+
+static qattn_status config_of(const qattn_model_source *src, int32_t heads,
+                              struct qattn_decoder *dec)
+{
+    char embed[WT_MAX_NAME + 32], pos[WT_MAX_NAME + 32], fc1[WT_MAX_NAME + 32];
+    full_name(src, embed, sizeof embed, -1, EMBED[src->format], "");
+    full_name(src, pos, sizeof pos, -1, POSITIONS[src->format], "");
+    full_name(src, fc1, sizeof fc1, 0,
+              src->format == QATTN_FORMAT_CT2 ? FC1.ct2 : FC1.parts[src->format][0],
+              src->format == QATTN_FORMAT_CT2 ? "/weight" : ".weight");
+    if (!qattn_tensors_find(&src->set, embed))
+        return qattn_fail(QATTN_ERR_MODEL, "%s: no Whisper decoder in this model (no tensor '%s')",
+                          src->path, embed);
+    const int32_t vocab = dim_of(src, embed, 0), d = dim_of(src, embed, 1);
+    const int32_t ctx = dim_of(src, pos, 0), ffn = dim_of(src, fc1, 0);
+    const int32_t layers = count_layers(src);
     const int32_t hd = heads > 0 && d > 0 ? d / heads : 0;
     if (vocab < 1 || d < 16 || ctx < 1 || ctx > 65536 || ffn < 4 || ffn > QATTN_GEMM_MAX_K ||
         d > QATTN_GEMM_MAX_K / 3 || layers < 1 || heads < 1 || d % heads || hd % 16 ||
@@ -34,33 +107,70 @@ static qattn_status config_of(const qattn_model_source *src, struct qattn_decode
     return QATTN_OK;
 }
 
-/* A linear layer from "<prefix>/weight" [n_out][n_in] and, if bias, "<prefix>/bias". */
-static qattn_status linear(const qattn_model_source *src, const qattn_run *run, whisper_linear *l,
-                           const char *prefix, int64_t n_out, int64_t n_in, int bias)
+/* One part of a linear layer (its weight [n_out][n_in] and bias [n_out] if `bias`) into rows
+ * [row, row + n_out) of w and b. */
+static qattn_status load_part(const qattn_model_source *src, int layer, const char *name,
+                              int64_t n_out, int64_t n_in, int bias, float *w, float *b)
 {
-    char name[160];
+    const int ct2 = src->format == QATTN_FORMAT_CT2;
+    char full[WT_MAX_NAME + 32];
     const int64_t shape[2] = {n_out, n_in};
     qattn_status st;
+    float *part = qattn_model_load_named(src, full_name(src, full, sizeof full, layer, name,
+                                                         ct2 ? "/weight" : ".weight"),
+                                         shape, 2, &st);
+    if (!part)
+        return st;
+    memcpy(w, part, (size_t)(n_out * n_in) * sizeof *w);
+    free(part);
+    if (!bias) {
+        memset(b, 0, (size_t)n_out * sizeof *b);
+        return QATTN_OK;
+    }
+    if (!(part = qattn_model_load_named(src, full_name(src, full, sizeof full, layer, name,
+                                                       ct2 ? "/bias" : ".bias"),
+                                        &n_out, 1, &st)))
+        return st;
+    memcpy(b, part, (size_t)n_out * sizeof *b);
+    free(part);
+    return QATTN_OK;
+}
+
+/* A linear layer of n_out rows in all (its parts split them equally) and n_in columns. */
+static qattn_status linear(const qattn_model_source *src, const qattn_run *run, whisper_linear *l,
+                           const linear_names *names, int layer, int64_t n_out, int64_t n_in)
+{
+    const int ct2 = src->format == QATTN_FORMAT_CT2;
+    const char *const *parts = ct2 ? &names->ct2 : names->parts[src->format];
+    const int n_parts = ct2 ? 1 : parts[2] ? 3 : parts[1] ? 2 : 1;
+    const int64_t rows = n_out / n_parts;
     l->n_out = (int32_t)n_out, l->n_in = (int32_t)n_in;
-    snprintf(name, sizeof name, "%s/weight", prefix);
-    if (!(l->w = qattn_model_load_named(src, name, shape, 2, &st)))
-        return st;
-    snprintf(name, sizeof name, "%s/bias", prefix);
-    if (bias && !(l->b = qattn_model_load_named(src, name, &n_out, 1, &st)))
-        return st;
+    if (!(l->w = malloc((size_t)(n_out * n_in) * sizeof *l->w)) ||
+        !(l->b = malloc((size_t)n_out * sizeof *l->b)))
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_parts; i++) {
+        qattn_status st = load_part(src, layer, parts[i], rows, n_in, ct2 || i != names->key,
+                                    l->w + i * rows * n_in, l->b + i * rows);
+        if (st != QATTN_OK)
+            return st;
+    }
     return qattn_linear_finish(run, l);
 }
 
-static qattn_status layer_norm(const qattn_model_source *src, const char *prefix, int64_t d,
-                               float **gamma, float **beta)
+static qattn_status layer_norm(const qattn_model_source *src, const char *const names[3],
+                               int layer, int64_t d, float **gamma, float **beta)
 {
-    char name[160];
+    const int ct2 = src->format == QATTN_FORMAT_CT2;
+    char full[WT_MAX_NAME + 32];
     qattn_status st;
-    snprintf(name, sizeof name, "%s/gamma", prefix);
-    if (!(*gamma = qattn_model_load_named(src, name, &d, 1, &st)))
+    const char *name = names[src->format];
+    if (!(*gamma = qattn_model_load_named(src, full_name(src, full, sizeof full, layer, name,
+                                                         ct2 ? "/gamma" : ".weight"),
+                                          &d, 1, &st)))
         return st;
-    snprintf(name, sizeof name, "%s/beta", prefix);
-    *beta = qattn_model_load_named(src, name, &d, 1, &st);
+    *beta = qattn_model_load_named(src, full_name(src, full, sizeof full, layer, name,
+                                                  ct2 ? "/beta" : ".bias"),
+                                   &d, 1, &st);
     return st;
 }
 
@@ -69,22 +179,18 @@ static qattn_status load_layer(const qattn_model_source *src, struct qattn_decod
     whisper_decoder_layer *L = &dec->layers[i];
     const qattn_run *run = &dec->run;
     const int64_t d = dec->n_state, f = dec->n_ffn;
-    char p[96], q[128];
-    snprintf(p, sizeof p, "decoder/layer_%d", i);
     qattn_status st;
-#define PART(suffix) (snprintf(q, sizeof q, "%s/%s", p, suffix), q)
-    if ((st = layer_norm(src, PART("self_attention/layer_norm"), d, &L->self_ln_w, &L->self_ln_b)) ||
-        (st = linear(src, run, &L->self_qkv, PART("self_attention/linear_0"), 3 * d, d, 1)) ||
-        (st = linear(src, run, &L->self_out, PART("self_attention/linear_1"), d, d, 1)) ||
-        (st = layer_norm(src, PART("attention/layer_norm"), d, &L->cross_ln_w, &L->cross_ln_b)) ||
-        (st = linear(src, run, &L->cross_q, PART("attention/linear_0"), d, d, 1)) ||
-        (st = linear(src, run, &L->cross_kv, PART("attention/linear_1"), 2 * d, d, 1)) ||
-        (st = linear(src, run, &L->cross_out, PART("attention/linear_2"), d, d, 1)) ||
-        (st = layer_norm(src, PART("ffn/layer_norm"), d, &L->mlp_ln_w, &L->mlp_ln_b)) ||
-        (st = linear(src, run, &L->fc1, PART("ffn/linear_0"), f, d, 1)) ||
-        (st = linear(src, run, &L->fc2, PART("ffn/linear_1"), d, f, 1)))
+    if ((st = layer_norm(src, SELF_NORM, i, d, &L->self_ln_w, &L->self_ln_b)) ||
+        (st = linear(src, run, &L->self_qkv, &SELF_QKV, i, 3 * d, d)) ||
+        (st = linear(src, run, &L->self_out, &SELF_OUT, i, d, d)) ||
+        (st = layer_norm(src, CROSS_NORM, i, d, &L->cross_ln_w, &L->cross_ln_b)) ||
+        (st = linear(src, run, &L->cross_q, &CROSS_Q, i, d, d)) ||
+        (st = linear(src, run, &L->cross_kv, &CROSS_KV, i, 2 * d, d)) ||
+        (st = linear(src, run, &L->cross_out, &CROSS_OUT, i, d, d)) ||
+        (st = layer_norm(src, MLP_NORM, i, d, &L->mlp_ln_w, &L->mlp_ln_b)) ||
+        (st = linear(src, run, &L->fc1, &FC1, i, f, d)) ||
+        (st = linear(src, run, &L->fc2, &FC2, i, d, f)))
         return st;
-#undef PART
     return QATTN_OK;
 }
 
@@ -93,11 +199,16 @@ static qattn_status load_embeddings(const qattn_model_source *src, struct qattn_
 {
     const int64_t emb[2] = {dec->n_vocab, dec->n_state}, pos[2] = {dec->n_text_ctx, dec->n_state};
     const int64_t d = dec->n_state;
+    char name[WT_MAX_NAME + 32];
     qattn_status st;
-    if (!(dec->embed = qattn_model_load_named(src, "decoder/embeddings/weight", emb, 2, &st)) ||
-        !(dec->pos = qattn_model_load_named(src, "decoder/position_encodings/encodings", pos, 2, &st)))
+    if (!(dec->embed = qattn_model_load_named(src, full_name(src, name, sizeof name, -1,
+                                                             EMBED[src->format], ""),
+                                              emb, 2, &st)) ||
+        !(dec->pos = qattn_model_load_named(src, full_name(src, name, sizeof name, -1,
+                                                           POSITIONS[src->format], ""),
+                                            pos, 2, &st)))
         return st;
-    st = layer_norm(src, "decoder/layer_norm", d, &dec->ln_w, &dec->ln_b);
+    st = layer_norm(src, FINAL_NORM, -1, d, &dec->ln_w, &dec->ln_b);
     if (st != QATTN_OK || dec->run.precision != QATTN_PRECISION_INT8)
         return st;
     /* int8: the logits as an INT8 GEMM too (the tied embedding, one scale per token row; what
@@ -111,17 +222,15 @@ static qattn_status load_embeddings(const qattn_model_source *src, struct qattn_
     return qattn_linear_finish(&dec->run, out);
 }
 
-qattn_status qattn_decoder_build(const qattn_model_source *src, const qattn_run *run,
-                                 struct qattn_decoder **out)
+qattn_status qattn_decoder_build(qattn_model_source *src, const whisper_config *cfg,
+                                 const qattn_run *run, struct qattn_decoder **out)
 {
-    if (src->format != QATTN_FORMAT_CT2)
-        return qattn_fail(QATTN_ERR_MODEL, "%s: the decoder loads from CTranslate2 models only "
-                          "for now (Hugging Face and ggml decoders are not read yet)", src->path);
     struct qattn_decoder *dec = calloc(1, sizeof *dec);
     if (!dec)
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     dec->run = *run;
-    qattn_status st = config_of(src, dec);
+    qattn_model_find_prefix(src);
+    qattn_status st = config_of(src, cfg->n_text_heads, dec);
     if (st == QATTN_OK)
         st = load_embeddings(src, dec);
     if (st == QATTN_OK && !(dec->layers = calloc((size_t)dec->n_layers, sizeof *dec->layers)))

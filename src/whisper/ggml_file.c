@@ -116,6 +116,7 @@ qattn_status qattn_ggml_parse(wt_set *set, const char *path, const uint8_t *file
         return truncated(&c, "mel filters");
     if (!read_i32(&c, &n_vocab) || n_vocab < 0)
         return truncated(&c, "vocabulary");
+    hp->tokens = c.p, hp->n_tokens = n_vocab;
     for (int32_t i = 0; i < n_vocab; i++) {
         int32_t len;
         if (!read_i32(&c, &len) || len < 0 || !skip(&c, (uint64_t)len))

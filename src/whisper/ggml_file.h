@@ -9,6 +9,10 @@
 typedef struct ggml_hparams {
     int32_t n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer;
     int32_t n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype;
+    /* the vocabulary section, checked by the parser: n_tokens entries of an int32 length and
+     * that many bytes, from `tokens` (inside the file, which must outlive their use) */
+    const uint8_t *tokens;
+    int32_t n_tokens;
 } ggml_hparams;
 
 /* Lists the file's tensors after checking the header, mel filters and vocabulary sections.

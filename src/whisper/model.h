@@ -18,6 +18,7 @@ typedef struct whisper_config {
     int32_t n_heads;
     int32_t n_layers;
     int32_t n_ffn;    /* 4 d */
+    int32_t n_text_heads; /* the decoder's heads (-1: the file does not say) */
 } whisper_config;
 
 /* How a model's layers run (the encoder's and the decoder's): precision, threads, tier. */

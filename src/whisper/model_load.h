@@ -46,6 +46,12 @@ const wt_view *qattn_model_find(const qattn_model_source *src, qattn_tensor_id i
 /* Hugging Face files name the encoder "model.encoder." or "encoder.": picks the one present. */
 void qattn_model_find_prefix(qattn_model_source *src);
 
+/* model_open.c: the format of the model at path (told apart by content; a path that is not
+ * a CTranslate2 or Hugging Face model is taken for ggml, whose reader checks the magic), and
+ * whether path is a directory. */
+qattn_model_format qattn_model_format_of(const char *path);
+int qattn_is_directory(const char *path);
+
 /* config.c */
 qattn_status qattn_whisper_parse_hf_config(const char *text, const char *name, whisper_config *c);
 qattn_status qattn_whisper_read_hf_config(const char *config_path, whisper_config *c);
@@ -69,9 +75,9 @@ qattn_status qattn_encoder_build(qattn_model_source *src, const char *name,
                                  const whisper_config *cfg, const qattn_encoder_params *p,
                                  struct qattn_encoder **out);
 
-/* decoder_build.c: the decoder's weights from the source (CTranslate2 only for now). */
-qattn_status qattn_decoder_build(const qattn_model_source *src, const qattn_run *run,
-                                 struct qattn_decoder **out);
+/* decoder_build.c: the decoder's weights from the source (any format; cfg gives its heads). */
+qattn_status qattn_decoder_build(qattn_model_source *src, const whisper_config *cfg,
+                                 const qattn_run *run, struct qattn_decoder **out);
 
 /* model_open.c: an encoder from a model file in memory: a ggml file, a CTranslate2 model.bin,
  * or a safetensors file with config.json's text (QATTN_FORMAT_HF). The data must stay valid

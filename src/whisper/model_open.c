@@ -14,7 +14,7 @@
 #include "whisper/model_load.h"
 #include "whisper/safetensors.h"
 
-static int is_dir(const char *path)
+int qattn_is_directory(const char *path)
 {
     struct stat s;
     return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
@@ -85,27 +85,39 @@ static qattn_status open_hf(qattn_model_source *ld, const char *dir, const char 
 /*
  * Which format `path` is, told apart by content: a directory holding a model.bin (and no
  * model.safetensors) is CTranslate2 (faster-whisper's models; their config.json is
- * CTranslate2's), any other directory Hugging Face; a file starting like a CTranslate2 model.bin is one, a .safetensors
- * file is Hugging Face (config.json beside it), any other file whisper.cpp ggml (its reader
- * checks the magic). Lists the tensors in ld->set and fills *c.
+ * CTranslate2's), any other directory Hugging Face; a file starting like a CTranslate2
+ * model.bin is one, a .safetensors file is Hugging Face (config.json beside it), any other
+ * file whisper.cpp ggml (its reader checks the magic).
  */
+qattn_model_format qattn_model_format_of(const char *path)
+{
+    char bin[4200], safetensors[4200];
+    if (qattn_is_directory(path)) {
+        snprintf(bin, sizeof bin, "%s/model.bin", path);
+        snprintf(safetensors, sizeof safetensors, "%s/model.safetensors", path);
+        return is_file(bin) && !is_file(safetensors) ? QATTN_FORMAT_CT2 : QATTN_FORMAT_HF;
+    }
+    return is_ct2_file(path)                   ? QATTN_FORMAT_CT2
+           : ends_with(path, ".safetensors") ? QATTN_FORMAT_HF
+                                             : QATTN_FORMAT_GGML;
+}
+
+/* Lists the tensors of the model at `path` in ld->set and fills *c. */
 static qattn_status open_model(qattn_model_source *ld, const char *path, whisper_config *c)
 {
     char dir[4096], buf[4200];
+    const int is_dir = qattn_is_directory(path);
     ld->path = path;
-    if (is_dir(path)) {
-        char st_file[4200];
-        snprintf(buf, sizeof buf, "%s/model.bin", path);
-        snprintf(st_file, sizeof st_file, "%s/model.safetensors", path);
-        if (is_file(buf) && !is_file(st_file))
-            return open_ct2(ld, buf, c); /* its reader says what is wrong with it, if anything */
-        return open_hf(ld, path, NULL, c);
-    }
-    if (!is_file(path))
+    if (!is_dir && !is_file(path))
         return qattn_fail(QATTN_ERR_IO, "%s: no such file or directory", path);
-    if (is_ct2_file(path))
-        return open_ct2(ld, path, c);
-    if (ends_with(path, ".safetensors")) {
+    const qattn_model_format format = qattn_model_format_of(path);
+    if (format == QATTN_FORMAT_CT2) {
+        snprintf(buf, sizeof buf, "%s/model.bin", path);
+        return open_ct2(ld, is_dir ? buf : path, c); /* its reader says what is wrong, if anything */
+    }
+    if (format == QATTN_FORMAT_HF) {
+        if (is_dir)
+            return open_hf(ld, path, NULL, c);
         snprintf(dir, sizeof dir, "%s", path);
         char *slash = strrchr(dir, '/');
         if (slash)
@@ -222,7 +234,7 @@ qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *pa
     st = open_model(&ld, path, &cfg);
     struct qattn_decoder *dec = NULL;
     if (st == QATTN_OK)
-        st = qattn_decoder_build(&ld, &run, &dec);
+        st = qattn_decoder_build(&ld, &cfg, &run, &dec);
     qattn_tensors_free(&ld.set);
     if (st != QATTN_OK)
         return st;

@@ -3,7 +3,10 @@
  *
  * A CTranslate2 directory lists the tokens in id order in vocabulary.json (a JSON array of
  * strings) or vocabulary.txt (one per line; empty lines are tokens too, e.g. id 50256 of the
- * multilingual vocabulary). Tokens are in GPT-2's byte-level form: each code point stands for
+ * multilingual vocabulary); a Hugging Face directory maps them to ids in tokenizer.json
+ * (model.vocab and added_tokens); a whisper.cpp ggml file holds the text tokens' bytes and
+ * leaves the special tokens to their fixed layout (ggml_specials). Tokens are named in GPT-2's
+ * byte-level form: each code point stands for
  * one byte (bytes_to_unicode: 0x21-0x7E, 0xA1-0xAC, 0xAE-0xFF as themselves, the other 68
  * bytes, in order, as U+0100..U+0143); a code point outside that table (none in Whisper's
  * vocabularies) stands for its own UTF-8 bytes. Text is decoded from the bytes of all the
@@ -18,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "whisper/ggml_file.h"
 #include "whisper/tensors.h"
 #include "whisper/vocabulary.h"
 
@@ -45,6 +49,23 @@ static int byte_of_code_point(uint32_t cp)
         }
     }
     return -1;
+}
+
+/* GPT-2's bytes_to_unicode: byte -> its code point, UTF-8 encoded into out (1 or 2 bytes). */
+static int byte_name(uint8_t b, char *out)
+{
+    uint32_t cp = b;
+    if (byte_of_code_point(cp) != b) { /* not one of the bytes standing for themselves */
+        cp = 0x100;
+        for (int i = 0; i < b; i++)
+            cp += byte_of_code_point((uint32_t)i) != i;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
 }
 
 /* The length of the UTF-8 sequence a lead byte starts (0: not a lead byte), and whether its
@@ -164,6 +185,85 @@ static qattn_status parse_json(qattn_vocabulary *v, const char *path, const char
     return st;
 }
 
+static int is_token_id(const cJSON *id)
+{
+    return cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < MAX_VOCAB &&
+           id->valuedouble == (double)(int32_t)id->valuedouble;
+}
+
+/* Token `name` as id `id` of tokenizer.json; the same id again must name the same token (its
+ * added tokens repeat vocabulary entries such as <|endoftext|>). */
+static qattn_status put_token(qattn_vocabulary *v, const char *path, const cJSON *id,
+                              const char *name)
+{
+    if (!is_token_id(id) || !name)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: a token without a valid id", path);
+    const int32_t i = (int32_t)id->valuedouble;
+    if (v->names[i])
+        return strcmp(v->names[i], name) == 0
+                   ? QATTN_OK
+                   : qattn_fail(QATTN_ERR_MODEL, "%s: id %d names two tokens", path, i);
+    return add_token(v, i, name, strlen(name));
+}
+
+/* The largest id of model.vocab and added_tokens; -1 if none. */
+static double largest_id(const cJSON *vocab, const cJSON *added)
+{
+    double top = -1;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vocab)
+        top = is_token_id(e) && e->valuedouble > top ? e->valuedouble : top;
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        top = is_token_id(id) && id->valuedouble > top ? id->valuedouble : top;
+    }
+    return top;
+}
+
+/* tokenizer.json's tokens by id: model.vocab, then added_tokens (which repeat some). */
+static qattn_status put_tokens(qattn_vocabulary *v, const char *path, const cJSON *vocab,
+                               const cJSON *added)
+{
+    qattn_status st;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vocab) {
+        if ((st = put_token(v, path, e, e->string)) != QATTN_OK)
+            return st;
+    }
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        if ((st = put_token(v, path, cJSON_GetObjectItemCaseSensitive(e, "id"),
+                            cJSON_IsString(content) ? content->valuestring : NULL)) != QATTN_OK)
+            return st;
+    }
+    for (int32_t i = 0; i < v->n; i++)
+        if (!v->names[i])
+            return qattn_fail(QATTN_ERR_MODEL, "%s: no token has id %d (ids must run 0 to %d)",
+                              path, i, v->n - 1);
+    return QATTN_OK;
+}
+
+/* tokenizer.json (Hugging Face): model.vocab {token: id} and added_tokens [{id, content}],
+ * which together must number the tokens 0, 1, ... without a gap. */
+static qattn_status parse_tokenizer_json(qattn_vocabulary *v, const char *path, const char *text)
+{
+    cJSON *root = cJSON_Parse(text);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    qattn_status st;
+    double top;
+    if (!cJSON_IsObject(vocab) || (added && !cJSON_IsArray(added)))
+        st = qattn_fail(QATTN_ERR_MODEL, "%s: no model.vocab object (or added_tokens is not an "
+                        "array): not a tokenizer.json", path);
+    else if ((top = largest_id(vocab, added)) < 0)
+        st = qattn_fail(QATTN_ERR_MODEL, "%s: no tokens", path);
+    else if ((st = alloc_tokens(v, (int32_t)top + 1)) == QATTN_OK)
+        st = put_tokens(v, path, vocab, added);
+    cJSON_Delete(root);
+    return st;
+}
+
 static qattn_status parse_txt(qattn_vocabulary *v, const char *path, const char *text, size_t size)
 {
     /* one token per line; a final newline ends the last line rather than starting a token */
@@ -193,41 +293,202 @@ static qattn_status parse_txt(qattn_vocabulary *v, const char *path, const char 
     return st;
 }
 
+/* The languages of Whisper's vocabularies in token order (openai/whisper tokenizer.py
+ * LANGUAGES): 99, and "yue" from large-v3 on. */
+static const char *const LANGUAGES[] = {
+    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv",
+    "it", "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no",
+    "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr",
+    "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw",
+    "gl", "mr", "pa", "si", "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu",
+    "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl",
+    "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue"};
+enum { N_LANGUAGES = sizeof LANGUAGES / sizeof *LANGUAGES };
+
+/* A name built with printf's format as token i. */
+static qattn_status add_named(qattn_vocabulary *v, int32_t i, const char *format, const char *s,
+                              double x)
+{
+    char name[32];
+    int len = s ? snprintf(name, sizeof name, format, s) : snprintf(name, sizeof name, format, x);
+    return add_token(v, i, name, (size_t)len);
+}
+
+/* The special tokens past a ggml file's text tokens, in the layout whisper.cpp gives them
+ * (whisper.cpp's whisper_vocab and loader; openai/whisper tokenizer.py's order): from
+ * <|endoftext|> at `eot`, <|startoftranscript|>, a token per language, <|translate|>,
+ * <|transcribe|>, <|startoflm|>, <|startofprev|>, <|nocaptions|>, <|notimestamps|>, then the
+ * timestamps <|0.00|>, <|0.02|>, ... to the last id. */
+static qattn_status ggml_specials(qattn_vocabulary *v, int32_t eot, int32_t n_langs)
+{
+    static const char *const before[] = {"<|endoftext|>", "<|startoftranscript|>"};
+    static const char *const after[] = {"<|translate|>", "<|transcribe|>", "<|startoflm|>",
+                                        "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"};
+    int32_t i = eot;
+    qattn_status st = QATTN_OK;
+    for (int k = 0; st == QATTN_OK && k < 2; k++)
+        st = add_named(v, i++, "%s", before[k], 0);
+    for (int k = 0; st == QATTN_OK && k < n_langs; k++)
+        st = add_named(v, i++, "<|%s|>", LANGUAGES[k], 0);
+    for (int k = 0; st == QATTN_OK && k < 6; k++)
+        st = add_named(v, i++, "%s", after[k], 0);
+    for (int k = 0; st == QATTN_OK && i < v->n; k++)
+        st = add_named(v, i++, "<|%.2f|>", NULL, k * 0.02);
+    return st;
+}
+
+qattn_status qattn_vocabulary_from_ggml(const ggml_hparams *hp, const char *path,
+                                        qattn_vocabulary **out)
+{
+    /* whisper.cpp: multilingual from 51865 ids, <|endoftext|> after the text tokens, and
+     * n_vocab - 51765 - multilingual languages */
+    const int multilingual = hp->n_vocab >= 51865;
+    const int32_t eot = 50256 + multilingual;
+    const int64_t n_langs = (int64_t)hp->n_vocab - 51765 - multilingual;
+    *out = NULL;
+    if (hp->n_vocab > MAX_VOCAB || n_langs < 1 || n_langs > N_LANGUAGES || hp->n_tokens < eot ||
+        hp->n_tokens > hp->n_vocab)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: %d ids with %d text tokens is not a layout of "
+                          "Whisper's vocabularies (51864 ids English-only, 51865 or 51866 "
+                          "multilingual)", path, hp->n_vocab, hp->n_tokens);
+    qattn_vocabulary *v = calloc(1, sizeof *v);
+    if (!v)
+        return qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
+    qattn_status st = alloc_tokens(v, hp->n_vocab);
+    const uint8_t *p = hp->tokens; /* lengths and bytes already checked by the ggml parser */
+    for (int32_t i = 0; st == QATTN_OK && i < eot; i++) {
+        const uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                             (uint32_t)p[3] << 24;
+        char *name = malloc(2 * (size_t)len + 1);
+        size_t k = 0;
+        for (uint32_t j = 0; name && j < len; j++)
+            k += (size_t)byte_name(p[4 + j], name + k);
+        st = name ? add_token(v, i, name, k) : qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
+        free(name);
+        p += 4 + len;
+    }
+    if (st == QATTN_OK)
+        st = ggml_specials(v, eot, (int32_t)n_langs);
+    v->eot = eot;
+    if (st != QATTN_OK) {
+        qattn_vocabulary_free(v);
+        return st;
+    }
+    *out = v;
+    return QATTN_OK;
+}
+
 static int file_exists(const char *path)
 {
     struct stat s;
     return stat(path, &s) == 0 && S_ISREG(s.st_mode);
 }
 
-qattn_status qattn_vocabulary_load(const char *model_dir, qattn_vocabulary **out)
+static qattn_status load_ggml(const char *path, qattn_vocabulary **out)
 {
-    qattn_clear_error();
-    if (!model_dir || !out)
-        return qattn_fail(QATTN_ERR_NULL, "vocabulary_load: %s is NULL", !model_dir ? "model_dir" : "out");
-    *out = NULL;
-    char json[4200], txt[4200];
-    snprintf(json, sizeof json, "%s/vocabulary.json", model_dir);
-    snprintf(txt, sizeof txt, "%s/vocabulary.txt", model_dir);
-    const int use_json = file_exists(json); /* CTranslate2 reads the JSON one first, too */
-    if (!use_json && !file_exists(txt))
-        return qattn_fail(QATTN_ERR_IO, "%s: no vocabulary.json or vocabulary.txt", model_dir);
-    const char *path = use_json ? json : txt;
-    qattn_status st;
-    char *text = qattn_read_text_file(path, MAX_VOCAB_FILE, &st);
-    if (!text)
-        return st;
-    st = qattn_vocabulary_parse(text, use_json, path, out);
-    free(text);
+    wt_set set;
+    memset(&set, 0, sizeof set);
+    ggml_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    qattn_status st = qattn_ggml_load_file(&set, path, &hp);
+    if (st == QATTN_OK)
+        st = qattn_vocabulary_from_ggml(&hp, path, out);
+    qattn_tensors_free(&set);
     return st;
 }
 
-qattn_status qattn_vocabulary_parse(const char *text, int json, const char *path,
-                                    qattn_vocabulary **out)
+static int is_ggml_file(const char *path)
+{
+    uint8_t head[4] = {0};
+    FILE *f = fopen(path, "rb");
+    const size_t n = f ? fread(head, 1, 4, f) : 0;
+    if (f)
+        fclose(f);
+    return n == 4 && ((uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
+                      (uint32_t)head[3] << 24) == GGML_FILE_MAGIC;
+}
+
+qattn_status qattn_vocabulary_load(const char *path, qattn_vocabulary **out)
+{
+    qattn_clear_error();
+    if (!path || !out)
+        return qattn_fail(QATTN_ERR_NULL, "vocabulary_load: %s is NULL", !path ? "path" : "out");
+    *out = NULL;
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return qattn_fail(QATTN_ERR_IO, "%s: no such file or directory", path);
+    if (S_ISREG(info.st_mode) && is_ggml_file(path))
+        return load_ggml(path, out);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    if (!S_ISDIR(info.st_mode)) { /* a model.bin or .safetensors file: its directory's files */
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    /* CTranslate2's files first (it reads the JSON one first, too), then Hugging Face's */
+    static const char *const files[] = {"vocabulary.json", "vocabulary.txt", "tokenizer.json"};
+    static const qattn_vocabulary_kind kinds[] = {QATTN_VOCAB_JSON, QATTN_VOCAB_TXT,
+                                                  QATTN_VOCAB_TOKENIZER_JSON};
+    char file[4200];
+    for (int k = 0; k < 3; k++) {
+        snprintf(file, sizeof file, "%s/%s", dir, files[k]);
+        if (!file_exists(file))
+            continue;
+        qattn_status st;
+        char *text = qattn_read_text_file(file, MAX_VOCAB_FILE, &st);
+        if (!text)
+            return st;
+        st = qattn_vocabulary_parse(text, kinds[k], file, out);
+        free(text);
+        return st;
+    }
+    return qattn_fail(QATTN_ERR_IO, "%s: no vocabulary.json, vocabulary.txt or tokenizer.json",
+                      dir);
+}
+
+qattn_status qattn_vocabulary_pad_timestamps(qattn_vocabulary *v, int32_t n_vocab)
+{
+    if (v->n >= n_vocab || n_vocab > MAX_VOCAB || strcmp(v->names[v->n - 1], "<|notimestamps|>"))
+        return QATTN_OK;
+    uint8_t **bytes = realloc(v->bytes, (size_t)n_vocab * sizeof *bytes);
+    if (bytes)
+        v->bytes = bytes;
+    int32_t *length = realloc(v->length, (size_t)n_vocab * sizeof *length);
+    if (length)
+        v->length = length;
+    char **names = realloc(v->names, (size_t)n_vocab * sizeof *names);
+    if (names)
+        v->names = names;
+    if (!bytes || !length || !names)
+        return qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
+    qattn_status st = QATTN_OK;
+    for (int32_t k = 0; st == QATTN_OK && v->n < n_vocab; k++) {
+        v->bytes[v->n] = NULL, v->names[v->n] = NULL;
+        st = add_named(v, v->n++, "<|%.2f|>", NULL, k * 0.02);
+    }
+    return st;
+}
+
+const uint8_t *qattn_vocabulary_bytes(const qattn_vocabulary *v, int32_t id, int32_t *length)
+{
+    if (!v || id < 0 || id >= v->n)
+        return NULL;
+    *length = v->length[id];
+    return v->bytes[id];
+}
+
+qattn_status qattn_vocabulary_parse(const char *text, qattn_vocabulary_kind kind,
+                                    const char *path, qattn_vocabulary **out)
 {
     qattn_vocabulary *v = calloc(1, sizeof *v);
     if (!v)
         return qattn_fail(QATTN_ERR_NOMEM, "vocabulary: out of memory");
-    qattn_status st = json ? parse_json(v, path, text) : parse_txt(v, path, text, strlen(text));
+    qattn_status st = kind == QATTN_VOCAB_JSON  ? parse_json(v, path, text)
+                      : kind == QATTN_VOCAB_TXT ? parse_txt(v, path, text, strlen(text))
+                                                : parse_tokenizer_json(v, path, text);
     if (st == QATTN_OK && (v->eot = qattn_vocabulary_id(v, "<|endoftext|>")) < 0)
         st = qattn_fail(QATTN_ERR_MODEL, "%s: no <|endoftext|> token: not a Whisper vocabulary", path);
     if (st != QATTN_OK) {

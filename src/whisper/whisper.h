@@ -21,18 +21,27 @@ struct qattn_whisper {
     int32_t eot, sot, sot_prev, sot_lm, transcribe, translate, no_speech, no_timestamps;
     int32_t ts_begin, ts_end;     /* <|0.00|> = <|notimestamps|> + 1; the vocabulary's last id */
     int32_t lang_first, n_langs;  /* the language tokens lie between sot and translate */
-    int32_t *suppress, n_suppress;             /* config.json suppress_ids + the specials */
-    int32_t *suppress_begin, n_suppress_begin; /* config.json suppress_ids_begin */
+    int32_t *suppress, n_suppress;             /* the non-speech symbols + the specials */
+    int32_t *suppress_begin, n_suppress_begin; /* at the first step */
 };
 
 /* The language token of a code ("en" -> <|en|>), -1 if the model has none. */
 int32_t qattn_whisper_language_token(const struct qattn_whisper *w, const char *code);
 
-/* config.json's suppress_ids and suppress_ids_begin (text NULL: both empty), each array with
- * room for 6 and 2 more ids; ids outside [0, n_vocab) are QATTN_ERR_MODEL. The caller frees
- * both arrays, also on failure. */
+/* suppress.c: the id arrays `keys` (suppress_ids and suppress_ids_begin of CTranslate2's
+ * config.json, suppress_tokens and begin_suppress_tokens of Hugging Face's
+ * generation_config.json) of a JSON text (NULL: both empty), each array with room for 6 and 2
+ * more ids; ids outside [0, n_vocab) are QATTN_ERR_MODEL. The caller frees both arrays, also
+ * on failure. */
 qattn_status qattn_suppress_ids_parse(const char *text, const char *path, int32_t n_vocab,
-                                      int32_t **suppress, int32_t *n_suppress,
-                                      int32_t **begin, int32_t *n_begin);
+                                      const char *const keys[2], int32_t **suppress,
+                                      int32_t *n_suppress, int32_t **begin, int32_t *n_begin);
+
+/* suppress.c: w->suppress and w->suppress_begin (the vocabulary, decoder and special tokens
+ * already set) from the JSON file `file` under `keys`, or from the vocabulary if file is NULL;
+ * the special tokens added, and " " and <|endoftext|> at the first step where the file names
+ * none. */
+qattn_status qattn_whisper_suppress_lists(struct qattn_whisper *w, const char *file,
+                                          const char *const keys[2]);
 
 #endif

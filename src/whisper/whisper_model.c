@@ -1,10 +1,10 @@
 /* Loading a whole Whisper model: encoder, decoder, vocabulary, special tokens (whisper.h). */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "whisper/model_load.h"
 #include "whisper/tensors.h"
 #include "whisper/vocabulary.h"
 #include "whisper/whisper.h"
@@ -77,83 +77,29 @@ static int has_file(const char *dir, const char *name, char *path, size_t size)
     return f != NULL;
 }
 
-/* An array of ids from config.json into *ids (NULL and 0 when absent). */
-static qattn_status id_list(const cJSON *root, const char *key, int32_t n_vocab, int32_t extra,
-                            int32_t **ids, int32_t *n, const char *path)
+/* The suppressed tokens from the file the format keeps them in (CTranslate2's config.json,
+ * Hugging Face's generation_config.json), else from the vocabulary (ggml files; directories
+ * without that file). */
+static qattn_status suppress_lists(struct qattn_whisper *w, qattn_model_format format,
+                                   const char *dir)
 {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
-    const int count = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
-    *n = 0;
-    if (!(*ids = malloc((size_t)(count + extra + 1) * sizeof **ids)))
-        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    if (a && !cJSON_IsArray(a))
-        return qattn_fail(QATTN_ERR_MODEL, "%s: %s is not an array", path, key);
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a) {
-        if (*n >= count) /* never past the array's own count */
-            break;
-        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble < n_vocab) ||
-            e->valuedouble != (double)(int32_t)e->valuedouble)
-            return qattn_fail(QATTN_ERR_MODEL, "%s: %s holds something other than a token id",
-                              path, key);
-        (*ids)[(*n)++] = (int32_t)e->valuedouble;
-    }
-    return QATTN_OK;
-}
-
-qattn_status qattn_suppress_ids_parse(const char *text, const char *path, int32_t n_vocab,
-                                      int32_t **suppress, int32_t *n_suppress,
-                                      int32_t **begin, int32_t *n_begin)
-{
-    *suppress = *begin = NULL, *n_suppress = *n_begin = 0;
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    if (text && !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return qattn_fail(QATTN_ERR_MODEL, "%s: not a JSON object", path);
-    }
-    qattn_status st = id_list(root, "suppress_ids", n_vocab, 6, suppress, n_suppress, path);
-    if (st == QATTN_OK)
-        st = id_list(root, "suppress_ids_begin", n_vocab, 2, begin, n_begin, path);
-    cJSON_Delete(root);
-    return st;
-}
-
-/* faster-whisper's suppress list: config.json suppress_ids (the non-speech symbols) and the
- * special tokens (transcribe.py get_suppressed_tokens); suppress_ids_begin for the first token
- * (suppress_blank; " " and <|endoftext|> if the file has none). No config.json: those alone. */
-static qattn_status suppress_lists(struct qattn_whisper *w, const char *dir)
-{
+    static const char *const ct2_keys[2] = {"suppress_ids", "suppress_ids_begin"};
+    static const char *const hf_keys[2] = {"suppress_tokens", "begin_suppress_tokens"};
     char path[4200];
-    qattn_status st = QATTN_OK;
-    char *text = NULL;
-    if (has_file(dir, "config.json", path, sizeof path) &&
-        !(text = qattn_read_text_file(path, 1 << 22, &st)))
-        return st;
-    st = qattn_suppress_ids_parse(text, path, w->dec.n_vocab, &w->suppress, &w->n_suppress,
-                                  &w->suppress_begin, &w->n_suppress_begin);
-    free(text);
-    if (st != QATTN_OK)
-        return st;
-    const int32_t specials[] = {w->transcribe, w->translate, w->sot, w->sot_prev, w->sot_lm,
-                                w->no_speech};
-    for (int i = 0; i < 6; i++)
-        if (specials[i] >= 0)
-            w->suppress[w->n_suppress++] = specials[i];
-    if (w->n_suppress_begin == 0) {
-        const int32_t space = qattn_vocabulary_id(w->vocabulary, "\xc4\xa0"); /* "Ġ" = " " */
-        if (space >= 0)
-            w->suppress_begin[w->n_suppress_begin++] = space;
-        w->suppress_begin[w->n_suppress_begin++] = w->eot;
-    }
-    return QATTN_OK;
+    if (format == QATTN_FORMAT_CT2 && has_file(dir, "config.json", path, sizeof path))
+        return qattn_whisper_suppress_lists(w, path, ct2_keys);
+    if (format == QATTN_FORMAT_HF && has_file(dir, "generation_config.json", path, sizeof path))
+        return qattn_whisper_suppress_lists(w, path, hf_keys);
+    return qattn_whisper_suppress_lists(w, NULL, NULL);
 }
 
 /* tokenizer.json if the directory has one (a malformed one is an error, not ignored), checked
  * against the vocabulary: " hello<|endoftext|>" must give the vocabulary's ids. */
-static qattn_status optional_tokenizer(struct qattn_whisper *w, const char *dir)
+static qattn_status optional_tokenizer(struct qattn_whisper *w, qattn_model_format format,
+                                       const char *dir)
 {
     char path[4200];
-    if (!has_file(dir, "tokenizer.json", path, sizeof path))
+    if (format == QATTN_FORMAT_GGML || !has_file(dir, "tokenizer.json", path, sizeof path))
         return QATTN_OK;
     qattn_status st = qattn_tokenizer_load(dir, &w->tokenizer);
     int32_t ids[4], n = 0;
@@ -176,6 +122,17 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
     if (!w)
         return qattn_fail(QATTN_ERR_NOMEM, "whisper_load: out of memory");
     w->threads = params ? params->threads : 0;
+    /* the directory of a model file holds the files beside it (config.json, tokenizer.json) */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    const qattn_model_format format = qattn_model_format_of(path);
+    if (!qattn_is_directory(path)) {
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
     qattn_status st = qattn_encoder_load(path, params, &w->encoder);
     if (st == QATTN_OK)
         st = qattn_decoder_load(path, params, &w->decoder);
@@ -186,11 +143,13 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
     if (st == QATTN_OK)
         st = qattn_decoder_get_info(w->decoder, &w->dec);
     if (st == QATTN_OK)
+        st = qattn_vocabulary_pad_timestamps(w->vocabulary, w->dec.n_vocab);
+    if (st == QATTN_OK)
         st = special_tokens(w, path);
     if (st == QATTN_OK)
-        st = suppress_lists(w, path);
+        st = suppress_lists(w, format, dir);
     if (st == QATTN_OK)
-        st = optional_tokenizer(w, path);
+        st = optional_tokenizer(w, format, dir);
     if (st != QATTN_OK) {
         qattn_whisper_free(w);
         return st;

@@ -31,7 +31,7 @@ static void *encode_thread(void *arg)
 static void shared_encoder(qattn_precision precision)
 {
     /* a small encoder: few frames keep the sanitizer run short */
-    const whisper_config cfg = {80, 100, 64, 4, 2, 256};
+    const whisper_config cfg = {80, 100, 64, 4, 2, 256, 4};
     qattn_encoder_params p = {precision, 2, QATTN_ISA_AUTO};
     struct qattn_encoder *enc;
     CHECK(qattn_encoder_random(&cfg, &p, 7, &enc) == QATTN_OK, "%s", qattn_last_error());
@@ -63,7 +63,7 @@ static void shared_encoder(qattn_precision precision)
 /* The run entry point's own checks (the loaders' are in tests/python/test_model_files.py). */
 static void run_errors(void)
 {
-    const whisper_config cfg = {80, 100, 64, 4, 1, 256};
+    const whisper_config cfg = {80, 100, 64, 4, 1, 256, 4};
     qattn_encoder_params p = {QATTN_PRECISION_INT8, 1, QATTN_ISA_AUTO};
     struct qattn_encoder *enc;
     CHECK(qattn_encoder_random(&cfg, &p, 3, &enc) == QATTN_OK, "%s", qattn_last_error());

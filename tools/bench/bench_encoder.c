@@ -23,14 +23,14 @@
 
 typedef struct size_spec {
     const char *name;
-    whisper_config cfg; /* n_mels, n_ctx, n_state, n_heads, n_layers, n_ffn */
+    whisper_config cfg; /* n_mels, n_ctx, n_state, n_heads, n_layers, n_ffn, n_text_heads */
     const char *model;  /* a model to load (--model), or NULL for random weights */
 } size_spec;
 
 static const size_spec sizes[] = {
-    {"tiny", {80, 1500, 384, 6, 4, 1536}, NULL},
-    {"base", {80, 1500, 512, 8, 6, 2048}, NULL},
-    {"large-v3", {128, 1500, 1280, 20, 32, 5120}, NULL},
+    {"tiny", {80, 1500, 384, 6, 4, 1536, 6}, NULL},
+    {"base", {80, 1500, 512, 8, 6, 2048, 8}, NULL},
+    {"large-v3", {128, 1500, 1280, 20, 32, 5120, 20}, NULL},
 };
 
 typedef struct result {
@@ -201,7 +201,7 @@ int bench_encoder_main(int argc, char **argv)
             printf(" %8s", stage_names[s]);
         printf("   (stage ms)\n");
     }
-    size_spec loaded = {NULL, {0, 0, 0, 0, 0, 0}, model};
+    size_spec loaded = {NULL, {0, 0, 0, 0, 0, 0, 0}, model};
     if (model) { /* the model's own shape: read once here, so a bad path fails fast */
         qattn_encoder *probe = NULL;
         qattn_encoder_params p = qattn_encoder_default_params();
