@@ -1,5 +1,5 @@
 /* libFuzzer target: a safetensors file (header, tensor table, data) through the loader and
- * the encoder builder, with a fixed small config. */
+ * the encoder and decoder builders, with a fixed small config. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -7,7 +7,8 @@
 
 static const char CONFIG[] = "{\"d_model\": 64, \"encoder_attention_heads\": 4, "
                              "\"encoder_layers\": 1, \"num_mel_bins\": 8, "
-                             "\"max_source_positions\": 4, \"encoder_ffn_dim\": 128}";
+                             "\"max_source_positions\": 4, \"encoder_ffn_dim\": 128, "
+                             "\"decoder_attention_heads\": 1}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -15,5 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct qattn_encoder *enc = NULL;
     if (qattn_encoder_from_memory(QATTN_FORMAT_HF, data, size, CONFIG, &p, &enc) == QATTN_OK)
         qattn_encoder_free(enc);
+    struct qattn_decoder *dec = NULL; /* the same bytes as a decoder */
+    if (qattn_decoder_from_memory(QATTN_FORMAT_HF, data, size, CONFIG, &p, &dec) == QATTN_OK)
+        qattn_decoder_free(dec);
     return 0;
 }

@@ -9,8 +9,9 @@ import wave
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
-from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, gpt2_byte_chars, hf_config,  # noqa: E402
-                           random_weights, safetensors_bytes)
+from converted import named_weights  # noqa: E402
+from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, ggml_file_bytes,  # noqa: E402
+                           gpt2_byte_chars, hf_config, random_weights, safetensors_bytes)
 
 out = sys.argv[1]
 for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio",
@@ -33,6 +34,33 @@ for q in ("float16", "int8", "int16", "bfloat16"):
     # extra scalar attribute, which the loader ignores, changes the size)
     put("fuzz_ct2", f"micro_{q}_a", ct2_bytes(ct2_names(w), 4, q)[0])
     put("fuzz_ct2", f"micro_{q}_b", ct2_bytes(ct2_names(w), 4, q, extra=[("decoder/alibi", np.array(0, np.int8), 1)])[0])
+
+
+def micro_decoder(d=16, ffn=64, vocab=8, ctx=4, seed=2):
+    """A one-layer, one-head decoder under CTranslate2's names (the targets build decoders
+    from the same bytes as encoders; this one has no encoder)."""
+    rng = np.random.default_rng(seed)
+    r = lambda *shape: (rng.standard_normal(shape) * 0.1).astype(np.float32)  # noqa: E731
+    p = "decoder/layer_0/"
+    w = {"decoder/embeddings/weight": r(vocab, d), "decoder/position_encodings/encodings": r(ctx, d),
+         "decoder/layer_norm/gamma": 1 + r(d), "decoder/layer_norm/beta": r(d)}
+    for block in ("self_attention", "attention", "ffn"):
+        w[p + block + "/layer_norm/gamma"], w[p + block + "/layer_norm/beta"] = 1 + r(d), r(d)
+    for name, rows, cols in (("self_attention/linear_0", 3 * d, d), ("self_attention/linear_1", d, d),
+                             ("attention/linear_0", d, d), ("attention/linear_1", 2 * d, d),
+                             ("attention/linear_2", d, d), ("ffn/linear_0", ffn, d), ("ffn/linear_1", d, ffn)):
+        w[p + name + "/weight"], w[p + name + "/bias"] = r(rows, cols), r(rows)
+    return w
+
+
+dec = micro_decoder()  # beside the micro encoder, as in a whole model's file
+put("fuzz_ct2", "whole_float16", ct2_bytes({**ct2_names(w), **{k: v for k, v in dec.items() if "embeddings" not in k}},
+                                           4, extra=[("decoder/embeddings/weight", dec["decoder/embeddings/weight"].astype(np.float16), 4),
+                                                     ("decoder/num_heads", np.array(1, np.int16), 2)])[0])
+put("fuzz_safetensors", "whole_F16", safetensors_bytes({**{"model.encoder." + k: v for k, v in w.items()},
+                                                        **named_weights(dec, 0)}, "F16"))
+put("fuzz_ggml", "decoder_f16", ggml_file_bytes((8, 4, 16, 1, 1, 4, 16, 1, 1, 8), named_weights(dec, 1), True,
+                                                [b"a", b"b"], 8))
 # vocabularies in both forms: byte-level tokens (Ġ = space, Ċ = newline, bytes of a split
 # character: Ã, ¤), an empty token, specials
 tokens = ["!", "a", "\u0120the", "\u010a", "\u00c3", "\u00a4", "\u00e4\u00bd\u0142", "", "<|endoftext|>",
@@ -40,6 +68,9 @@ tokens = ["!", "a", "\u0120the", "\u010a", "\u00c3", "\u00a4", "\u00e4\u00bd\u01
 put("fuzz_vocabulary", "vocab.txt", "\n".join(tokens).encode() + b"\n")
 put("fuzz_vocabulary", "vocab_crlf.txt", "\r\n".join(tokens).encode() + b"\r\n")
 put("fuzz_vocabulary", "vocab.json", json.dumps(tokens, indent=2).encode())
+put("fuzz_vocabulary", "tokenizer.json", json.dumps({
+    "model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(tokens[:8])}},
+    "added_tokens": [{"id": 8 + i, "content": t} for i, t in enumerate(tokens[8:])]}).encode())
 put("fuzz_config", "micro", json.dumps(hf_config("micro")).encode())
 put("fuzz_config", "tiny", json.dumps(hf_config("tiny")).encode())
 put("fuzz_config", "ct2_suppress", json.dumps({"suppress_ids": [1, 2, 7, 8, 9, 10, 14, 25],

@@ -228,8 +228,8 @@ typedef struct qattn_decoder_info {
 } qattn_decoder_info;
 
 /*
- * Loads the decoder of the model at `path` (a CTranslate2 directory; the Hugging Face and ggml
- * readers do not read decoders yet and say so). params: as the encoder's; NULL means f32.
+ * Loads the decoder of the model at `path` (any of the encoder's formats: CTranslate2,
+ * Hugging Face with decoder_attention_heads in its config.json, whisper.cpp ggml f32/f16). params: as the encoder's; NULL means f32.
  * int8: every linear layer and the logits are INT8 GEMMs (weights per output row, activations
  * per token); attention, LayerNorm, GELU and the search stay in float.
  * Free it with qattn_decoder_free. Immutable after loading: any number of threads may use it.
@@ -266,7 +266,9 @@ QATTN_API qattn_status qattn_decoder_step(qattn_decoder_state *state, const int3
 QATTN_API void qattn_decoder_state_free(qattn_decoder_state *state);
 
 /*
- * A model's vocabulary (vocabulary.json or vocabulary.txt of a CTranslate2 directory) and
+ * A model's vocabulary (`path`: a CTranslate2 directory's vocabulary.json or vocabulary.txt, a
+ * Hugging Face directory's tokenizer.json, or those beside a model file; a whisper.cpp ggml
+ * file's tokens, its special tokens in whisper.cpp's layout) and
  * token ids -> UTF-8 text. qattn_vocabulary_id looks a token up by its name as the file writes
  * it ("<|endoftext|>", "<|en|>", "Ġthe"); -1 if absent. qattn_vocabulary_decode keeps the text
  * tokens (ids below <|endoftext|>), joins their bytes (Whisper's byte-level BPE) and decodes them
@@ -275,7 +277,7 @@ QATTN_API void qattn_decoder_state_free(qattn_decoder_state *state);
  * bytes of whole characters and a NUL, and sets *length to the full length (like snprintf).
  */
 typedef struct qattn_vocabulary qattn_vocabulary;
-QATTN_API qattn_status qattn_vocabulary_load(const char *model_dir, qattn_vocabulary **vocabulary);
+QATTN_API qattn_status qattn_vocabulary_load(const char *path, qattn_vocabulary **vocabulary);
 QATTN_API int32_t qattn_vocabulary_size(const qattn_vocabulary *vocabulary);
 QATTN_API int32_t qattn_vocabulary_id(const qattn_vocabulary *vocabulary, const char *token);
 QATTN_API qattn_status qattn_vocabulary_decode(const qattn_vocabulary *vocabulary, const int32_t *ids,
@@ -305,7 +307,10 @@ QATTN_API void qattn_tokenizer_free(qattn_tokenizer *tokenizer);
 typedef struct qattn_whisper qattn_whisper;
 
 /*
- * Loads the model directory at `path` (CTranslate2: model.bin, config.json, vocabulary.*).
+ * Loads the model at `path`, in any of the encoder's formats with its decoder and vocabulary:
+ * a CTranslate2 directory (model.bin, config.json, vocabulary.*), a Hugging Face directory or
+ * .safetensors file (config.json, tokenizer.json and generation_config.json beside it), or a
+ * whisper.cpp ggml file (f32/f16; its vocabulary inside, special tokens in whisper.cpp's layout).
  * params: precision and threads of both halves (int8: the encoder's INT8 path and the
  * decoder's INT8 GEMMs; f32: float throughout); NULL = qattn_encoder_default_params().
  * Immutable once loaded: threads may transcribe with one model at the same time.
@@ -314,6 +319,13 @@ QATTN_API qattn_status qattn_whisper_load(const char *path, const qattn_encoder_
                                           qattn_whisper **whisper);
 QATTN_API void qattn_whisper_free(qattn_whisper *whisper);
 QATTN_API int qattn_whisper_is_multilingual(const qattn_whisper *whisper);
+/* The tokens the decoding suppresses: at_begin 0, at every step (the non-speech symbols and
+ * the special tokens, faster-whisper's get_suppressed_tokens for suppress_tokens=[-1]);
+ * at_begin 1, those the first step suppresses besides (a blank and <|endoftext|>). Returns
+ * the count and points *ids at them (owned by the model, unordered, possibly repeated); 0 and
+ * NULL for a NULL model. */
+QATTN_API int32_t qattn_whisper_suppressed_tokens(const qattn_whisper *whisper, int at_begin,
+                                                  const int32_t **ids);
 
 typedef enum qattn_task { QATTN_TASK_TRANSCRIBE = 0, QATTN_TASK_TRANSLATE = 1 } qattn_task;
 

@@ -467,8 +467,9 @@ class _DecoderState(_Model):
 
 
 class Vocabulary(_Model):
-    """A model directory's vocabulary: len(), id("<|endoftext|>"), decode(ids) -> str (the text
-    tokens' bytes joined and decoded as UTF-8, invalid sequences as U+FFFD)."""
+    """A model's vocabulary (a CTranslate2 or Hugging Face directory, a ggml file): len(),
+    id("<|endoftext|>"), decode(ids) -> str (the text tokens' bytes joined and decoded as
+    UTF-8, invalid sequences as U+FFFD)."""
     _free = _lib.qattn_vocabulary_free
 
     def __init__(self, model_dir):

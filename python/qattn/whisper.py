@@ -51,6 +51,9 @@ _lib.qattn_whisper_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderPara
 _lib.qattn_whisper_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_whisper_free.restype = None
 _lib.qattn_whisper_is_multilingual.argtypes = [ctypes.c_void_p]
+_lib.qattn_whisper_suppressed_tokens.argtypes = [ctypes.c_void_p, ctypes.c_int,
+                                                 ctypes.POINTER(ctypes.POINTER(ctypes.c_int32))]
+_lib.qattn_whisper_suppressed_tokens.restype = ctypes.c_int32
 _lib.qattn_transcribe_default_params.restype = _Params
 _lib.qattn_whisper_transcribe.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
                                           ctypes.POINTER(_Params), ctypes.POINTER(ctypes.c_void_p)]
@@ -104,14 +107,22 @@ def _temperatures(temperature):
 
 
 class Whisper(_Model):
-    """A whole Whisper model (a CTranslate2 directory, as faster-whisper uses) for speech to
-    text. precision: "int8" (INT8 encoder and decoder GEMMs) or "f32". threads: None for one
-    per CPU."""
+    """A whole Whisper model for speech to text: a CTranslate2 directory (as faster-whisper
+    uses), a Hugging Face directory or a whisper.cpp ggml file (f32/f16). precision: "int8"
+    (INT8 encoder and decoder GEMMs) or "f32". threads: None for one per CPU."""
     _free = _lib.qattn_whisper_free
 
     def __init__(self, path, precision="int8", threads=None):
         self._load(_lib.qattn_whisper_load, path, precision, threads)
         self.is_multilingual = bool(_lib.qattn_whisper_is_multilingual(self._handle))
+
+    def suppressed_tokens(self, at_begin=False):
+        """The token ids the decoding suppresses at every step (faster-whisper's
+        get_suppressed_tokens(tokenizer, [-1])), or those suppressed at the first step besides
+        (at_begin), sorted."""
+        ids = ctypes.POINTER(ctypes.c_int32)()
+        n = _lib.qattn_whisper_suppressed_tokens(self._handle, int(at_begin), ctypes.byref(ids))
+        return tuple(sorted(set(ids[:n])))
 
     def transcribe(self, audio, language=None, task="transcribe", beam_size=5, best_of=5,
                    patience=1.0, length_penalty=1.0,

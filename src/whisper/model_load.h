@@ -86,5 +86,10 @@ qattn_status qattn_encoder_from_memory(qattn_model_format format, const uint8_t 
                                        size_t size, const char *config_json,
                                        const qattn_encoder_params *params,
                                        struct qattn_encoder **out);
+/* The same for the decoder (the Hugging Face config then needs decoder_attention_heads). */
+qattn_status qattn_decoder_from_memory(qattn_model_format format, const uint8_t *data,
+                                       size_t size, const char *config_json,
+                                       const qattn_encoder_params *params,
+                                       struct qattn_decoder **out);
 
 #endif

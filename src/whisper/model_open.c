@@ -136,34 +136,58 @@ static qattn_status open_model(qattn_model_source *ld, const char *path, whisper
     return QATTN_OK;
 }
 
+/* A model file in memory listed in ld->set, its config in *cfg (model_load.h). */
+static qattn_status open_memory(qattn_model_source *ld, qattn_model_format format,
+                                const uint8_t *data, size_t size, const char *config_json,
+                                whisper_config *cfg)
+{
+    memset(ld, 0, sizeof *ld);
+    memset(cfg, 0, sizeof *cfg);
+    ld->path = "(memory)";
+    ld->format = format;
+    qattn_status st;
+    if (format == QATTN_FORMAT_CT2) {
+        st = qattn_ct2_parse(&ld->set, ld->path, data, size);
+        if (st == QATTN_OK)
+            st = qattn_whisper_config_from_ct2(&ld->set, ld->path, cfg);
+    } else if (format == QATTN_FORMAT_GGML) {
+        ggml_hparams hp;
+        memset(&hp, 0, sizeof hp);
+        st = qattn_ggml_parse(&ld->set, ld->path, data, size, &hp);
+        qattn_whisper_config_from_ggml(&hp, cfg);
+    } else {
+        st = qattn_whisper_parse_hf_config(config_json, ld->path, cfg);
+        if (st == QATTN_OK)
+            st = qattn_safetensors_parse(&ld->set, ld->path, data, size);
+    }
+    return st;
+}
+
 qattn_status qattn_encoder_from_memory(qattn_model_format format, const uint8_t *data,
                                        size_t size, const char *config_json,
                                        const qattn_encoder_params *params,
                                        struct qattn_encoder **out)
 {
     qattn_model_source ld;
-    memset(&ld, 0, sizeof ld);
-    ld.path = "(memory)";
-    ld.format = format;
     whisper_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    qattn_status st;
-    if (format == QATTN_FORMAT_CT2) {
-        st = qattn_ct2_parse(&ld.set, ld.path, data, size);
-        if (st == QATTN_OK)
-            st = qattn_whisper_config_from_ct2(&ld.set, ld.path, &cfg);
-    } else if (format == QATTN_FORMAT_GGML) {
-        ggml_hparams hp;
-        memset(&hp, 0, sizeof hp);
-        st = qattn_ggml_parse(&ld.set, ld.path, data, size, &hp);
-        qattn_whisper_config_from_ggml(&hp, &cfg);
-    } else {
-        st = qattn_whisper_parse_hf_config(config_json, ld.path, &cfg);
-        if (st == QATTN_OK)
-            st = qattn_safetensors_parse(&ld.set, ld.path, data, size);
-    }
+    qattn_status st = open_memory(&ld, format, data, size, config_json, &cfg);
     if (st == QATTN_OK)
         st = qattn_encoder_build(&ld, ld.path, &cfg, params, out);
+    qattn_tensors_free(&ld.set);
+    return st;
+}
+
+qattn_status qattn_decoder_from_memory(qattn_model_format format, const uint8_t *data,
+                                       size_t size, const char *config_json,
+                                       const qattn_encoder_params *params,
+                                       struct qattn_decoder **out)
+{
+    qattn_model_source ld;
+    whisper_config cfg;
+    qattn_status st = open_memory(&ld, format, data, size, config_json, &cfg);
+    const qattn_run run = {params->precision, params->threads, params->isa};
+    if (st == QATTN_OK)
+        st = qattn_decoder_build(&ld, &cfg, &run, out);
     qattn_tensors_free(&ld.set);
     return st;
 }

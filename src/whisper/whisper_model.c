@@ -26,6 +26,13 @@ int qattn_whisper_is_multilingual(const qattn_whisper *w)
     return w ? w->multilingual : 0;
 }
 
+int32_t qattn_whisper_suppressed_tokens(const qattn_whisper *w, int at_begin, const int32_t **ids)
+{
+    if (ids)
+        *ids = w ? (at_begin ? w->suppress_begin : w->suppress) : NULL;
+    return w ? (at_begin ? w->n_suppress_begin : w->n_suppress) : 0;
+}
+
 int32_t qattn_whisper_language_token(const struct qattn_whisper *w, const char *code)
 {
     char name[24];
@@ -56,6 +63,9 @@ static qattn_status special_tokens(struct qattn_whisper *w, const char *path)
         return qattn_fail(QATTN_ERR_MODEL, "%s: the vocabulary lacks Whisper's special tokens "
                           "(<|endoftext|>, <|startoftranscript|>, <|transcribe|>, "
                           "<|notimestamps|>, ...)", path);
+    if (w->enc.n_state != w->dec.n_state) /* the decoder reads the encoder's output rows */
+        return qattn_fail(QATTN_ERR_MODEL, "%s: the encoder's width is %d, the decoder's %d", path,
+                          w->enc.n_state, w->dec.n_state);
     if (n != w->dec.n_vocab)
         return qattn_fail(QATTN_ERR_MODEL, "%s: the vocabulary has %d tokens, the decoder %d", path,
                           n, w->dec.n_vocab);

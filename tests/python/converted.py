@@ -4,13 +4,11 @@ written here from each format's definition (not by the library): a Hugging Face 
 tokenizer.json) and a whisper.cpp ggml file (the layout of its convert-pt-to-ggml.py, openai's
 module names). The weights are the CTranslate2 file's float16 values, stored exactly."""
 import json
-import shutil
-import struct
 
 import numpy as np
 
 from trained import read_ct2
-from whisper_files import gpt2_byte_chars, safetensors_bytes
+from whisper_files import ggml_file_bytes, gpt2_byte_chars, safetensors_bytes
 
 # CTranslate2 decoder block part -> (Hugging Face module, ggml module), for the unfused parts
 HF_GGML_DECODER = {
@@ -60,7 +58,8 @@ def named_weights(ct2, fmt):
            "decoder/layer_norm/gamma": ("model.decoder.layer_norm.weight", "decoder.ln.weight"),
            "decoder/layer_norm/beta": ("model.decoder.layer_norm.bias", "decoder.ln.bias")}
     for c, names in top.items():
-        out[names[fmt]] = ct2[c]
+        if c in ct2:  # (the fuzz seeds' decoders come without an encoder)
+            out[names[fmt]] = ct2[c]
     for side, parts in (("encoder", HF_GGML_ENCODER), ("decoder", HF_GGML_DECODER)):
         for i in range(layers(ct2, side)):
             c = f"{side}/layer_{i}/"
@@ -134,22 +133,9 @@ def write_ggml(ct2_dir, path):
     tokens = vocabulary(ct2_dir)
     eot = tokens.index("<|endoftext|>")
     byte_of = {c: b for b, c in gpt2_byte_chars().items()}
+    hparams = (s["vocab"], 1500, s["d"], s["enc_heads"], s["enc_layers"], s["text_ctx"], s["d"],
+               s["dec_heads"], s["dec_layers"], s["n_mels"])
     with open(path, "wb") as f:
-        f.write(struct.pack("<i", 0x67676D6C))
-        f.write(struct.pack("<11i", s["vocab"], 1500, s["d"], s["enc_heads"], s["enc_layers"], s["text_ctx"],
-                            s["d"], s["dec_heads"], s["dec_layers"], s["n_mels"], 1))
-        f.write(struct.pack("<ii", s["n_mels"], 201) + np.zeros((s["n_mels"], 201), "<f4").tobytes())
-        f.write(struct.pack("<i", eot))
-        for t in tokens[:eot]:
-            raw = bytes(byte_of[c] for c in t)
-            f.write(struct.pack("<i", len(raw)) + raw)
-        for name, a in named_weights(ct2, 1).items():
-            if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
-                a = a.reshape(a.shape[0], 1)
-            f16 = a.ndim >= 2 and name not in ("encoder.conv1.bias", "encoder.conv2.bias",
-                                                "encoder.positional_embedding", "decoder.positional_embedding")
-            nb = name.encode()
-            f.write(struct.pack("<iii", a.ndim, len(nb), int(f16)))
-            f.write(struct.pack(f"<{a.ndim}i", *reversed(a.shape)) + nb)
-            f.write(a.astype("<f2" if f16 else "<f4").tobytes())
+        f.write(ggml_file_bytes(hparams, named_weights(ct2, 1), True,
+                                [bytes(byte_of[c] for c in t) for t in tokens[:eot]], s["n_mels"]))
     return path

@@ -141,23 +141,23 @@ def ggml_name(hf):
     return f"encoder.blocks.{i}.{GGML_NAMES[module]}.{leaf}"
 
 
-def ggml_bytes(size, weights, f16=True, quantized_type=None):
-    """whisper.cpp's format as its convert-pt-to-ggml.py writes it."""
-    n_mels, d, heads, layers = SIZES[size]
-    out = [struct.pack("<i", 0x67676D6C)]
-    out.append(struct.pack("<11i", 51865, n_ctx(size), d, heads, layers, 448, d, heads, layers, n_mels,
-                           int(f16)))
+GGML_F32_ONLY = ("encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding",
+                 "decoder.positional_embedding")
+
+
+def ggml_file_bytes(hparams, tensors, f16=True, tokens=(), n_mels=0, quantized_type=None):
+    """whisper.cpp's format as its convert-pt-to-ggml.py writes it: magic, the 11 int32
+    hyperparameters (n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer,
+    n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype), mel filters, the
+    tokens' bytes, then each tensor (2-D ones float16 with f16; conv biases as [d, 1])."""
+    out = [struct.pack("<i", 0x67676D6C), struct.pack("<11i", *hparams[:10], int(f16))]
     out.append(struct.pack("<ii", n_mels, 201) + np.zeros((n_mels, 201), "<f4").tobytes())
-    vocab = [b"hello", b" world", b"!"]
-    out.append(struct.pack("<i", len(vocab)) + b"".join(struct.pack("<i", len(t)) + t for t in vocab))
-    tensors = {ggml_name(k): v for k, v in weights.items()}
-    tensors["decoder.token_embedding.weight"] = np.zeros((8, 4), np.float32)
+    out.append(struct.pack("<i", len(tokens)) + b"".join(struct.pack("<i", len(t)) + t for t in tokens))
     for name, a in tensors.items():
-        a = a.squeeze()
+        a = np.asarray(a).squeeze()
         if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
             a = a.reshape(a.shape[0], 1)
-        small = a.ndim < 2 or name in ("encoder.conv1.bias", "encoder.conv2.bias",
-                                       "encoder.positional_embedding")
+        small = a.ndim < 2 or name in GGML_F32_ONLY
         ttype = 0 if (small or not f16) else 1
         if quantized_type is not None and not small:
             ttype = quantized_type
@@ -166,6 +166,15 @@ def ggml_bytes(size, weights, f16=True, quantized_type=None):
         out.append(struct.pack(f"<{a.ndim}i", *reversed(a.shape)) + nb)
         out.append(a.astype("<f4" if ttype == 0 else "<f2").tobytes())
     return b"".join(out)
+
+
+def ggml_bytes(size, weights, f16=True, quantized_type=None):
+    """A random encoder as a whisper.cpp file (a stand-in decoder embedding, 3 tokens)."""
+    n_mels, d, heads, layers = SIZES[size]
+    tensors = {ggml_name(k): v for k, v in weights.items()}
+    tensors["decoder.token_embedding.weight"] = np.zeros((8, 4), np.float32)
+    return ggml_file_bytes((51865, n_ctx(size), d, heads, layers, 448, d, heads, layers, n_mels),
+                           tensors, f16, [b"hello", b" world", b"!"], n_mels, quantized_type)
 
 
 def torch_encoder(weights, size, mel, stats=None, ignore_qk=False):

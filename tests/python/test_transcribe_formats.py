@@ -1,0 +1,139 @@
+"""Transcription from the two other formats users have (issue 12: "weights from all three
+formats"): the trained CTranslate2 models rewritten by converted.py as a Hugging Face directory
+and a whisper.cpp ggml file must transcribe as faster-whisper does on the CTranslate2 original;
+the vocabulary a ggml file leaves implicit (its special tokens) and the suppressed tokens it
+does not list must be faster-whisper's; malformed ones are refused clearly."""
+import json
+import struct
+
+import pytest
+
+import qattn
+from converted import vocabulary, write_ggml, write_hf
+from test_transcribe import clips, compare_segments, faster_whisper  # noqa: F401 (fixture)
+from trained import MODELS, model_dir
+from whisper_files import random_weights, write_hf as write_random_hf
+
+peers = pytest.mark.peers
+CLIPS = {"tiny.en": ["long"], "base": ["german", "short"]}
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def converted(request, tmp_path_factory):
+    """(name, CTranslate2 dir, Hugging Face dir, ggml file). tiny.en's tokenizer.json lacks the
+    timestamp tokens, as older revisions of openai's repositories have it."""
+    name, root = request.param, tmp_path_factory.mktemp("converted")
+    d = model_dir(name)
+    return (name, d, write_hf(d, root / "hf", drop_timestamps=name == "tiny.en"),
+            write_ggml(d, root / "model.ggml.bin"))
+
+
+@peers
+def test_formats_transcribe_as_faster_whisper(converted, clips):  # noqa: F811
+    """f32 from the Hugging Face directory and from the ggml file: faster-whisper float32's
+    transcript on the CTranslate2 original, token for token; int8 from them: the same text as
+    int8 from the CTranslate2 directory (the same weights, so the same quantization)."""
+    name, d, hf, ggml = converted
+    fw = faster_whisper(d, "float32")
+    int8_ct2 = qattn.Whisper(d, precision="int8", threads=2)
+    for path in (hf, ggml):
+        f32 = qattn.Whisper(path, precision="f32", threads=2)
+        int8 = qattn.Whisper(path, precision="int8", threads=2)
+        for clip in CLIPS[name]:
+            audio = clips[clip][2]
+            ours, info = f32.transcribe(audio)
+            theirs, their_info = fw.transcribe(audio)
+            assert compare_segments(ours, list(theirs)) <= 0.1, (path, clip)
+            assert info.language == their_info.language
+            assert [s.text for s in int8.transcribe(audio)[0]] == \
+                   [s.text for s in int8_ct2.transcribe(audio)[0]]
+
+
+@peers
+def test_suppressed_tokens_are_faster_whispers(converted, tmp_path):
+    """faster-whisper's get_suppressed_tokens(tokenizer, [-1]) (its non-speech symbols found
+    with the tokenizer, and the specials), from each format: the lists CTranslate2's
+    config.json and Hugging Face's generation_config.json carry, and the one computed from the
+    vocabulary where no file lists them (ggml; a Hugging Face directory without
+    generation_config.json). At the first step: " " and <|endoftext|>."""
+    import tokenizers
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+    name, d, hf, ggml = converted
+    multilingual = name != "tiny.en"
+    tok = Tokenizer(tokenizers.Tokenizer.from_file(d + "/tokenizer.json"), multilingual,
+                    task="transcribe", language="en")
+    expected = tuple(get_suppressed_tokens(tok, [-1]))
+    bare = tmp_path / "no-generation-config"
+    bare.mkdir()
+    for f in ("config.json", "model.safetensors", "tokenizer.json"):
+        (bare / f).symlink_to(hf / f)
+    for path in (d, hf, ggml, bare):
+        model = qattn.Whisper(path, precision="int8", threads=2)
+        assert model.suppressed_tokens() == expected, path
+        assert model.suppressed_tokens(at_begin=True) == (220, tok.eot), path
+
+
+def test_ggml_vocabulary_is_the_models(converted):
+    """A ggml file holds the text tokens' bytes only; the special tokens follow whisper.cpp's
+    layout. Every id names what CTranslate2's vocabulary names (its text decodes to the same
+    bytes; the specials by name, <|nocaptions|> being <|nospeech|> in some files; the language
+    tokens in openai's order, which base's vocabulary shares)."""
+    name, d, _, ggml = converted
+    tokens = vocabulary(d)
+    ours, theirs = qattn.Vocabulary(ggml), qattn.Vocabulary(d)
+    assert len(ours) == len(tokens)
+    eot = tokens.index("<|endoftext|>")
+    assert all(ours.decode([i]) == theirs.decode([i]) for i in range(eot))
+    sot, translate = tokens.index("<|startoftranscript|>"), tokens.index("<|translate|>")
+    for i in range(eot, len(tokens)):
+        if name == "tiny.en" and sot < i < translate:
+            continue  # unused by English-only models; tiny.en's file names Hebrew <|iw|>, openai <|he|>
+        want = "<|nocaptions|>" if tokens[i] == "<|nospeech|>" else tokens[i]
+        assert ours.id(want) == i, (i, want)
+
+
+def test_hugging_face_vocabulary_from_tokenizer_json(converted):
+    """tokenizer.json's model.vocab and added tokens number the vocabulary (base's runs to
+    <|30.00|>; tiny.en's, without timestamps, to <|notimestamps|>, the rest added at load)."""
+    name, d, hf, _ = converted
+    v, tokens = qattn.Vocabulary(hf), vocabulary(d)
+    n = tokens.index("<|notimestamps|>") + 1 if name == "tiny.en" else len(tokens)
+    assert len(v) == n
+    for i in (0, 220, 50000, tokens.index("<|endoftext|>"), n - 1):
+        assert v.id(tokens[i]) == i
+
+
+def test_decoderless_and_malformed_files(tmp_path):
+    """An encoder-only Hugging Face file, a ggml file whose vocabulary is no Whisper layout, a
+    tokenizer.json with a gap in its ids: one clear error each."""
+    enc = write_random_hf(tmp_path / "encoder-only", "tiny", random_weights("tiny", seed=3))
+    (enc / "tokenizer.json").write_text(json.dumps({"model": {"vocab": {"a": 0, "<|endoftext|>": 1}}}))
+    with pytest.raises(qattn.QattnError, match="no (usable )?Whisper decoder"):
+        qattn.Whisper(enc, precision="f32")
+    gap = tmp_path / "gap"
+    gap.mkdir()
+    (gap / "tokenizer.json").write_text(json.dumps({"model": {"vocab": {"a": 0, "<|endoftext|>": 2}}}))
+    with pytest.raises(qattn.QattnError, match="no token has id 1"):
+        qattn.Vocabulary(gap)
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    (twice / "tokenizer.json").write_text(json.dumps({"model": {"vocab": {"a": 0, "<|endoftext|>": 1}},
+                                                      "added_tokens": [{"id": 0, "content": "b"}]}))
+    with pytest.raises(qattn.QattnError, match="id 0 names two tokens"):
+        qattn.Vocabulary(twice)
+
+
+def test_ggml_vocabulary_layouts_refused(converted, tmp_path):
+    """A ggml file of too few text tokens, or of an id count no Whisper vocabulary has."""
+    _, _, _, ggml = converted
+    blob = bytearray(open(ggml, "rb").read())
+    n_mels, n_fft = struct.unpack_from("<ii", blob, 48)
+    at = 56 + 4 * n_mels * n_fft  # the vocabulary's count
+    for field, value in ((4, 50000), (at, 100)):  # hparams n_vocab; the text tokens' count
+        bad = bytearray(blob)
+        struct.pack_into("<i", bad, field, value)
+        p = tmp_path / f"bad{field}.bin"
+        p.write_bytes(bytes(bad) if field == 4 else bytes(bad[:at + 4]))
+        with pytest.raises(qattn.QattnError, match="not a layout of Whisper's vocabularies|truncated|shape"):
+            qattn.Vocabulary(p)
