@@ -11,7 +11,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
 from converted import named_weights  # noqa: E402
 from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, ggml_file_bytes,  # noqa: E402
-                           gpt2_byte_chars, hf_config, random_weights, safetensors_bytes)
+                           gpt2_byte_chars, hf_config, random_decoder, random_weights,
+                           safetensors_bytes)
 
 out = sys.argv[1]
 for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio",
@@ -36,24 +37,7 @@ for q in ("float16", "int8", "int16", "bfloat16"):
     put("fuzz_ct2", f"micro_{q}_b", ct2_bytes(ct2_names(w), 4, q, extra=[("decoder/alibi", np.array(0, np.int8), 1)])[0])
 
 
-def micro_decoder(d=16, ffn=64, vocab=8, ctx=4, seed=2):
-    """A one-layer, one-head decoder under CTranslate2's names (the targets build decoders
-    from the same bytes as encoders; this one has no encoder)."""
-    rng = np.random.default_rng(seed)
-    r = lambda *shape: (rng.standard_normal(shape) * 0.1).astype(np.float32)  # noqa: E731
-    p = "decoder/layer_0/"
-    w = {"decoder/embeddings/weight": r(vocab, d), "decoder/position_encodings/encodings": r(ctx, d),
-         "decoder/layer_norm/gamma": 1 + r(d), "decoder/layer_norm/beta": r(d)}
-    for block in ("self_attention", "attention", "ffn"):
-        w[p + block + "/layer_norm/gamma"], w[p + block + "/layer_norm/beta"] = 1 + r(d), r(d)
-    for name, rows, cols in (("self_attention/linear_0", 3 * d, d), ("self_attention/linear_1", d, d),
-                             ("attention/linear_0", d, d), ("attention/linear_1", 2 * d, d),
-                             ("attention/linear_2", d, d), ("ffn/linear_0", ffn, d), ("ffn/linear_1", d, ffn)):
-        w[p + name + "/weight"], w[p + name + "/bias"] = r(rows, cols), r(rows)
-    return w
-
-
-dec = micro_decoder()  # beside the micro encoder, as in a whole model's file
+dec = random_decoder()  # beside the micro encoder, as in a whole model's file
 put("fuzz_ct2", "whole_float16", ct2_bytes({**ct2_names(w), **{k: v for k, v in dec.items() if "embeddings" not in k}},
                                            4, extra=[("decoder/embeddings/weight", dec["decoder/embeddings/weight"].astype(np.float16), 4),
                                                      ("decoder/num_heads", np.array(1, np.int16), 2)])[0])

@@ -12,7 +12,9 @@ import qattn
 from converted import vocabulary, write_ggml, write_hf
 from test_transcribe import clips, compare_segments, faster_whisper  # noqa: F401 (fixture)
 from trained import MODELS, model_dir
-from whisper_files import random_weights, write_hf as write_random_hf
+from whisper_files import (ggml_file_bytes, ggml_name, random_decoder, random_weights,
+                           write_hf as write_random_hf)
+from converted import named_weights
 
 peers = pytest.mark.peers
 CLIPS = {"tiny.en": ["long"], "base": ["german"]}
@@ -137,3 +139,21 @@ def test_ggml_vocabulary_layouts_refused(converted, tmp_path):
         p.write_bytes(bytes(bad) if field == 4 else bytes(bad[:at + 4]))
         with pytest.raises(qattn.QattnError, match="not a layout of Whisper's vocabularies|truncated|shape"):
             qattn.Vocabulary(p)
+
+
+@pytest.mark.parametrize("case", ["widths", "vocabulary"])
+def test_inconsistent_models_refused(tmp_path, case):
+    """A ggml file whose decoder is narrower than its encoder (the decoder would read past the
+    encoder's rows), or whose embedding has fewer rows than its vocabulary has ids: refused at
+    load, naming both sizes."""
+    encoder = {ggml_name(k): v for k, v in random_weights("micro", seed=4).items()}  # d 64
+    d, rows = (16, 51864) if case == "widths" else (64, 51000)
+    decoder = named_weights(random_decoder(d=d, ffn=4 * d, vocab=rows, ctx=4), 1)
+    hparams = (51864, 4, 64, 4, 1, 4, d, 1 if d == 16 else 4, 1, 8)
+    p = tmp_path / "model.bin"
+    p.write_bytes(ggml_file_bytes(hparams, {**encoder, **decoder}, True,
+                                  [b"t%d" % i for i in range(50256)], 8))
+    want = "encoder's width is 64, the decoder's 16" if case == "widths" else \
+        "vocabulary has 51864 tokens, the decoder 51000"
+    with pytest.raises(qattn.QattnError, match=want):
+        qattn.Whisper(p, precision="f32")

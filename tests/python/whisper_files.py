@@ -62,6 +62,23 @@ def random_weights(size, seed=0, outlier_channels=(), qk_gain=1.0):
     return w
 
 
+def random_decoder(d=16, ffn=64, vocab=8, ctx=4, seed=2):
+    """A one-layer decoder with random weights under CTranslate2's names (converted.py's
+    named_weights gives the other formats' names)."""
+    rng = np.random.default_rng(seed)
+    r = lambda *shape: (rng.standard_normal(shape) * 0.1).astype(np.float32)  # noqa: E731
+    p = "decoder/layer_0/"
+    w = {"decoder/embeddings/weight": r(vocab, d), "decoder/position_encodings/encodings": r(ctx, d),
+         "decoder/layer_norm/gamma": 1 + r(d), "decoder/layer_norm/beta": r(d)}
+    for block in ("self_attention", "attention", "ffn"):
+        w[p + block + "/layer_norm/gamma"], w[p + block + "/layer_norm/beta"] = 1 + r(d), r(d)
+    for name, rows, cols in (("self_attention/linear_0", 3 * d, d), ("self_attention/linear_1", d, d),
+                             ("attention/linear_0", d, d), ("attention/linear_1", 2 * d, d),
+                             ("attention/linear_2", d, d), ("ffn/linear_0", ffn, d), ("ffn/linear_1", d, ffn)):
+        w[p + name + "/weight"], w[p + name + "/bias"] = r(rows, cols), r(rows)
+    return w
+
+
 def layer_norm_outlier_weights(size, seed=5, channels=(5, 77, 300), gain=20.0):
     """Issue 11's synthetic outlier case: variance-preserving projections (std 1/sqrt(fan-in))
     and LayerNorm gains `gain` times larger on a few channels, so every LayerNorm output has
