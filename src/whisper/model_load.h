@@ -51,6 +51,9 @@ void qattn_model_find_prefix(qattn_model_source *src);
  * whether path is a directory. */
 qattn_model_format qattn_model_format_of(const char *path);
 int qattn_is_directory(const char *path);
+/* The directory holding a model's side files (config.json, tokenizer.json, vocabulary.*):
+ * path itself if it is a directory, else the directory of the file. */
+void qattn_model_dir(const char *path, char *dir, size_t size);
 
 /* config.c */
 qattn_status qattn_whisper_parse_hf_config(const char *text, const char *name, whisper_config *c);

@@ -102,6 +102,18 @@ qattn_model_format qattn_model_format_of(const char *path)
                                              : QATTN_FORMAT_GGML;
 }
 
+void qattn_model_dir(const char *path, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", path);
+    if (qattn_is_directory(path))
+        return;
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, size, ".");
+}
+
 /* Lists the tensors of the model at `path` in ld->set and fills *c. */
 static qattn_status open_model(qattn_model_source *ld, const char *path, whisper_config *c)
 {
@@ -116,15 +128,8 @@ static qattn_status open_model(qattn_model_source *ld, const char *path, whisper
         return open_ct2(ld, is_dir ? buf : path, c); /* its reader says what is wrong, if anything */
     }
     if (format == QATTN_FORMAT_HF) {
-        if (is_dir)
-            return open_hf(ld, path, NULL, c);
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof dir, ".");
-        return open_hf(ld, dir, path, c);
+        qattn_model_dir(path, dir, sizeof dir);
+        return open_hf(ld, dir, is_dir ? NULL : path, c);
     }
     ld->format = QATTN_FORMAT_GGML;
     ggml_hparams hp;

@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "whisper/ggml_file.h"
+#include "whisper/model_load.h"
 #include "whisper/tensors.h"
 #include "whisper/vocabulary.h"
 
@@ -397,17 +398,6 @@ static qattn_status load_ggml(const char *path, qattn_vocabulary **out)
     return st;
 }
 
-static int is_ggml_file(const char *path)
-{
-    uint8_t head[4] = {0};
-    FILE *f = fopen(path, "rb");
-    const size_t n = f ? fread(head, 1, 4, f) : 0;
-    if (f)
-        fclose(f);
-    return n == 4 && ((uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
-                      (uint32_t)head[3] << 24) == GGML_FILE_MAGIC;
-}
-
 qattn_status qattn_vocabulary_load(const char *path, qattn_vocabulary **out)
 {
     qattn_clear_error();
@@ -417,17 +407,11 @@ qattn_status qattn_vocabulary_load(const char *path, qattn_vocabulary **out)
     struct stat info;
     if (stat(path, &info) != 0)
         return qattn_fail(QATTN_ERR_IO, "%s: no such file or directory", path);
-    if (S_ISREG(info.st_mode) && is_ggml_file(path))
+    /* formats told apart as the model loaders tell them (model_open.c) */
+    if (qattn_model_format_of(path) == QATTN_FORMAT_GGML)
         return load_ggml(path, out);
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    if (!S_ISDIR(info.st_mode)) { /* a model.bin or .safetensors file: its directory's files */
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof dir, ".");
-    }
+    qattn_model_dir(path, dir, sizeof dir); /* a model.bin or .safetensors: the files beside it */
     /* CTranslate2's files first (it reads the JSON one first, too), then Hugging Face's */
     static const char *const files[] = {"vocabulary.json", "vocabulary.txt", "tokenizer.json"};
     static const qattn_vocabulary_kind kinds[] = {QATTN_VOCAB_JSON, QATTN_VOCAB_TXT,

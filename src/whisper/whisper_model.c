@@ -132,17 +132,9 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
     if (!w)
         return qattn_fail(QATTN_ERR_NOMEM, "whisper_load: out of memory");
     w->threads = params ? params->threads : 0;
-    /* the directory of a model file holds the files beside it (config.json, tokenizer.json) */
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
+    qattn_model_dir(path, dir, sizeof dir);
     const qattn_model_format format = qattn_model_format_of(path);
-    if (!qattn_is_directory(path)) {
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof dir, ".");
-    }
     qattn_status st = qattn_encoder_load(path, params, &w->encoder);
     if (st == QATTN_OK)
         st = qattn_decoder_load(path, params, &w->decoder);

@@ -21,13 +21,8 @@ HF_GGML_DECODER = {
     "ffn/linear_0": ("fc1", "mlp.0"),
     "ffn/linear_1": ("fc2", "mlp.2"),
 }
-HF_GGML_ENCODER = {
-    "self_attention/layer_norm": ("self_attn_layer_norm", "attn_ln"),
-    "self_attention/linear_1": ("self_attn.out_proj", "attn.out"),
-    "ffn/layer_norm": ("final_layer_norm", "mlp_ln"),
-    "ffn/linear_0": ("fc1", "mlp.0"),
-    "ffn/linear_1": ("fc2", "mlp.2"),
-}
+# the encoder's blocks: the same without cross-attention
+HF_GGML_ENCODER = {k: v for k, v in HF_GGML_DECODER.items() if not k.startswith("attention/")}
 # fused CTranslate2 projections -> their parts (Hugging Face, ggml); the key has no bias
 FUSED = {
     "self_attention/linear_0": [("self_attn.q_proj", "attn.query"), ("self_attn.k_proj", "attn.key"),

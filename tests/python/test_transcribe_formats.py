@@ -9,12 +9,11 @@ import struct
 import pytest
 
 import qattn
-from converted import vocabulary, write_ggml, write_hf
+from converted import named_weights, vocabulary, write_ggml, write_hf
 from test_transcribe import clips, compare_segments, faster_whisper  # noqa: F401 (fixture)
 from trained import MODELS, model_dir
 from whisper_files import (ggml_file_bytes, ggml_name, random_decoder, random_weights,
                            write_hf as write_random_hf)
-from converted import named_weights
 
 peers = pytest.mark.peers
 CLIPS = {"tiny.en": ["long"], "base": ["german"]}
