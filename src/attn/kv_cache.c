@@ -116,7 +116,8 @@ qattn_status qattn_kv_cache_copy(qattn_kv_cache *dst, const qattn_kv_cache *src)
 qattn_status qattn_kv_cache_attention(qattn_kv_cache *c, const int8_t *q, int32_t len_q,
                                       const float *scale_q, const float *scale_k,
                                       const float *scale_v, const float *scale_out,
-                                      int32_t causal, int32_t threads, int8_t *out)
+                                      int32_t causal, int32_t threads, qattn_attn_workspace *ws,
+                                      int8_t *out)
 {
     if (!c || !c->k || !q || !out || !scale_q || !scale_k || !scale_v || !scale_out)
         return qattn_fail(QATTN_ERR_NULL, "kv cache attention: NULL argument");
@@ -138,5 +139,5 @@ qattn_status qattn_kv_cache_attention(qattn_kv_cache *c, const int8_t *q, int32_
     }
     qattn_attention_job job = {c->heads, len_q, c->len, c->head_dim, NULL, causal, c->params,
                                c->uk, q, view(c), out, threads};
-    return qattn_attention_run(&job, &c->ws);
+    return qattn_attention_run(&job, ws ? ws : &c->ws);
 }

@@ -46,11 +46,13 @@ qattn_status qattn_kv_cache_copy(qattn_kv_cache *dst, const qattn_kv_cache *src)
  * out[h] = attention of the len_q queries q[h] ([heads][len_q][head_dim]) over the cache's
  * c->len keys, with per-head scales (heads entries each), causal = QATTN_CAUSAL_NONE or
  * QATTN_CAUSAL_BOTTOM_RIGHT (len_q <= c->len). Bit-identical to qattn_attention_s8 on the
- * same keys.
+ * same keys. The workers' memory is ws's (NULL: the cache's own): many caches used by one
+ * caller in turn (a decoder's layers and beams) can share one workspace.
  */
 qattn_status qattn_kv_cache_attention(qattn_kv_cache *c, const int8_t *q, int32_t len_q,
                                       const float *scale_q, const float *scale_k,
                                       const float *scale_v, const float *scale_out,
-                                      int32_t causal, int32_t threads, int8_t *out);
+                                      int32_t causal, int32_t threads, qattn_attn_workspace *ws,
+                                      int8_t *out);
 
 #endif

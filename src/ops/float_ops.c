@@ -179,17 +179,33 @@ void qattn_add(float *x, const float *y, size_t n)
         x[i] += y[i];
 }
 
-float qattn_quantize_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld, int8_t *out)
+float qattn_max_abs_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld)
 {
     float amax = 0.0f;
     for (int32_t i = 0; i < rows; i++) {
         float a = qattn_max_abs(x + i * ld, (size_t)cols);
         amax = a > amax ? a : amax;
     }
-    float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+    return amax;
+}
+
+float qattn_scale_for_max_abs(float amax)
+{
+    return amax > 0.0f ? amax / 127.0f : 1.0f;
+}
+
+void qattn_quantize_block_at(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld,
+                             float scale, int8_t *out)
+{
     for (int32_t i = 0; i < rows; i++)
         for (int32_t t = 0; t < cols; t++)
             out[(size_t)i * cols + t] = qattn_quantize_s8(x[i * ld + t], scale);
+}
+
+float qattn_quantize_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld, int8_t *out)
+{
+    const float scale = qattn_scale_for_max_abs(qattn_max_abs_block(x, rows, cols, ld));
+    qattn_quantize_block_at(x, rows, cols, ld, scale, out);
     return scale;
 }
 

@@ -25,6 +25,16 @@ void qattn_softmax_rows(float *s, int32_t m, int32_t n, ptrdiff_t ld, int32_t th
 /* x += y over n floats. */
 void qattn_add(float *x, const float *y, size_t n);
 
+/* max |x| over a rows x cols block (rows ld floats apart). */
+float qattn_max_abs_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld);
+
+/* The block scale for a max-abs: amax / 127, or 1 for an all-zero block. */
+float qattn_scale_for_max_abs(float amax);
+
+/* out[r][c] (cols apart) = the library's rounding of x / scale (core/quantize.h). */
+void qattn_quantize_block_at(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld,
+                             float scale, int8_t *out);
+
 /* One max-abs scale for a rows x cols block of x (rows ld floats apart): scale =
  * max|x| / 127 (1 for an all-zero block), out[r][c] (cols apart) = the library's rounding of
  * x / scale (core/quantize.h). Returns the scale. */

@@ -10,14 +10,18 @@
  *              x += fc2(GELU(fc1(LN(x))))
  *   logits = LN(x) E^T
  *
- * Attention is self_attention.c's float multi-head attention; the new tokens are the last
- * positions of the cache (a bottom-right causal mask).
+ * The new tokens are the last positions of the cache (a bottom-right causal mask). Attention
+ * is self_attention.c's float multi-head attention (f32), or the integer kernel over quantized
+ * copies of the caches (int8; attn/quantized_cache.h): the cross-attention's keys and values
+ * packed once per window and shared by the sequences, each sequence's self-attention cache
+ * quantized as if all at once at every step.
  */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn/quantized_cache.h"
 #include "core/error.h"
 #include "ops/float_ops.h"
 #include "whisper/decoder.h"
@@ -26,13 +30,44 @@ struct qattn_decoder_state {
     const struct qattn_decoder *dec;
     int32_t n_audio, len;     /* encoder frames; tokens seen so far (by every sequence) */
     int32_t max_seqs, n_seqs; /* sequences decoded side by side (beams, samples) */
-    float *cross_kv;          /* [n_layers][n_audio][2 d], shared by the sequences */
+    float *cross_kv;          /* f32: [n_layers][n_audio][2 d], shared by the sequences */
     float *self_k, *self_v;   /* [max_seqs][n_layers][n_text_ctx][d] */
     float *spare_k, *spare_v; /* the same, for reordering (max_seqs > 1 only) */
     int32_t rows;             /* scratch rows: max(n_text_ctx, max_seqs) */
     float *x, *h, *wide, *att, *scores;
     qattn_gemm_workspace gemm; /* int8: the GEMMs' scratch, so no token step allocates */
+    /* int8: the caches the integer attention reads, the same per-sequence layout as self_k
+     * (quantized_self[j * n_layers + l]) and swapped with spare the same way; cross per layer */
+    qattn_quantized_cache *quantized_cross, *quantized_self, *quantized_spare;
+    qattn_quantized_attention attend;
+    int8_t *quantize_scratch; /* 2 * n_audio-or-n_text_ctx rows of d */
 };
+
+static int int8_attention(const struct qattn_decoder *dec)
+{
+    return dec->run.precision == QATTN_PRECISION_INT8;
+}
+
+static void free_caches(qattn_quantized_cache *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++)
+        qattn_quantized_cache_free(&c[i]);
+    free(c);
+}
+
+/* *out = n caches of `capacity` keys. */
+static qattn_status make_caches(const struct qattn_decoder *dec, size_t n, int32_t capacity,
+                                qattn_quantized_cache **out)
+{
+    qattn_quantized_cache *c = *out = calloc(n, sizeof *c);
+    if (!c)
+        return qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
+    qattn_status st = QATTN_OK;
+    for (size_t i = 0; st == QATTN_OK && i < n; i++)
+        st = qattn_quantized_cache_init(&c[i], dec->n_heads, dec->n_state / dec->n_heads, capacity,
+                                        dec->run.isa);
+    return st; /* on failure the caller frees the array (the unmade entries are zeros) */
+}
 
 void qattn_decoder_state_free(qattn_decoder_state *s)
 {
@@ -41,12 +76,45 @@ void qattn_decoder_state_free(qattn_decoder_state *s)
     free(s->cross_kv), free(s->self_k), free(s->self_v), free(s->spare_k), free(s->spare_v);
     free(s->x), free(s->h), free(s->wide), free(s->att), free(s->scores);
     qattn_gemm_workspace_free(&s->gemm);
+    const size_t n = (size_t)s->max_seqs * s->dec->n_layers;
+    free_caches(s->quantized_cross, (size_t)s->dec->n_layers);
+    free_caches(s->quantized_self, n);
+    free_caches(s->quantized_spare, n);
+    qattn_quantized_attention_free(&s->attend);
+    free(s->quantize_scratch);
     free(s);
 }
 
 static size_t cache_floats(const struct qattn_decoder *dec)
 {
     return (size_t)dec->n_layers * (size_t)dec->n_text_ctx * (size_t)dec->n_state;
+}
+
+/* int8: the quantized caches and the scratch of the integer attention; the cross-attention's
+ * keys and values computed and quantized, layer by layer through one layer's floats. */
+static qattn_status begin_int8_attention(qattn_decoder_state *s, const float *features)
+{
+    const struct qattn_decoder *dec = s->dec;
+    const int32_t d = dec->n_state, layers = dec->n_layers, a = s->n_audio;
+    const size_t n = (size_t)s->max_seqs * layers, longest = a > dec->n_text_ctx ? a : dec->n_text_ctx;
+    qattn_status st = make_caches(dec, layers, a, &s->quantized_cross);
+    if (st == QATTN_OK)
+        st = make_caches(dec, n, dec->n_text_ctx, &s->quantized_self);
+    if (st == QATTN_OK && s->max_seqs > 1)
+        st = make_caches(dec, n, dec->n_text_ctx, &s->quantized_spare);
+    if (st == QATTN_OK && !(s->quantize_scratch = malloc(2 * longest * (size_t)d)))
+        st = qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
+    if (st == QATTN_OK)
+        st = qattn_quantized_attention_init(&s->attend, dec->n_heads, d / dec->n_heads, s->rows,
+                                            dec->run.threads);
+    for (int32_t l = 0; st == QATTN_OK && l < layers; l++)
+        if ((st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features, a, s->cross_kv)) ==
+            QATTN_OK)
+            st = qattn_quantized_cache_sync(&s->quantized_cross[l], s->cross_kv, s->cross_kv + d,
+                                            2 * d, a, s->quantize_scratch, dec->run.threads);
+    free(s->cross_kv);
+    s->cross_kv = NULL;
+    return st;
 }
 
 qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *features,
@@ -73,7 +141,8 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
     s->rows = (int32_t)rows;
     const size_t width = d * 3 > (size_t)dec->n_ffn ? d * 3 : (size_t)dec->n_ffn;
     const size_t cache = seqs * cache_floats(dec) * sizeof(float);
-    s->cross_kv = malloc(layers * a * 2 * d * sizeof(float));
+    /* int8 keeps the encoder output's keys and values quantized only: one layer's floats */
+    s->cross_kv = malloc((int8_attention(dec) ? 1 : layers) * a * 2 * d * sizeof(float));
     s->self_k = malloc(cache), s->self_v = malloc(cache);
     if (max_seqs > 1)
         s->spare_k = malloc(cache), s->spare_v = malloc(cache);
@@ -88,7 +157,9 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
         st = qattn_gemm_workspace_init(&s->gemm, (int32_t)rows,
                                        dec->n_ffn > dec->n_state ? dec->n_ffn : dec->n_state,
                                        dec->run.threads);
-    for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++)
+    if (st == QATTN_OK && int8_attention(dec))
+        st = begin_int8_attention(s, features);
+    for (int32_t l = 0; st == QATTN_OK && !int8_attention(dec) && l < dec->n_layers; l++)
         st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features, n_audio,
                               s->cross_kv + (size_t)l * a * 2 * d);
     if (st != QATTN_OK) {
@@ -136,6 +207,65 @@ void qattn_decoder_reorder(qattn_decoder_state *s, const int32_t *parents, int32
     float *k = s->self_k, *v = s->self_v;
     s->self_k = s->spare_k, s->self_v = s->spare_v;
     s->spare_k = k, s->spare_v = v;
+    if (!s->quantized_self)
+        return;
+    const int32_t layers = dec->n_layers;
+    for (int32_t i = 0; i < n_seqs; i++)
+        for (int32_t l = 0; l < layers; l++) /* same shapes and tier: cannot fail */
+            (void)qattn_quantized_cache_copy(&s->quantized_spare[i * layers + l],
+                                             &s->quantized_self[parents[i] * layers + l]);
+    qattn_quantized_cache *q = s->quantized_self;
+    s->quantized_self = s->quantized_spare, s->quantized_spare = q;
+}
+
+/* int8: a quantized cache holding keys past the state's length (after a truncate, or a
+ * failed step) starts again from the floats, which are the truth. */
+static void rewind_quantized(qattn_decoder_state *s, int32_t n_seqs)
+{
+    for (int32_t i = 0; s->quantized_self && i < n_seqs * s->dec->n_layers; i++)
+        if (s->quantized_self[i].kv.len > s->len)
+            qattn_quantized_cache_reset(&s->quantized_self[i]);
+}
+
+/* Causal self-attention of sequence j's n new tokens (layer l; their q, k, v rows in qkv,
+ * the keys and values already in the float caches k and v of m = len + n rows). */
+static qattn_status self_attention(qattn_decoder_state *s, int32_t l, size_t j, const float *qkv,
+                                   const float *k, const float *v, int32_t n, int32_t m)
+{
+    const struct qattn_decoder *dec = s->dec;
+    const int32_t d = dec->n_state;
+    float *out = s->att + j * (size_t)n * d;
+    if (!s->quantized_self) {
+        qattn_attention_heads_f32(dec->n_heads, d, qkv, 3 * d, k, v, d, n, m, 1, dec->run.threads,
+                                  s->scores, out);
+        return QATTN_OK;
+    }
+    qattn_quantized_cache *c = &s->quantized_self[j * dec->n_layers + l];
+    qattn_status st = qattn_quantized_cache_sync(c, k, v, d, m, s->quantize_scratch,
+                                                 dec->run.threads);
+    return st != QATTN_OK ? st
+                          : qattn_quantized_attend(&s->attend, c, qkv, 3 * d, n,
+                                                   QATTN_CAUSAL_BOTTOM_RIGHT, out, d);
+}
+
+/* Cross-attention of the r = n_seqs * n query rows in s->wide (layer l) into s->att. */
+static qattn_status cross_attention(qattn_decoder_state *s, int32_t l, int32_t n_seqs, int32_t n)
+{
+    const struct qattn_decoder *dec = s->dec;
+    const size_t d = (size_t)dec->n_state, a = (size_t)s->n_audio;
+    if (!s->quantized_cross) {
+        const float *kv = s->cross_kv + (size_t)l * a * 2 * d;
+        qattn_attention_heads_f32(dec->n_heads, (int32_t)d, s->wide, (int32_t)d, kv, kv + d,
+                                  (int32_t)(2 * d), n_seqs * n, (int32_t)a, 0, dec->run.threads,
+                                  s->scores, s->att);
+        return QATTN_OK;
+    }
+    qattn_status st = QATTN_OK; /* one call per sequence: its queries get their own scales */
+    for (int32_t j = 0; st == QATTN_OK && j < n_seqs; j++)
+        st = qattn_quantized_attend(&s->attend, &s->quantized_cross[l], s->wide + j * n * d,
+                                    (ptrdiff_t)d, n, QATTN_CAUSAL_NONE, s->att + j * n * d,
+                                    (ptrdiff_t)d);
+    return st;
 }
 
 /* Checks tokens against the state, then runs them through every layer: n_seqs sequences of
@@ -159,12 +289,13 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
         if (tokens[i] < 0 || tokens[i] >= dec->n_vocab)
             return qattn_fail(QATTN_ERR_ARG, "%s: token %zu is %d, outside the vocabulary [0, %d)",
                               who, i, tokens[i], dec->n_vocab);
-    const size_t d = (size_t)dec->n_state, a = (size_t)s->n_audio;
+    const size_t d = (size_t)dec->n_state;
     const size_t ctx = (size_t)dec->n_text_ctx, len = (size_t)s->len, m = len + n;
     const size_t per_seq = cache_floats(dec);
     const qattn_run *run = &dec->run;
-    const int32_t heads = dec->n_heads, th = run->threads, rows = (int32_t)r;
+    const int32_t th = run->threads, rows = (int32_t)r;
     qattn_status st = QATTN_OK;
+    rewind_quantized(s, n_seqs);
     for (size_t i = 0; i < r; i++)
         for (size_t t = 0; t < d; t++)
             s->x[i * d + t] = dec->embed[(size_t)tokens[i] * d + t] + dec->pos[(len + i % n) * d + t];
@@ -173,7 +304,7 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
         qattn_layer_norm(s->x, L->self_ln_w, L->self_ln_b, s->h, rows, (int32_t)d, th);
         if ((st = qattn_linear_run_in(run, &L->self_qkv, s->h, rows, s->wide, &s->gemm)))
             break;
-        for (size_t j = 0; j < (size_t)n_seqs; j++) {
+        for (size_t j = 0; st == QATTN_OK && j < (size_t)n_seqs; j++) {
             float *k = s->self_k + j * per_seq + (size_t)l * ctx * d;
             float *v = s->self_v + j * per_seq + (size_t)l * ctx * d;
             const float *qkv = s->wide + j * n * 3 * d;
@@ -181,19 +312,16 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
                 memcpy(k + (len + i) * d, qkv + i * 3 * d + d, d * sizeof(float));
                 memcpy(v + (len + i) * d, qkv + i * 3 * d + 2 * d, d * sizeof(float));
             }
-            qattn_attention_heads_f32(heads, (int32_t)d, qkv, (int32_t)(3 * d), k, v, (int32_t)d,
-                                      n_tokens, (int32_t)m, 1, th, s->scores, s->att + j * n * d);
+            st = self_attention(s, l, j, qkv, k, v, n_tokens, (int32_t)m);
         }
-        if ((st = qattn_linear_run_in(run, &L->self_out, s->att, rows, s->h, &s->gemm)))
+        if (st || (st = qattn_linear_run_in(run, &L->self_out, s->att, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
         qattn_layer_norm(s->x, L->cross_ln_w, L->cross_ln_b, s->h, rows, (int32_t)d, th);
         if ((st = qattn_linear_run_in(run, &L->cross_q, s->h, rows, s->wide, &s->gemm)))
             break;
-        const float *kv = s->cross_kv + (size_t)l * a * 2 * d;
-        qattn_attention_heads_f32(heads, (int32_t)d, s->wide, (int32_t)d, kv, kv + d,
-                                  (int32_t)(2 * d), rows, (int32_t)a, 0, th, s->scores, s->att);
-        if ((st = qattn_linear_run_in(run, &L->cross_out, s->att, rows, s->h, &s->gemm)))
+        if ((st = cross_attention(s, l, n_seqs, n_tokens)) ||
+            (st = qattn_linear_run_in(run, &L->cross_out, s->att, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
         qattn_layer_norm(s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, rows, (int32_t)d, th);

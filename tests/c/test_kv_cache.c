@@ -73,7 +73,7 @@ static int same_as_one_shot(qattn_isa isa, qattn_kv_cache *c, int32_t len_q, int
     static int8_t q[H * CAP * D], got[H * CAP * D], want[H * CAP * D];
     for (size_t i = 0; i < (size_t)H * len_q * D; i++)
         q[i] = rnd8();
-    CHECK(qattn_kv_cache_attention(c, q, len_q, sq, sk, sv, so, causal, 2, got) == QATTN_OK, "%s",
+    CHECK(qattn_kv_cache_attention(c, q, len_q, sq, sk, sv, so, causal, 2, NULL, got) == QATTN_OK, "%s",
           qattn_last_error());
     one_shot(isa, q, len_q, c->len, causal, want);
     return memcmp(got, want, (size_t)H * len_q * D) == 0;
@@ -108,15 +108,15 @@ static void one_tier(qattn_isa isa)
     CHECK(qattn_kv_cache_append(&c, k, v, 9, 1) == QATTN_OK, "append after truncate");
     CHECK(same_as_one_shot(isa, &c, 9, QATTN_CAUSAL_BOTTOM_RIGHT), "%s: regrown to 139",
           qattn_isa_name(isa));
-    CHECK(qattn_kv_cache_attention(&c, k, 140, sq, sk, sv, so, QATTN_CAUSAL_BOTTOM_RIGHT, 1, v) ==
+    CHECK(qattn_kv_cache_attention(&c, k, 140, sq, sk, sv, so, QATTN_CAUSAL_BOTTOM_RIGHT, 1, NULL, v) ==
               QATTN_ERR_KV_LEN, "more bottom-right queries than keys");
 
 #ifdef COUNT_ALLOCATIONS
     static int8_t q[H * D], out[H * D];
-    qattn_kv_cache_attention(&c, q, 1, sq, sk, sv, so, QATTN_CAUSAL_BOTTOM_RIGHT, 2, out); /* warm */
+    qattn_kv_cache_attention(&c, q, 1, sq, sk, sv, so, QATTN_CAUSAL_BOTTOM_RIGHT, 2, NULL, out); /* warm */
     long before = atomic_load(&allocations);
     for (int i = 0; i < 100; i++)
-        qattn_kv_cache_attention(&c, q, 1, sq, sk, sv, so, QATTN_CAUSAL_BOTTOM_RIGHT, 2, out);
+        qattn_kv_cache_attention(&c, q, 1, sq, sk, sv, so, QATTN_CAUSAL_BOTTOM_RIGHT, 2, NULL, out);
     long made = atomic_load(&allocations) - before;
     CHECK(made == 0, "%s: 100 calls on a warm cache made %ld allocations", qattn_isa_name(isa), made);
 #endif

@@ -1,0 +1,123 @@
+/* Float attention over quantized caches that follow float keys (attn/quantized_cache.h). */
+#include "attn/quantized_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/float_ops.h"
+
+qattn_status qattn_quantized_cache_init(qattn_quantized_cache *c, int32_t heads, int32_t head_dim,
+                                        int32_t capacity, int32_t isa)
+{
+    memset(c, 0, sizeof *c);
+    qattn_status st = qattn_kv_cache_init(&c->kv, heads, head_dim, capacity, isa);
+    if (st != QATTN_OK)
+        return st;
+    float *f = calloc(4 * (size_t)heads, sizeof *f);
+    if (!f) {
+        qattn_kv_cache_free(&c->kv);
+        return qattn_fail(QATTN_ERR_NOMEM, "quantized cache: out of memory");
+    }
+    c->amax_k = f, c->amax_v = f + heads, c->scale_k = f + 2 * heads, c->scale_v = f + 3 * heads;
+    return QATTN_OK;
+}
+
+void qattn_quantized_cache_free(qattn_quantized_cache *c)
+{
+    qattn_kv_cache_free(&c->kv);
+    free(c->amax_k); /* the one allocation behind the four arrays */
+    memset(c, 0, sizeof *c);
+}
+
+void qattn_quantized_cache_reset(qattn_quantized_cache *c)
+{
+    c->kv.len = 0;
+    memset(c->amax_k, 0, 2 * (size_t)c->kv.heads * sizeof *c->amax_k);
+}
+
+qattn_status qattn_quantized_cache_sync(qattn_quantized_cache *c, const float *k, const float *v,
+                                        ptrdiff_t ld, int32_t len, int8_t *scratch,
+                                        int32_t threads)
+{
+    if (len < 0 || len > c->kv.capacity)
+        return qattn_fail(QATTN_ERR_SIZE, "quantized cache: %d keys, capacity %d", len,
+                          c->kv.capacity);
+    if (len < c->kv.len)
+        qattn_quantized_cache_reset(c);
+    const int32_t heads = c->kv.heads, hd = c->kv.head_dim, from = c->kv.len;
+    if (len == from)
+        return QATTN_OK;
+    int requantize = from == 0;
+    for (int32_t h = 0; h < heads; h++) {
+        const float ak = qattn_max_abs_block(k + from * ld + h * hd, len - from, hd, ld);
+        const float av = qattn_max_abs_block(v + from * ld + h * hd, len - from, hd, ld);
+        if (ak > c->amax_k[h])
+            c->amax_k[h] = ak, requantize = 1;
+        if (av > c->amax_v[h])
+            c->amax_v[h] = av, requantize = 1;
+    }
+    const int32_t start = requantize ? 0 : from, rows = len - start;
+    const size_t per_head = (size_t)rows * hd;
+    int8_t *k8 = scratch, *v8 = scratch + (size_t)heads * per_head;
+    for (int32_t h = 0; h < heads; h++) {
+        if (requantize) {
+            c->scale_k[h] = qattn_scale_for_max_abs(c->amax_k[h]);
+            c->scale_v[h] = qattn_scale_for_max_abs(c->amax_v[h]);
+        }
+        qattn_quantize_block_at(k + start * ld + h * hd, rows, hd, ld, c->scale_k[h],
+                                k8 + h * per_head);
+        qattn_quantize_block_at(v + start * ld + h * hd, rows, hd, ld, c->scale_v[h],
+                                v8 + h * per_head);
+    }
+    c->kv.len = start;
+    return qattn_kv_cache_append(&c->kv, k8, v8, rows, threads);
+}
+
+qattn_status qattn_quantized_cache_copy(qattn_quantized_cache *dst, const qattn_quantized_cache *src)
+{
+    qattn_status st = qattn_kv_cache_copy(&dst->kv, &src->kv);
+    if (st == QATTN_OK)
+        memcpy(dst->amax_k, src->amax_k, 4 * (size_t)src->kv.heads * sizeof *src->amax_k);
+    return st;
+}
+
+qattn_status qattn_quantized_attention_init(qattn_quantized_attention *a, int32_t heads,
+                                            int32_t head_dim, int32_t rows, int32_t threads)
+{
+    memset(a, 0, sizeof *a);
+    a->heads = heads, a->head_dim = head_dim, a->rows = rows, a->threads = threads;
+    const size_t bytes = (size_t)heads * rows * head_dim; /* callers' sizes: < 2^40 */
+    a->q8 = malloc(bytes), a->o8 = malloc(bytes), a->scale_q = malloc((size_t)heads * sizeof(float));
+    if (!a->q8 || !a->o8 || !a->scale_q) {
+        qattn_quantized_attention_free(a);
+        return qattn_fail(QATTN_ERR_NOMEM, "quantized attention: out of memory");
+    }
+    return QATTN_OK;
+}
+
+void qattn_quantized_attention_free(qattn_quantized_attention *a)
+{
+    free(a->q8), free(a->o8), free(a->scale_q);
+    qattn_attn_workspace_free(&a->ws);
+    memset(a, 0, sizeof *a);
+}
+
+qattn_status qattn_quantized_attend(qattn_quantized_attention *a, qattn_quantized_cache *c,
+                                    const float *q, ptrdiff_t ld_q, int32_t n, int32_t causal,
+                                    float *out, ptrdiff_t ld_out)
+{
+    if (n < 1 || n > a->rows || c->kv.heads != a->heads || c->kv.head_dim != a->head_dim)
+        return qattn_fail(QATTN_ERR_SIZE, "quantized attention: %d queries (at most %d)", n,
+                          a->rows);
+    const int32_t hd = a->head_dim;
+    const size_t per_head = (size_t)n * hd;
+    for (int32_t h = 0; h < a->heads; h++)
+        a->scale_q[h] = qattn_quantize_block(q + h * hd, n, hd, ld_q, a->q8 + h * per_head);
+    qattn_status st = qattn_kv_cache_attention(&c->kv, a->q8, n, a->scale_q, c->scale_k,
+                                               c->scale_v, c->scale_v, causal, a->threads, &a->ws,
+                                               a->o8);
+    for (int32_t h = 0; st == QATTN_OK && h < a->heads; h++)
+        qattn_dequantize_block(a->o8 + h * per_head, n, hd, c->scale_v[h], out + h * hd, ld_out);
+    return st;
+}
