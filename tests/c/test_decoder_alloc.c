@@ -6,7 +6,7 @@
  * fallback's case). Per-window setup (qattn_search_window) may allocate; it is outside the
  * counted stretches. Not built under the sanitizers, which own malloc themselves.
  * Allocations made by OpenBLAS itself (its threaded sgemm allocates job descriptors per call;
- * the decoder's float attention calls it per token) are counted apart, by the caller's shared
+ * the f32 decoder's attention calls it per token) are counted apart, by the caller's shared
  * object, and reported: qattn's own code must make none.
  */
 #define _GNU_SOURCE

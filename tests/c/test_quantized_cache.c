@@ -1,0 +1,135 @@
+/*
+ * Quantized caches that follow float keys (attn/quantized_cache.h), on every tier the CPU
+ * runs, against what they promise: after every sync, the cache's bytes and scales are those
+ * of quantizing each head's float rows so far at once (qattn_quantize_block), whether the
+ * new rows kept the scales (most steps) or raised them (a row larger than any before, which
+ * requantizes the head) or the cache was cut back; attending through the cache gives, bit
+ * for bit, the queries quantized per head, the public one-shot qattn_attention_s8 on the
+ * one-shot quantized keys and values (bottom-right causal or unmasked, the output at the
+ * values' scale) and the output dequantized; a copy attends as its source.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attn/quantized_cache.h"
+#include "core/tiers.h"
+#include "ops/float_ops.h"
+#include "qattn.h"
+#include "testing.h"
+
+enum { H = 4, D = 32, W = H * D, CAP = 200, Q = 3 };
+static float K[CAP * W], V[CAP * W], Qf[Q * W];
+
+static uint64_t state = 0x2545F4914F6CDD1Dull;
+static float uniform(void) /* in (-1, 1) */
+{
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return (float)((double)(state >> 11) / 4503599627370496.0 - 1.0);
+}
+
+/* Does c hold, for each head, exactly qattn_quantize_block of its first len float rows? */
+static int matches_one_shot(const qattn_quantized_cache *c, int32_t len)
+{
+    static int8_t want[CAP * D];
+    int same = c->kv.len == len;
+    for (int h = 0; same && h < H; h++) {
+        const float sk = qattn_quantize_block(K + h * D, len, D, W, want);
+        same &= sk == c->scale_k[h] && !memcmp(want, c->kv.k + (size_t)h * CAP * D, (size_t)len * D);
+        const float sv = qattn_quantize_block(V + h * D, len, D, W, want);
+        same &= sv == c->scale_v[h] && !memcmp(want, c->kv.v + (size_t)h * CAP * D, (size_t)len * D);
+    }
+    return same;
+}
+
+/* The promise written out: one-shot quantization and the public entry point. */
+static void reference_attention(qattn_isa isa, int32_t n, int32_t len, int32_t causal, float *out)
+{
+    static int8_t q8[H * Q * D], k8[H * CAP * D], v8[H * CAP * D], o8[H * Q * D];
+    float sq[H], sk[H], sv[H];
+    for (int h = 0; h < H; h++) {
+        sq[h] = qattn_quantize_block(Qf + h * D, n, D, W, q8 + h * n * D);
+        sk[h] = qattn_quantize_block(K + h * D, len, D, W, k8 + (size_t)h * len * D);
+        sv[h] = qattn_quantize_block(V + h * D, len, D, W, v8 + (size_t)h * len * D);
+    }
+    qattn_attention_desc d = qattn_attention_desc_default();
+    d.heads = H, d.len_q = n, d.len_k = len, d.head_dim = D, d.causal = causal, d.isa = isa;
+    d.scale_q = sq, d.scale_k = sk, d.scale_v = sv, d.scale_out = sv, d.threads = 1;
+    CHECK(qattn_attention_s8(&d, q8, k8, v8, o8) == QATTN_OK, "%s", qattn_last_error());
+    for (int h = 0; h < H; h++)
+        qattn_dequantize_block(o8 + h * n * D, n, D, sv[h], out + h * D, W);
+}
+
+static void one_tier(qattn_isa isa)
+{
+    static int8_t scratch[2 * CAP * W];
+    static float got[Q * W], want[Q * W];
+    const char *tier = qattn_isa_name(isa);
+    qattn_quantized_cache c, copy;
+    qattn_quantized_attention a;
+    CHECK(qattn_quantized_cache_init(&c, H, D, CAP, isa) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_quantized_cache_init(&copy, H, D, CAP, isa) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_quantized_attention_init(&a, H, D, Q, 2) == QATTN_OK, "%s", qattn_last_error());
+    /* growth in ragged steps (a prompt, single tokens, a chunk over a tile boundary), then a
+     * cut back to a shorter prefix and growth again */
+    const int32_t lens[] = {5, 6, 7, 30, 31, 64, 65, 66, 100, 101, 130, 40, 41, 42, 150};
+    int kept = 0, raised = 0;
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        const int32_t len = lens[i];
+        float before = c.scale_k[1];
+        CHECK(qattn_quantized_cache_sync(&c, K, V, W, len, scratch, 2) == QATTN_OK, "%s",
+              qattn_last_error());
+        CHECK(matches_one_shot(&c, len), "%s: after growing to %d keys the cache is not the "
+              "one-shot quantization", tier, len);
+        if (i > 0 && lens[i] > lens[i - 1])
+            kept += before == c.scale_k[1], raised += before != c.scale_k[1];
+        const int32_t n = len < Q ? len : Q;
+        for (int causal = QATTN_CAUSAL_NONE; causal <= QATTN_CAUSAL_BOTTOM_RIGHT; causal += 2) {
+            CHECK(qattn_quantized_attend(&a, &c, Qf, W, n, causal, got, W) == QATTN_OK, "%s",
+                  qattn_last_error());
+            reference_attention(isa, n, len, causal, want);
+            CHECK(!memcmp(got, want, (size_t)n * W * sizeof(float)),
+                  "%s: %d keys, causal %d: attention differs from the one-shot reference", tier,
+                  len, causal);
+        }
+    }
+    CHECK(kept > 0 && raised > 0, "%s: steps that kept the scale %d, raised it %d (both must occur)",
+          tier, kept, raised);
+    CHECK(qattn_quantized_cache_copy(&copy, &c) == QATTN_OK, "%s", qattn_last_error());
+    static float from_copy[Q * W];
+    qattn_quantized_attend(&a, &c, Qf, W, Q, QATTN_CAUSAL_BOTTOM_RIGHT, got, W);
+    qattn_quantized_attend(&a, &copy, Qf, W, Q, QATTN_CAUSAL_BOTTOM_RIGHT, from_copy, W);
+    CHECK(!memcmp(got, from_copy, sizeof got) && matches_one_shot(&copy, 150),
+          "%s: the copy differs from its source", tier);
+    CHECK(qattn_quantized_cache_sync(&c, K, V, W, CAP + 1, scratch, 1) == QATTN_ERR_SIZE,
+          "%s: past capacity accepted", tier);
+    CHECK(qattn_quantized_attend(&a, &c, Qf, W, Q + 1, QATTN_CAUSAL_NONE, got, W) == QATTN_ERR_SIZE,
+          "%s: more queries than the scratch holds accepted", tier);
+    qattn_quantized_cache_free(&c);
+    qattn_quantized_cache_free(&copy);
+    qattn_quantized_attention_free(&a);
+}
+
+int main(void)
+{
+    for (int i = 0; i < CAP * W; i++)
+        K[i] = 2.0f * uniform(), V[i] = uniform();
+    for (int i = 0; i < Q * W; i++)
+        Qf[i] = 3.0f * uniform();
+    /* rows larger than any before them, as a decoder's keys have now and then: each raises
+     * its head's scale when it joins (keys: row 7 of head 1 after the first steps, 65 in a
+     * tile of its own, 120 inside a chunk; values: row 90 of head 2) */
+    for (int h = 0; h < H; h++) /* every other row below these: only the spikes raise a scale */
+        K[h * D] = 2.0f, V[h * D] = 1.0f;
+    K[7 * W + 1 * D + 3] = 5.0f, K[65 * W + 1 * D + 9] = -9.0f, V[90 * W + 2 * D] = 4.0f;
+    K[120 * W + 1 * D + 30] = 12.0f;
+    for (int t = qattn_tier_count() - 1; t >= 0; t--) {
+        qattn_isa isa = qattn_tier_at(t);
+        if (!qattn_isa_supported(isa))
+            continue;
+        printf("tier %s\n", qattn_isa_name(isa));
+        one_tier(isa);
+    }
+    return testing_report("test_quantized_cache");
+}
