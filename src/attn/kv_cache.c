@@ -84,6 +84,23 @@ qattn_status qattn_kv_cache_append(qattn_kv_cache *c, const int8_t *k, const int
     return QATTN_OK;
 }
 
+qattn_status qattn_kv_cache_rewrite_head(qattn_kv_cache *c, int32_t h, const int8_t *k,
+                                         const int8_t *v, int32_t threads)
+{
+    if (h < 0 || h >= c->heads)
+        return qattn_fail(QATTN_ERR_ARG, "kv cache rewrite: head %d of %d", h, c->heads);
+    const size_t hd = (size_t)c->head_dim, off = (size_t)h * c->capacity * hd;
+    memcpy(c->k + off, k, (size_t)c->len * hd);
+    memcpy(c->v + off, v, (size_t)c->len * hd);
+    if (c->uk && c->len > 0) { /* the view of this one head */
+        qattn_kv_view one = view(c);
+        one.k += off, one.v += off, one.packed = c->packed + (size_t)h * c->head_tiles * c->tile_bytes;
+        const int32_t tiles = (c->len + QATTN_TILE_KEYS - 1) / QATTN_TILE_KEYS;
+        qattn_attn_pack(c->uk, &one, 1, c->len, c->head_dim, 0, tiles, threads);
+    }
+    return QATTN_OK;
+}
+
 qattn_status qattn_kv_cache_truncate(qattn_kv_cache *c, int32_t len)
 {
     if (len < 0 || len > c->len)

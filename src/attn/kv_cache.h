@@ -35,6 +35,11 @@ void qattn_kv_cache_free(qattn_kv_cache *c);
 qattn_status qattn_kv_cache_append(qattn_kv_cache *c, const int8_t *k, const int8_t *v,
                                    int32_t rows, int32_t threads);
 
+/* Head h's c->len keys and values become k and v ([c->len][head_dim] each; the head
+ * quantized again at another scale) and its tiles are repacked. */
+qattn_status qattn_kv_cache_rewrite_head(qattn_kv_cache *c, int32_t h, const int8_t *k,
+                                         const int8_t *v, int32_t threads);
+
 /* Keeps the first `len` keys (<= c->len). */
 qattn_status qattn_kv_cache_truncate(qattn_kv_cache *c, int32_t len);
 

@@ -45,32 +45,37 @@ qattn_status qattn_quantized_cache_sync(qattn_quantized_cache *c, const float *k
                           c->kv.capacity);
     if (len < c->kv.len)
         qattn_quantized_cache_reset(c);
-    const int32_t heads = c->kv.heads, hd = c->kv.head_dim, from = c->kv.len;
-    if (len == from)
+    const int32_t heads = c->kv.heads, hd = c->kv.head_dim, from = c->kv.len, rows = len - from;
+    if (rows == 0)
         return QATTN_OK;
-    int requantize = from == 0;
+    /* the scales of every head over all len rows; a head whose scale moved has its first
+     * `from` rows quantized again (one head: a new maximum is rare, and in one head) */
     for (int32_t h = 0; h < heads; h++) {
-        const float ak = qattn_max_abs_block(k + from * ld + h * hd, len - from, hd, ld);
-        const float av = qattn_max_abs_block(v + from * ld + h * hd, len - from, hd, ld);
-        if (ak > c->amax_k[h])
-            c->amax_k[h] = ak, requantize = 1;
-        if (av > c->amax_v[h])
-            c->amax_v[h] = av, requantize = 1;
+        const float ak = qattn_max_abs_block(k + from * ld + h * hd, rows, hd, ld);
+        const float av = qattn_max_abs_block(v + from * ld + h * hd, rows, hd, ld);
+        c->amax_k[h] = ak > c->amax_k[h] ? ak : c->amax_k[h];
+        c->amax_v[h] = av > c->amax_v[h] ? av : c->amax_v[h];
+        const float sk = qattn_scale_for_max_abs(c->amax_k[h]);
+        const float sv = qattn_scale_for_max_abs(c->amax_v[h]);
+        const int moved = from > 0 && (sk != c->scale_k[h] || sv != c->scale_v[h]);
+        c->scale_k[h] = sk, c->scale_v[h] = sv;
+        if (!moved)
+            continue;
+        int8_t *k8 = scratch, *v8 = scratch + (size_t)from * hd;
+        qattn_quantize_block_at(k + h * hd, from, hd, ld, sk, k8);
+        qattn_quantize_block_at(v + h * hd, from, hd, ld, sv, v8);
+        qattn_status st = qattn_kv_cache_rewrite_head(&c->kv, h, k8, v8, threads);
+        if (st != QATTN_OK)
+            return st;
     }
-    const int32_t start = requantize ? 0 : from, rows = len - start;
-    const size_t per_head = (size_t)rows * hd;
+    const size_t per_head = (size_t)rows * hd; /* then the new rows of every head */
     int8_t *k8 = scratch, *v8 = scratch + (size_t)heads * per_head;
     for (int32_t h = 0; h < heads; h++) {
-        if (requantize) {
-            c->scale_k[h] = qattn_scale_for_max_abs(c->amax_k[h]);
-            c->scale_v[h] = qattn_scale_for_max_abs(c->amax_v[h]);
-        }
-        qattn_quantize_block_at(k + start * ld + h * hd, rows, hd, ld, c->scale_k[h],
+        qattn_quantize_block_at(k + from * ld + h * hd, rows, hd, ld, c->scale_k[h],
                                 k8 + h * per_head);
-        qattn_quantize_block_at(v + start * ld + h * hd, rows, hd, ld, c->scale_v[h],
+        qattn_quantize_block_at(v + from * ld + h * hd, rows, hd, ld, c->scale_v[h],
                                 v8 + h * per_head);
     }
-    c->kv.len = start;
     return qattn_kv_cache_append(&c->kv, k8, v8, rows, threads);
 }
 

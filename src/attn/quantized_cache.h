@@ -9,7 +9,8 @@
  *
  * A cache always holds exactly what quantizing all its float keys at once would give: a
  * head's max-abs over a growing set only grows, so new keys quantize at the scale already in
- * use unless they raise it, and then the head's keys are quantized again from the floats.
+ * use unless they raise it, and then that head's keys (only that head's: a new maximum is
+ * rare, and in one head at a time) are quantized again from the floats.
  */
 #ifndef QATTN_ATTN_QUANTIZED_CACHE_H
 #define QATTN_ATTN_QUANTIZED_CACHE_H
