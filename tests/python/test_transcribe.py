@@ -163,9 +163,9 @@ def test_translate_and_languages_with_base(clips):
 def test_int8_word_error_rate_against_faster_whisper_int8(name, clips):
     """Our int8 transcripts against the words spoken, beside faster-whisper int8's on the same
     clips, each clip printed. Issue 12 asks for no more word errors than faster-whisper int8:
-    met with tiny.en (59 against 64), not with base (52 against 44 on these clips; 45 against
-    45 when sox's dither changed the audio by an LSB: the clips are too few to tell the
-    engines apart reliably). Asserted: at most a quarter more, plus two (CTranslate2's int8
+    met with tiny.en (56 against 64), not with base (50 against 44 on these clips, 6 in the
+    noisy one; 45 against 45 when sox's dither changed the audio by an LSB: the clips are too
+    few to tell the engines apart reliably). Asserted: at most a quarter more, plus two (CTranslate2's int8
     kernels differ between CPUs)."""
     d = model_dir(name)
     model, fw = qattn.Whisper(d, precision="int8", threads=2), faster_whisper(d, "int8")
