@@ -137,8 +137,7 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
             return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory packing K and V");
         }
         job.kv.packed = packed;
-        qattn_attn_pack(uk, &job.kv, desc->heads, desc->len_k, desc->head_dim, 0,
-                        job.kv.head_tiles, desc->threads);
+        qattn_attn_pack(uk, &job.kv, desc->heads, 0, desc->len_k, desc->head_dim, desc->threads);
     }
     st = qattn_attention_run(&job, NULL);
     free(packed);

@@ -44,7 +44,7 @@ size_t qattn_attn_tile_bytes(const qattn_attn_ukernels *uk, int32_t head_dim)
 typedef struct pack_job {
     const qattn_attn_ukernels *uk;
     const qattn_kv_view *kv;
-    int32_t len_k, head_dim, first_tile, tiles;
+    int32_t from, len_k, head_dim, first_tile, tiles;
 } pack_job;
 
 static void pack_task(void *ctx, int64_t item, int worker)
@@ -54,18 +54,20 @@ static void pack_task(void *ctx, int64_t item, int worker)
     const int32_t h = (int32_t)(item / j->tiles), kt = j->first_tile + (int32_t)(item % j->tiles);
     const int32_t key0 = kt * QATTN_TILE_KEYS;
     const int32_t keys = j->len_k - key0 < QATTN_TILE_KEYS ? j->len_k - key0 : QATTN_TILE_KEYS;
+    const int32_t first = j->from > key0 ? j->from - key0 : 0;
     const size_t off = (size_t)h * j->kv->head_stride + (size_t)key0 * j->head_dim;
-    j->uk->pack_kv(j->kv->k + off, j->kv->v + off, j->head_dim, keys, j->head_dim,
+    j->uk->pack_kv(j->kv->k + off, j->kv->v + off, j->head_dim, first, keys, j->head_dim,
                    (uint8_t *)j->kv->packed + ((size_t)h * j->kv->head_tiles + kt) * j->kv->tile_bytes);
 }
 
 void qattn_attn_pack(const qattn_attn_ukernels *uk, const qattn_kv_view *kv, int32_t heads,
-                     int32_t len_k, int32_t head_dim, int32_t first_tile, int32_t tiles,
-                     int32_t threads)
+                     int32_t from, int32_t len_k, int32_t head_dim, int32_t threads)
 {
-    if (tiles < 1)
+    if (from >= len_k)
         return;
-    pack_job j = {uk, kv, len_k, head_dim, first_tile, tiles};
+    const int32_t first_tile = from / QATTN_TILE_KEYS;
+    const int32_t tiles = (len_k - 1) / QATTN_TILE_KEYS - first_tile + 1;
+    pack_job j = {uk, kv, from, len_k, head_dim, first_tile, tiles};
     const int64_t items = (int64_t)heads * tiles;
     qattn_parallel_for(qattn_workers_for(threads, items), items, pack_task, &j);
 }

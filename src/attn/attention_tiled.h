@@ -47,11 +47,11 @@ void qattn_attn_workspace_free(qattn_attn_workspace *ws);
 /* The packed size of one key tile, rounded to 64 bytes. */
 size_t qattn_attn_tile_bytes(const qattn_attn_ukernels *uk, int32_t head_dim);
 
-/* Packs key tiles [first_tile, first_tile + tiles) of every head into kv->packed (its raw rows
- * must hold keys up to len_k; the last tile may be partial). */
+/* Packs keys [from, len_k) of every head into kv->packed (its raw rows must hold them):
+ * the tiles they fall in, the first one from key `from` on if it does not start a tile (its
+ * earlier keys packed by an earlier call, which had fewer keys; the last may be partial). */
 void qattn_attn_pack(const qattn_attn_ukernels *uk, const qattn_kv_view *kv, int32_t heads,
-                     int32_t len_k, int32_t head_dim, int32_t first_tile, int32_t tiles,
-                     int32_t threads);
+                     int32_t from, int32_t len_k, int32_t head_dim, int32_t threads);
 
 /* Runs the job with the workspace's memory (NULL: a temporary one). Fails only on memory
  * allocation (message set). */

@@ -53,15 +53,13 @@ void qattn_kv_cache_free(qattn_kv_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Repacks the tiles that hold keys [from, c->len). */
-static void repack_from(qattn_kv_cache *c, int32_t from, int32_t threads)
+/* Packs keys [from, c->len): the tile holding `from` gets only its new keys. */
+static void pack_from(qattn_kv_cache *c, int32_t from, int32_t threads)
 {
-    if (!c->uk || c->len == 0)
+    if (!c->uk)
         return;
-    const int32_t first = from / QATTN_TILE_KEYS;
-    const int32_t last = (c->len - 1) / QATTN_TILE_KEYS;
     qattn_kv_view v = view(c);
-    qattn_attn_pack(c->uk, &v, c->heads, c->len, c->head_dim, first, last - first + 1, threads);
+    qattn_attn_pack(c->uk, &v, c->heads, from, c->len, c->head_dim, threads);
 }
 
 qattn_status qattn_kv_cache_append(qattn_kv_cache *c, const int8_t *k, const int8_t *v,
@@ -80,7 +78,7 @@ qattn_status qattn_kv_cache_append(qattn_kv_cache *c, const int8_t *k, const int
     }
     const int32_t from = c->len;
     c->len += rows;
-    repack_from(c, from, threads);
+    pack_from(c, from, threads);
     return QATTN_OK;
 }
 
@@ -92,11 +90,10 @@ qattn_status qattn_kv_cache_rewrite_head(qattn_kv_cache *c, int32_t h, const int
     const size_t hd = (size_t)c->head_dim, off = (size_t)h * c->capacity * hd;
     memcpy(c->k + off, k, (size_t)c->len * hd);
     memcpy(c->v + off, v, (size_t)c->len * hd);
-    if (c->uk && c->len > 0) { /* the view of this one head */
+    if (c->uk) { /* the view of this one head */
         qattn_kv_view one = view(c);
         one.k += off, one.v += off, one.packed = c->packed + (size_t)h * c->head_tiles * c->tile_bytes;
-        const int32_t tiles = (c->len + QATTN_TILE_KEYS - 1) / QATTN_TILE_KEYS;
-        qattn_attn_pack(c->uk, &one, 1, c->len, c->head_dim, 0, tiles, threads);
+        qattn_attn_pack(c->uk, &one, 1, 0, c->len, c->head_dim, threads);
     }
     return QATTN_OK;
 }
@@ -106,7 +103,9 @@ qattn_status qattn_kv_cache_truncate(qattn_kv_cache *c, int32_t len)
     if (len < 0 || len > c->len)
         return qattn_fail(QATTN_ERR_SIZE, "kv cache truncate: %d of %d keys", len, c->len);
     c->len = len;
-    repack_from(c, len, 1); /* the last partial tile keeps no stale key */
+    /* the last partial tile packed again whole, so no stale key stays past len and later
+     * appends can add to it */
+    pack_from(c, len / QATTN_TILE_KEYS * QATTN_TILE_KEYS, 1);
     return QATTN_OK;
 }
 

@@ -27,9 +27,12 @@ typedef struct qattn_attn_ukernels {
     const char *name;
     /* Bytes of one packed key tile (K and V of 64 keys) at head_dim d. */
     size_t (*kv_tile_bytes)(int32_t head_dim);
-    /* Packs `keys` (1..64) rows of K and V, `stride` bytes apart; absent keys become 0. */
-    void (*pack_kv)(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t keys,
-                    int32_t head_dim, void *packed);
+    /* Packs rows [first, keys) (keys 1..64) of a tile's K and V (k, v at its row 0, rows
+     * `stride` bytes apart). first = 0: the whole tile, absent keys as 0. first > 0: the
+     * tile holds rows [0, first) packed and zeros after them (what packing `first` keys
+     * left), and the new rows join them: the same bytes as packing all `keys` at once. */
+    void (*pack_kv)(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t first,
+                    int32_t keys, int32_t head_dim, void *packed);
     /* s[r * 64 + j] = q_r . k_j for r < rows (1..64), all 64 j (absent keys give 0). */
     void (*scores)(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
                    int32_t head_dim, int32_t *s);

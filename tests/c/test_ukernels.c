@@ -67,7 +67,16 @@ static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, c
         eye[j * 64 + j] = 1;
 
     /* pack + scores: q_r . k_j for keys present, 0 for absent ones */
-    uk->pack_kv(k, v, D, KEYS, D, packed);
+    uk->pack_kv(k, v, D, 0, KEYS, D, packed);
+    if (KEYS > 1) { /* keys [0, a) then [a, KEYS) (a cache growing): the bytes of one pack */
+        const size_t bytes = uk->kv_tile_bytes(D);
+        uint8_t *split = alloc64(bytes);
+        memset(split, 0xA5, bytes); /* the first pack must overwrite all of it */
+        uk->pack_kv(k, v, D, 0, KEYS / 2, D, split);
+        uk->pack_kv(k, v, D, KEYS / 2, KEYS, D, split);
+        CHECK(!memcmp(split, packed, bytes), "%s: %d keys packed in two steps differ", tier, KEYS);
+        free(split);
+    }
     uk->scores(q, D, R, packed, D, s);
     int bad = 0;
     for (int32_t r = 0; r < R; r++)
@@ -83,7 +92,7 @@ static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, c
      * below the tile's; the weights come back through P.V with V = identity (d = 64) */
     qattn_tile_params p;
     qattn_tile_params_make(&p, D, sh->gain, sh->gain, 0.05f, 0.05f);
-    uk->pack_kv(eye, eye, 64, 64, 64, eye_packed);
+    uk->pack_kv(eye, eye, 64, 0, 64, 64, eye_packed);
     int32_t m_old[64], allowed[64], sums[64], m_new[64];
     for (int32_t r = 0; r < R; r++) {
         allowed[r] = r == 1 ? 0 : (int32_t)(next_u32() % (uint32_t)(KEYS + 1));

@@ -34,7 +34,7 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
         for (int kt = 0; kt < k_tiles; kt++) {
             int keys = len_k - kt * 64 < 64 ? len_k - kt * 64 : 64;
             size_t off = ((size_t)h * len_k + (size_t)kt * 64) * d;
-            uk->pack_kv(k + off, v + off, d, keys, d, packed + ((size_t)h * k_tiles + kt) * tile_bytes);
+            uk->pack_kv(k + off, v + off, d, 0, keys, d, packed + ((size_t)h * k_tiles + kt) * tile_bytes);
         }
     out->pack_ms = (bench_now() - t) * 1e3;
 

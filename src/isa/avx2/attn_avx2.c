@@ -20,18 +20,19 @@ static size_t kv_tile_bytes(int32_t d)
     return (size_t)64 * d * 2 + (size_t)64 * d * 2 + (size_t)d * sizeof(int32_t);
 }
 
-static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t keys, int32_t d,
-                    void *packed)
+static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t first,
+                    int32_t keys, int32_t d, void *packed)
 {
     int16_t *kp = packed;
     int16_t *vp = kp + (size_t)64 * d;
     int32_t *vsum = (int32_t *)(vp + (size_t)64 * d);
-    for (int32_t j = 0; j < 64; j++)
+    const int32_t end = first == 0 ? 64 : keys; /* a whole tile zeroes its absent keys */
+    for (int32_t j = first; j < end; j++)
         for (int32_t t = 0; t < d; t++)
             kp[((size_t)(t / 2) * 64 + j) * 2 + t % 2] = j < keys ? k[j * stride + t] : 0;
-    for (int32_t t = 0; t < d; t++)
-        vsum[t] = 0;
-    for (int32_t j = 0; j < 64; j++)
+    for (int32_t t = 0; first == 0 && t < d; t++)
+        vsum[t] = 0; /* otherwise the earlier keys' sums, which the new keys add to */
+    for (int32_t j = first; j < end; j++)
         for (int32_t t = 0; t < d; t++) {
             int16_t x = j < keys ? v[j * stride + t] : 0;
             vp[((size_t)(j / 2) * d + t) * 2 + j % 2] = x;

@@ -19,12 +19,13 @@ static size_t kv_tile_bytes(int32_t d)
     return panel_bytes(d) + (size_t)64 * d;
 }
 
-static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t keys, int32_t d,
-                    void *packed)
+static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t first,
+                    int32_t keys, int32_t d, void *packed)
 {
-    panel_pack(k, stride, keys, d, packed);
+    const int32_t end = first == 0 ? 64 : keys; /* a whole tile zeroes its absent keys */
+    panel_pack_columns(k, stride, first, end, keys, d, packed);
     int8_t *vp = (int8_t *)packed + panel_bytes(d);
-    for (int32_t j = 0; j < 64; j++)
+    for (int32_t j = first; j < end; j++)
         for (int32_t t = 0; t < d; t++)
             vp[((size_t)(j / 4) * d + t) * 4 + j % 4] = j < keys ? v[j * stride + t] : 0;
 }

@@ -17,13 +17,13 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Packs columns 0..valid-1 of a panel (column j's k inputs at w + j * stride; columns from
- * `valid` to 63 are zero) with their sums. */
-static inline void panel_pack(const int8_t *w, ptrdiff_t stride, int32_t valid, int32_t k,
-                              int8_t *panel)
+/* Packs columns [first, end) of a panel (column j's k inputs at w + j * stride; columns from
+ * `valid` on are zero) with their sums; the other columns are left as they are. */
+static inline void panel_pack_columns(const int8_t *w, ptrdiff_t stride, int32_t first,
+                                      int32_t end, int32_t valid, int32_t k, int8_t *panel)
 {
     int32_t *colsum = (int32_t *)(panel + (size_t)64 * k);
-    for (int32_t j = 0; j < 64; j++) {
+    for (int32_t j = first; j < end; j++) {
         int32_t sum = 0;
         for (int32_t t = 0; t < k; t++) {
             int8_t v = j < valid ? w[j * stride + t] : 0;
@@ -32,6 +32,13 @@ static inline void panel_pack(const int8_t *w, ptrdiff_t stride, int32_t valid, 
         }
         colsum[j] = sum;
     }
+}
+
+/* Packs columns 0..valid-1 of a panel (columns from `valid` to 63 are zero). */
+static inline void panel_pack(const int8_t *w, ptrdiff_t stride, int32_t valid, int32_t k,
+                              int8_t *panel)
+{
+    panel_pack_columns(w, stride, 0, 64, valid, k, panel);
 }
 
 static inline size_t panel_bytes(int32_t k)
