@@ -229,9 +229,11 @@ typedef struct qattn_decoder_info {
 
 /*
  * Loads the decoder of the model at `path` (any of the encoder's formats: CTranslate2,
- * Hugging Face with decoder_attention_heads in its config.json, whisper.cpp ggml f32/f16). params: as the encoder's; NULL means f32.
- * int8: every linear layer and the logits are INT8 GEMMs (weights per output row, activations
- * per token); attention, LayerNorm, GELU and the search stay in float.
+ * Hugging Face with decoder_attention_heads in its config.json, whisper.cpp ggml f32/f16).
+ * params: as the encoder's; NULL means f32. int8: every linear layer and the logits are INT8
+ * GEMMs (weights per output row, activations per token), self- and cross-attention run on
+ * the integer attention kernel (Q, K, V per head, the caches quantized as if all at once);
+ * LayerNorm, GELU and the search stay in float.
  * Free it with qattn_decoder_free. Immutable after loading: any number of threads may use it.
  */
 QATTN_API qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *params,
