@@ -34,7 +34,7 @@ struct qattn_decoder_state {
     float *self_k, *self_v;   /* [max_seqs][n_layers][n_text_ctx][d] */
     float *spare_k, *spare_v; /* the same, for reordering (max_seqs > 1 only) */
     int32_t rows;             /* scratch rows: max(n_text_ctx, max_seqs) */
-    float *x, *h, *wide, *att, *scores;
+    float *x, *h, *wide, *att, *scores; /* scores: f32 only */
     qattn_gemm_workspace gemm; /* int8: the GEMMs' scratch, so no token step allocates */
     /* int8: the caches the integer attention reads, the same per-sequence layout as self_k
      * (quantized_self[j * n_layers + l]) and swapped with spare the same way; cross per layer */
@@ -148,9 +148,11 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
         s->spare_k = malloc(cache), s->spare_v = malloc(cache);
     s->x = malloc(rows * d * sizeof(float)), s->h = malloc(rows * d * sizeof(float));
     s->wide = malloc(rows * width * sizeof(float)), s->att = malloc(rows * d * sizeof(float));
-    s->scores = malloc(rows * (a > ctx ? a : ctx) * sizeof(float));
+    if (!int8_attention(dec)) /* the float attention's score rows */
+        s->scores = malloc(rows * (a > ctx ? a : ctx) * sizeof(float));
     qattn_status st = s->cross_kv && s->self_k && s->self_v && s->x && s->h && s->wide && s->att &&
-                              s->scores && (max_seqs == 1 || (s->spare_k && s->spare_v))
+                              (int8_attention(dec) || s->scores) &&
+                              (max_seqs == 1 || (s->spare_k && s->spare_v))
                           ? QATTN_OK
                           : qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
     if (st == QATTN_OK && dec->run.precision == QATTN_PRECISION_INT8)
