@@ -7,12 +7,13 @@
 #include "core/error.h"
 #include "ops/float_ops.h"
 
-/* A decoder's step attends one query row per sequence to a few hundred keys: a few
- * microseconds of work, less than waking another thread costs. Below about 2^20 multiply-adds
- * (measured on tiny.en and base transcription) the caller's thread does it alone. */
-static int32_t threads_for(int32_t threads, int64_t macs)
+/* A decoder's step attends one query row per sequence to a few hundred keys, and appends
+ * one key: a few microseconds of work, less than waking another thread costs. Below about
+ * 2^20 units of work (multiply-adds of an attention call; for an append, 64 units per byte
+ * packed; measured on tiny.en and base transcription) the caller's thread does it alone. */
+static int32_t threads_for(int32_t threads, int64_t work)
 {
-    return macs < (1 << 20) ? 1 : threads;
+    return work < (1 << 20) ? 1 : threads;
 }
 
 qattn_status qattn_quantized_cache_init(qattn_quantized_cache *c, int32_t heads, int32_t head_dim,

@@ -43,11 +43,6 @@ struct qattn_decoder_state {
     int8_t *quantize_scratch; /* 2 * n_audio-or-n_text_ctx rows of d */
 };
 
-static int int8_attention(const struct qattn_decoder *dec)
-{
-    return dec->run.precision == QATTN_PRECISION_INT8;
-}
-
 static void free_caches(qattn_quantized_cache *c, size_t n)
 {
     for (size_t i = 0; c && i < n; i++)
@@ -142,26 +137,27 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
     const size_t width = d * 3 > (size_t)dec->n_ffn ? d * 3 : (size_t)dec->n_ffn;
     const size_t cache = seqs * cache_floats(dec) * sizeof(float);
     /* int8 keeps the encoder output's keys and values quantized only: one layer's floats */
-    s->cross_kv = malloc((int8_attention(dec) ? 1 : layers) * a * 2 * d * sizeof(float));
+    const int int8 = dec->run.precision == QATTN_PRECISION_INT8;
+    s->cross_kv = malloc((int8 ? 1 : layers) * a * 2 * d * sizeof(float));
     s->self_k = malloc(cache), s->self_v = malloc(cache);
     if (max_seqs > 1)
         s->spare_k = malloc(cache), s->spare_v = malloc(cache);
     s->x = malloc(rows * d * sizeof(float)), s->h = malloc(rows * d * sizeof(float));
     s->wide = malloc(rows * width * sizeof(float)), s->att = malloc(rows * d * sizeof(float));
-    if (!int8_attention(dec)) /* the float attention's score rows */
+    if (!int8) /* the float attention's score rows */
         s->scores = malloc(rows * (a > ctx ? a : ctx) * sizeof(float));
     qattn_status st = s->cross_kv && s->self_k && s->self_v && s->x && s->h && s->wide && s->att &&
-                              (int8_attention(dec) || s->scores) &&
+                              (int8 || s->scores) &&
                               (max_seqs == 1 || (s->spare_k && s->spare_v))
                           ? QATTN_OK
                           : qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
-    if (st == QATTN_OK && dec->run.precision == QATTN_PRECISION_INT8)
+    if (st == QATTN_OK && int8)
         st = qattn_gemm_workspace_init(&s->gemm, (int32_t)rows,
                                        dec->n_ffn > dec->n_state ? dec->n_ffn : dec->n_state,
                                        dec->run.threads);
-    if (st == QATTN_OK && int8_attention(dec))
+    if (st == QATTN_OK && int8)
         st = begin_int8_attention(s, features);
-    for (int32_t l = 0; st == QATTN_OK && !int8_attention(dec) && l < dec->n_layers; l++)
+    for (int32_t l = 0; st == QATTN_OK && !int8 && l < dec->n_layers; l++)
         st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features, n_audio,
                               s->cross_kv + (size_t)l * a * 2 * d);
     if (st != QATTN_OK) {
