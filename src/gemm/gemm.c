@@ -13,6 +13,8 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "gemm/gemm_ukernels.h"
+#include "ops/float_ops.h"
+#include "ops/float_ukernels.h"
 
 /* The scalar reference's blocking; a fast tier's comes from its table (gemm_ukernels.h). */
 enum { REFERENCE_ROW_BLOCK = 64, REFERENCE_COL_BLOCK = 256, QUANTIZE_ROWS = 64 };
@@ -20,13 +22,12 @@ enum { REFERENCE_ROW_BLOCK = 64, REFERENCE_COL_BLOCK = 256, QUANTIZE_ROWS = 64 }
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
                          float *sx)
 {
+    const qattn_float_ukernels *uk = qattn_float_kernels();
     for (int32_t i = 0; i < m; i++) {
         const float *xi = x + i * ldx;
-        float amax = qattn_max_abs(xi, (size_t)k);
-        float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        const float s = qattn_scale_for_max_abs(uk->max_abs(xi, (size_t)k));
         sx[i] = s;
-        for (int32_t t = 0; t < k; t++)
-            x8[(size_t)i * k + t] = qattn_quantize_s8(xi[t], s);
+        uk->quantize(xi, (size_t)k, s, x8 + (size_t)i * k);
     }
 }
 

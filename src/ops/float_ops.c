@@ -1,4 +1,6 @@
-/* The float operations of a Whisper layer (ops/float_ops.h), written to vectorize at the
+/* The float operations of a Whisper layer (ops/float_ops.h): LayerNorm, GELU, max-abs and
+ * quantization go row by row through the active tier's microkernels (ops/float_ukernels.h);
+ * the softmax (the f32 path's) and the elementwise rest are written to vectorize at the
  * baseline ISA: no libm calls in the inner loops, lane-split reductions. */
 #include "ops/float_ops.h"
 
@@ -7,10 +9,12 @@
 
 #include "core/parallel.h"
 #include "core/quantize.h"
+#include "ops/float_ukernels.h"
 
-/* --- LayerNorm ----------------------------------------------------------------------------- */
+/* --- LayerNorm, GELU: rows through the active tier's microkernels ------------------------ */
 
 typedef struct norm_job {
+    const qattn_float_ukernels *uk;
     const float *x, *w, *b;
     float *y;
     int32_t d;
@@ -19,63 +23,19 @@ typedef struct norm_job {
 static void norm_rows(void *ctx, int32_t row0, int32_t rows)
 {
     const norm_job *j = ctx;
-    for (int32_t i = row0; i < row0 + rows; i++) {
-        const float *xi = j->x + (size_t)i * j->d;
-        float *yi = j->y + (size_t)i * j->d;
-        double mean = 0.0, var = 0.0;
-        for (int32_t t = 0; t < j->d; t++)
-            mean += xi[t];
-        mean /= j->d;
-        for (int32_t t = 0; t < j->d; t++)
-            var += (xi[t] - mean) * (xi[t] - mean);
-        float inv = (float)(1.0 / sqrt(var / j->d + 1e-5));
-        for (int32_t t = 0; t < j->d; t++)
-            yi[t] = (float)(xi[t] - mean) * inv * j->w[t] + j->b[t];
-    }
+    for (int32_t i = row0; i < row0 + rows; i++)
+        j->uk->layer_norm(j->x + (size_t)i * j->d, j->w, j->b, j->y + (size_t)i * j->d, j->d);
 }
 
 void qattn_layer_norm(const float *x, const float *gamma, const float *beta, float *y, int32_t m,
                       int32_t d, int32_t threads)
 {
-    norm_job j = {x, gamma, beta, y, d};
+    norm_job j = {qattn_float_kernels(), x, gamma, beta, y, d};
     qattn_parallel_rows(threads, m, norm_rows, &j);
 }
 
-/* --- GELU ---------------------------------------------------------------------------------- */
-
-/*
- * erf(x) = x P(x^2) / Q(x^2) on |x| < 3.6, and +-1 beyond (erf(3.6) = 1 - 3.6e-7): a rational
- * fit made for this project (least squares with Loeb's reweighting), within 1.5e-6 of libm's
- * erf in float32 (test_float_ops measures it). Pure arithmetic and selects, so the GELU loop
- * vectorizes; libm's erff is a call per element. (The fit itself drifts to 1.9e-6 at 4: its
- * value there, 1 - 1.7e-6, once made GELU(-12) = 1e-5 instead of 0.)
- */
-static inline float erf_rational(float x)
-{
-    float c = x;
-    if (c > 4.0f)
-        c = 4.0f;
-    if (c < -4.0f)
-        c = -4.0f;
-    float z = c * c;
-    float p = 1.96679305e-08f;
-    p = p * z - 1.97751571e-06f;
-    p = p * z + 1.48224583e-04f;
-    p = p * z + 3.96561788e-03f;
-    p = p * z + 5.13860058e-02f;
-    p = p * z + 2.06113619e-01f;
-    p = p * z + 1.12837882e+00f;
-    float q = 1.02047e-03f;
-    q = q * z + 1.488066e-02f;
-    q = q * z + 1.1755334e-01f;
-    q = q * z + 5.159926e-01f;
-    q = q * z + 1.0f;
-    float r = c * p / q;
-    r = c >= 3.6f ? 1.0f : r;
-    return c <= -3.6f ? -1.0f : r;
-}
-
 typedef struct gelu_job {
+    const qattn_float_ukernels *uk;
     float *x;
     int32_t n;
 } gelu_job;
@@ -83,13 +43,12 @@ typedef struct gelu_job {
 static void gelu_rows(void *ctx, int32_t row0, int32_t rows)
 {
     const gelu_job *j = ctx;
-    for (size_t i = (size_t)row0 * j->n; i < (size_t)(row0 + rows) * j->n; i++)
-        j->x[i] = 0.5f * j->x[i] * (1.0f + erf_rational(j->x[i] * 0.70710678118654752f));
+    j->uk->gelu(j->x + (size_t)row0 * j->n, (size_t)rows * j->n);
 }
 
 void qattn_gelu(float *x, int32_t m, int32_t n, int32_t threads)
 {
-    gelu_job j = {x, n};
+    gelu_job j = {qattn_float_kernels(), x, n};
     qattn_parallel_rows(threads, m, gelu_rows, &j);
 }
 
@@ -181,9 +140,10 @@ void qattn_add(float *x, const float *y, size_t n)
 
 float qattn_max_abs_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld)
 {
+    const qattn_float_ukernels *uk = qattn_float_kernels();
     float amax = 0.0f;
     for (int32_t i = 0; i < rows; i++) {
-        float a = qattn_max_abs(x + i * ld, (size_t)cols);
+        float a = uk->max_abs(x + i * ld, (size_t)cols);
         amax = a > amax ? a : amax;
     }
     return amax;
@@ -197,9 +157,9 @@ float qattn_scale_for_max_abs(float amax)
 void qattn_quantize_block_at(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld,
                              float scale, int8_t *out)
 {
+    const qattn_float_ukernels *uk = qattn_float_kernels();
     for (int32_t i = 0; i < rows; i++)
-        for (int32_t t = 0; t < cols; t++)
-            out[(size_t)i * cols + t] = qattn_quantize_s8(x[i * ld + t], scale);
+        uk->quantize(x + i * ld, (size_t)cols, scale, out + (size_t)i * cols);
 }
 
 float qattn_quantize_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld, int8_t *out)

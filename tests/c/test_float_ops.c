@@ -3,11 +3,19 @@
  * references written here from their definitions with libm (erf, exp, sqrt): LayerNorm,
  * GELU, softmax, block quantization (the rule checked with lrint of the float32 quotient)
  * and dequantization. Bounds are a few float32 roundings of the result.
+ *
+ * Then every tier's float microkernels (ops/float_ukernels.h) against the reference table,
+ * bit for bit, on every tier this machine runs: lengths around the vector widths and their
+ * tails, ties of the rounding, saturation, NaN, infinities, signed zeros, GELU's clamp edges.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "core/tiers.h"
+#include "ops/float_ukernels.h"
 
 #include "ops/float_ops.h"
 #include "testing.h"
@@ -136,8 +144,82 @@ static void quantize(void)
     CHECK(qattn_quantize_block(zero, 4, 16, 16, qz) == 1.0f, "an all-zero block gets scale 1");
 }
 
+/* A float that is sometimes special: a tie of rounding at scale 0.5, a huge or tiny value,
+ * +-0, +-inf, NaN, GELU's clamp edges (+-3.6 and +-4 times sqrt 2); else normal * spread. */
+static float awkward(float spread)
+{
+    static const float special[] = {0.0f, -0.0f, 1e30f, -1e30f, 1e-40f, -1e-40f, INFINITY,
+                                    -INFINITY, NAN, 5.0911688f, -5.0911688f, 5.6568542f,
+                                    -5.6568542f, 63.75f, -64.25f, 63.5f, -64.0f, 0.25f, -0.25f};
+    uint32_t pick = (uint32_t)(uniform() * 100);
+    if (pick < sizeof special / sizeof *special)
+        return special[pick];
+    if (pick < 40) /* a multiple of a quarter: x / 0.5 is a tie or an integer */
+        return (float)(int)(normal() * 300.0f) * 0.25f;
+    return normal() * spread;
+}
+
+static void tier_kernels(const qattn_float_ukernels *uk, const char *tier)
+{
+    const qattn_float_ukernels *ref = &qattn_float_ukernels_reference;
+    enum { MAX = 2100 };
+    static float x[MAX], y0[MAX], y1[MAX], g[MAX], b[MAX];
+    static int8_t q0[MAX + 16], q1[MAX + 16];
+    static const int32_t lengths[] = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65,
+                                      100, 384, 512, 1280, 1283, 2048, 2051};
+    int bad_max = 0, bad_q = 0, bad_gelu = 0, bad_norm = 0, over = 0;
+    for (size_t li = 0; li < sizeof lengths / sizeof *lengths; li++)
+        for (int rep = 0; rep < 6; rep++) {
+            const int32_t n = lengths[li];
+            const float spread = rep == 0 ? 1e-3f : rep == 1 ? 8.0f : rep == 2 ? 1e4f : 2.0f;
+            for (int32_t i = 0; i < n; i++)
+                x[i] = rep < 4 ? normal() * spread + (rep == 3 ? 40.0f : 0.0f) : awkward(6.0f);
+            for (int32_t i = 0; i < n; i++)
+                g[i] = 1.0f + 0.3f * normal(), b[i] = 0.2f * normal();
+            float m0 = ref->max_abs(x, (size_t)n), m1 = uk->max_abs(x, (size_t)n);
+            bad_max += memcmp(&m0, &m1, sizeof m0) != 0;
+            const float scales[] = {0.5f, rep < 4 ? qattn_scale_for_max_abs(m0) : 0.03f, 7e-3f};
+            for (int si = 0; si < 3; si++) {
+                memset(q0, 0x5A, sizeof q0), memset(q1, 0x5A, sizeof q1);
+                ref->quantize(x, (size_t)n, scales[si], q0);
+                uk->quantize(x, (size_t)n, scales[si], q1);
+                bad_q += memcmp(q0, q1, (size_t)n) != 0;
+                over += q1[n] != 0x5A;
+            }
+            memcpy(y0, x, (size_t)n * sizeof(float)), memcpy(y1, x, (size_t)n * sizeof(float));
+            y1[n] = 12345.0f;
+            ref->gelu(y0, (size_t)n), uk->gelu(y1, (size_t)n);
+            bad_gelu += memcmp(y0, y1, (size_t)n * sizeof(float)) != 0;
+            over += y1[n] != 12345.0f;
+            if (n == 0 || rep >= 4)
+                continue; /* LayerNorm: d >= 1, finite rows */
+            ref->layer_norm(x, g, b, y0, n), uk->layer_norm(x, g, b, y1, n);
+            bad_norm += memcmp(y0, y1, (size_t)n * sizeof(float)) != 0;
+            over += y1[n] != 12345.0f;
+        }
+    printf("float kernels %s: max_abs %d, quantize %d, gelu %d, layer_norm %d cases differ from "
+           "the reference\n", tier, bad_max, bad_q, bad_gelu, bad_norm);
+    CHECK(!bad_max && !bad_q && !bad_gelu && !bad_norm, "%s float kernels differ from the reference", tier);
+    CHECK(!over, "%s float kernels wrote past n (%d)", tier, over);
+}
+
+static void every_tier(void)
+{
+    for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) {
+        const qattn_isa isa = qattn_tier_at(ti);
+        const qattn_float_ukernels *uk = qattn_float_kernels_for(isa);
+        if (!qattn_isa_supported(isa) || uk == &qattn_float_ukernels_reference) {
+            printf("tier %-11s %s\n", qattn_isa_name(isa),
+                   isa == QATTN_ISA_SCALAR ? "is the reference" : "skipped: not supported here");
+            continue;
+        }
+        tier_kernels(uk, qattn_isa_name(isa));
+    }
+}
+
 int main(void)
 {
+    every_tier();
     layer_norm();
     gelu();
     softmax();

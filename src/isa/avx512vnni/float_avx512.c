@@ -1,0 +1,152 @@
+/*
+ * Float microkernels for AVX-512 (F, BW, VL), 16 floats a vector, each the reference's
+ * operations in its order (ops/float_reference.h, core/quantize.h): bit-identical results.
+ * Tails go through masked loads and stores (no read or write past n).
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "core/quantize.h"
+#include "ops/float_reference.h"
+#include "ops/float_ukernels.h"
+
+static inline __mmask16 first_lanes(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+/* Sign bits cleared, the magnitudes compared as int32 (qattn_max_abs's order). */
+static float max_abs(const float *x, size_t n)
+{
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    __m512i m0 = _mm512_setzero_si512(), m1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_epi32(m0, _mm512_and_si512(_mm512_loadu_si512(x + i), magnitude));
+        m1 = _mm512_max_epi32(m1, _mm512_and_si512(_mm512_loadu_si512(x + i + 16), magnitude));
+    }
+    for (; i < n; i += 16) {
+        __m512i v = _mm512_maskz_loadu_epi32(first_lanes(n - i), x + i);
+        m0 = _mm512_max_epi32(m0, _mm512_and_si512(v, magnitude));
+    }
+    int32_t m = _mm512_reduce_max_epi32(_mm512_max_epi32(m0, m1));
+    float r;
+    memcpy(&r, &m, sizeof r);
+    return r;
+}
+
+/* saturate(rint(x / s)): the IEEE quotient, clamped to [-128, 127] (rint of a clamped value
+ * is the saturated rint), rounded to nearest even by the conversion; NaN -> 0. */
+static inline __m512i quantize16(__m512 x, __m512 s)
+{
+    __m512 r = _mm512_div_ps(x, s);
+    __mmask16 number = _mm512_cmp_ps_mask(r, r, _CMP_ORD_Q);
+    __m512 c = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+    return _mm512_maskz_cvtps_epi32(number, c);
+}
+
+static void quantize(const float *x, size_t n, float scale, int8_t *out)
+{
+    const __m512 s = _mm512_set1_ps(scale);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtsepi32_epi8(quantize16(_mm512_loadu_ps(x + i), s)));
+    if (i < n) {
+        __mmask16 k = first_lanes(n - i);
+        _mm512_mask_cvtsepi32_storeu_epi8(out + i, k, quantize16(_mm512_maskz_loadu_ps(k, x + i), s));
+    }
+}
+
+/* qattn_gelu_ref on 16 lanes. The clamps and selects compare as the reference's ifs do (a
+ * NaN stays NaN). */
+static inline __m512 gelu16(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), clamp = _mm512_set1_ps(QATTN_ERF_CLAMP);
+    const __m512 one_from = _mm512_set1_ps(QATTN_ERF_ONE_FROM);
+    __m512 c = _mm512_mul_ps(x, _mm512_set1_ps(QATTN_SQRT1_2));
+    c = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, clamp, _CMP_GT_OQ), c, clamp);
+    const __m512 low = _mm512_sub_ps(_mm512_setzero_ps(), clamp);
+    c = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, low, _CMP_LT_OQ), c, low);
+    const __m512 z = _mm512_mul_ps(c, c);
+    __m512 p = _mm512_set1_ps(QATTN_ERF_P6);
+    p = _mm512_add_ps(_mm512_mul_ps(p, z), _mm512_set1_ps(QATTN_ERF_P5));
+    p = _mm512_add_ps(_mm512_mul_ps(p, z), _mm512_set1_ps(QATTN_ERF_P4));
+    p = _mm512_add_ps(_mm512_mul_ps(p, z), _mm512_set1_ps(QATTN_ERF_P3));
+    p = _mm512_add_ps(_mm512_mul_ps(p, z), _mm512_set1_ps(QATTN_ERF_P2));
+    p = _mm512_add_ps(_mm512_mul_ps(p, z), _mm512_set1_ps(QATTN_ERF_P1));
+    p = _mm512_add_ps(_mm512_mul_ps(p, z), _mm512_set1_ps(QATTN_ERF_P0));
+    __m512 q = _mm512_set1_ps(QATTN_ERF_Q4);
+    q = _mm512_add_ps(_mm512_mul_ps(q, z), _mm512_set1_ps(QATTN_ERF_Q3));
+    q = _mm512_add_ps(_mm512_mul_ps(q, z), _mm512_set1_ps(QATTN_ERF_Q2));
+    q = _mm512_add_ps(_mm512_mul_ps(q, z), _mm512_set1_ps(QATTN_ERF_Q1));
+    q = _mm512_add_ps(_mm512_mul_ps(q, z), one);
+    __m512 r = _mm512_div_ps(_mm512_mul_ps(c, p), q);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, one_from, _CMP_GE_OQ), r, one);
+    const __m512 minus_one_from = _mm512_sub_ps(_mm512_setzero_ps(), one_from);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, minus_one_from, _CMP_LE_OQ), r,
+                             _mm512_sub_ps(_mm512_setzero_ps(), one));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(one, r));
+}
+
+static void gelu(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, gelu16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 k = first_lanes(n - i);
+        _mm512_mask_storeu_ps(x + i, k, gelu16(_mm512_maskz_loadu_ps(k, x + i)));
+    }
+}
+
+/* x[t .. t + 7] as doubles */
+static inline __m512d widen8(const float *x)
+{
+    return _mm512_cvtps_pd(_mm256_loadu_ps(x));
+}
+
+static void layer_norm(const float *x, const float *gamma, const float *beta, float *y, int32_t d)
+{
+    const int32_t full = d - d % QATTN_NORM_LANES;
+    double lane[QATTN_NORM_LANES];
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    for (int32_t t = 0; t < full; t += 16) {
+        a0 = _mm512_add_pd(a0, widen8(x + t));
+        a1 = _mm512_add_pd(a1, widen8(x + t + 8));
+    }
+    _mm512_storeu_pd(lane, a0), _mm512_storeu_pd(lane + 8, a1);
+    double sum = qattn_norm_fold(lane);
+    for (int32_t t = full; t < d; t++)
+        sum += x[t];
+    const double mean = sum / d;
+    const __m512d mv = _mm512_set1_pd(mean);
+    a0 = a1 = _mm512_setzero_pd();
+    for (int32_t t = 0; t < full; t += 16) {
+        __m512d d0 = _mm512_sub_pd(widen8(x + t), mv), d1 = _mm512_sub_pd(widen8(x + t + 8), mv);
+        a0 = _mm512_add_pd(a0, _mm512_mul_pd(d0, d0));
+        a1 = _mm512_add_pd(a1, _mm512_mul_pd(d1, d1));
+    }
+    _mm512_storeu_pd(lane, a0), _mm512_storeu_pd(lane + 8, a1);
+    double squares = qattn_norm_fold(lane);
+    for (int32_t t = full; t < d; t++) {
+        double dev = x[t] - mean;
+        squares += dev * dev;
+    }
+    const float inv = qattn_norm_inv_std(squares, d);
+    const __m512 iv = _mm512_set1_ps(inv);
+    int32_t t = 0;
+    for (; t + 16 <= d; t += 16) {
+        __m256 lo = _mm512_cvtpd_ps(_mm512_sub_pd(widen8(x + t), mv));
+        __m256 hi = _mm512_cvtpd_ps(_mm512_sub_pd(widen8(x + t + 8), mv));
+        __m512 dev = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
+                                                         _mm256_castps_pd(hi), 1));
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(dev, iv), _mm512_loadu_ps(gamma + t));
+        _mm512_storeu_ps(y + t, _mm512_add_ps(v, _mm512_loadu_ps(beta + t)));
+    }
+    for (; t < d; t++)
+        y[t] = (float)(x[t] - mean) * inv * gamma[t] + beta[t];
+}
+
+const qattn_float_ukernels qattn_float_ukernels_avx512 = {
+    "avx512", max_abs, quantize, gelu, layer_norm,
+};

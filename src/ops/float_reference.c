@@ -1,0 +1,26 @@
+/* The float microkernels' reference table: the definitions of ops/float_reference.h and
+ * core/quantize.h applied element by element, written to be read. */
+#include "core/quantize.h"
+#include "ops/float_reference.h"
+#include "ops/float_ukernels.h"
+
+static float max_abs(const float *x, size_t n)
+{
+    return qattn_max_abs(x, n);
+}
+
+static void quantize(const float *x, size_t n, float scale, int8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = qattn_quantize_s8(x[i], scale);
+}
+
+static void gelu(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = qattn_gelu_ref(x[i]);
+}
+
+const qattn_float_ukernels qattn_float_ukernels_reference = {
+    "reference", max_abs, quantize, gelu, qattn_layer_norm_row_ref,
+};
