@@ -23,6 +23,7 @@ struct qattn_attn_worker {
     int32_t *scratch;  /* reference kernel: (64 + d) int32 */
     int32_t *scores;   /* fast tiers: [64][64] */
     uint8_t *p;        /* fast tiers: [64][QATTN_P_ROW_BYTES] */
+    int32_t *allowed, *m_new, *sums; /* fast tiers: [64] each, a key tile's per-row results */
 };
 
 typedef struct run {
@@ -98,20 +99,21 @@ static void absorb_fast(const run *r, int32_t h, const qattn_tile_state *st, con
     const uint8_t *packed = j->kv.packed + ((size_t)h * j->kv.head_tiles + kt) * j->kv.tile_bytes;
     uk->scores(q, d, st->rows, packed, d, m->scores);
     for (int32_t i = 0; i < st->rows; i++) {
-        uint8_t *p_row = m->p + (size_t)i * QATTN_P_ROW_BYTES;
         int32_t allowed = keys;
         if (diag != QATTN_NO_CAUSAL) {
             int64_t last = i + diag; /* the last tile-local key this row may see */
             allowed = last < 0 ? 0 : last + 1 < keys ? (int32_t)(last + 1) : keys;
         }
-        int32_t m_new;
-        int32_t sum = uk->softmax_row(m->scores + i * 64, allowed, st->row_max[i], p, p_row, &m_new);
-        if (allowed == 0)
+        m->allowed[i] = allowed;
+    }
+    uk->softmax_rows(m->scores, st->rows, m->allowed, st->row_max, p, m->p, m->m_new, m->sums);
+    for (int32_t i = 0; i < st->rows; i++) {
+        if (m->allowed[i] == 0)
             continue; /* weights 0, state untouched, as the reference skips the row */
-        uint32_t alpha = qattn_tile_raise_max(&st->row_max[i], &st->row_sum[i], m_new, p);
+        uint32_t alpha = qattn_tile_raise_max(&st->row_max[i], &st->row_sum[i], m->m_new[i], p);
         if (alpha != 65536)
             uk->rescale(st->acc + (size_t)i * d, d, alpha);
-        st->row_sum[i] += sum;
+        st->row_sum[i] += m->sums[i];
     }
     uk->pv(m->p, st->rows, packed, d, st->acc);
 }
@@ -146,7 +148,11 @@ static void query_tile_task(void *ctx, int64_t item, int worker)
                               keys, diag == QATTN_NO_CAUSAL ? QATTN_NO_CAUSAL : (int32_t)diag,
                               m->scratch);
     }
-    qattn_tile_finish(&st, p, j->out + ((size_t)h * j->len_q + row0) * hd, hd);
+    int8_t *out = j->out + ((size_t)h * j->len_q + row0) * hd;
+    if (j->uk && j->uk->finish)
+        j->uk->finish(&st, p, out, hd);
+    else
+        qattn_tile_finish(&st, p, out, hd);
 }
 
 static int alloc_worker(struct qattn_attn_worker *m, int32_t d)
@@ -158,13 +164,16 @@ static int alloc_worker(struct qattn_attn_worker *m, int32_t d)
     m->scratch = alloc64(((size_t)QATTN_TILE_KEYS + d) * sizeof(int32_t));
     m->scores = alloc64(rows * QATTN_TILE_KEYS * sizeof(int32_t));
     m->p = alloc64(rows * QATTN_P_ROW_BYTES);
-    return m->row_max && m->row_sum && m->acc && m->scratch && m->scores && m->p;
+    m->allowed = alloc64(3 * rows * sizeof(int32_t));
+    if (m->allowed)
+        m->m_new = m->allowed + rows, m->sums = m->allowed + 2 * rows;
+    return m->row_max && m->row_sum && m->acc && m->scratch && m->scores && m->p && m->allowed;
 }
 
 static void free_worker(struct qattn_attn_worker *m)
 {
     free(m->row_max), free(m->row_sum), free(m->acc), free(m->scratch);
-    free(m->scores), free(m->p);
+    free(m->scores), free(m->p), free(m->allowed);
 }
 
 void qattn_attn_workspace_free(qattn_attn_workspace *ws)

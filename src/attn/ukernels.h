@@ -5,7 +5,7 @@
  *
  *   for each key tile (64 keys, packed once per head by pack_kv):
  *     scores       S[r][j] = q_r . k_j                      (int32, [Q1])
- *     softmax_row  tile max, e_j = 2^-y(m - S[r][j]), sum   ([Q2], [Q3]); the glue rescales
+ *     softmax_rows tile max, e_j = 2^-y(m - S[r][j]), sum   ([Q2], [Q3]); the glue rescales
  *     rescale      acc = floor((acc * alpha + 2^15) / 2^16) when a row's maximum rises ([Q5])
  *     pv           acc[r][t] += sum_j e_rj v_jt             (int32 per tile, [Q6])
  *
@@ -36,17 +36,24 @@ typedef struct qattn_attn_ukernels {
     /* s[r * 64 + j] = q_r . k_j for r < rows (1..64), all 64 j (absent keys give 0). */
     void (*scores)(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
                    int32_t head_dim, int32_t *s);
-    /* For keys j < allowed (0..64): m_new = max(m_old, max_j s[j]), e_j as the reference
-     * computes it relative to m_new, and 0 for j >= allowed, written to p_row. Returns the
-     * sum of e. m_old may be INT32_MIN (no key seen yet). allowed = 0 writes a row of zero
-     * weights (in the tier's layout) and returns 0. */
-    int32_t (*softmax_row)(const int32_t *s, int32_t allowed, int32_t m_old,
-                           const qattn_tile_params *p, void *p_row, int32_t *m_new);
+    /* For each row r < rows (1..64) of s (rows 64 apart), over its keys j < allowed[r]
+     * (0..64): m_new[r] = max(m_old[r], max_j s[j]), e_j as the reference computes it
+     * relative to m_new[r], and 0 for j >= allowed[r], written to P row r (rows
+     * QATTN_P_ROW_BYTES apart); sums[r] = the sum of the row's e. m_old[r] may be INT32_MIN
+     * (no key seen yet). allowed[r] = 0 writes a row of zero weights (in the tier's layout),
+     * sums[r] = 0 and leaves m_new[r] unspecified. */
+    void (*softmax_rows)(const int32_t *s, int32_t rows, const int32_t *allowed,
+                         const int32_t *m_old, const qattn_tile_params *p, void *p_rows,
+                         int32_t *m_new, int32_t *sums);
     /* acc[r * head_dim + t] += sum_j e_rj v_jt for r < rows (the sum is exact in int32). */
     void (*pv)(const void *p_rows, int32_t rows, const void *packed, int32_t head_dim,
                int64_t *acc);
     /* acc[t] = floor((acc[t] * alpha + 2^15) / 2^16) for t < n, as qattn_tile_rescale_acc. */
     void (*rescale)(int64_t *acc, int32_t n, uint32_t alpha);
+    /* The int8 output rows of a finished query tile, as qattn_tile_finish; NULL: the tier
+     * uses the reference's. */
+    void (*finish)(const qattn_tile_state *st, const qattn_tile_params *p, int8_t *out,
+                   ptrdiff_t out_stride);
 } qattn_attn_ukernels;
 
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx2;

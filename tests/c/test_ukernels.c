@@ -97,9 +97,8 @@ static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, c
     for (int32_t r = 0; r < R; r++) {
         allowed[r] = r == 1 ? 0 : (int32_t)(next_u32() % (uint32_t)(KEYS + 1));
         m_old[r] = r % 3 == 0 ? INT32_MIN : s[r * 64] + (int32_t)(next_u32() % 2001) - 1000;
-        sums[r] = uk->softmax_row(s + r * 64, allowed[r], m_old[r], &p,
-                                  prow + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
     }
+    uk->softmax_rows(s, R, allowed, m_old, &p, prow, m_new, sums);
     memset(eacc, 0, (size_t)64 * 64 * 8);
     uk->pv(prow, R, eye_packed, 64, eacc);
     int zeros = 0;
@@ -152,6 +151,40 @@ static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, c
         bad += memcmp(mine, ref, (size_t)D * 8) != 0;
     }
     CHECK(!bad, "%s rescale d %d: %d alphas wrong", tier, D, bad);
+
+    /* finish: the reference's output rows, from accumulators and sums of every magnitude
+     * (sums from one weight to 2^46, accumulators up to 2^46 of either sign, saturating ones,
+     * a row that saw no key), at gains from 1e-6 (shifts past 63) to 500 */
+    if (uk->finish) {
+        const uint64_t saved = state; /* its own draws: the shapes after it keep their data */
+        int64_t *fin_acc = malloc((size_t)64 * D * 8), *fin_sum = malloc(64 * 8);
+        int32_t *fin_max = malloc(64 * 4);
+        int8_t *mine8 = malloc((size_t)64 * (D + 3)), *ref8 = malloc((size_t)64 * (D + 3));
+        const float gains[] = {1e-6f, 0.01f, 1.0f, 37.0f, 500.0f};
+        bad = 0;
+        for (size_t gi = 0; gi < sizeof gains / sizeof *gains; gi++) {
+            qattn_tile_params fp;
+            qattn_tile_params_make(&fp, D, 0.05f, 0.05f, gains[gi], 1.0f);
+            for (int32_t r = 0; r < 64; r++) {
+                int bits = 16 + (int)(next_u32() % 31); /* the sum: 2^16 .. 2^46 */
+                fin_sum[r] = r == 5 ? 0 : r == 6 ? 65535 : (int64_t)(((uint64_t)next_u32() << 32 | next_u32()) >> (64 - bits)) + 65535;
+                for (int32_t t = 0; t < D; t++) {
+                    int64_t mag = (int64_t)(((uint64_t)next_u32() << 32 | next_u32()) >> (64 - bits + (int)(next_u32() % 9)));
+                    if (t % 11 == 3)
+                        mag = fin_sum[r] * 130; /* saturates at most gains */
+                    fin_acc[(size_t)r * D + t] = next_u32() % 2 ? -mag : mag;
+                }
+            }
+            qattn_tile_state fs = {64, D, fin_max, fin_sum, fin_acc};
+            memset(mine8, 0x5A, (size_t)64 * (D + 3)), memset(ref8, 0x5A, (size_t)64 * (D + 3));
+            uk->finish(&fs, &fp, mine8, D + 3);
+            qattn_tile_finish(&fs, &fp, ref8, D + 3);
+            bad += memcmp(mine8, ref8, (size_t)64 * (D + 3)) != 0;
+        }
+        CHECK(!bad, "%s finish d %d: %d gains wrong", tier, D, bad);
+        free(fin_acc), free(fin_sum), free(fin_max), free(mine8), free(ref8);
+        state = saved;
+    }
     if (sh->gain >= 1.0f)
         CHECK(zeros > 0, "%s: gain %g should reach exponents of zero", tier, (double)sh->gain);
 

@@ -51,16 +51,18 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
     /* The weights of the last score tile, over and over: as in the real call, the tile is
      * in L1 and each row's running maximum is a real one. */
     int64_t lanes = 0;
+    int32_t allowed[64], m_old[64], m_new[64], sums[64];
+    for (int r = 0; r < 64; r++)
+        m_old[r] = INT32_MIN;
     t = bench_now();
     for (int h = 0; h < heads; h++)
         for (int qt = 0; qt < q_tiles; qt++) {
             int rows = len_q - qt * 64 < 64 ? len_q - qt * 64 : 64;
             for (int kt = 0; kt < k_tiles; kt++) {
                 int keys = len_k - kt * 64 < 64 ? len_k - kt * 64 : 64;
-                for (int r = 0; r < rows; r++) {
-                    int32_t m;
-                    uk->softmax_row(s + r * 64, keys, INT32_MIN, &p, pr + r * QATTN_P_ROW_BYTES, &m);
-                }
+                for (int r = 0; r < rows; r++)
+                    allowed[r] = keys;
+                uk->softmax_rows(s, rows, allowed, m_old, &p, pr, m_new, sums);
                 lanes += (int64_t)rows * 64;
             }
         }

@@ -123,7 +123,7 @@ static inline int32_t hsum(__m256i x)
 }
 
 /* P row layout: e - 32768 as int16 [64]. */
-static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
+static inline int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
                            const qattn_tile_params *p, void *p_row, int32_t *m_new)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -161,6 +161,15 @@ static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
         _mm256_storeu_si256((__m256i *)(out + 8 * c), packed);
     }
     return hsum(sum);
+}
+
+static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
+                         const int32_t *m_old, const qattn_tile_params *p, void *p_rows,
+                         int32_t *m_new, int32_t *sums)
+{
+    for (int32_t r = 0; r < rows; r++)
+        sums[r] = softmax_row(s + r * 64, allowed[r], m_old[r], p,
+                              (uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
 }
 
 static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
@@ -213,5 +222,5 @@ static void rescale(int64_t *acc, int32_t n, uint32_t alpha)
 }
 
 const qattn_attn_ukernels qattn_attn_ukernels_avx2 = {
-    "avx2", kv_tile_bytes, pack_kv, scores, softmax_row, pv, rescale,
+    "avx2", kv_tile_bytes, pack_kv, scores, softmax_rows, pv, rescale, NULL,
 };

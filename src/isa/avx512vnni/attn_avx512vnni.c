@@ -67,23 +67,29 @@ static inline __m512i exponent(__m512i d, __m512i d_zero, __m512i mult, __m512i 
     return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
+/* The constants of the weights of one head, set once per tile of rows. */
+typedef struct exp_consts {
+    __m512i mult, half, d_zero, tab_lo, tab_hi, y_zero, e_max, e_low, frac, rem, ln2, x_round,
+        sq_round, one_q24;
+    __m128i shift;
+} exp_consts;
+
 /*
  * e = 2^-y in Q16 for y < Y_ZERO ([Q3]). The reference's rounding shift of the 48-bit
  * product P, (P + 2^(31+n)) >> (32+n), equals ((P >> 31) + 2^n) >> (n+1) (nested floors),
  * and P >> 31 < 2^17 fits a 32-bit lane: one 64-bit shift per half, then 32-bit shifts.
+ * x16 < 2^11, so its square is one vpmaddwd (the high 16 bits of each lane are zero).
  */
-static inline __m512i exp2_neg(__m512i y, __m512i tab_lo, __m512i tab_hi)
+static inline __m512i exp2_neg(__m512i y, const exp_consts *k)
 {
     __m512i n = _mm512_srli_epi32(y, 16);
-    __m512i f = _mm512_and_si512(y, _mm512_set1_epi32(0xFFFF));
-    __m512i r = _mm512_and_si512(f, _mm512_set1_epi32(0x7FF));
-    __m512i x = _mm512_srli_epi32(
-        _mm512_add_epi32(_mm512_mullo_epi32(r, _mm512_set1_epi32(1453635)), _mm512_set1_epi32(4096)), 13);
+    __m512i f = _mm512_and_si512(y, k->frac);
+    __m512i r = _mm512_and_si512(f, k->rem);
+    __m512i x = _mm512_srli_epi32(_mm512_add_epi32(_mm512_mullo_epi32(r, k->ln2), k->x_round), 13);
     __m512i x16 = _mm512_srli_epi32(x, 8);
-    __m512i sq = _mm512_srli_epi32(
-        _mm512_add_epi32(_mm512_mullo_epi32(x16, x16), _mm512_set1_epi32(256)), 9);
-    __m512i poly = _mm512_add_epi32(_mm512_sub_epi32(_mm512_set1_epi32(1 << 24), x), sq);
-    __m512i t = _mm512_permutex2var_epi32(tab_lo, _mm512_srli_epi32(f, 11), tab_hi);
+    __m512i sq = _mm512_srli_epi32(_mm512_add_epi32(_mm512_madd_epi16(x16, x16), k->sq_round), 9);
+    __m512i poly = _mm512_add_epi32(_mm512_sub_epi32(k->one_q24, x), sq);
+    __m512i t = _mm512_permutex2var_epi32(k->tab_lo, _mm512_srli_epi32(f, 11), k->tab_hi);
     __m512i pe = _mm512_mul_epu32(t, poly);
     __m512i po = _mm512_mul_epu32(odd_lanes(t), odd_lanes(poly));
     /* P >> 31: even lanes in the low halves, odd lanes (P << 1) in the high halves */
@@ -93,8 +99,8 @@ static inline __m512i exp2_neg(__m512i y, __m512i tab_lo, __m512i tab_hi)
 }
 
 /* P row layout: e_lo[64] bytes, then e_hi[64] bytes. */
-static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
-                           const qattn_tile_params *p, void *p_row, int32_t *m_new)
+static inline int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
+                                  const exp_consts *k, uint8_t *lo, int32_t *m_new)
 {
     __m512i sv[4];
     __mmask16 live[4];
@@ -110,24 +116,44 @@ static int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
     *m_new = m;
 
     const __m512i mv = _mm512_set1_epi32(m);
-    const __m512i mult = _mm512_set1_epi64((uint32_t)p->score_mult);
-    const __m512i half = _mm512_set1_epi64(p->score_shift > 0 ? (int64_t)1 << (p->score_shift - 1) : 0);
-    const __m128i shift = _mm_cvtsi32_si128(p->score_shift);
-    const __m512i d_zero = _mm512_set1_epi32(p->d_zero);
-    const __m512i tab_lo = _mm512_loadu_si512(qattn_exp2_neg_q24);
-    const __m512i tab_hi = _mm512_loadu_si512(qattn_exp2_neg_q24 + 16);
-    uint8_t *lo = p_row, *hi = lo + 64;
+    uint8_t *hi = lo + 64;
     __m512i sum = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
-        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), d_zero, mult, half, shift);
-        __m512i e = _mm512_min_epu32(exp2_neg(y, tab_lo, tab_hi), _mm512_set1_epi32(QATTN_E_MAX));
-        __mmask16 keep = live[c] & _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(QATTN_EXP_Y_ZERO));
+        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), k->d_zero, k->mult, k->half, k->shift);
+        __m512i e = _mm512_min_epu32(exp2_neg(y, k), k->e_max);
+        __mmask16 keep = live[c] & _mm512_cmplt_epu32_mask(y, k->y_zero);
         e = _mm512_maskz_mov_epi32(keep, e);
         sum = _mm512_add_epi32(sum, e);
-        _mm_storeu_si128((__m128i *)(lo + 16 * c), _mm512_cvtepi32_epi8(_mm512_and_si512(e, _mm512_set1_epi32(0xFF))));
+        _mm_storeu_si128((__m128i *)(lo + 16 * c), _mm512_cvtepi32_epi8(_mm512_and_si512(e, k->e_low)));
         _mm_storeu_si128((__m128i *)(hi + 16 * c), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8)));
     }
     return _mm512_reduce_add_epi32(sum);
+}
+
+static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
+                         const int32_t *m_old, const qattn_tile_params *p, void *p_rows,
+                         int32_t *m_new, int32_t *sums)
+{
+    const exp_consts k = {
+        .mult = _mm512_set1_epi64((uint32_t)p->score_mult),
+        .half = _mm512_set1_epi64(p->score_shift > 0 ? (int64_t)1 << (p->score_shift - 1) : 0),
+        .d_zero = _mm512_set1_epi32(p->d_zero),
+        .tab_lo = _mm512_loadu_si512(qattn_exp2_neg_q24),
+        .tab_hi = _mm512_loadu_si512(qattn_exp2_neg_q24 + 16),
+        .y_zero = _mm512_set1_epi32(QATTN_EXP_Y_ZERO),
+        .e_max = _mm512_set1_epi32(QATTN_E_MAX),
+        .e_low = _mm512_set1_epi32(0xFF),
+        .frac = _mm512_set1_epi32(0xFFFF),
+        .rem = _mm512_set1_epi32(0x7FF),
+        .ln2 = _mm512_set1_epi32(1453635),
+        .x_round = _mm512_set1_epi32(4096),
+        .sq_round = _mm512_set1_epi32(256),
+        .one_q24 = _mm512_set1_epi32(1 << 24),
+        .shift = _mm_cvtsi32_si128(p->score_shift),
+    };
+    for (int32_t r = 0; r < rows; r++)
+        sums[r] = softmax_row(s + r * 64, allowed[r], m_old[r], &k,
+                              (uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
 }
 
 /* Adds a tile's int32 sums for 16 output columns into their int64 accumulators. */
@@ -139,43 +165,61 @@ static inline void add_to_acc(int64_t *a, __m512i sum)
                                                 _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(sum, 1))));
 }
 
-/* nc (1..4) blocks of 16 output columns from t0 on, for one row; inlined with a constant nc
- * so the accumulators stay in registers and the inner loop has no branches. */
-static inline __attribute__((always_inline)) void pv_columns(const uint8_t *lo, const uint8_t *hi,
+/* nc (1..4) blocks of 16 output columns from t0 on, for `rows` (1 or 2) rows whose weights
+ * are QATTN_P_ROW_BYTES apart, each V load serving both rows; inlined with constant rows and
+ * nc so the accumulators (2 x 2 x 4) stay in registers and the inner loop has no branches. */
+static inline __attribute__((always_inline)) void pv_columns(const uint8_t *lo, int rows,
                                                              const int8_t *vp, int32_t d,
                                                              int32_t t0, int nc, int64_t *acc)
 {
-    __m512i acc_lo[4], acc_hi[4];
-    for (int c = 0; c < nc; c++)
-        acc_lo[c] = acc_hi[c] = _mm512_setzero_si512();
+    __m512i acc_lo[2][4], acc_hi[2][4];
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < nc; c++)
+            acc_lo[r][c] = acc_hi[r][c] = _mm512_setzero_si512();
     for (int g = 0; g < 16; g++) {
-        __m512i blo = broadcast4(lo + 4 * g), bhi = broadcast4(hi + 4 * g);
-        for (int c = 0; c < nc; c++) {
-            __m512i vv = _mm512_loadu_si512(vp + ((size_t)g * d + t0 + 16 * c) * 4);
-            acc_lo[c] = _mm512_dpbusd_epi32(acc_lo[c], blo, vv);
-            acc_hi[c] = _mm512_dpbusd_epi32(acc_hi[c], bhi, vv);
+        __m512i vv[4];
+        for (int c = 0; c < nc; c++)
+            vv[c] = _mm512_loadu_si512(vp + ((size_t)g * d + t0 + 16 * c) * 4);
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *row = lo + (size_t)r * QATTN_P_ROW_BYTES;
+            __m512i blo = broadcast4(row + 4 * g), bhi = broadcast4(row + 64 + 4 * g);
+            for (int c = 0; c < nc; c++) {
+                acc_lo[r][c] = _mm512_dpbusd_epi32(acc_lo[r][c], blo, vv[c]);
+                acc_hi[r][c] = _mm512_dpbusd_epi32(acc_hi[r][c], bhi, vv[c]);
+            }
         }
     }
-    for (int c = 0; c < nc; c++)
-        add_to_acc(acc + t0 + 16 * c, _mm512_add_epi32(_mm512_slli_epi32(acc_hi[c], 8), acc_lo[c]));
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < nc; c++)
+            add_to_acc(acc + (size_t)r * d + t0 + 16 * c,
+                       _mm512_add_epi32(_mm512_slli_epi32(acc_hi[r][c], 8), acc_lo[r][c]));
+}
+
+/* One or two rows (a constant after inlining) over all d columns. */
+static inline __attribute__((always_inline)) void pv_rows(const uint8_t *lo, int rows,
+                                                          const int8_t *vp, int32_t d,
+                                                          int64_t *acc)
+{
+    int32_t t0 = 0;
+    for (; t0 + 64 <= d; t0 += 64)
+        pv_columns(lo, rows, vp, d, t0, 4, acc);
+    switch ((d - t0) / 16) {
+    case 3: pv_columns(lo, rows, vp, d, t0, 3, acc); break;
+    case 2: pv_columns(lo, rows, vp, d, t0, 2, acc); break;
+    case 1: pv_columns(lo, rows, vp, d, t0, 1, acc); break;
+    default: break;
+    }
 }
 
 static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
 {
     const int8_t *vp = (const int8_t *)packed + panel_bytes(d);
-    for (int32_t r = 0; r < rows; r++) {
-        const uint8_t *lo = (const uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, *hi = lo + 64;
-        int64_t *acc_row = acc + (size_t)r * d;
-        int32_t t0 = 0;
-        for (; t0 + 64 <= d; t0 += 64)
-            pv_columns(lo, hi, vp, d, t0, 4, acc_row);
-        switch ((d - t0) / 16) {
-        case 3: pv_columns(lo, hi, vp, d, t0, 3, acc_row); break;
-        case 2: pv_columns(lo, hi, vp, d, t0, 2, acc_row); break;
-        case 1: pv_columns(lo, hi, vp, d, t0, 1, acc_row); break;
-        default: break;
-        }
-    }
+    const uint8_t *p = p_rows;
+    int32_t r = 0;
+    for (; r + 2 <= rows; r += 2)
+        pv_rows(p + (size_t)r * QATTN_P_ROW_BYTES, 2, vp, d, acc + (size_t)r * d);
+    if (r < rows)
+        pv_rows(p + (size_t)r * QATTN_P_ROW_BYTES, 1, vp, d, acc + (size_t)r * d);
 }
 
 /* floor((x * alpha + 2^15) / 2^16) on int64 lanes: the product from 32-bit halves (exact
@@ -191,6 +235,64 @@ static void rescale(int64_t *acc, int32_t n, uint32_t alpha)
     }
 }
 
+static inline int bit_length(uint64_t x)
+{
+    return x ? 64 - __builtin_clzll(x) : 0;
+}
+
+/*
+ * [Q7] as finish_row of the reference, 8 int64 lanes at a time: |acc| (< 2^62) and the row
+ * sum shifted right together by `norm` until they fit 31 bits, one reciprocal
+ * rcp = floor(out_mult 2^b / sum) in [2^30, 2^32) per row (scalar, as the reference), then
+ * mag = (a rcp + 2^(shift-1)) >> shift with a < 2^31: the product is one vpmuludq, below
+ * 2^63; a shift of 64 or more gives 0 as the reference's test does. Saturated to [-128, 127].
+ */
+static void finish_row(int64_t row_sum, const int64_t *acc, int32_t d, const qattn_tile_params *p,
+                       int8_t *out)
+{
+    if (row_sum <= 0) {
+        memset(out, 0, (size_t)d);
+        return;
+    }
+    __m512i amax = _mm512_set1_epi64(row_sum);
+    for (int32_t t = 0; t < d; t += 8) {
+        __mmask8 k = d - t >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (d - t)) - 1);
+        amax = _mm512_max_epu64(amax, _mm512_abs_epi64(_mm512_maskz_loadu_epi64(k, acc + t)));
+    }
+    int norm = bit_length(_mm512_reduce_max_epu64(amax)) - 31;
+    norm = norm < 0 ? 0 : norm;
+    const uint64_t sum = (uint64_t)row_sum >> norm;
+    if (sum == 0) { /* unreachable: the row maximum alone contributes 65535 to the sum */
+        memset(out, 0, (size_t)d);
+        return;
+    }
+    const int b = bit_length(sum);
+    const uint64_t rcp = ((uint64_t)p->out_mult << b) / sum;
+    const int shift = p->out_shift + b;
+    const __m512i rv = _mm512_set1_epi64((int64_t)rcp);
+    const __m512i round = _mm512_set1_epi64(shift >= 64 ? 0 : (int64_t)((uint64_t)1 << (shift - 1)));
+    const __m128i norm_count = _mm_cvtsi32_si128(norm), shift_count = _mm_cvtsi32_si128(shift);
+    const __m512i pos_max = _mm512_set1_epi64(127), neg_max = _mm512_set1_epi64(128);
+    for (int32_t t = 0; t < d; t += 8) {
+        __mmask8 k = d - t >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (d - t)) - 1);
+        __m512i v = _mm512_maskz_loadu_epi64(k, acc + t);
+        __m512i a = _mm512_srl_epi64(_mm512_abs_epi64(v), norm_count);
+        __m512i mag = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(a, rv), round), shift_count);
+        __mmask8 neg = _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512());
+        __m512i pos = _mm512_min_epu64(mag, pos_max);
+        __m512i q = _mm512_mask_sub_epi64(pos, neg, _mm512_setzero_si512(), _mm512_min_epu64(mag, neg_max));
+        _mm512_mask_cvtepi64_storeu_epi8(out + t, k, q);
+    }
+}
+
+static void finish(const qattn_tile_state *st, const qattn_tile_params *p, int8_t *out,
+                   ptrdiff_t out_stride)
+{
+    for (int32_t r = 0; r < st->rows; r++)
+        finish_row(st->row_sum[r], st->acc + (size_t)r * st->head_dim, st->head_dim, p,
+                   out + r * out_stride);
+}
+
 const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni = {
-    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_row, pv, rescale,
+    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_rows, pv, rescale, finish,
 };
