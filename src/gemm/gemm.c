@@ -144,6 +144,7 @@ typedef struct run {
     ptrdiff_t ldy;
     int32_t m, row_block, col_block, row_blocks, col_blocks;
     int32_t **scratch; /* per worker: row_block x col_block int32 */
+    const qattn_float_ukernels *float_kernels;
 } run;
 
 static void tile_task(void *ctx, int64_t item, int worker)
@@ -161,15 +162,12 @@ static void tile_task(void *ctx, int64_t item, int worker)
         w->uk->gemm(x8, w->k, rows, w->packed, w->n, w->k, n0, cols, acc, cb);
     else
         gemm_reference(x8, rows, w->w8, w->k, n0, cols, acc, cb);
-    /* The epilogue: one multiply by the combined scale, then the bias (no contraction). */
-    for (int32_t i = 0; i < rows; i++) {
-        float *yi = r->y + (i0 + i) * r->ldy + n0;
-        const float sxi = r->sx[i0 + i];
-        for (int32_t j = 0; j < cols; j++) {
-            float scaled = (float)acc[i * cb + j] * (sxi * w->scale[n0 + j]);
-            yi[j] = w->bias ? scaled + w->bias[n0 + j] : scaled;
-        }
-    }
+    /* The epilogue: one multiply by the combined scale, then the bias (no contraction), by
+     * the float family's kernel (the same bits on every tier). */
+    const qattn_float_ukernels *fk = r->float_kernels;
+    for (int32_t i = 0; i < rows; i++)
+        fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
+                          w->bias ? w->bias + n0 : NULL, r->y + (i0 + i) * r->ldy + n0);
 }
 
 typedef struct quantize_job {
@@ -235,7 +233,8 @@ qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int3
         return qattn_fail(QATTN_ERR_SIZE, "gemm: a %d x %d tile is larger than the workspace's",
                           rb, cb);
     int32_t *scratch[64];
-    run r = {w, NULL, NULL, y, ldy, m, rb, cb, (m + rb - 1) / rb, (w->n + cb - 1) / cb, scratch};
+    run r = {w, NULL, NULL, y, ldy, m, rb, cb, (m + rb - 1) / rb, (w->n + cb - 1) / cb, scratch,
+             qattn_float_kernels()};
     const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
     int workers = qattn_workers_for(threads, items);
     workers = workers < ws->workers ? workers : ws->workers;

@@ -21,6 +21,15 @@ static void gelu(float *x, size_t n)
         x[i] = qattn_gelu_ref(x[i]);
 }
 
+static void gemm_epilogue(const int32_t *acc, size_t n, float sx, const float *scale,
+                          const float *bias, float *y)
+{
+    for (size_t j = 0; j < n; j++) {
+        float scaled = (float)acc[j] * (sx * scale[j]);
+        y[j] = bias ? scaled + bias[j] : scaled;
+    }
+}
+
 const qattn_float_ukernels qattn_float_ukernels_reference = {
-    "reference", max_abs, quantize, gelu, qattn_layer_norm_row_ref,
+    "reference", max_abs, quantize, gelu, gemm_epilogue, qattn_layer_norm_row_ref,
 };

@@ -24,6 +24,11 @@ typedef struct qattn_float_ukernels {
     void (*quantize)(const float *x, size_t n, float scale, int8_t *out);
     /* x[i] = GELU(x[i]) in place (qattn_gelu_ref). */
     void (*gelu)(float *x, size_t n);
+    /* The INT8 GEMM's epilogue for one row of n outputs: y[j] = (float)acc[j] * (sx *
+     * scale[j]) (+ bias[j] when bias is not NULL): a product of the two scales, one product,
+     * one sum, each rounded to float. */
+    void (*gemm_epilogue)(const int32_t *acc, size_t n, float sx, const float *scale,
+                          const float *bias, float *y);
     /* One LayerNorm row of d values (d >= 1): qattn_layer_norm_row_ref. */
     void (*layer_norm)(const float *x, const float *gamma, const float *beta, float *y,
                        int32_t d);

@@ -167,7 +167,7 @@ static void tier_kernels(const qattn_float_ukernels *uk, const char *tier)
     static int8_t q0[MAX + 16], q1[MAX + 16];
     static const int32_t lengths[] = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65,
                                       100, 384, 512, 1280, 1283, 2048, 2051};
-    int bad_max = 0, bad_q = 0, bad_gelu = 0, bad_norm = 0, over = 0;
+    int bad_max = 0, bad_q = 0, bad_gelu = 0, bad_epi = 0, bad_norm = 0, over = 0;
     for (size_t li = 0; li < sizeof lengths / sizeof *lengths; li++)
         for (int rep = 0; rep < 6; rep++) {
             const int32_t n = lengths[li];
@@ -191,15 +191,25 @@ static void tier_kernels(const qattn_float_ukernels *uk, const char *tier)
             ref->gelu(y0, (size_t)n), uk->gelu(y1, (size_t)n);
             bad_gelu += memcmp(y0, y1, (size_t)n * sizeof(float)) != 0;
             over += y1[n] != 12345.0f;
+            static int32_t acc[MAX];
+            for (int32_t i = 0; i < n; i++)
+                acc[i] = (int32_t)(normal() * (rep == 2 ? 3e8f : 4e4f));
+            const float sx = rep == 5 ? 0.0f : 0.013f * (float)(rep + 1);
+            y1[n] = 12345.0f;
+            ref->gemm_epilogue(acc, (size_t)n, sx, g, rep % 2 ? b : NULL, y0);
+            uk->gemm_epilogue(acc, (size_t)n, sx, g, rep % 2 ? b : NULL, y1);
+            bad_epi += memcmp(y0, y1, (size_t)n * sizeof(float)) != 0;
+            over += y1[n] != 12345.0f;
             if (n == 0 || rep >= 4)
                 continue; /* LayerNorm: d >= 1, finite rows */
             ref->layer_norm(x, g, b, y0, n), uk->layer_norm(x, g, b, y1, n);
             bad_norm += memcmp(y0, y1, (size_t)n * sizeof(float)) != 0;
             over += y1[n] != 12345.0f;
         }
-    printf("float kernels %s: max_abs %d, quantize %d, gelu %d, layer_norm %d cases differ from "
-           "the reference\n", tier, bad_max, bad_q, bad_gelu, bad_norm);
-    CHECK(!bad_max && !bad_q && !bad_gelu && !bad_norm, "%s float kernels differ from the reference", tier);
+    printf("float kernels %s: max_abs %d, quantize %d, gelu %d, gemm_epilogue %d, layer_norm %d "
+           "cases differ from the reference\n", tier, bad_max, bad_q, bad_gelu, bad_epi, bad_norm);
+    CHECK(!bad_max && !bad_q && !bad_gelu && !bad_epi && !bad_norm,
+          "%s float kernels differ from the reference", tier);
     CHECK(!over, "%s float kernels wrote past n (%d)", tier, over);
 }
 

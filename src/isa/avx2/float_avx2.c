@@ -94,6 +94,22 @@ static void gelu(float *x, size_t n)
         x[i] = qattn_gelu_ref(x[i]);
 }
 
+static void gemm_epilogue(const int32_t *acc, size_t n, float sx, const float *scale,
+                          const float *bias, float *y)
+{
+    const __m256 s = _mm256_set1_ps(sx);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 a = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(acc + j)));
+        __m256 v = _mm256_mul_ps(a, _mm256_mul_ps(s, _mm256_loadu_ps(scale + j)));
+        _mm256_storeu_ps(y + j, bias ? _mm256_add_ps(v, _mm256_loadu_ps(bias + j)) : v);
+    }
+    for (; j < n; j++) {
+        float scaled = (float)acc[j] * (sx * scale[j]);
+        y[j] = bias ? scaled + bias[j] : scaled;
+    }
+}
+
 static inline __m256d widen4(const float *x)
 {
     return _mm256_cvtps_pd(_mm_loadu_ps(x));
@@ -145,5 +161,5 @@ static void layer_norm(const float *x, const float *gamma, const float *beta, fl
 }
 
 const qattn_float_ukernels qattn_float_ukernels_avx2 = {
-    "avx2", max_abs, quantize, gelu, layer_norm,
+    "avx2", max_abs, quantize, gelu, gemm_epilogue, layer_norm,
 };

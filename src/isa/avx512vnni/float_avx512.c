@@ -99,6 +99,20 @@ static void gelu(float *x, size_t n)
     }
 }
 
+static void gemm_epilogue(const int32_t *acc, size_t n, float sx, const float *scale,
+                          const float *bias, float *y)
+{
+    const __m512 s = _mm512_set1_ps(sx);
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 k = first_lanes(n - j);
+        __m512 a = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, acc + j));
+        __m512 v = _mm512_mul_ps(a, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, scale + j)));
+        if (bias)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + j));
+        _mm512_mask_storeu_ps(y + j, k, v);
+    }
+}
+
 /* x[t .. t + 7] as doubles */
 static inline __m512d widen8(const float *x)
 {
@@ -148,5 +162,5 @@ static void layer_norm(const float *x, const float *gamma, const float *beta, fl
 }
 
 const qattn_float_ukernels qattn_float_ukernels_avx512 = {
-    "avx512", max_abs, quantize, gelu, layer_norm,
+    "avx512", max_abs, quantize, gelu, gemm_epilogue, layer_norm,
 };
