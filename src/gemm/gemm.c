@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/tiers.h"
-#include "core/quantize.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "gemm/gemm_ukernels.h"

@@ -4,11 +4,9 @@
  * baseline ISA: no libm calls in the inner loops, lane-split reductions. */
 #include "ops/float_ops.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "core/parallel.h"
-#include "core/quantize.h"
 #include "ops/float_ukernels.h"
 
 /* --- LayerNorm, GELU: rows through the active tier's microkernels ------------------------ */

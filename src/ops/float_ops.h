@@ -1,6 +1,7 @@
 /*
- * The float operations of a Whisper layer, one reference each (issue 13 tiers them through
- * dispatch; every tier must then match these). Row loops run in parallel over `threads`
+ * The float operations of a Whisper layer. LayerNorm, GELU, max-abs and quantization run row
+ * by row on the active tier's float microkernels (ops/float_ukernels.h), every tier the bits
+ * of one reference (ops/float_reference.h). Row loops run in parallel over `threads`
  * (0: one per CPU); rows are independent, so results do not depend on the thread count.
  */
 #ifndef QATTN_OPS_FLOAT_OPS_H
@@ -10,7 +11,8 @@
 #include <stdint.h>
 
 /* y[i] = (x[i] - mean) / sqrt(var + 1e-5) * gamma + beta over each of m rows of d (the mean
- * and the biased variance in double, as torch's LayerNorm in float32 is within rounding of). */
+ * and the biased variance in double over 16 lanes, as torch's LayerNorm in float32 is within
+ * rounding of). */
 void qattn_layer_norm(const float *x, const float *gamma, const float *beta, float *y, int32_t m,
                       int32_t d, int32_t threads);
 
