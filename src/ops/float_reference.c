@@ -24,10 +24,8 @@ static void gelu(float *x, size_t n)
 static void gemm_epilogue(const int32_t *acc, size_t n, float sx, const float *scale,
                           const float *bias, float *y)
 {
-    for (size_t j = 0; j < n; j++) {
-        float scaled = (float)acc[j] * (sx * scale[j]);
-        y[j] = bias ? scaled + bias[j] : scaled;
-    }
+    for (size_t j = 0; j < n; j++)
+        y[j] = qattn_gemm_output(acc[j], sx, scale[j], bias ? bias + j : NULL);
 }
 
 const qattn_float_ukernels qattn_float_ukernels_reference = {

@@ -84,7 +84,13 @@ static inline float qattn_norm_inv_std(double squares, int32_t d)
     return (float)(1.0 / sqrt(squares / d + QATTN_NORM_EPS));
 }
 
-/* y[t] = (float)(x[t] - mean) * inv * gamma[t] + beta[t], mean and variance as above. */
+/* One LayerNorm output: (float)(x - mean) * inv * gamma + beta. */
+static inline float qattn_norm_output(float x, double mean, float inv, float gamma, float beta)
+{
+    return (float)(x - mean) * inv * gamma + beta;
+}
+
+/* y[t] = qattn_norm_output(x[t], ...), mean and variance as above. */
 static inline void qattn_layer_norm_row_ref(const float *x, const float *gamma, const float *beta,
                                             float *y, int32_t d)
 {
@@ -111,7 +117,15 @@ static inline void qattn_layer_norm_row_ref(const float *x, const float *gamma, 
     }
     const float inv = qattn_norm_inv_std(squares, d);
     for (int32_t t = 0; t < d; t++)
-        y[t] = (float)(x[t] - mean) * inv * gamma[t] + beta[t];
+        y[t] = qattn_norm_output(x[t], mean, inv, gamma[t], beta[t]);
+}
+
+/* One output of the INT8 GEMM's epilogue: (float)acc * (sx * scale), then + bias (bias may be
+ * NULL): the product of the two scales, one product, one sum, each rounded to float. */
+static inline float qattn_gemm_output(int32_t acc, float sx, float scale, const float *bias)
+{
+    float scaled = (float)acc * (sx * scale);
+    return bias ? scaled + *bias : scaled;
 }
 
 #endif

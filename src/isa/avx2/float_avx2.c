@@ -104,10 +104,8 @@ static void gemm_epilogue(const int32_t *acc, size_t n, float sx, const float *s
         __m256 v = _mm256_mul_ps(a, _mm256_mul_ps(s, _mm256_loadu_ps(scale + j)));
         _mm256_storeu_ps(y + j, bias ? _mm256_add_ps(v, _mm256_loadu_ps(bias + j)) : v);
     }
-    for (; j < n; j++) {
-        float scaled = (float)acc[j] * (sx * scale[j]);
-        y[j] = bias ? scaled + bias[j] : scaled;
-    }
+    for (; j < n; j++)
+        y[j] = qattn_gemm_output(acc[j], sx, scale[j], bias ? bias + j : NULL);
 }
 
 static inline __m256d widen4(const float *x)
@@ -157,7 +155,7 @@ static void layer_norm(const float *x, const float *gamma, const float *beta, fl
         _mm256_storeu_ps(y + t, _mm256_add_ps(v, _mm256_loadu_ps(beta + t)));
     }
     for (; t < d; t++)
-        y[t] = (float)(x[t] - mean) * inv * gamma[t] + beta[t];
+        y[t] = qattn_norm_output(x[t], mean, inv, gamma[t], beta[t]);
 }
 
 const qattn_float_ukernels qattn_float_ukernels_avx2 = {

@@ -54,25 +54,26 @@ static inline __m512i odd_lanes(__m512i x)
     return _mm512_srli_epi64(x, 32);
 }
 
-/*
- * The Q16 exponent per 32-bit lane ([Q2]), for d >= 0. d is first clamped to d_zero, the
- * first difference whose exponent reaches Y_ZERO: below it y is the reference's exactly,
- * from it on y >= Y_ZERO (e = 0 either way), and y(d_zero) < 2^32 fits the lane.
- */
-static inline __m512i exponent(__m512i d, __m512i d_zero, __m512i mult, __m512i half, __m128i shift)
-{
-    d = _mm512_min_epi32(d, d_zero);
-    __m512i pe = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(d, mult), half), shift);
-    __m512i po = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(odd_lanes(d), mult), half), shift);
-    return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-}
-
 /* The constants of the weights of one head, set once per tile of rows. */
 typedef struct exp_consts {
     __m512i mult, half, d_zero, tab_lo, tab_hi, y_zero, e_max, e_low, frac, rem, ln2, x_round,
         sq_round, one_q24;
     __m128i shift;
 } exp_consts;
+
+/*
+ * The Q16 exponent per 32-bit lane ([Q2]), for d >= 0. d is first clamped to d_zero, the
+ * first difference whose exponent reaches Y_ZERO: below it y is the reference's exactly,
+ * from it on y >= Y_ZERO (e = 0 either way), and y(d_zero) < 2^32 fits the lane.
+ */
+static inline __m512i exponent(__m512i d, const exp_consts *k)
+{
+    d = _mm512_min_epi32(d, k->d_zero);
+    __m512i pe = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(d, k->mult), k->half), k->shift);
+    __m512i po = _mm512_srl_epi64(_mm512_add_epi64(_mm512_mul_epu32(odd_lanes(d), k->mult), k->half),
+                                  k->shift);
+    return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+}
 
 /*
  * e = 2^-y in Q16 for y < Y_ZERO ([Q3]). The reference's rounding shift of the 48-bit
@@ -119,7 +120,7 @@ static inline int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_o
     uint8_t *hi = lo + 64;
     __m512i sum = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
-        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), k->d_zero, k->mult, k->half, k->shift);
+        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), k);
         __m512i e = _mm512_min_epu32(exp2_neg(y, k), k->e_max);
         __mmask16 keep = live[c] & _mm512_cmplt_epu32_mask(y, k->y_zero);
         e = _mm512_maskz_mov_epi32(keep, e);

@@ -158,7 +158,7 @@ static void layer_norm(const float *x, const float *gamma, const float *beta, fl
         _mm512_storeu_ps(y + t, _mm512_add_ps(v, _mm512_loadu_ps(beta + t)));
     }
     for (; t < d; t++)
-        y[t] = (float)(x[t] - mean) * inv * gamma[t] + beta[t];
+        y[t] = qattn_norm_output(x[t], mean, inv, gamma[t], beta[t]);
 }
 
 const qattn_float_ukernels qattn_float_ukernels_avx512 = {
