@@ -175,6 +175,7 @@ typedef struct quantize_job {
     ptrdiff_t ldx;
     int8_t *x8;
     float *sx;
+    void (*prepare_x)(int8_t *x8, size_t n); /* the tier's, or NULL */
 } quantize_job;
 
 static void quantize_task(void *ctx, int64_t item, int worker)
@@ -185,6 +186,8 @@ static void quantize_task(void *ctx, int64_t item, int worker)
     int32_t rows = q->m - i0 < QUANTIZE_ROWS ? q->m - i0 : QUANTIZE_ROWS;
     qattn_quantize_rows(q->x + i0 * q->ldx, rows, q->k, q->ldx, q->x8 + (size_t)i0 * q->k,
                         q->sx + i0);
+    if (q->prepare_x)
+        q->prepare_x(q->x8 + (size_t)i0 * q->k, (size_t)rows * q->k);
 }
 
 /* The largest accumulator tile of any tier (row_block x col_block int32). */
@@ -240,7 +243,7 @@ qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int3
     workers = workers < 64 ? workers : 64;
     for (int i = 0; i < workers; i++)
         scratch[i] = ws->acc + (size_t)i * ACC_TILE;
-    quantize_job q = {x, m, w->k, ldx, ws->x8, ws->sx};
+    quantize_job q = {x, m, w->k, ldx, ws->x8, ws->sx, w->uk ? w->uk->prepare_x : NULL};
     const int64_t quantize_tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
     qattn_parallel_for(qattn_workers_for(threads, quantize_tasks), quantize_tasks, quantize_task, &q);
     r.x8 = ws->x8, r.sx = ws->sx;

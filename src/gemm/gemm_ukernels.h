@@ -17,8 +17,12 @@ struct qattn_gemm_ukernels {
     size_t (*packed_bytes)(int32_t n, int32_t k);
     /* Packs w8 ([n][k] int8) into the tier's layout. */
     void (*pack)(const int8_t *w8, int32_t n, int32_t k, void *packed);
+    /* Optional (NULL: none): rewrites n quantized activations in place into the form gemm
+     * reads (AVX-512 VNNI: x ^ 0x80, vpdpbusd's u8 operand, so each group of 4 is one
+     * broadcast from memory). */
+    void (*prepare_x)(int8_t *x8, size_t n);
     /* acc[i * ldc + j - n0] = sum_t x8[i * ldx + t] * w8[j][t], for i < m and
-     * n0 <= j < n0 + nc (n0 a multiple of nr). */
+     * n0 <= j < n0 + nc (n0 a multiple of nr), x8's rows quantized and then prepared. */
     void (*gemm)(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed, int32_t n,
                  int32_t k, int32_t n0, int32_t nc, int32_t *acc, ptrdiff_t ldc);
 };

@@ -206,10 +206,14 @@ static void gemm_at_the_edge(const struct qattn_gemm_ukernels *uk, const char *t
     void *packed = alloc64(uk->packed_bytes(N, K));
     uk->pack(w, N, K, packed);
     int32_t *acc = malloc((size_t)M * N * 4);
+    int8_t *xp = malloc((size_t)M * K); /* x in the tier's form */
+    memcpy(xp, x, (size_t)M * K);
+    if (uk->prepare_x)
+        uk->prepare_x(xp, (size_t)M * K);
     int bad = 0;
     for (int32_t n0 = 0; n0 < N; n0 += uk->nr) { /* panel by panel, as the driver calls it */
         int32_t nc = N - n0 < uk->nr ? N - n0 : uk->nr;
-        uk->gemm(x, K, M, packed, N, K, n0, nc, acc, N);
+        uk->gemm(xp, K, M, packed, N, K, n0, nc, acc, N);
         for (int32_t i = 0; i < M; i++)
             for (int32_t j = n0; j < n0 + nc; j++) {
                 int64_t want = 0;
@@ -219,7 +223,7 @@ static void gemm_at_the_edge(const struct qattn_gemm_ukernels *uk, const char *t
             }
     }
     CHECK(!bad, "%s gemm at K = %d with -128/127 operands: %d wrong", tier, K, bad);
-    free(x), free(w), free(packed), free(acc);
+    free(x), free(xp), free(w), free(packed), free(acc);
 }
 
 int main(void)

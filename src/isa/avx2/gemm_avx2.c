@@ -85,5 +85,5 @@ static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed,
 }
 
 const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx2 = {
-    "avx2", 32, 64, 256, packed_bytes, pack, gemm,
+    "avx2", 32, 64, 256, packed_bytes, pack, NULL, gemm,
 };

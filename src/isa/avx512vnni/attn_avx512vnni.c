@@ -37,15 +37,24 @@ static inline __m512i broadcast4(const void *p)
     return _mm512_set1_epi32(x);
 }
 
-/* The packed K tile is one 64-column panel of panel_s8.h: QK^T is its kernel. */
+/* The packed K tile is one 64-column panel of panel_s8.h: QK^T is its kernel, on the rows
+ * turned to u8 form in a buffer (64 x d bytes, 1/64 of the products' instructions). */
 static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
                    int32_t d, int32_t *s)
 {
+    _Alignas(64) uint8_t xu[QATTN_TILE_ROWS * QATTN_MAX_HEAD_DIM];
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int32_t r = 0; r < rows; r++)
+        for (int32_t t = 0; t < d; t += 64) {
+            const __mmask64 m = d - t >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (d - t)) - 1;
+            _mm512_mask_storeu_epi8(xu + (size_t)r * d + t, m,
+                                    _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, q + r * q_stride + t), flip));
+        }
     int32_t r = 0;
     for (; r + 4 <= rows; r += 4)
-        panel_rows(q + r * q_stride, q_stride, 4, packed, d, s + r * 64, 64, 64);
+        panel_rows(xu + (size_t)r * d, d, 4, packed, d, 0, d, 1, 1, s + r * 64, 64, 64);
     for (; r < rows; r++)
-        panel_rows(q + r * q_stride, q_stride, 1, packed, d, s + r * 64, 64, 64);
+        panel_rows(xu + (size_t)r * d, d, 1, packed, d, 0, d, 1, 1, s + r * 64, 64, 64);
 }
 
 /* 64-bit lanes hold the even 32-bit lanes in their low halves; odd lanes via a shift. */
@@ -185,8 +194,8 @@ static inline __attribute__((always_inline)) void pv_columns(const uint8_t *lo, 
             const uint8_t *row = lo + (size_t)r * QATTN_P_ROW_BYTES;
             __m512i blo = broadcast4(row + 4 * g), bhi = broadcast4(row + 64 + 4 * g);
             for (int c = 0; c < nc; c++) {
-                acc_lo[r][c] = _mm512_dpbusd_epi32(acc_lo[r][c], blo, vv[c]);
-                acc_hi[r][c] = _mm512_dpbusd_epi32(acc_hi[r][c], bhi, vv[c]);
+                acc_lo[r][c] = dpbusd(acc_lo[r][c], blo, vv[c]);
+                acc_hi[r][c] = dpbusd(acc_hi[r][c], bhi, vv[c]);
             }
         }
     }

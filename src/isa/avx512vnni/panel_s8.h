@@ -5,7 +5,7 @@
  * A panel holds 64 columns over k inputs: [k/4][64][4] int8 (column j's inputs 4g..4g+3 at
  * [g][j]), then the 64 column sums as int32. vpdpbusd multiplies u8 by s8, so the rows go in
  * offset to u8 (x ^ 0x80 = x + 128) and 128 times each column sum is subtracted: exact.
- * For k <= 65536 every sum stays below 255 * 128 * k < 2^31.
+ * For k <= 65536 every sum, partial or final, stays below 255 * 128 * k < 2^31 in magnitude.
  *
  * Include only from files compiled with -mavx512f -mavx512bw -mavx512vnni.
  */
@@ -46,43 +46,79 @@ static inline size_t panel_bytes(int32_t k)
     return (size_t)64 * k + 64 * sizeof(int32_t);
 }
 
-static inline __m512i broadcast_u8x4(const int8_t *x)
+/*
+ * acc + u8 . s8 per 32-bit lane (vpdpbusd). Written as asm because GCC 12, given the
+ * intrinsic, copies every accumulator through another register on each trip of a kernel's
+ * loop (8-16 extra vector moves per 16 products; the GEMM kernel ran at 60% of the VNNI peak
+ * instead of 87%, tools/bench microbenchmark); "+v" keeps each accumulator in its register and
+ * "vm" lets the s8 operand come from memory.
+ */
+static inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8)
 {
-    int32_t v;
-    memcpy(&v, x, 4);
-    return _mm512_set1_epi32(v ^ (int32_t)0x80808080u);
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "vm"(s8));
+    return acc;
 }
 
-/* acc[i * ldc + j] = sum_t x8[i * ldx + t] * column_j[t] for i < rows (1..4, a constant
- * after inlining) and j < ncols (1..64). */
-static inline __attribute__((always_inline)) void panel_rows(const int8_t *x8, ptrdiff_t ldx,
+/* Rewrites n int8 values in place as the u8 operand vpdpbusd takes: x ^ 0x80 = x + 128. */
+static inline void offset_to_u8(int8_t *x, size_t n)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        _mm512_storeu_si512(x + i, _mm512_xor_si512(_mm512_loadu_si512(x + i), flip));
+    if (i < n) {
+        __mmask64 m = ((__mmask64)1 << (n - i)) - 1;
+        _mm512_mask_storeu_epi8(x + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, x + i), flip));
+    }
+}
+
+/* Inputs per k block: the panel's slice (64 x 512 bytes) stays in L1 while every row of a
+ * task passes over it. */
+enum { PANEL_K_BLOCK = 512 };
+
+/*
+ * acc[i * ldc + j] = sum_t xu[i * ldx + t] * column_j[t] - 128 column_j sum, that is the s8
+ * rows' dot products, for i < rows (1..4, a constant after inlining) and j < ncols (1..64),
+ * over inputs [t0, t1) of the panel (multiples of 4): `first` starts the sums at zero, else
+ * they continue from acc; `last` subtracts the offset (the sums are final). The rows xu are
+ * in u8 form (offset_to_u8), so each group of 4 is one broadcast from memory.
+ */
+static inline __attribute__((always_inline)) void panel_rows(const uint8_t *xu, ptrdiff_t ldx,
                                                              int rows, const int8_t *panel,
-                                                             int32_t k, int32_t *acc,
+                                                             int32_t k, int32_t t0, int32_t t1,
+                                                             int first, int last, int32_t *acc,
                                                              ptrdiff_t ldc, int32_t ncols)
 {
+    __mmask16 mask[4];
+    for (int b = 0; b < 4; b++) {
+        int32_t left = ncols - 16 * b;
+        mask[b] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    }
     __m512i c[4][4];
     for (int i = 0; i < rows; i++)
         for (int b = 0; b < 4; b++)
-            c[i][b] = _mm512_setzero_si512();
-    for (int32_t g = 0; g < k / 4; g++) {
+            c[i][b] = first ? _mm512_setzero_si512()
+                            : _mm512_maskz_loadu_epi32(mask[b], acc + i * ldc + 16 * b);
+    for (int32_t g = t0 / 4; g < t1 / 4; g++) {
         __m512i w[4];
         for (int b = 0; b < 4; b++)
             w[b] = _mm512_loadu_si512(panel + ((size_t)g * 64 + 16 * b) * 4);
         for (int i = 0; i < rows; i++) {
-            __m512i xb = broadcast_u8x4(x8 + i * ldx + 4 * g);
+            int32_t x4;
+            memcpy(&x4, xu + i * ldx + 4 * g, 4);
+            const __m512i xb = _mm512_set1_epi32(x4);
             for (int b = 0; b < 4; b++)
-                c[i][b] = _mm512_dpbusd_epi32(c[i][b], xb, w[b]);
+                c[i][b] = dpbusd(c[i][b], xb, w[b]);
         }
     }
     const int32_t *colsum = (const int32_t *)(panel + (size_t)64 * k);
     for (int b = 0; b < 4; b++) {
-        int32_t left = ncols - 16 * b;
-        if (left <= 0)
+        if (!mask[b])
             break;
-        __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512i corr = _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16 * b), 7);
+        const __m512i corr = last ? _mm512_slli_epi32(_mm512_loadu_si512(colsum + 16 * b), 7)
+                                  : _mm512_setzero_si512();
         for (int i = 0; i < rows; i++)
-            _mm512_mask_storeu_epi32(acc + i * ldc + 16 * b, mask, _mm512_sub_epi32(c[i][b], corr));
+            _mm512_mask_storeu_epi32(acc + i * ldc + 16 * b, mask[b], _mm512_sub_epi32(c[i][b], corr));
     }
 }
 
