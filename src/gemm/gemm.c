@@ -135,6 +135,17 @@ static void gemm_reference(const int8_t *x8, int32_t m, const int8_t *w8, int32_
         }
 }
 
+/* acc[i * ldc + j] for rows i < rows of x8 and columns n0 <= j < n0 + cols, by the tier's
+ * kernel or the reference. */
+static void product_tile(const qattn_gemm_weights *w, const int8_t *x8, int32_t rows, int32_t n0,
+                         int32_t cols, int32_t *acc, ptrdiff_t ldc)
+{
+    if (w->uk)
+        w->uk->gemm(x8, w->k, rows, w->packed, w->n, w->k, n0, cols, acc, ldc);
+    else
+        gemm_reference(x8, rows, w->w8, w->k, n0, cols, acc, ldc);
+}
+
 typedef struct run {
     const qattn_gemm_weights *w;
     const int8_t *x8;
@@ -156,11 +167,7 @@ static void tile_task(void *ctx, int64_t item, int worker)
     int32_t rows = r->m - i0 < rb ? r->m - i0 : rb;
     int32_t cols = w->n - n0 < cb ? w->n - n0 : cb;
     int32_t *acc = r->scratch[worker];
-    const int8_t *x8 = r->x8 + (size_t)i0 * w->k;
-    if (w->uk)
-        w->uk->gemm(x8, w->k, rows, w->packed, w->n, w->k, n0, cols, acc, cb);
-    else
-        gemm_reference(x8, rows, w->w8, w->k, n0, cols, acc, cb);
+    product_tile(w, r->x8 + (size_t)i0 * w->k, rows, n0, cols, acc, cb);
     /* The epilogue: one multiply by the combined scale, then the bias (no contraction), by
      * the float family's kernel (the same bits on every tier). */
     const qattn_float_ukernels *fk = r->float_kernels;
@@ -220,6 +227,24 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
     return QATTN_OK;
 }
 
+/* m rows of x quantized as w's input into ws, the workspace's record of them set. */
+static void quantize_into(const qattn_gemm_weights *w, const float *x, int32_t m, ptrdiff_t ldx,
+                          int32_t threads, qattn_gemm_workspace *ws)
+{
+    quantize_job q = {x, m, w->k, ldx, ws->x8, ws->sx, w->uk ? w->uk->prepare_x : NULL};
+    const int64_t tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
+    qattn_parallel_for(qattn_workers_for(threads, tasks), tasks, quantize_task, &q);
+    ws->rows_m = m, ws->rows_k = w->k, ws->rows_tier = w->uk;
+}
+
+/* The workers a GEMM of `items` tasks uses: at most the workspace's (each has its tile). */
+static int workers_within(const qattn_gemm_workspace *ws, int32_t threads, int64_t items)
+{
+    int workers = qattn_workers_for(threads, items);
+    workers = workers < ws->workers ? workers : ws->workers;
+    return workers < 64 ? workers : 64;
+}
+
 qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int32_t m,
                                ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads,
                                qattn_gemm_workspace *ws)
@@ -238,16 +263,149 @@ qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int3
     run r = {w, NULL, NULL, y, ldy, m, rb, cb, (m + rb - 1) / rb, (w->n + cb - 1) / cb, scratch,
              qattn_float_kernels()};
     const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
-    int workers = qattn_workers_for(threads, items);
-    workers = workers < ws->workers ? workers : ws->workers;
-    workers = workers < 64 ? workers : 64;
+    const int workers = workers_within(ws, threads, items);
     for (int i = 0; i < workers; i++)
         scratch[i] = ws->acc + (size_t)i * ACC_TILE;
-    quantize_job q = {x, m, w->k, ldx, ws->x8, ws->sx, w->uk ? w->uk->prepare_x : NULL};
-    const int64_t quantize_tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
-    qattn_parallel_for(qattn_workers_for(threads, quantize_tasks), quantize_tasks, quantize_task, &q);
+    quantize_into(w, x, m, ldx, threads, ws);
     r.x8 = ws->x8, r.sx = ws->sx;
     qattn_parallel_for(workers, items, tile_task, &r);
+    return QATTN_OK;
+}
+
+qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float *x, int32_t m,
+                                       ptrdiff_t ldx, int32_t threads, qattn_gemm_workspace *ws)
+{
+    if (!w || !(w->w8 || w->packed) || !x || !ws || !ws->x8)
+        return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    if (m < 1 || ldx < w->k || m > ws->max_m || w->k > ws->max_k)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: quantize m = %d rows of k = %d, ldx = %td "
+                          "(workspace %d x %d)", m, w->k, ldx, ws->max_m, ws->max_k);
+    quantize_into(w, x, m, ldx, threads, ws);
+    return QATTN_OK;
+}
+
+/* --- Fused GEMMs: tasks of whole rows ------------------------------------------------------ */
+
+/* Bytes of finished float rows one fused task keeps (in L2 with the weights' panels). */
+enum { FUSED_ROW_BYTES = 512 * 1024 };
+
+typedef struct fused_run {
+    const qattn_gemm_weights *w;
+    const int8_t *x8;
+    const float *sx;
+    int32_t m, rows, col_block; /* rows per task: a multiple of 4, at most 64 */
+    int32_t **acc;              /* per worker: rows x col_block int32 */
+    float **buf;                /* per worker: rows + 1 rows of n floats (the last a spare) */
+    const qattn_gemm_fusion *f;
+    const qattn_float_ukernels *fk;
+    void (*next_prepare)(int8_t *x8, size_t n);
+} fused_run;
+
+/* One finished row of n floats at `row` (in the worker's buffer) through the chain. */
+static void fused_row(const fused_run *r, int32_t i, float *row, float *spare)
+{
+    const qattn_gemm_fusion *f = r->f;
+    const qattn_float_ukernels *fk = r->fk;
+    const int32_t n = r->w->n;
+    if (f->gelu)
+        fk->gelu(row, (size_t)n);
+    if (f->residual) {
+        float *res = f->residual + (size_t)i * n;
+        qattn_add(res, row, (size_t)n);
+        row = res;
+    }
+    if (f->ln_gamma) {
+        fk->layer_norm(row, f->ln_gamma, f->ln_beta, spare, n);
+        row = spare;
+    }
+    if (f->y)
+        memcpy(f->y + i * f->ldy, row, (size_t)n * sizeof(float));
+    if (f->next) {
+        int8_t *x8 = f->next->x8 + (size_t)i * n;
+        const float s = qattn_scale_for_max_abs(fk->max_abs(row, (size_t)n));
+        f->next->sx[i] = s;
+        fk->quantize(row, (size_t)n, s, x8);
+        if (r->next_prepare)
+            r->next_prepare(x8, (size_t)n);
+    }
+}
+
+static void fused_task(void *ctx, int64_t item, int worker)
+{
+    const fused_run *r = ctx;
+    const qattn_gemm_weights *w = r->w;
+    const int32_t i0 = (int32_t)item * r->rows, n = w->n, cb = r->col_block;
+    const int32_t rows = r->m - i0 < r->rows ? r->m - i0 : r->rows;
+    int32_t *acc = r->acc[worker];
+    float *buf = r->buf[worker];
+    for (int32_t n0 = 0; n0 < n; n0 += cb) {
+        const int32_t cols = n - n0 < cb ? n - n0 : cb;
+        product_tile(w, r->x8 + (size_t)i0 * w->k, rows, n0, cols, acc, cb);
+        for (int32_t i = 0; i < rows; i++)
+            r->fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
+                                 w->bias ? w->bias + n0 : NULL, buf + (size_t)i * n + n0);
+    }
+    for (int32_t i = 0; i < rows; i++)
+        fused_row(r, i0 + i, buf + (size_t)i * n, buf + (size_t)r->rows * n);
+}
+
+static qattn_status fusion_check(const qattn_gemm_weights *w, const qattn_gemm_workspace *in,
+                                 const qattn_gemm_fusion *f)
+{
+    if (!w || !(w->w8 || w->packed) || !in || !in->acc || !f)
+        return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    if (in->rows_m < 1 || in->rows_k != w->k || in->rows_tier != w->uk)
+        return qattn_fail(QATTN_ERR_VALUE, "gemm: the workspace holds %d rows of %d for another "
+                          "tier or none; these weights take rows of %d", in->rows_m, in->rows_k,
+                          w->k);
+    if (!f->residual && !f->y && !f->next)
+        return qattn_fail(QATTN_ERR_VALUE, "gemm: a fused GEMM with no output");
+    if (!f->ln_gamma != !f->ln_beta)
+        return qattn_fail(QATTN_ERR_NULL, "gemm: LayerNorm needs both gamma and beta");
+    if (f->y && f->ldy < w->n)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: ldy = %td < n = %d", f->ldy, w->n);
+    if (f->next) {
+        const qattn_gemm_workspace *nx = f->next;
+        if (nx == in || !f->next_w || !nx->x8)
+            return qattn_fail(QATTN_ERR_VALUE, "gemm: the next GEMM's workspace must be its own");
+        if (f->next_w->k != w->n || nx->max_m < in->rows_m || nx->max_k < w->n)
+            return qattn_fail(QATTN_ERR_SIZE, "gemm: %d outputs into the next GEMM's %d inputs "
+                              "(its workspace %d x %d)", w->n, f->next_w->k, nx->max_m, nx->max_k);
+    }
+    return QATTN_OK;
+}
+
+qattn_status qattn_gemm_run_fused(const qattn_gemm_weights *w, qattn_gemm_workspace *in,
+                                  const qattn_gemm_fusion *f, int32_t threads)
+{
+    qattn_status st = fusion_check(w, in, f);
+    if (st != QATTN_OK)
+        return st;
+    const int32_t m = in->rows_m, n = w->n;
+    const int32_t cb = w->uk ? w->uk->col_block : REFERENCE_COL_BLOCK;
+    int32_t rows = (int32_t)(FUSED_ROW_BYTES / ((size_t)n * sizeof(float))) / 4 * 4;
+    rows = rows < 4 ? 4 : rows > 64 ? 64 : rows;
+    if ((int64_t)rows * cb > ACC_TILE)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: a %d x %d tile is larger than the workspace's",
+                          rows, cb);
+    const int64_t items = (m + rows - 1) / rows;
+    const int workers = workers_within(in, threads, items);
+    const size_t buf_floats = (size_t)(rows + 1) * n;
+    float *bufs = malloc((size_t)workers * buf_floats * sizeof(float));
+    if (!bufs)
+        return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for %d rows of %d", rows, n);
+    int32_t *acc[64];
+    float *buf[64];
+    for (int i = 0; i < workers; i++)
+        acc[i] = in->acc + (size_t)i * ACC_TILE, buf[i] = bufs + (size_t)i * buf_floats;
+    fused_run r = {w, in->x8, in->sx, m, rows, cb, acc, buf, f, qattn_float_kernels(),
+                   f->next && f->next_w->uk ? f->next_w->uk->prepare_x : NULL};
+    qattn_parallel_for(workers, items, fused_task, &r);
+    free(bufs);
+    if (f->next) {
+        f->next->rows_m = m, f->next->rows_k = n;
+        f->next->rows_tier = f->next_w->uk;
+    }
     return QATTN_OK;
 }
 

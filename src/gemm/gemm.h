@@ -56,6 +56,10 @@ typedef struct qattn_gemm_workspace {
     float *sx;
     int32_t *acc;
     int32_t max_m, max_k, workers;
+    /* The rows x8 holds: rows_m rows of rows_k values in the form of rows_tier's kernels
+     * (what qattn_gemm_run_fused checks its weights against); rows_m = 0: none. */
+    int32_t rows_m, rows_k;
+    const qattn_gemm_ukernels *rows_tier;
 } qattn_gemm_workspace;
 
 qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, int32_t max_k,
@@ -67,6 +71,43 @@ void qattn_gemm_workspace_free(qattn_gemm_workspace *ws);
 qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int32_t m,
                                ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads,
                                qattn_gemm_workspace *ws);
+
+/*
+ * Fused GEMMs: the rows' chain after the epilogue (y = acc sx sw + b) runs inside the GEMM's
+ * own tasks, each of which owns whole rows, so no float activation crosses memory between a
+ * GEMM and the next one. In this order, each step optional:
+ *
+ *   gelu       y = GELU(y)
+ *   residual   residual[i][:] += y (rows n floats apart), and the row goes on as that sum
+ *   ln_gamma   row = LayerNorm(row; ln_gamma, ln_beta) (both [n])
+ *   y          the row written as floats (ldy apart)
+ *   next       the row quantized per token as the input of next_w (next_w->k == n) into
+ *              the workspace `next`, ready for qattn_gemm_run_fused
+ *
+ * Each step is the float microkernel the separate pass uses (ops/float_ops.h, qattn_add,
+ * qattn_quantize_rows), in the same order, so the result is the same bits as running them
+ * one after the other (tests/c/test_gemm.c checks it on every tier).
+ */
+typedef struct qattn_gemm_fusion {
+    int gelu;
+    float *residual;
+    const float *ln_gamma, *ln_beta;
+    float *y;
+    ptrdiff_t ldy;
+    qattn_gemm_workspace *next;
+    const qattn_gemm_weights *next_w;
+} qattn_gemm_fusion;
+
+/* Quantizes m rows of x (ldx floats apart) as w's input into ws (m <= ws->max_m, w->k <=
+ * ws->max_k), for qattn_gemm_run_fused. */
+qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float *x, int32_t m,
+                                       ptrdiff_t ldx, int32_t threads, qattn_gemm_workspace *ws);
+
+/* The GEMM of w over the rows quantized in `in` (by qattn_gemm_quantize_input or a previous
+ * fused GEMM's `next`, for these weights), then f's chain. `in` and f->next must differ. Its
+ * scratch (whole rows per task) is allocated inside. */
+qattn_status qattn_gemm_run_fused(const qattn_gemm_weights *w, qattn_gemm_workspace *in,
+                                  const qattn_gemm_fusion *f, int32_t threads);
 
 /* Per-row quantization of activations: sx[i] = max|x[i][:]| / 127 (1 for a zero row),
  * x8[i][t] = round_half_even(x * (1 / sx[i])), saturated. */

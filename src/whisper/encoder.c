@@ -8,7 +8,10 @@
  *
  * The convolutions are GEMMs over im2col columns. The linear layers (linear.c) and the
  * attention (self_attention.c) run in the encoder's precision; LayerNorm, GELU and residuals
- * (ops/float_ops.c) are float in both. Nothing here knows instruction sets.
+ * (ops/float_ops.c) are float in both. In int8 each GEMM after conv1 is fused with what
+ * follows it (gemm/gemm.h): GELU, the residual add, the next LayerNorm and the next GEMM's
+ * input quantization run on the GEMM's finished rows, with the same bits as the separate
+ * passes; two quantized-row workspaces take turns. Nothing here knows instruction sets.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -37,6 +40,7 @@ typedef struct state {
     float *mlp;   /* [n_ctx][n_ffn] */
     float *scores; /* f32: [n_ctx][n_ctx] */
     int8_t *qkvo8; /* int8: q, k, v, out, each [heads][n_ctx][head_dim] */
+    qattn_gemm_workspace ws[2]; /* int8: quantized rows of a GEMM's input, in turn */
 } state;
 
 /* col[t][c * 3 + kk] = in(c, stride * t + kk - 1), zero outside; `in` is channel-major
@@ -55,6 +59,64 @@ static void im2col(const float *in, int channel_major, int32_t channels, int32_t
             }
 }
 
+/*
+ * The int8 encoder from conv2 on, every GEMM fused with its consumers (the order of the f32
+ * forward below, step for step): conv2 + GELU + positions (x starts as the positional
+ * embedding, and the sum is commutative) + LayerNorm -> rows for qkv; qkv -> floats for the
+ * attention; out + residual + LayerNorm -> rows for fc1; fc1 + GELU -> rows for fc2; fc2 +
+ * residual + the next LayerNorm -> rows for the next qkv, or ln_post into `out`.
+ */
+static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, float *out,
+                                 const qattn_stage_observer *obs)
+{
+    const whisper_config *c = &enc->cfg;
+    const int32_t n = c->n_ctx, d = c->n_state, th = enc->run.threads;
+    qattn_gemm_workspace *a = &s->ws[0], *b = &s->ws[1];
+    qattn_status st;
+
+    memcpy(s->x, enc->pos, (size_t)n * d * sizeof(float));
+    const whisper_layer *first = &enc->layers[0];
+    if ((st = qattn_gemm_quantize_input(&enc->conv2.q, s->col2, n, 3 * d, th, a)))
+        return st;
+    qattn_gemm_fusion conv = {.gelu = 1, .residual = s->x, .ln_gamma = first->attn_ln_w,
+                              .ln_beta = first->attn_ln_b, .next = b, .next_w = &first->qkv.q};
+    if ((st = qattn_gemm_run_fused(&enc->conv2.q, a, &conv, th)))
+        return st;
+    stage_done(obs, QATTN_STAGE_CONV);
+
+    for (int32_t l = 0; l < c->n_layers; l++) {
+        const whisper_layer *L = &enc->layers[l];
+        qattn_gemm_fusion qkv = {.y = s->qkv, .ldy = 3 * d};
+        if ((st = qattn_gemm_run_fused(&L->qkv.q, b, &qkv, th)))
+            return st;
+        stage_done(obs, QATTN_STAGE_PROJ);
+        if ((st = qattn_self_attention_int8(enc, s->qkv, n, s->qkvo8, s->a)))
+            return st;
+        stage_done(obs, QATTN_STAGE_ATTENTION);
+        if ((st = qattn_gemm_quantize_input(&L->o.q, s->a, n, d, th, a)))
+            return st;
+        qattn_gemm_fusion o = {.residual = s->x, .ln_gamma = L->mlp_ln_w, .ln_beta = L->mlp_ln_b,
+                               .next = b, .next_w = &L->fc1.q};
+        if ((st = qattn_gemm_run_fused(&L->o.q, a, &o, th)))
+            return st;
+        stage_done(obs, QATTN_STAGE_PROJ);
+        qattn_gemm_fusion fc1 = {.gelu = 1, .next = a, .next_w = &L->fc2.q};
+        if ((st = qattn_gemm_run_fused(&L->fc1.q, b, &fc1, th)))
+            return st;
+        const int last = l + 1 == c->n_layers;
+        const whisper_layer *N = last ? NULL : &enc->layers[l + 1];
+        qattn_gemm_fusion fc2 = {.residual = s->x,
+                                 .ln_gamma = last ? enc->ln_post_w : N->attn_ln_w,
+                                 .ln_beta = last ? enc->ln_post_b : N->attn_ln_b,
+                                 .y = last ? out : NULL, .ldy = d,
+                                 .next = last ? NULL : b, .next_w = last ? NULL : &N->qkv.q};
+        if ((st = qattn_gemm_run_fused(&L->fc2.q, a, &fc2, th)))
+            return st;
+        stage_done(obs, QATTN_STAGE_MLP);
+    }
+    return QATTN_OK;
+}
+
 static qattn_status forward(const struct qattn_encoder *enc, const float *mel, state *s,
                             float *out, const qattn_stage_observer *obs)
 {
@@ -70,6 +132,8 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     qattn_gelu(s->y1, 2 * n, d, th);
     stage_done(obs, QATTN_STAGE_NORM);
     im2col(s->y1, 0, d, 2 * n, 2, n, s->col2);
+    if (enc->run.precision == QATTN_PRECISION_INT8)
+        return forward_int8(enc, s, out, obs);
     if ((st = qattn_linear_run(&enc->run, &enc->conv2, s->col2, n, s->x)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
@@ -84,12 +148,7 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
         if ((st = qattn_linear_run(&enc->run, &L->qkv, s->h, n, s->qkv)))
             return st;
         stage_done(obs, QATTN_STAGE_PROJ);
-        if (enc->run.precision == QATTN_PRECISION_INT8)
-            st = qattn_self_attention_int8(enc, s->qkv, n, s->qkvo8, s->a);
-        else
-            qattn_self_attention_f32(enc, s->qkv, n, s->scores, s->a);
-        if (st)
-            return st;
+        qattn_self_attention_f32(enc, s->qkv, n, s->scores, s->a);
         stage_done(obs, QATTN_STAGE_ATTENTION);
         if ((st = qattn_linear_run(&enc->run, &L->o, s->a, n, s->h)))
             return st;
@@ -114,6 +173,7 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
 
 static void free_state(state *s)
 {
+    qattn_gemm_workspace_free(&s->ws[0]), qattn_gemm_workspace_free(&s->ws[1]);
     free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h), free(s->qkv);
     free(s->a), free(s->mlp), free(s->scores), free(s->qkvo8);
 }
@@ -126,16 +186,20 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
     s->col1 = malloc(2 * n * 3 * c->n_mels * f);
     s->y1 = malloc(2 * n * d * f);
     s->col2 = malloc(n * 3 * d * f);
-    float **nd[] = {&s->x, &s->h, &s->a};
     int ok = s->col1 && s->y1 && s->col2;
-    for (size_t i = 0; i < sizeof nd / sizeof *nd; i++)
-        ok &= (*nd[i] = malloc(n * d * f)) != NULL;
+    ok &= (s->x = malloc(n * d * f)) != NULL && (s->a = malloc(n * d * f)) != NULL;
     ok &= (s->qkv = malloc(n * 3 * d * f)) != NULL;
-    ok &= (s->mlp = malloc(n * (size_t)c->n_ffn * f)) != NULL;
-    if (enc->run.precision == QATTN_PRECISION_F32)
+    if (enc->run.precision == QATTN_PRECISION_F32) {
+        ok &= (s->h = malloc(n * d * f)) != NULL;
+        ok &= (s->mlp = malloc(n * (size_t)c->n_ffn * f)) != NULL;
         ok &= (s->scores = malloc(n * n * f)) != NULL;
-    else
+    } else {
         ok &= (s->qkvo8 = malloc(4 * n * d)) != NULL;
+        /* the widest input after conv1: conv2's 3 d columns or fc2's n_ffn */
+        const int32_t k = 3 * c->n_state > c->n_ffn ? 3 * c->n_state : c->n_ffn;
+        for (int i = 0; i < 2 && ok; i++)
+            ok &= qattn_gemm_workspace_init(&s->ws[i], c->n_ctx, k, enc->run.threads) == QATTN_OK;
+    }
     return ok;
 }
 

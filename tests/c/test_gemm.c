@@ -9,6 +9,7 @@
 
 #include "core/tiers.h"
 #include "gemm/gemm.h"
+#include "ops/float_ops.h"
 #include "testing.h"
 
 static uint64_t state = 0x9E3779B97F4A7C15ull;
@@ -159,10 +160,119 @@ static void errors(void)
     qattn_gemm_weights_free(&gw);
 }
 
+static float *normals(size_t n, double scale)
+{
+    float *x = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(normal() * scale);
+    return x;
+}
+
+static int same_floats(const float *a, const float *b, size_t n)
+{
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/*
+ * A fused chain against the same steps run one after the other through the public passes:
+ * MLP-like  h = GELU(x W1^T + b1) quantized for W2 inside the first GEMM, then
+ *           res += h W2^T + b2, out = LayerNorm(res), quantized for W1 again and written;
+ * the second chain's quantized rows are checked through one more GEMM. m is not a multiple
+ * of a task's rows; n1 is wide enough (3000) that a task holds fewer than 64 rows.
+ */
+static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t threads)
+{
+    const int32_t n2 = k;
+    float *x = normals((size_t)m * k, 1.0), *w1 = normals((size_t)n1 * k, 0.1);
+    float *w2 = normals((size_t)n2 * n1, 0.05), *b1 = normals((size_t)n1, 0.2);
+    float *b2 = normals((size_t)n2, 0.2), *gamma = normals((size_t)k, 1.0);
+    float *beta = normals((size_t)k, 0.3), *res0 = normals((size_t)m * k, 2.0);
+    qattn_gemm_weights g1, g2;
+    CHECK(qattn_gemm_weights_make(&g1, w1, b1, n1, k, isa) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_weights_make(&g2, w2, b2, n2, n1, isa) == QATTN_OK, "%s", qattn_last_error());
+
+    /* one after the other */
+    float *h = malloc((size_t)m * n1 * sizeof(float)), *y2 = malloc((size_t)m * k * sizeof(float));
+    float *res = malloc((size_t)m * k * sizeof(float)), *out = malloc((size_t)m * k * sizeof(float));
+    float *again = malloc((size_t)m * n1 * sizeof(float));
+    memcpy(res, res0, (size_t)m * k * sizeof(float));
+    CHECK(qattn_gemm_run(&g1, x, m, k, h, n1, threads) == QATTN_OK, "%s", qattn_last_error());
+    qattn_gelu(h, m, n1, threads);
+    CHECK(qattn_gemm_run(&g2, h, m, n1, y2, k, threads) == QATTN_OK, "%s", qattn_last_error());
+    qattn_add(res, y2, (size_t)m * k);
+    qattn_layer_norm(res, gamma, beta, out, m, k, threads);
+    CHECK(qattn_gemm_run(&g1, out, m, k, again, n1, threads) == QATTN_OK, "%s", qattn_last_error());
+
+    /* fused */
+    qattn_gemm_workspace a, b;
+    CHECK(qattn_gemm_workspace_init(&a, m, n1, threads) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_workspace_init(&b, m, n1, threads) == QATTN_OK, "%s", qattn_last_error());
+    float *fres = malloc((size_t)m * k * sizeof(float)), *fout = malloc((size_t)m * k * sizeof(float));
+    float *fagain = malloc((size_t)m * n1 * sizeof(float)), *fh = malloc((size_t)m * n1 * sizeof(float));
+    memcpy(fres, res0, (size_t)m * k * sizeof(float));
+    CHECK(qattn_gemm_quantize_input(&g1, x, m, k, threads, &a) == QATTN_OK, "%s", qattn_last_error());
+    qattn_gemm_fusion f1 = {.gelu = 1, .y = fh, .ldy = n1, .next = &b, .next_w = &g2};
+    CHECK(qattn_gemm_run_fused(&g1, &a, &f1, threads) == QATTN_OK, "%s", qattn_last_error());
+    qattn_gemm_fusion f2 = {.residual = fres, .ln_gamma = gamma, .ln_beta = beta, .y = fout,
+                            .ldy = k, .next = &a, .next_w = &g1};
+    CHECK(qattn_gemm_run_fused(&g2, &b, &f2, threads) == QATTN_OK, "%s", qattn_last_error());
+    qattn_gemm_fusion f3 = {.y = fagain, .ldy = n1};
+    CHECK(qattn_gemm_run_fused(&g1, &a, &f3, threads) == QATTN_OK, "%s", qattn_last_error());
+
+    const char *tier = qattn_isa_name(isa);
+    CHECK(same_floats(fh, h, (size_t)m * n1), "%s m=%d: fused GELU rows differ", tier, m);
+    CHECK(same_floats(fres, res, (size_t)m * k), "%s m=%d: fused residual differs", tier, m);
+    CHECK(same_floats(fout, out, (size_t)m * k), "%s m=%d: fused LayerNorm differs", tier, m);
+    CHECK(same_floats(fagain, again, (size_t)m * n1),
+          "%s m=%d, %d threads: the rows quantized in the epilogue differ", tier, m, threads);
+
+    /* misuse is refused, nothing run */
+    qattn_gemm_fusion self = {.y = fh, .ldy = n1, .next = &a, .next_w = &g2};
+    CHECK(qattn_gemm_run_fused(&g1, &a, &self, threads) == QATTN_ERR_VALUE, "next = input");
+    CHECK(qattn_gemm_run_fused(&g2, &a, &f3, threads) == QATTN_ERR_VALUE,
+          "rows of k = %d into weights of k = %d", k, n1);
+    qattn_gemm_fusion wrong_next = {.next = &b, .next_w = &g1};
+    CHECK(qattn_gemm_run_fused(&g1, &a, &wrong_next, threads) == QATTN_ERR_SIZE,
+          "%d outputs into %d inputs", n1, k);
+    qattn_gemm_fusion nothing = {.gelu = 1};
+    CHECK(qattn_gemm_run_fused(&g1, &a, &nothing, threads) == QATTN_ERR_VALUE, "no output");
+    qattn_gemm_fusion half_ln = {.residual = fres, .ln_gamma = gamma};
+    CHECK(qattn_gemm_run_fused(&g2, &b, &half_ln, threads) == QATTN_ERR_NULL, "gamma alone");
+    qattn_gemm_workspace empty;
+    CHECK(qattn_gemm_workspace_init(&empty, m, n1, threads) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_run_fused(&g1, &empty, &f3, threads) == QATTN_ERR_VALUE, "no rows quantized");
+    if (isa != QATTN_ISA_SCALAR) { /* rows quantized for the reference are not this tier's */
+        qattn_gemm_weights ref;
+        CHECK(qattn_gemm_weights_make(&ref, w1, b1, n1, k, QATTN_ISA_SCALAR) == QATTN_OK, "%s",
+              qattn_last_error());
+        CHECK(qattn_gemm_quantize_input(&ref, x, m, k, threads, &empty) == QATTN_OK, "%s",
+              qattn_last_error());
+        CHECK(qattn_gemm_run_fused(&g1, &empty, &f3, threads) == QATTN_ERR_VALUE,
+              "rows of another tier");
+        qattn_gemm_weights_free(&ref);
+    }
+    qattn_gemm_workspace_free(&empty);
+
+    qattn_gemm_workspace_free(&a), qattn_gemm_workspace_free(&b);
+    qattn_gemm_weights_free(&g1), qattn_gemm_weights_free(&g2);
+    free(x), free(w1), free(w2), free(b1), free(b2), free(gamma), free(beta), free(res0);
+    free(h), free(y2), free(res), free(out), free(again);
+    free(fres), free(fout), free(fagain), free(fh);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         one_shape(&shapes[i]);
     errors();
+    for (int ti = 0; ti < qattn_tier_count(); ti++) {
+        const qattn_isa isa = qattn_tier_at(ti);
+        if (!qattn_isa_supported(isa))
+            continue;
+        for (int32_t threads = 1; threads <= 3; threads++) {
+            fused_chain(isa, 131, 64, 100, threads);
+            fused_chain(isa, 45, 68, 3000, threads);
+        }
+    }
     return testing_report("test_gemm");
 }
