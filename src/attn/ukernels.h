@@ -41,10 +41,16 @@ typedef struct qattn_attn_ukernels {
      * relative to m_new[r], and 0 for j >= allowed[r], written to P row r (rows
      * QATTN_P_ROW_BYTES apart); sums[r] = the sum of the row's e. m_old[r] may be INT32_MIN
      * (no key seen yet). allowed[r] = 0 writes a row of zero weights (in the tier's layout),
-     * sums[r] = 0 and leaves m_new[r] unspecified. */
+     * sums[r] = 0 and leaves m_new[r] unspecified. e_table: NULL, or the head's weights by
+     * score difference as exp_table made them (d_zero + 1 entries and one more to read past),
+     * read instead of computed: the same values. */
     void (*softmax_rows)(const int32_t *s, int32_t rows, const int32_t *allowed,
-                         const int32_t *m_old, const qattn_tile_params *p, void *p_rows,
-                         int32_t *m_new, int32_t *sums);
+                         const int32_t *m_old, const qattn_tile_params *p,
+                         const uint16_t *e_table, void *p_rows, int32_t *m_new, int32_t *sums);
+    /* Optional (NULL: the tier computes every weight): table[dd] = the reference's weight
+     * min(2^-y(dd), QATTN_E_MAX) for a score dd raw units below the row maximum, for
+     * dd <= p->d_zero (table[d_zero] = 0), and table[d_zero + 1] = 0. */
+    void (*exp_table)(const qattn_tile_params *p, uint16_t *table);
     /* acc[r * head_dim + t] += sum_j e_rj v_jt for r < rows (the sum is exact in int32). */
     void (*pv)(const void *p_rows, int32_t rows, const void *packed, int32_t head_dim,
                int64_t *acc);

@@ -7,12 +7,14 @@
 
 #include "whisper/model.h"
 
+/* In int8 a GEMM's stage includes what is fused into it (gemm.h: GELU, the residual add,
+ * LayerNorm, the next GEMM's input quantization); NORM keeps what is not (conv1's GELU). */
 typedef enum qattn_encoder_stage {
     QATTN_STAGE_CONV,      /* im2col and the two convolution GEMMs */
     QATTN_STAGE_PROJ,      /* the QKV and output projections */
     QATTN_STAGE_ATTENTION, /* quantize, attention, dequantize (or the float attention) */
     QATTN_STAGE_MLP,       /* fc1 and fc2 */
-    QATTN_STAGE_NORM,      /* LayerNorms, GELUs, residual adds, positions */
+    QATTN_STAGE_NORM,      /* LayerNorms, GELUs, residual adds, positions not fused */
     QATTN_STAGE_COUNT
 } qattn_encoder_stage;
 

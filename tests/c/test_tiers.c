@@ -32,6 +32,9 @@ static const shape shapes[] = {
     /* bottom-right causal (causal = 2): the queries are the last len_q positions of the keys */
     {2, 5, 300, 64, 2, 0, 0.05f},    {3, 70, 200, 32, 2, 0, 0.02f},  {1, 1, 129, 64, 2, 0, 0.3f},
     {2, 64, 64, 64, 2, 0, 0.02f},    {2, 65, 1500, 64, 2, 0, 0.05f}, {2, 130, 131, 128, 2, 0, 0.1f},
+    /* 256 query rows or more and steep scores: weight tables (exp_table) for some heads */
+    {3, 300, 700, 64, 0, 1, 0.3f},   {2, 260, 600, 64, 1, 0, 1.0f},  {4, 256, 500, 32, 2, 0, 0.5f},
+    {3, 400, 900, 64, 0, 0, 0.03f}, /* some heads' tables too large for their scores: none */
 };
 
 static uint64_t state = 88172645463325252ull;

@@ -47,6 +47,36 @@ static int32_t ref_e(int32_t m, int32_t s, const qattn_tile_params *p)
 
 static void *alloc64(size_t n) { return aligned_alloc(64, (n + 63) / 64 * 64); }
 
+/* exp_table against the reference entry by entry, then softmax_rows reading it against the
+ * same call computing (prow, m_new and sums from it, checked against the reference above). */
+static void table_weights(const qattn_attn_ukernels *uk, const char *tier,
+                          const qattn_tile_params *p, const int32_t *s, int32_t rows,
+                          const int32_t *allowed, const int32_t *m_old, const uint8_t *prow,
+                          const int32_t *m_new, const int32_t *sums)
+{
+    const int32_t len = p->d_zero + 2;
+    uint16_t *table = malloc((size_t)len * sizeof(uint16_t));
+    uk->exp_table(p, table);
+    int bad = 0;
+    for (int32_t dd = 0; dd < len; dd++) {
+        uint32_t e = qattn_exp2_neg_q16(qattn_score_exponent(dd, p));
+        bad += table[dd] != (e > QATTN_E_MAX ? QATTN_E_MAX : e);
+    }
+    bad += table[p->d_zero] != 0 || table[p->d_zero + 1] != 0;
+    CHECK(!bad, "%s exp_table, d_zero %d: %d entries wrong", tier, p->d_zero, bad);
+    uint8_t *prow2 = malloc((size_t)64 * QATTN_P_ROW_BYTES);
+    int32_t m2[64], sums2[64];
+    uk->softmax_rows(s, rows, allowed, m_old, p, table, prow2, m2, sums2);
+    bad = 0;
+    for (int32_t r = 0; r < rows; r++) {
+        bad += memcmp(prow2 + (size_t)r * QATTN_P_ROW_BYTES, prow + (size_t)r * QATTN_P_ROW_BYTES,
+                      QATTN_P_ROW_BYTES) != 0;
+        bad += sums2[r] != sums[r] || (allowed[r] > 0 && m2[r] != m_new[r]);
+    }
+    CHECK(!bad, "%s softmax rows from the table, d_zero %d: %d rows differ", tier, p->d_zero, bad);
+    free(table), free(prow2);
+}
+
 static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, const shape *sh)
 {
     const int32_t R = sh->rows, KEYS = sh->keys, D = sh->head_dim;
@@ -98,7 +128,7 @@ static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, c
         allowed[r] = r == 1 ? 0 : (int32_t)(next_u32() % (uint32_t)(KEYS + 1));
         m_old[r] = r % 3 == 0 ? INT32_MIN : s[r * 64] + (int32_t)(next_u32() % 2001) - 1000;
     }
-    uk->softmax_rows(s, R, allowed, m_old, &p, prow, m_new, sums);
+    uk->softmax_rows(s, R, allowed, m_old, &p, NULL, prow, m_new, sums);
     memset(eacc, 0, (size_t)64 * 64 * 8);
     uk->pv(prow, R, eye_packed, 64, eacc);
     int zeros = 0;
@@ -119,6 +149,8 @@ static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, c
         bad += sums[r] != sum;
     }
     CHECK(!bad, "%s softmax rows %d keys %d gain %g: %d wrong", tier, R, KEYS, (double)sh->gain, bad);
+    if (uk->exp_table && p.d_zero < (1 << 22)) /* the weights read from the head's table */
+        table_weights(uk, tier, &p, s, R, allowed, m_old, prow, m_new, sums);
 
     /* P.V on random V with those weights: sum_j e_rj v_jt, exact */
     memset(acc, 0, (size_t)64 * 256 * 8);

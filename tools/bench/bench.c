@@ -150,7 +150,7 @@ static void cpu_model(char *buf, size_t size)
     fclose(f);
 }
 
-static double peak_of(qattn_isa isa)
+double bench_peak_of(qattn_isa isa)
 {
     const long iters = 20000000;
     switch (isa) {
@@ -250,7 +250,7 @@ int bench_main(int argc, char **argv)
     double peak[8] = {0}; /* by tier value */
     for (int ti = 0; ti < qattn_tier_count(); ti++)
         if (qattn_isa_supported(qattn_tier_at(ti)))
-            peak[qattn_tier_at(ti)] = peak_of(qattn_tier_at(ti));
+            peak[qattn_tier_at(ti)] = bench_peak_of(qattn_tier_at(ti));
     double fma_peak = have_float ? bench_peak_fma_f32(20000000) : 0.0;
 
     if (json)

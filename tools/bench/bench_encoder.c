@@ -37,8 +37,22 @@ typedef struct result {
     int ok;
     double ms;                              /* median */
     double stage_ms[QATTN_STAGE_COUNT];   /* mean over the timed runs */
+    double stage_gmac[QATTN_STAGE_COUNT]; /* the products' MACs of one window per stage */
     long max_rss_kb;
 } result;
+
+/* The multiply-accumulates of one window by stage (Whisper's n_ffn = 4 n_state in every
+ * size): conv1 over 2 n_ctx frames of 3 n_mels, conv2 over n_ctx of 3 d; per layer q, k, v
+ * and out (4 d^2 per token), QK^T and P.V (2 n_ctx^2 d), fc1 and fc2 (8 d^2 per token). */
+static void stage_macs(const qattn_encoder_info *in, double *gmac)
+{
+    const double n = in->n_ctx, d = in->n_state, layers = in->n_layers;
+    memset(gmac, 0, QATTN_STAGE_COUNT * sizeof *gmac);
+    gmac[QATTN_STAGE_CONV] = (2 * n * 3 * in->n_mels * d + n * 3 * d * d) * 1e-9;
+    gmac[QATTN_STAGE_PROJ] = layers * n * 4 * d * d * 1e-9;
+    gmac[QATTN_STAGE_ATTENTION] = layers * 2 * n * n * d * 1e-9;
+    gmac[QATTN_STAGE_MLP] = layers * n * 8 * d * d * 1e-9;
+}
 
 static const char *const stage_names[QATTN_STAGE_COUNT] = {"conv", "qkv/out", "attention",
                                                             "mlp", "norm/gelu"};
@@ -75,6 +89,7 @@ static result measure(const size_spec *sz, qattn_precision precision, qattn_isa 
         return r;
     qattn_encoder_info info;
     qattn_encoder_get_info(enc, &info); /* the shape of a loaded model is its own */
+    stage_macs(&info, r.stage_gmac);
     size_t n_mel = (size_t)info.n_mels * 2 * info.n_ctx;
     float *mel = malloc(n_mel * sizeof(float));
     float *out = malloc((size_t)info.n_ctx * info.n_state * sizeof(float));
@@ -136,8 +151,17 @@ static result run_child(const size_spec *sz, qattn_precision precision, qattn_is
     return r;
 }
 
+/* A stage's share of `threads` cores' peak (GMAC/s per core), or -1 where it has no products. */
+static double share(const result *r, int s, int threads, double peak_gmacs)
+{
+    if (r->stage_gmac[s] <= 0 || r->stage_ms[s] <= 0 || peak_gmacs <= 0)
+        return -1;
+    return r->stage_gmac[s] / (r->stage_ms[s] * 1e-3) / (threads * peak_gmacs);
+}
+
 static void print_result(int json, int *first, const size_spec *sz, const char *precision,
-                         const char *tier, int threads, const result *r, double f32_ms)
+                         const char *tier, int threads, const result *r, double f32_ms,
+                         double peak_gmacs)
 {
     double ratio = f32_ms > 0 && r->ms > 0 ? f32_ms / r->ms : 0.0;
     if (json) {
@@ -147,6 +171,11 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
                r->ms, r->max_rss_kb / 1024.0, ratio);
         for (int s = 0; s < QATTN_STAGE_COUNT; s++)
             printf("%s\"%s\": %.2f", s ? ", " : "", stage_names[s], r->stage_ms[s]);
+        printf("}, \"stages_share_of_peak\": {");
+        for (int s = 0, shown = 0; s < QATTN_STAGE_COUNT; s++)
+            if (share(r, s, threads, peak_gmacs) >= 0)
+                printf("%s\"%s\": %.3f", shown++ ? ", " : "", stage_names[s],
+                       share(r, s, threads, peak_gmacs));
         printf("}}");
     } else if (!r->ok) {
         printf("%-9s %-5s %-11s %3d   failed (out of memory?)\n", sz->name, precision, tier, threads);
@@ -156,6 +185,17 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
         for (int s = 0; s < QATTN_STAGE_COUNT; s++)
             printf(" %8.1f", r->stage_ms[s]);
         printf("\n");
+        if (peak_gmacs > 0) {
+            printf("%47s|", "share of the int8 peak");
+            for (int s = 0; s < QATTN_STAGE_COUNT; s++) {
+                double x = share(r, s, threads, peak_gmacs);
+                if (x >= 0)
+                    printf(" %7.1f%%", 100 * x);
+                else
+                    printf(" %8s", "-");
+            }
+            printf("\n");
+        }
     }
     fflush(stdout);
     *first = 0;
@@ -184,7 +224,9 @@ int bench_encoder_main(int argc, char **argv)
                    "through the model at PATH (any format qattn loads), f32 and int8 per\n"
                    "supported tier (scalar on tiny only), 1 and 2 threads (or N); median ms of R\n"
                    "runs (default 3), peak resident memory per configuration (loading included),\n"
-                   "f32 time over this time, and the mean split by stage.\n");
+                   "f32 time over this time, the mean split by stage, and for int8 each stage's\n"
+                   "products (MACs) per second as a share of the tier's int8 peak measured now\n"
+                   "(one core's peak times the threads).\n");
             return 0;
         } else {
             fprintf(stderr, "qattn bench encoder: bad argument '%s' (try --help)\n", argv[i]);
@@ -223,15 +265,17 @@ int bench_encoder_main(int argc, char **argv)
         for (int ti = 0; ti < n_threads; ti++) {
             result r = run_child(sz, QATTN_PRECISION_F32, QATTN_ISA_AUTO, thread_list[ti], repeats);
             f32_ms[ti] = r.ok ? r.ms : 0;
-            print_result(json, &first, sz, "f32", "openblas", thread_list[ti], &r, 0);
+            print_result(json, &first, sz, "f32", "openblas", thread_list[ti], &r, 0, 0);
         }
         for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
             const qattn_isa t = qattn_tier_at(ti);
             if (!qattn_isa_supported(t) || (t == QATTN_ISA_SCALAR && (si > 0 || model)))
                 continue;
+            const double peak = bench_peak_of(t) * 1e-9; /* GMAC/s, one core, now */
             for (int ti = 0; ti < n_threads; ti++) {
                 result r = run_child(sz, QATTN_PRECISION_INT8, t, thread_list[ti], repeats);
-                print_result(json, &first, sz, "int8", qattn_isa_name(t), thread_list[ti], &r, f32_ms[ti]);
+                print_result(json, &first, sz, "int8", qattn_isa_name(t), thread_list[ti], &r,
+                             f32_ms[ti], peak);
             }
         }
     }

@@ -11,4 +11,10 @@ double bench_peak_fma_f32(long iterations);    /* vfmadd ymm, 8 FMAs each (float
 
 double bench_now(void);
 
+#include "qattn.h"
+
+/* One core's peak for a tier's int8 instruction (the scalar tier: SSE2's), 0 for none;
+ * measured now (bench.c). */
+double bench_peak_of(qattn_isa isa);
+
 #endif

@@ -62,7 +62,7 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
                 int keys = len_k - kt * 64 < 64 ? len_k - kt * 64 : 64;
                 for (int r = 0; r < rows; r++)
                     allowed[r] = keys;
-                uk->softmax_rows(s, rows, allowed, m_old, &p, pr, m_new, sums);
+                uk->softmax_rows(s, rows, allowed, m_old, &p, NULL, pr, m_new, sums);
                 lanes += (int64_t)rows * 64;
             }
         }

@@ -164,9 +164,10 @@ static inline int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_o
 }
 
 static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
-                         const int32_t *m_old, const qattn_tile_params *p, void *p_rows,
-                         int32_t *m_new, int32_t *sums)
+                         const int32_t *m_old, const qattn_tile_params *p,
+                         const uint16_t *e_table, void *p_rows, int32_t *m_new, int32_t *sums)
 {
+    (void)e_table; /* the tier has no exp_table */
     for (int32_t r = 0; r < rows; r++)
         sums[r] = softmax_row(s + r * 64, allowed[r], m_old[r], p,
                               (uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
@@ -222,5 +223,5 @@ static void rescale(int64_t *acc, int32_t n, uint32_t alpha)
 }
 
 const qattn_attn_ukernels qattn_attn_ukernels_avx2 = {
-    "avx2", kv_tile_bytes, pack_kv, scores, softmax_rows, pv, rescale, NULL,
+    "avx2", kv_tile_bytes, pack_kv, scores, softmax_rows, NULL, pv, rescale, NULL,
 };

@@ -66,7 +66,7 @@ static inline __m512i odd_lanes(__m512i x)
 /* The constants of the weights of one head, set once per tile of rows. */
 typedef struct exp_consts {
     __m512i mult, half, d_zero, tab_lo, tab_hi, y_zero, e_max, e_low, frac, rem, ln2, x_round,
-        sq_round, one_q24;
+        sq_round, one_q24, e_low16;
     __m128i shift;
 } exp_consts;
 
@@ -109,8 +109,9 @@ static inline __m512i exp2_neg(__m512i y, const exp_consts *k)
 }
 
 /* P row layout: e_lo[64] bytes, then e_hi[64] bytes. */
-static inline int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_old,
-                                  const exp_consts *k, uint8_t *lo, int32_t *m_new)
+static inline __attribute__((always_inline)) int32_t
+softmax_row(const int32_t *s, int32_t allowed, int32_t m_old, const exp_consts *k,
+            const uint16_t *table, uint8_t *lo, int32_t *m_new)
 {
     __m512i sv[4];
     __mmask16 live[4];
@@ -129,10 +130,17 @@ static inline int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_o
     uint8_t *hi = lo + 64;
     __m512i sum = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
-        __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), k);
-        __m512i e = _mm512_min_epu32(exp2_neg(y, k), k->e_max);
-        __mmask16 keep = live[c] & _mm512_cmplt_epu32_mask(y, k->y_zero);
-        e = _mm512_maskz_mov_epi32(keep, e);
+        __m512i e;
+        if (table) { /* one gather of the weight by difference, clamped where it is 0 */
+            __m512i dd = _mm512_min_epu32(_mm512_sub_epi32(mv, sv[c]), k->d_zero);
+            e = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live[c], dd, table, 2);
+            e = _mm512_and_si512(e, k->e_low16);
+        } else {
+            __m512i y = exponent(_mm512_sub_epi32(mv, sv[c]), k);
+            e = _mm512_min_epu32(exp2_neg(y, k), k->e_max);
+            __mmask16 keep = live[c] & _mm512_cmplt_epu32_mask(y, k->y_zero);
+            e = _mm512_maskz_mov_epi32(keep, e);
+        }
         sum = _mm512_add_epi32(sum, e);
         _mm_storeu_si128((__m128i *)(lo + 16 * c), _mm512_cvtepi32_epi8(_mm512_and_si512(e, k->e_low)));
         _mm_storeu_si128((__m128i *)(hi + 16 * c), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8)));
@@ -140,9 +148,7 @@ static inline int32_t softmax_row(const int32_t *s, int32_t allowed, int32_t m_o
     return _mm512_reduce_add_epi32(sum);
 }
 
-static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
-                         const int32_t *m_old, const qattn_tile_params *p, void *p_rows,
-                         int32_t *m_new, int32_t *sums)
+static exp_consts exp_consts_for(const qattn_tile_params *p)
 {
     const exp_consts k = {
         .mult = _mm512_set1_epi64((uint32_t)p->score_mult),
@@ -159,11 +165,43 @@ static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
         .x_round = _mm512_set1_epi32(4096),
         .sq_round = _mm512_set1_epi32(256),
         .one_q24 = _mm512_set1_epi32(1 << 24),
+        .e_low16 = _mm512_set1_epi32(0xFFFF),
         .shift = _mm_cvtsi32_si128(p->score_shift),
     };
-    for (int32_t r = 0; r < rows; r++)
-        sums[r] = softmax_row(s + r * 64, allowed[r], m_old[r], &k,
-                              (uint8_t *)p_rows + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
+    return k;
+}
+
+static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
+                         const int32_t *m_old, const qattn_tile_params *p,
+                         const uint16_t *e_table, void *p_rows, int32_t *m_new, int32_t *sums)
+{
+    const exp_consts k = exp_consts_for(p);
+    uint8_t *out = p_rows;
+    if (e_table)
+        for (int32_t r = 0; r < rows; r++)
+            sums[r] = softmax_row(s + r * 64, allowed[r], m_old[r], &k, e_table,
+                                  out + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
+    else
+        for (int32_t r = 0; r < rows; r++)
+            sums[r] = softmax_row(s + r * 64, allowed[r], m_old[r], &k, NULL,
+                                  out + (size_t)r * QATTN_P_ROW_BYTES, &m_new[r]);
+}
+
+/* The weights by difference, 16 at a time by the same arithmetic as softmax_row's. The
+ * table has d_zero + 2 entries (d_zero < INT32_MAX here: the glue asks only then). */
+static void exp_table(const qattn_tile_params *p, uint16_t *table)
+{
+    const exp_consts k = exp_consts_for(p);
+    const int32_t len = p->d_zero + 2;
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i dd = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int32_t i = 0; i < len; i += 16, dd = _mm512_add_epi32(dd, step)) {
+        __m512i y = exponent(dd, &k);
+        __m512i e = _mm512_min_epu32(exp2_neg(y, &k), k.e_max);
+        e = _mm512_maskz_mov_epi32(_mm512_cmplt_epu32_mask(y, k.y_zero), e);
+        __mmask16 m = len - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (len - i)) - 1);
+        _mm256_mask_storeu_epi16(table + i, m, _mm512_cvtepi32_epi16(e));
+    }
 }
 
 /* Adds a tile's int32 sums for 16 output columns into their int64 accumulators. */
@@ -304,5 +342,5 @@ static void finish(const qattn_tile_state *st, const qattn_tile_params *p, int8_
 }
 
 const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni = {
-    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_rows, pv, rescale, finish,
+    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_rows, exp_table, pv, rescale, finish,
 };
