@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "ops/float_ops.h"
 #include "whisper/encoder_stages.h"
 #include "whisper/model.h"
@@ -44,19 +45,34 @@ typedef struct state {
 } state;
 
 /* col[t][c * 3 + kk] = in(c, stride * t + kk - 1), zero outside; `in` is channel-major
- * (mel: [channels][frames]) or time-major ([frames][channels]). */
-static void im2col(const float *in, int channel_major, int32_t channels, int32_t frames,
-                   int32_t stride, int32_t out_frames, float *col)
+ * (mel: [channels][frames]) or time-major ([frames][channels]). Output frames in parallel. */
+typedef struct im2col_job {
+    const float *in;
+    int channel_major;
+    int32_t channels, frames, stride;
+    float *col;
+} im2col_job;
+
+static void im2col_rows(void *ctx, int32_t t0, int32_t count)
 {
-    for (int32_t t = 0; t < out_frames; t++)
-        for (int32_t c = 0; c < channels; c++)
+    const im2col_job *j = ctx;
+    for (int32_t t = t0; t < t0 + count; t++)
+        for (int32_t c = 0; c < j->channels; c++)
             for (int32_t kk = 0; kk < 3; kk++) {
-                int32_t s = stride * t + kk - 1;
+                int32_t s = j->stride * t + kk - 1;
                 float v = 0.0f;
-                if (s >= 0 && s < frames)
-                    v = channel_major ? in[(size_t)c * frames + s] : in[(size_t)s * channels + c];
-                col[((size_t)t * channels + c) * 3 + kk] = v;
+                if (s >= 0 && s < j->frames)
+                    v = j->channel_major ? j->in[(size_t)c * j->frames + s]
+                                         : j->in[(size_t)s * j->channels + c];
+                j->col[((size_t)t * j->channels + c) * 3 + kk] = v;
             }
+}
+
+static void im2col(const float *in, int channel_major, int32_t channels, int32_t frames,
+                   int32_t stride, int32_t out_frames, float *col, int32_t threads)
+{
+    im2col_job j = {in, channel_major, channels, frames, stride, col};
+    qattn_parallel_rows(threads, out_frames, im2col_rows, &j);
 }
 
 /*
@@ -125,13 +141,13 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     const size_t nd = (size_t)n * d;
     qattn_status st;
 
-    im2col(mel, 1, c->n_mels, 2 * n, 1, 2 * n, s->col1);
+    im2col(mel, 1, c->n_mels, 2 * n, 1, 2 * n, s->col1, th);
     if ((st = qattn_linear_run(&enc->run, &enc->conv1, s->col1, 2 * n, s->y1)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
     qattn_gelu(s->y1, 2 * n, d, th);
     stage_done(obs, QATTN_STAGE_NORM);
-    im2col(s->y1, 0, d, 2 * n, 2, n, s->col2);
+    im2col(s->y1, 0, d, 2 * n, 2, n, s->col2, th);
     if (enc->run.precision == QATTN_PRECISION_INT8)
         return forward_int8(enc, s, out, obs);
     if ((st = qattn_linear_run(&enc->run, &enc->conv2, s->col2, n, s->x)))
