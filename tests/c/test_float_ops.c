@@ -159,6 +159,46 @@ static float awkward(float spread)
     return normal() * spread;
 }
 
+/*
+ * Quantization where it is hardest: x at and a few ulps around (k + 1/2) s for every k from
+ * -131 to 130 (quotients that are ties, or round to one, or just miss one), and around the
+ * saturation edges, for scales with inexact reciprocals, and scales whose reciprocal is not a
+ * normal float. A tier may compute the quotient another way; the integers must be the
+ * reference's.
+ */
+static void rounding_boundaries(const qattn_float_ukernels *uk, const char *tier)
+{
+    const qattn_float_ukernels *ref = &qattn_float_ukernels_reference;
+    enum { N = 262 * 9 };
+    static float x[N];
+    static int8_t q0[N], q1[N];
+    float scales[40] = {1.0f, 0.1f, 1.0f / 3.0f, 7e-3f, 1e-39f, 3e38f, 2e-38f, 1e37f};
+    for (int i = 8; i < 40; i++)
+        scales[i] = (float)exp(uniform() * 20.0 - 14.0); /* 8e-7 .. 400 */
+    int bad = 0, ties = 0;
+    for (int si = 0; si < 40; si++) {
+        const float sc = scales[si];
+        int32_t n = 0;
+        for (int32_t k = -131; k <= 130; k++) {
+            const float mid = (float)(((double)k + 0.5) * sc);
+            float up = mid, down = mid;
+            x[n++] = mid;
+            ties += mid / sc == (float)k + 0.5f;
+            for (int u = 0; u < 4; u++) {
+                up = nextafterf(up, INFINITY), down = nextafterf(down, -INFINITY);
+                x[n++] = up, x[n++] = down;
+            }
+        }
+        ref->quantize(x, (size_t)n, sc, q0);
+        uk->quantize(x, (size_t)n, sc, q1);
+        for (int32_t i = 0; i < n; i++)
+            bad += q0[i] != q1[i];
+    }
+    CHECK(ties > 1000, "%s: only %d exact ties among the boundary quotients", tier, ties);
+    CHECK(!bad, "%s quantize at rounding boundaries: %d of %d differ from the reference", tier,
+          bad, 40 * N);
+}
+
 static void tier_kernels(const qattn_float_ukernels *uk, const char *tier)
 {
     const qattn_float_ukernels *ref = &qattn_float_ukernels_reference;
@@ -224,6 +264,7 @@ static void every_tier(void)
             continue;
         }
         tier_kernels(uk, qattn_isa_name(isa));
+        rounding_boundaries(uk, qattn_isa_name(isa));
     }
 }
 
