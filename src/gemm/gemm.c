@@ -338,14 +338,19 @@ static void fused_task(void *ctx, int64_t item, int worker)
     const int32_t rows = r->m - i0 < r->rows ? r->m - i0 : r->rows;
     int32_t *acc = r->acc[worker];
     float *buf = r->buf[worker];
+    const qattn_gemm_fusion *f = r->f;
+    /* floats only: the epilogue writes them in place, nothing follows */
+    const int only_y = !f->gelu && !f->residual && !f->ln_gamma && !f->next;
+    float *rows_out = only_y ? f->y + i0 * f->ldy : buf;
+    const ptrdiff_t ld = only_y ? f->ldy : n;
     for (int32_t n0 = 0; n0 < n; n0 += cb) {
         const int32_t cols = n - n0 < cb ? n - n0 : cb;
         product_tile(w, r->x8 + (size_t)i0 * w->k, rows, n0, cols, acc, cb);
         for (int32_t i = 0; i < rows; i++)
             r->fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
-                                 w->bias ? w->bias + n0 : NULL, buf + (size_t)i * n + n0);
+                                 w->bias ? w->bias + n0 : NULL, rows_out + i * ld + n0);
     }
-    for (int32_t i = 0; i < rows; i++)
+    for (int32_t i = 0; !only_y && i < rows; i++)
         fused_row(r, i0 + i, buf + (size_t)i * n, buf + (size_t)r->rows * n);
 }
 

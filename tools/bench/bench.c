@@ -318,14 +318,14 @@ int bench_main(int argc, char **argv)
                 if (json)
                     printf(",\n  {\"stages\": \"%s\", \"tier\": \"%s\", \"total_ms\": %.3f, \"pack_ms\": %.3f, "
                            "\"scores_ms\": %.3f, \"softmax_ms\": %.3f, \"pv_ms\": %.3f, \"rest_ms\": %.3f, "
-                           "\"softmax_gscores_per_s\": %.3f}",
+                           "\"softmax_gscores_per_s\": %.3f, \"softmax_table\": %s}",
                            s->name, qattn_isa_name(t), total, st.pack_ms, st.scores_ms, st.softmax_ms,
-                           st.pv_ms, rest, st.softmax_gscores);
+                           st.pv_ms, rest, st.softmax_gscores, st.softmax_table ? "true" : "false");
                 else
                     printf("  stages, %s, 1 thread, %.2f ms: pack %.2f, QK^T %.2f, softmax %.2f "
-                           "(%.2f G scores/s), P.V %.2f, rest (rescale, accumulate, finish) %.2f\n",
+                           "(%.2f G scores/s%s), P.V %.2f, rest (rescale, accumulate, finish) %.2f\n",
                            qattn_isa_name(t), total, st.pack_ms, st.scores_ms, st.softmax_ms,
-                           st.softmax_gscores, st.pv_ms, rest);
+                           st.softmax_gscores, st.softmax_table ? ", table" : "", st.pv_ms, rest);
             }
         }
         free_inputs(&in);

@@ -9,6 +9,7 @@
 typedef struct bench_stages {
     double pack_ms, scores_ms, softmax_ms, pv_ms; /* one thread, whole call's worth */
     double softmax_gscores;                        /* softmax stage, G scores/s, one core */
+    int softmax_table;                             /* the weights came from exp_table's table */
 } bench_stages;
 
 /* Times each stage of `isa` (a fast tier) over the work of one call on q, k, v
