@@ -301,6 +301,14 @@ typedef struct fused_run {
     void (*next_prepare)(int8_t *x8, size_t n);
 } fused_run;
 
+/* Row i's max-abs per group of columns (qattn_gemm_fusion's group_max). */
+static void group_maxima(const fused_run *r, int32_t i, const float *row)
+{
+    const int32_t group = r->f->group, groups = r->w->n / group;
+    for (int32_t g = 0; g < groups; g++)
+        r->f->group_max[(size_t)i * groups + g] = r->fk->max_abs(row + g * group, (size_t)group);
+}
+
 /* One finished row of n floats at `row` (in the worker's buffer) through the chain. */
 static void fused_row(const fused_run *r, int32_t i, float *row, float *spare)
 {
@@ -320,6 +328,8 @@ static void fused_row(const fused_run *r, int32_t i, float *row, float *spare)
     }
     if (f->y)
         memcpy(f->y + i * f->ldy, row, (size_t)n * sizeof(float));
+    if (f->group_max)
+        group_maxima(r, i, row);
     if (f->next) {
         int8_t *x8 = f->next->x8 + (size_t)i * n;
         const float s = qattn_scale_for_max_abs(fk->max_abs(row, (size_t)n));
@@ -350,6 +360,8 @@ static void fused_task(void *ctx, int64_t item, int worker)
             r->fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
                                  w->bias ? w->bias + n0 : NULL, rows_out + i * ld + n0);
     }
+    for (int32_t i = 0; only_y && f->group_max && i < rows; i++)
+        group_maxima(r, i0 + i, rows_out + i * ld);
     for (int32_t i = 0; !only_y && i < rows; i++)
         fused_row(r, i0 + i, buf + (size_t)i * n, buf + (size_t)r->rows * n);
 }
@@ -369,6 +381,9 @@ static qattn_status fusion_check(const qattn_gemm_weights *w, const qattn_gemm_w
         return qattn_fail(QATTN_ERR_NULL, "gemm: LayerNorm needs both gamma and beta");
     if (f->y && f->ldy < w->n)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: ldy = %td < n = %d", f->ldy, w->n);
+    if (f->group_max && (f->group < 1 || w->n % f->group != 0))
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: groups of %d columns do not divide n = %d",
+                          f->group, w->n);
     if (f->next) {
         const qattn_gemm_workspace *nx = f->next;
         if (nx == in || !f->next_w || !nx->x8)

@@ -81,6 +81,8 @@ qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int3
  *   residual   residual[i][:] += y (rows n floats apart), and the row goes on as that sum
  *   ln_gamma   row = LayerNorm(row; ln_gamma, ln_beta) (both [n])
  *   y          the row written as floats (ldy apart)
+ *   group_max  group_max[i * (n / group) + g] = max |row[g group .. (g + 1) group)| (a
+ *              consumer's per-block scales: the maximum of these over rows is the block's)
  *   next       the row quantized per token as the input of next_w (next_w->k == n) into
  *              the workspace `next`, ready for qattn_gemm_run_fused
  *
@@ -94,6 +96,8 @@ typedef struct qattn_gemm_fusion {
     const float *ln_gamma, *ln_beta;
     float *y;
     ptrdiff_t ldy;
+    float *group_max;
+    int32_t group; /* columns per group_max entry; divides n */
     qattn_gemm_workspace *next;
     const qattn_gemm_weights *next_w;
 } qattn_gemm_fusion;

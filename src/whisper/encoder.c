@@ -41,6 +41,7 @@ typedef struct state {
     float *mlp;   /* [n_ctx][n_ffn] */
     float *scores; /* f32: [n_ctx][n_ctx] */
     int8_t *qkvo8; /* int8: q, k, v, out, each [heads][n_ctx][head_dim] */
+    float *head_max; /* int8: [n_ctx][3 heads] each row's max |.| per q, k, v head */
     qattn_gemm_workspace ws[2]; /* int8: quantized rows of a GEMM's input, in turn */
 } state;
 
@@ -102,11 +103,12 @@ static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, floa
 
     for (int32_t l = 0; l < c->n_layers; l++) {
         const whisper_layer *L = &enc->layers[l];
-        qattn_gemm_fusion qkv = {.y = s->qkv, .ldy = 3 * d};
+        qattn_gemm_fusion qkv = {.y = s->qkv, .ldy = 3 * d, .group_max = s->head_max,
+                                 .group = d / c->n_heads};
         if ((st = qattn_gemm_run_fused(&L->qkv.q, b, &qkv, th)))
             return st;
         stage_done(obs, QATTN_STAGE_PROJ);
-        if ((st = qattn_self_attention_int8(enc, s->qkv, n, s->qkvo8, s->a)))
+        if ((st = qattn_self_attention_int8(enc, s->qkv, s->head_max, n, s->qkvo8, s->a)))
             return st;
         stage_done(obs, QATTN_STAGE_ATTENTION);
         if ((st = qattn_gemm_quantize_input(&L->o.q, s->a, n, d, th, a)))
@@ -191,7 +193,7 @@ static void free_state(state *s)
 {
     qattn_gemm_workspace_free(&s->ws[0]), qattn_gemm_workspace_free(&s->ws[1]);
     free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h), free(s->qkv);
-    free(s->a), free(s->mlp), free(s->scores), free(s->qkvo8);
+    free(s->a), free(s->mlp), free(s->scores), free(s->qkvo8), free(s->head_max);
 }
 
 static int alloc_state(const struct qattn_encoder *enc, state *s)
@@ -211,6 +213,7 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
         ok &= (s->scores = malloc(n * n * f)) != NULL;
     } else {
         ok &= (s->qkvo8 = malloc(4 * n * d)) != NULL;
+        ok &= (s->head_max = malloc(n * 3 * (size_t)c->n_heads * f)) != NULL;
         /* the widest input after conv1: conv2's 3 d columns or fc2's n_ffn */
         const int32_t k = 3 * c->n_state > c->n_ffn ? 3 * c->n_state : c->n_ffn;
         for (int i = 0; i < 2 && ok; i++)

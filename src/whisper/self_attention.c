@@ -47,6 +47,8 @@ void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv,
 /* Per-head quantization of Q, K, V and dequantization of the output, one head per task. */
 typedef struct heads_job {
     const float *qkv;
+    const float *head_max; /* [n][3 heads] per-row max-abs of q, k, v heads, or NULL */
+    int32_t heads;
     int8_t *q8, *k8, *v8, *o8;
     float *out;
     int32_t n, d, hd;
@@ -61,24 +63,40 @@ static void heads_task(void *ctx, int64_t item, int worker)
     const int32_t h = (int32_t)item, n = j->n, d = j->d, hd = j->hd;
     const size_t off = (size_t)h * n * hd;
     if (!j->dequantize) {
-        j->sq[h] = qattn_quantize_block(j->qkv + h * hd, n, hd, 3 * d, j->q8 + off);
-        j->sk[h] = qattn_quantize_block(j->qkv + d + h * hd, n, hd, 3 * d, j->k8 + off);
-        j->sv[h] = qattn_quantize_block(j->qkv + 2 * d + h * hd, n, hd, 3 * d, j->v8 + off);
+        float *scale[3] = {&j->sq[h], &j->sk[h], &j->sv[h]};
+        int8_t *to[3] = {j->q8 + off, j->k8 + off, j->v8 + off};
+        for (int part = 0; part < 3; part++) {
+            const float *x = j->qkv + part * d + h * hd;
+            if (!j->head_max) {
+                *scale[part] = qattn_quantize_block(x, n, hd, 3 * d, to[part]);
+                continue;
+            }
+            /* the block's max-abs is the maximum of its rows' (the projection's epilogue) */
+            float amax = 0.0f;
+            for (int32_t i = 0; i < n; i++) {
+                const float m = j->head_max[(size_t)i * 3 * j->heads + part * j->heads + h];
+                amax = m > amax ? m : amax;
+            }
+            *scale[part] = qattn_scale_for_max_abs(amax);
+            qattn_quantize_block_at(x, n, hd, 3 * d, *scale[part], to[part]);
+        }
         return;
     }
     qattn_dequantize_block(j->o8 + off, n, hd, j->sv[h], j->out + h * hd, d);
 }
 
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
-                                       int32_t n, int8_t *scratch, float *out)
+                                       const float *head_max, int32_t n, int8_t *scratch,
+                                       float *out)
 {
     const int32_t d = enc->cfg.n_state, heads = enc->cfg.n_heads;
     const size_t nd = (size_t)n * d;
     float *scales = malloc(3 * (size_t)heads * sizeof(float));
     if (!scales)
         return qattn_fail(QATTN_ERR_NOMEM, "encoder: out of memory");
-    heads_job j = {qkv, scratch, scratch + nd, scratch + 2 * nd, scratch + 3 * nd, out, n, d,
-                   d / heads, scales, scales + heads, scales + 2 * heads, 0};
+    heads_job j = {qkv, head_max, heads, scratch, scratch + nd, scratch + 2 * nd,
+                   scratch + 3 * nd, out, n, d, d / heads, scales, scales + heads,
+                   scales + 2 * heads, 0};
     const int workers = qattn_workers_for(enc->run.threads, heads);
     qattn_parallel_for(workers, heads, heads_task, &j);
     qattn_attention_desc desc = qattn_attention_desc_default();

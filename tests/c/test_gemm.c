@@ -211,12 +211,16 @@ static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t
     float *fagain = malloc((size_t)m * n1 * sizeof(float)), *fh = malloc((size_t)m * n1 * sizeof(float));
     memcpy(fres, res0, (size_t)m * k * sizeof(float));
     CHECK(qattn_gemm_quantize_input(&g1, x, m, k, threads, &a) == QATTN_OK, "%s", qattn_last_error());
-    qattn_gemm_fusion f1 = {.gelu = 1, .y = fh, .ldy = n1, .next = &b, .next_w = &g2};
+    const int32_t group = n1 % 3 == 0 ? n1 / 3 : n1 / 4, groups = n1 / group; /* 1000 or 25 */
+    float *gmax1 = malloc((size_t)m * groups * sizeof(float));
+    float *gmax3 = malloc((size_t)m * groups * sizeof(float));
+    qattn_gemm_fusion f1 = {.gelu = 1, .y = fh, .ldy = n1, .group_max = gmax1, .group = group,
+                            .next = &b, .next_w = &g2};
     CHECK(qattn_gemm_run_fused(&g1, &a, &f1, threads) == QATTN_OK, "%s", qattn_last_error());
     qattn_gemm_fusion f2 = {.residual = fres, .ln_gamma = gamma, .ln_beta = beta, .y = fout,
                             .ldy = k, .next = &a, .next_w = &g1};
     CHECK(qattn_gemm_run_fused(&g2, &b, &f2, threads) == QATTN_OK, "%s", qattn_last_error());
-    qattn_gemm_fusion f3 = {.y = fagain, .ldy = n1};
+    qattn_gemm_fusion f3 = {.y = fagain, .ldy = n1, .group_max = gmax3, .group = group};
     CHECK(qattn_gemm_run_fused(&g1, &a, &f3, threads) == QATTN_OK, "%s", qattn_last_error());
 
     const char *tier = qattn_isa_name(isa);
@@ -225,6 +229,19 @@ static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t
     CHECK(same_floats(fout, out, (size_t)m * k), "%s m=%d: fused LayerNorm differs", tier, m);
     CHECK(same_floats(fagain, again, (size_t)m * n1),
           "%s m=%d, %d threads: the rows quantized in the epilogue differ", tier, m, threads);
+    int bad_max = 0; /* each group's max |.|, recomputed here on the separate passes' rows */
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t g = 0; g < groups; g++) {
+            float m1 = 0.0f, m3 = 0.0f;
+            for (int32_t t = g * group; t < (g + 1) * group; t++) {
+                m1 = fabsf(h[(size_t)i * n1 + t]) > m1 ? fabsf(h[(size_t)i * n1 + t]) : m1;
+                m3 = fabsf(again[(size_t)i * n1 + t]) > m3 ? fabsf(again[(size_t)i * n1 + t]) : m3;
+            }
+            bad_max += gmax1[(size_t)i * groups + g] != m1 || gmax3[(size_t)i * groups + g] != m3;
+        }
+    CHECK(!bad_max, "%s m=%d: %d group maxima differ", tier, m, bad_max);
+    qattn_gemm_fusion odd = {.y = fagain, .ldy = n1, .group_max = gmax3, .group = 7};
+    CHECK(qattn_gemm_run_fused(&g1, &a, &odd, threads) == QATTN_ERR_SIZE, "groups of 7");
 
     /* misuse is refused, nothing run */
     qattn_gemm_fusion self = {.y = fh, .ldy = n1, .next = &a, .next_w = &g2};
@@ -257,7 +274,7 @@ static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t
     qattn_gemm_weights_free(&g1), qattn_gemm_weights_free(&g2);
     free(x), free(w1), free(w2), free(b1), free(b2), free(gamma), free(beta), free(res0);
     free(h), free(y2), free(res), free(out), free(again);
-    free(fres), free(fout), free(fagain), free(fh);
+    free(fres), free(fout), free(fagain), free(fh), free(gmax1), free(gmax3);
 }
 
 int main(void)

@@ -74,7 +74,7 @@ static inline void offset_to_u8(int8_t *x, size_t n)
 
 /* Inputs per k block: the panel's slice (64 x 512 bytes) stays in L1 while every row of a
  * task passes over it. */
-enum { PANEL_K_BLOCK = 512 };
+enum { PANEL_K_BLOCK = 256 };
 
 /*
  * acc[i * ldc + j] = sum_t xu[i * ldx + t] * column_j[t] - 128 column_j sum, that is the s8
