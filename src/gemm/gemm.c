@@ -177,7 +177,10 @@ static void tile_task(void *ctx, int64_t item, int worker)
 }
 
 typedef struct quantize_job {
-    const float *x;
+    const float *x; /* the rows, ldx apart; or NULL: row() makes each one */
+    qattn_gemm_row_fn row;
+    void *row_ctx;
+    float **row_buf; /* row(): per worker, k floats */
     int32_t m, k;
     ptrdiff_t ldx;
     int8_t *x8;
@@ -187,12 +190,19 @@ typedef struct quantize_job {
 
 static void quantize_task(void *ctx, int64_t item, int worker)
 {
-    (void)worker;
     const quantize_job *q = ctx;
     int32_t i0 = (int32_t)item * QUANTIZE_ROWS;
     int32_t rows = q->m - i0 < QUANTIZE_ROWS ? q->m - i0 : QUANTIZE_ROWS;
-    qattn_quantize_rows(q->x + i0 * q->ldx, rows, q->k, q->ldx, q->x8 + (size_t)i0 * q->k,
-                        q->sx + i0);
+    if (q->x) {
+        qattn_quantize_rows(q->x + i0 * q->ldx, rows, q->k, q->ldx, q->x8 + (size_t)i0 * q->k,
+                            q->sx + i0);
+    } else {
+        float *buf = q->row_buf[worker];
+        for (int32_t i = i0; i < i0 + rows; i++) {
+            q->row(q->row_ctx, i, buf);
+            qattn_quantize_rows(buf, 1, q->k, q->k, q->x8 + (size_t)i * q->k, q->sx + i);
+        }
+    }
     if (q->prepare_x)
         q->prepare_x(q->x8 + (size_t)i0 * q->k, (size_t)rows * q->k);
 }
@@ -231,7 +241,8 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
 static void quantize_into(const qattn_gemm_weights *w, const float *x, int32_t m, ptrdiff_t ldx,
                           int32_t threads, qattn_gemm_workspace *ws)
 {
-    quantize_job q = {x, m, w->k, ldx, ws->x8, ws->sx, w->uk ? w->uk->prepare_x : NULL};
+    quantize_job q = {x, NULL, NULL, NULL, m, w->k, ldx, ws->x8, ws->sx,
+                      w->uk ? w->uk->prepare_x : NULL};
     const int64_t tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
     qattn_parallel_for(qattn_workers_for(threads, tasks), tasks, quantize_task, &q);
     ws->rows_m = m, ws->rows_k = w->k, ws->rows_tier = w->uk;
@@ -281,6 +292,31 @@ qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float 
         return qattn_fail(QATTN_ERR_SIZE, "gemm: quantize m = %d rows of k = %d, ldx = %td "
                           "(workspace %d x %d)", m, w->k, ldx, ws->max_m, ws->max_k);
     quantize_into(w, x, m, ldx, threads, ws);
+    return QATTN_OK;
+}
+
+qattn_status qattn_gemm_quantize_input_from(const qattn_gemm_weights *w, qattn_gemm_row_fn row,
+                                            void *ctx, int32_t m, int32_t threads,
+                                            qattn_gemm_workspace *ws)
+{
+    if (!w || !(w->w8 || w->packed) || !row || !ws || !ws->x8)
+        return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    if (m < 1 || m > ws->max_m || w->k > ws->max_k)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: quantize m = %d rows of k = %d (workspace "
+                          "%d x %d)", m, w->k, ws->max_m, ws->max_k);
+    const int64_t tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
+    int workers = qattn_workers_for(threads, tasks);
+    workers = workers < 64 ? workers : 64;
+    float *bufs = malloc((size_t)workers * w->k * sizeof(float)), *buf[64];
+    if (!bufs)
+        return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for rows of %d", w->k);
+    for (int i = 0; i < workers; i++)
+        buf[i] = bufs + (size_t)i * w->k;
+    quantize_job q = {NULL, row, ctx, buf, m, w->k, w->k, ws->x8, ws->sx,
+                      w->uk ? w->uk->prepare_x : NULL};
+    qattn_parallel_for(workers, tasks, quantize_task, &q);
+    free(bufs);
+    ws->rows_m = m, ws->rows_k = w->k, ws->rows_tier = w->uk;
     return QATTN_OK;
 }
 

@@ -107,6 +107,15 @@ typedef struct qattn_gemm_fusion {
 qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float *x, int32_t m,
                                        ptrdiff_t ldx, int32_t threads, qattn_gemm_workspace *ws);
 
+/* qattn_gemm_quantize_input for rows made on the fly: row(ctx, i, out) writes row i's w->k
+ * floats to out (the caller's floats never need to exist as a matrix: a consumer turns its
+ * own output into rows here, e.g. the attention's int8 heads into the out projection's input).
+ * row is called from the GEMM's threads, each i once. */
+typedef void (*qattn_gemm_row_fn)(void *ctx, int32_t i, float *out);
+qattn_status qattn_gemm_quantize_input_from(const qattn_gemm_weights *w, qattn_gemm_row_fn row,
+                                            void *ctx, int32_t m, int32_t threads,
+                                            qattn_gemm_workspace *ws);
+
 /* The GEMM of w over the rows quantized in `in` (by qattn_gemm_quantize_input or a previous
  * fused GEMM's `next`, for these weights), then f's chain. `in` and f->next must differ. Its
  * scratch (whole rows per task) is allocated inside. */

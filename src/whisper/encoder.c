@@ -37,7 +37,7 @@ typedef struct state {
     float *x;     /* [n_ctx][d] residual stream */
     float *h;     /* [n_ctx][d] normalized */
     float *qkv;   /* [n_ctx][3 d]: q, k, v side by side */
-    float *a;     /* [n_ctx][d] attention output */
+    float *a;     /* f32: [n_ctx][d] attention output (int8 quantizes it row by row) */
     float *mlp;   /* [n_ctx][n_ffn] */
     float *scores; /* f32: [n_ctx][n_ctx] */
     int8_t *qkvo8; /* int8: q, k, v, out, each [heads][n_ctx][head_dim] */
@@ -79,9 +79,10 @@ static void im2col(const float *in, int channel_major, int32_t channels, int32_t
 /*
  * The int8 encoder from conv2 on, every GEMM fused with its consumers (the order of the f32
  * forward below, step for step): conv2 + GELU + positions (x starts as the positional
- * embedding, and the sum is commutative) + LayerNorm -> rows for qkv; qkv -> floats for the
- * attention; out + residual + LayerNorm -> rows for fc1; fc1 + GELU -> rows for fc2; fc2 +
- * residual + the next LayerNorm -> rows for the next qkv, or ln_post into `out`.
+ * embedding, and the sum is commutative) + LayerNorm -> rows for qkv; qkv -> floats (and
+ * each row's per-head maxima) for the attention, whose int8 output becomes rows for out;
+ * out + residual + LayerNorm -> rows for fc1; fc1 + GELU -> rows for fc2; fc2 + residual +
+ * the next LayerNorm -> rows for the next qkv, or ln_post into `out`.
  */
 static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, float *out,
                                  const qattn_stage_observer *obs)
@@ -108,11 +109,9 @@ static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, floa
         if ((st = qattn_gemm_run_fused(&L->qkv.q, b, &qkv, th)))
             return st;
         stage_done(obs, QATTN_STAGE_PROJ);
-        if ((st = qattn_self_attention_int8(enc, s->qkv, s->head_max, n, s->qkvo8, s->a)))
+        if ((st = qattn_self_attention_int8(enc, s->qkv, s->head_max, n, s->qkvo8, &L->o.q, a)))
             return st;
         stage_done(obs, QATTN_STAGE_ATTENTION);
-        if ((st = qattn_gemm_quantize_input(&L->o.q, s->a, n, d, th, a)))
-            return st;
         qattn_gemm_fusion o = {.residual = s->x, .ln_gamma = L->mlp_ln_w, .ln_beta = L->mlp_ln_b,
                                .next = b, .next_w = &L->fc1.q};
         if ((st = qattn_gemm_run_fused(&L->o.q, a, &o, th)))
@@ -205,9 +204,10 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
     s->y1 = malloc(2 * n * d * f);
     s->col2 = malloc(n * 3 * d * f);
     int ok = s->col1 && s->y1 && s->col2;
-    ok &= (s->x = malloc(n * d * f)) != NULL && (s->a = malloc(n * d * f)) != NULL;
+    ok &= (s->x = malloc(n * d * f)) != NULL;
     ok &= (s->qkv = malloc(n * 3 * d * f)) != NULL;
     if (enc->run.precision == QATTN_PRECISION_F32) {
+        ok &= (s->a = malloc(n * d * f)) != NULL;
         ok &= (s->h = malloc(n * d * f)) != NULL;
         ok &= (s->mlp = malloc(n * (size_t)c->n_ffn * f)) != NULL;
         ok &= (s->scores = malloc(n * n * f)) != NULL;

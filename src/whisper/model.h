@@ -76,11 +76,13 @@ void qattn_attention_heads_f32(int32_t heads, int32_t d, const float *q, int32_t
                                int32_t m, int causal, int32_t threads, float *scores, float *out);
 void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv, int32_t n,
                               float *scores, float *out);
-/* head_max: NULL, or [n][3 heads] each row's max |.| of every q, k and v head (the qkv
- * GEMM's group_max), so the per-head scales need no pass of their own. */
+/* The integer attention of the stacked q, k, v, its output rows quantized straight into o_in
+ * as the out projection o's input (never a float matrix). head_max: NULL, or [n][3 heads]
+ * each row's max |.| of every q, k and v head (the qkv GEMM's group_max), so the per-head
+ * scales need no pass of their own. */
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
                                        const float *head_max, int32_t n, int8_t *scratch,
-                                       float *out);
+                                       const qattn_gemm_weights *o, qattn_gemm_workspace *o_in);
 
 /* SmoothQuant at load (smoothing.c): divides the LayerNorm's channel c by s_c (gamma, beta)
  * and multiplies input column c of the float weights w ([n_out][n_in]) that it feeds by s_c.

@@ -44,16 +44,14 @@ void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv,
                               0, enc->run.threads, scores, out);
 }
 
-/* Per-head quantization of Q, K, V and dequantization of the output, one head per task. */
+/* Per-head quantization of Q, K, V, one head per task. */
 typedef struct heads_job {
     const float *qkv;
     const float *head_max; /* [n][3 heads] per-row max-abs of q, k, v heads, or NULL */
     int32_t heads;
     int8_t *q8, *k8, *v8, *o8;
-    float *out;
     int32_t n, d, hd;
     float *sq, *sk, *sv; /* [heads] scales */
-    int dequantize;
 } heads_job;
 
 static void heads_task(void *ctx, int64_t item, int worker)
@@ -62,32 +60,40 @@ static void heads_task(void *ctx, int64_t item, int worker)
     const heads_job *j = ctx;
     const int32_t h = (int32_t)item, n = j->n, d = j->d, hd = j->hd;
     const size_t off = (size_t)h * n * hd;
-    if (!j->dequantize) {
-        float *scale[3] = {&j->sq[h], &j->sk[h], &j->sv[h]};
-        int8_t *to[3] = {j->q8 + off, j->k8 + off, j->v8 + off};
-        for (int part = 0; part < 3; part++) {
-            const float *x = j->qkv + part * d + h * hd;
-            if (!j->head_max) {
-                *scale[part] = qattn_quantize_block(x, n, hd, 3 * d, to[part]);
-                continue;
-            }
-            /* the block's max-abs is the maximum of its rows' (the projection's epilogue) */
-            float amax = 0.0f;
-            for (int32_t i = 0; i < n; i++) {
-                const float m = j->head_max[(size_t)i * 3 * j->heads + part * j->heads + h];
-                amax = m > amax ? m : amax;
-            }
-            *scale[part] = qattn_scale_for_max_abs(amax);
-            qattn_quantize_block_at(x, n, hd, 3 * d, *scale[part], to[part]);
+    float *scale[3] = {&j->sq[h], &j->sk[h], &j->sv[h]};
+    int8_t *to[3] = {j->q8 + off, j->k8 + off, j->v8 + off};
+    for (int part = 0; part < 3; part++) {
+        const float *x = j->qkv + part * d + h * hd;
+        if (!j->head_max) {
+            *scale[part] = qattn_quantize_block(x, n, hd, 3 * d, to[part]);
+            continue;
         }
-        return;
+        /* the block's max-abs is the maximum of its rows' (the projection's epilogue) */
+        float amax = 0.0f;
+        for (int32_t i = 0; i < n; i++) {
+            const float m = j->head_max[(size_t)i * 3 * j->heads + part * j->heads + h];
+            amax = m > amax ? m : amax;
+        }
+        *scale[part] = qattn_scale_for_max_abs(amax);
+        qattn_quantize_block_at(x, n, hd, 3 * d, *scale[part], to[part]);
     }
-    qattn_dequantize_block(j->o8 + off, n, hd, j->sv[h], j->out + h * hd, d);
+}
+
+/* Row i of the heads' output side by side, dequantized as qattn_dequantize_block does: the
+ * out projection's input, made one row at a time where it is quantized. */
+static void output_row(void *ctx, int32_t i, float *row)
+{
+    const heads_job *j = ctx;
+    for (int32_t h = 0; h < j->heads; h++) {
+        const int8_t *o = j->o8 + ((size_t)h * j->n + i) * j->hd;
+        for (int32_t t = 0; t < j->hd; t++)
+            row[h * j->hd + t] = o[t] * j->sv[h];
+    }
 }
 
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
                                        const float *head_max, int32_t n, int8_t *scratch,
-                                       float *out)
+                                       const qattn_gemm_weights *o, qattn_gemm_workspace *o_in)
 {
     const int32_t d = enc->cfg.n_state, heads = enc->cfg.n_heads;
     const size_t nd = (size_t)n * d;
@@ -95,8 +101,8 @@ qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const fl
     if (!scales)
         return qattn_fail(QATTN_ERR_NOMEM, "encoder: out of memory");
     heads_job j = {qkv, head_max, heads, scratch, scratch + nd, scratch + 2 * nd,
-                   scratch + 3 * nd, out, n, d, d / heads, scales, scales + heads,
-                   scales + 2 * heads, 0};
+                   scratch + 3 * nd, n, d, d / heads, scales, scales + heads,
+                   scales + 2 * heads};
     const int workers = qattn_workers_for(enc->run.threads, heads);
     qattn_parallel_for(workers, heads, heads_task, &j);
     qattn_attention_desc desc = qattn_attention_desc_default();
@@ -104,10 +110,8 @@ qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const fl
     desc.scale_q = j.sq, desc.scale_k = j.sk, desc.scale_v = j.sv, desc.scale_out = j.sv;
     desc.threads = enc->run.threads, desc.isa = enc->run.isa;
     qattn_status st = qattn_attention_s8(&desc, j.q8, j.k8, j.v8, j.o8);
-    if (st == QATTN_OK) {
-        j.dequantize = 1;
-        qattn_parallel_for(workers, heads, heads_task, &j);
-    }
+    if (st == QATTN_OK)
+        st = qattn_gemm_quantize_input_from(o, output_row, &j, n, enc->run.threads, o_in);
     free(scales);
     return st;
 }

@@ -173,6 +173,17 @@ static int same_floats(const float *a, const float *b, size_t n)
     return memcmp(a, b, n * sizeof(float)) == 0;
 }
 
+typedef struct rows_of {
+    const float *x;
+    int32_t k;
+} rows_of;
+
+static void copy_row(void *ctx, int32_t i, float *out)
+{
+    const rows_of *r = ctx;
+    memcpy(out, r->x + (size_t)i * r->k, (size_t)r->k * sizeof(float));
+}
+
 /*
  * A fused chain against the same steps run one after the other through the public passes:
  * MLP-like  h = GELU(x W1^T + b1) quantized for W2 inside the first GEMM, then
@@ -240,6 +251,7 @@ static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t
             bad_max += gmax1[(size_t)i * groups + g] != m1 || gmax3[(size_t)i * groups + g] != m3;
         }
     CHECK(!bad_max, "%s m=%d: %d group maxima differ", tier, m, bad_max);
+
     qattn_gemm_fusion odd = {.y = fagain, .ldy = n1, .group_max = gmax3, .group = 7};
     CHECK(qattn_gemm_run_fused(&g1, &a, &odd, threads) == QATTN_ERR_SIZE, "groups of 7");
 
@@ -269,6 +281,20 @@ static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t
         qattn_gemm_weights_free(&ref);
     }
     qattn_gemm_workspace_free(&empty);
+
+    /* rows made on the fly quantize as the matrix of them does */
+    float *plain = malloc((size_t)m * n1 * sizeof(float)), *from = malloc((size_t)m * n1 * sizeof(float));
+    CHECK(qattn_gemm_run(&g1, x, m, k, plain, n1, threads) == QATTN_OK, "%s", qattn_last_error());
+    rows_of src = {x, k};
+    CHECK(qattn_gemm_quantize_input_from(&g1, copy_row, &src, m, threads, &b) == QATTN_OK, "%s",
+          qattn_last_error());
+    qattn_gemm_fusion only = {.y = from, .ldy = n1};
+    CHECK(qattn_gemm_run_fused(&g1, &b, &only, threads) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(same_floats(from, plain, (size_t)m * n1), "%s m=%d: rows made by a function differ",
+          tier, m);
+    CHECK(qattn_gemm_quantize_input_from(&g1, copy_row, &src, m + 1000, threads, &b) ==
+          QATTN_ERR_SIZE, "more rows than the workspace");
+    free(plain), free(from);
 
     qattn_gemm_workspace_free(&a), qattn_gemm_workspace_free(&b);
     qattn_gemm_weights_free(&g1), qattn_gemm_weights_free(&g2);
