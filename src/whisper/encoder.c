@@ -8,7 +8,7 @@
  *
  * The convolutions are GEMMs over im2col columns. The linear layers (linear.c) and the
  * attention (self_attention.c) run in the encoder's precision; LayerNorm, GELU and residuals
- * (ops/float_ops.c) are float in both. In int8 each GEMM after conv1 is fused with what
+ * (ops/float_ops.c) are float in both. In int8 each GEMM is fused with what
  * follows it (gemm/gemm.h): GELU, the residual add, the next LayerNorm and the next GEMM's
  * input quantization run on the GEMM's finished rows, with the same bits as the separate
  * passes; two quantized-row workspaces take turns. Nothing here knows instruction sets.
@@ -42,7 +42,7 @@ typedef struct state {
     float *scores; /* f32: [n_ctx][n_ctx] */
     int8_t *qkvo8; /* int8: q, k, v, out, each [heads][n_ctx][head_dim] */
     float *head_max; /* int8: [n_ctx][3 heads] each row's max |.| per q, k, v head */
-    qattn_gemm_workspace ws[2]; /* int8: quantized rows of a GEMM's input, in turn */
+    qattn_gemm_workspace ws[3]; /* int8: quantized rows of a GEMM's input, in turn; conv1's */
 } state;
 
 /* col[t][c * 3 + kk] = in(c, stride * t + kk - 1), zero outside; `in` is channel-major
@@ -143,14 +143,21 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     qattn_status st;
 
     im2col(mel, 1, c->n_mels, 2 * n, 1, 2 * n, s->col1, th);
+    if (enc->run.precision == QATTN_PRECISION_INT8) { /* conv1 + GELU, fused */
+        qattn_gemm_fusion conv1 = {.gelu = 1, .y = s->y1, .ldy = d};
+        if ((st = qattn_gemm_quantize_input(&enc->conv1.q, s->col1, 2 * n, 3 * c->n_mels, th,
+                                            &s->ws[2])) ||
+            (st = qattn_gemm_run_fused(&enc->conv1.q, &s->ws[2], &conv1, th)))
+            return st;
+        im2col(s->y1, 0, d, 2 * n, 2, n, s->col2, th);
+        return forward_int8(enc, s, out, obs);
+    }
     if ((st = qattn_linear_run(&enc->run, &enc->conv1, s->col1, 2 * n, s->y1)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
     qattn_gelu(s->y1, 2 * n, d, th);
     stage_done(obs, QATTN_STAGE_NORM);
     im2col(s->y1, 0, d, 2 * n, 2, n, s->col2, th);
-    if (enc->run.precision == QATTN_PRECISION_INT8)
-        return forward_int8(enc, s, out, obs);
     if ((st = qattn_linear_run(&enc->run, &enc->conv2, s->col2, n, s->x)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
@@ -190,7 +197,8 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
 
 static void free_state(state *s)
 {
-    qattn_gemm_workspace_free(&s->ws[0]), qattn_gemm_workspace_free(&s->ws[1]);
+    for (int i = 0; i < 3; i++)
+        qattn_gemm_workspace_free(&s->ws[i]);
     free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h), free(s->qkv);
     free(s->a), free(s->mlp), free(s->scores), free(s->qkvo8), free(s->head_max);
 }
@@ -218,6 +226,8 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
         const int32_t k = 3 * c->n_state > c->n_ffn ? 3 * c->n_state : c->n_ffn;
         for (int i = 0; i < 2 && ok; i++)
             ok &= qattn_gemm_workspace_init(&s->ws[i], c->n_ctx, k, enc->run.threads) == QATTN_OK;
+        ok = ok && qattn_gemm_workspace_init(&s->ws[2], 2 * c->n_ctx, 3 * c->n_mels,
+                                             enc->run.threads) == QATTN_OK;
     }
     return ok;
 }

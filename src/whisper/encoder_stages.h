@@ -8,7 +8,7 @@
 #include "whisper/model.h"
 
 /* In int8 a GEMM's stage includes what is fused into it (gemm.h: GELU, the residual add,
- * LayerNorm, the next GEMM's input quantization); NORM keeps what is not (conv1's GELU). */
+ * LayerNorm, the next GEMM's input quantization): NORM is the f32 path's passes. */
 typedef enum qattn_encoder_stage {
     QATTN_STAGE_CONV,      /* im2col and the two convolution GEMMs */
     QATTN_STAGE_PROJ,      /* the QKV and output projections */
