@@ -288,7 +288,7 @@ qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float 
 {
     if (!w || !(w->w8 || w->packed) || !x || !ws || !ws->x8)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
-    if (m < 1 || ldx < w->k || m > ws->max_m || w->k > ws->max_k)
+    if (m < 1 || ldx < 1 || m > ws->max_m || w->k > ws->max_k)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: quantize m = %d rows of k = %d, ldx = %td "
                           "(workspace %d x %d)", m, w->k, ldx, ws->max_m, ws->max_k);
     quantize_into(w, x, m, ldx, threads, ws);

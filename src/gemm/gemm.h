@@ -102,8 +102,9 @@ typedef struct qattn_gemm_fusion {
     const qattn_gemm_weights *next_w;
 } qattn_gemm_fusion;
 
-/* Quantizes m rows of x (ldx floats apart) as w's input into ws (m <= ws->max_m, w->k <=
- * ws->max_k), for qattn_gemm_run_fused. */
+/* Quantizes m rows of x (ldx floats apart; ldx < k: the rows overlap, as a convolution's
+ * frames do) as w's input into ws (m <= ws->max_m, w->k <= ws->max_k), for
+ * qattn_gemm_run_fused. */
 qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float *x, int32_t m,
                                        ptrdiff_t ldx, int32_t threads, qattn_gemm_workspace *ws);
 

@@ -6,7 +6,7 @@
  *              x += fc2(GELU(fc1(LN(x))))
  *   x = LN(x)
  *
- * The convolutions are GEMMs over im2col columns. The linear layers (linear.c) and the
+ * The convolutions are GEMMs over frames read in place (tap-major kernels). The linear layers (linear.c) and the
  * attention (self_attention.c) run in the encoder's precision; LayerNorm, GELU and residuals
  * (ops/float_ops.c) are float in both. In int8 each GEMM is fused with what
  * follows it (gemm/gemm.h): GELU, the residual add, the next LayerNorm and the next GEMM's
@@ -31,9 +31,10 @@ static void stage_done(const qattn_stage_observer *o, qattn_encoder_stage stage)
 
 /* Working memory of one window. */
 typedef struct state {
-    float *col1;  /* [2 n_ctx][3 n_mels] */
-    float *y1;    /* [2 n_ctx][d] */
-    float *col2;  /* [n_ctx][3 d] */
+    float *mel_t; /* [2 n_ctx + 2][n_mels]: the mel time-major, a zero frame at each end */
+    float *y1;    /* [2 n_ctx + 2][d]: GELU(conv1), a zero frame at each end */
+    float *col1;  /* f32: [2 n_ctx][3 n_mels], conv1's input rows side by side */
+    float *col2;  /* f32: [n_ctx][3 d] */
     float *x;     /* [n_ctx][d] residual stream */
     float *h;     /* [n_ctx][d] normalized */
     float *qkv;   /* [n_ctx][3 d]: q, k, v side by side */
@@ -45,35 +46,51 @@ typedef struct state {
     qattn_gemm_workspace ws[3]; /* int8: quantized rows of a GEMM's input, in turn; conv1's */
 } state;
 
-/* col[t][c * 3 + kk] = in(c, stride * t + kk - 1), zero outside; `in` is channel-major
- * (mel: [channels][frames]) or time-major ([frames][channels]). Output frames in parallel. */
-typedef struct im2col_job {
-    const float *in;
-    int channel_major;
-    int32_t channels, frames, stride;
-    float *col;
-} im2col_job;
+/*
+ * The convolutions (kernel 3, padding 1) as GEMMs without im2col: their kernels are kept
+ * tap-major ([out][3][channels], model_build.c), so the input of output frame t is the
+ * 3 channels values of padded frames stride t .. stride t + 2 side by side: a row of the
+ * GEMM read in place, rows `stride channels` apart (they overlap). The int8 GEMM reads them
+ * so; OpenBLAS wants rows at least as far apart as they are long, so f32 copies them.
+ */
 
-static void im2col_rows(void *ctx, int32_t t0, int32_t count)
+/* out[(f + 1) * channels + c] = mel[c * frames + f]: the mel time-major, after the zero
+ * frame at out's start. Frames in parallel. */
+typedef struct transpose_job {
+    const float *mel;
+    int32_t channels, frames;
+    float *out;
+} transpose_job;
+
+static void transpose_rows(void *ctx, int32_t f0, int32_t count)
 {
-    const im2col_job *j = ctx;
-    for (int32_t t = t0; t < t0 + count; t++)
+    const transpose_job *j = ctx;
+    for (int32_t f = f0; f < f0 + count; f++)
         for (int32_t c = 0; c < j->channels; c++)
-            for (int32_t kk = 0; kk < 3; kk++) {
-                int32_t s = j->stride * t + kk - 1;
-                float v = 0.0f;
-                if (s >= 0 && s < j->frames)
-                    v = j->channel_major ? j->in[(size_t)c * j->frames + s]
-                                         : j->in[(size_t)s * j->channels + c];
-                j->col[((size_t)t * j->channels + c) * 3 + kk] = v;
-            }
+            j->out[(size_t)(f + 1) * j->channels + c] = j->mel[(size_t)c * j->frames + f];
 }
 
-static void im2col(const float *in, int channel_major, int32_t channels, int32_t frames,
-                   int32_t stride, int32_t out_frames, float *col, int32_t threads)
+/* col[t][:] = the 3 channels values from padded frame stride t on (f32's copy of the rows). */
+typedef struct columns_job {
+    const float *padded;
+    int32_t channels, stride;
+    float *col;
+} columns_job;
+
+static void column_rows(void *ctx, int32_t t0, int32_t count)
 {
-    im2col_job j = {in, channel_major, channels, frames, stride, col};
-    qattn_parallel_rows(threads, out_frames, im2col_rows, &j);
+    const columns_job *j = ctx;
+    const size_t row = (size_t)3 * j->channels;
+    for (int32_t t = t0; t < t0 + count; t++)
+        memcpy(j->col + (size_t)t * row, j->padded + (size_t)t * j->stride * j->channels,
+               row * sizeof(float));
+}
+
+static void columns(const float *padded, int32_t channels, int32_t stride, int32_t out_frames,
+                    float *col, int32_t threads)
+{
+    columns_job j = {padded, channels, stride, col};
+    qattn_parallel_rows(threads, out_frames, column_rows, &j);
 }
 
 /*
@@ -94,8 +111,8 @@ static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, floa
 
     memcpy(s->x, enc->pos, (size_t)n * d * sizeof(float));
     const whisper_layer *first = &enc->layers[0];
-    if ((st = qattn_gemm_quantize_input(&enc->conv2.q, s->col2, n, 3 * d, th, a)))
-        return st;
+    if ((st = qattn_gemm_quantize_input(&enc->conv2.q, s->y1, n, 2 * d, th, a)))
+        return st; /* conv2's rows in place: 3 frames from frame 2t on, 2 frames apart */
     qattn_gemm_fusion conv = {.gelu = 1, .residual = s->x, .ln_gamma = first->attn_ln_w,
                               .ln_beta = first->attn_ln_b, .next = b, .next_w = &first->qkv.q};
     if ((st = qattn_gemm_run_fused(&enc->conv2.q, a, &conv, th)))
@@ -142,22 +159,23 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     const size_t nd = (size_t)n * d;
     qattn_status st;
 
-    im2col(mel, 1, c->n_mels, 2 * n, 1, 2 * n, s->col1, th);
-    if (enc->run.precision == QATTN_PRECISION_INT8) { /* conv1 + GELU, fused */
-        qattn_gemm_fusion conv1 = {.gelu = 1, .y = s->y1, .ldy = d};
-        if ((st = qattn_gemm_quantize_input(&enc->conv1.q, s->col1, 2 * n, 3 * c->n_mels, th,
+    transpose_job tj = {mel, c->n_mels, 2 * n, s->mel_t};
+    qattn_parallel_rows(th, 2 * n, transpose_rows, &tj);
+    if (enc->run.precision == QATTN_PRECISION_INT8) { /* conv1 + GELU, fused, rows in place */
+        qattn_gemm_fusion conv1 = {.gelu = 1, .y = s->y1 + d, .ldy = d};
+        if ((st = qattn_gemm_quantize_input(&enc->conv1.q, s->mel_t, 2 * n, c->n_mels, th,
                                             &s->ws[2])) ||
             (st = qattn_gemm_run_fused(&enc->conv1.q, &s->ws[2], &conv1, th)))
             return st;
-        im2col(s->y1, 0, d, 2 * n, 2, n, s->col2, th);
         return forward_int8(enc, s, out, obs);
     }
-    if ((st = qattn_linear_run(&enc->run, &enc->conv1, s->col1, 2 * n, s->y1)))
+    columns(s->mel_t, c->n_mels, 1, 2 * n, s->col1, th);
+    if ((st = qattn_linear_run(&enc->run, &enc->conv1, s->col1, 2 * n, s->y1 + d)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
-    qattn_gelu(s->y1, 2 * n, d, th);
+    qattn_gelu(s->y1 + d, 2 * n, d, th);
     stage_done(obs, QATTN_STAGE_NORM);
-    im2col(s->y1, 0, d, 2 * n, 2, n, s->col2, th);
+    columns(s->y1, d, 2, n, s->col2, th);
     if ((st = qattn_linear_run(&enc->run, &enc->conv2, s->col2, n, s->x)))
         return st;
     stage_done(obs, QATTN_STAGE_CONV);
@@ -199,7 +217,8 @@ static void free_state(state *s)
 {
     for (int i = 0; i < 3; i++)
         qattn_gemm_workspace_free(&s->ws[i]);
-    free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h), free(s->qkv);
+    free(s->mel_t), free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h);
+    free(s->qkv);
     free(s->a), free(s->mlp), free(s->scores), free(s->qkvo8), free(s->head_max);
 }
 
@@ -208,10 +227,13 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
     const whisper_config *c = &enc->cfg;
     const size_t n = (size_t)c->n_ctx, d = (size_t)c->n_state, f = sizeof(float);
     memset(s, 0, sizeof *s);
-    s->col1 = malloc(2 * n * 3 * c->n_mels * f);
-    s->y1 = malloc(2 * n * d * f);
-    s->col2 = malloc(n * 3 * d * f);
-    int ok = s->col1 && s->y1 && s->col2;
+    s->mel_t = calloc((2 * n + 2) * c->n_mels, f); /* the end frames stay zero */
+    s->y1 = calloc((2 * n + 2) * d, f);
+    int ok = s->mel_t && s->y1;
+    if (enc->run.precision == QATTN_PRECISION_F32) {
+        ok &= (s->col1 = malloc(2 * n * 3 * c->n_mels * f)) != NULL;
+        ok &= (s->col2 = malloc(n * 3 * d * f)) != NULL;
+    }
     ok &= (s->x = malloc(n * d * f)) != NULL;
     ok &= (s->qkv = malloc(n * 3 * d * f)) != NULL;
     if (enc->run.precision == QATTN_PRECISION_F32) {

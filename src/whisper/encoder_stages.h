@@ -10,7 +10,7 @@
 /* In int8 a GEMM's stage includes what is fused into it (gemm.h: GELU, the residual add,
  * LayerNorm, the next GEMM's input quantization): NORM is the f32 path's passes. */
 typedef enum qattn_encoder_stage {
-    QATTN_STAGE_CONV,      /* im2col and the two convolution GEMMs */
+    QATTN_STAGE_CONV,      /* the mel's transpose and the two convolution GEMMs */
     QATTN_STAGE_PROJ,      /* the QKV and output projections */
     QATTN_STAGE_ATTENTION, /* quantize, attention, dequantize (or the float attention) */
     QATTN_STAGE_MLP,       /* fc1 and fc2 */

@@ -50,8 +50,8 @@ typedef struct whisper_layer {
 struct qattn_encoder {
     whisper_config cfg;
     qattn_run run;
-    whisper_linear conv1;         /* [d][n_mels * 3]: the kernel flattened, as an im2col GEMM */
-    whisper_linear conv2;         /* [d][d * 3], stride 2 */
+    whisper_linear conv1;         /* [d][3][n_mels]: the kernel tap-major, a GEMM over frames */
+    whisper_linear conv2;         /* [d][3][d], stride 2 */
     float *pos;                   /* [n_ctx][d] */
     whisper_layer *layers;        /* [n_layers] */
     float *ln_post_w, *ln_post_b; /* [d] */

@@ -147,12 +147,35 @@ float *qattn_model_load_named(const qattn_model_source *ld, const char *name, co
     return v ? view_to_f32(ld, v, name, st) : NULL;
 }
 
+/*
+ * A convolution's kernel [n_out][channels][3] as stored (PyTorch's Conv1d, whisper.cpp,
+ * CTranslate2) rearranged in place to [n_out][3][channels], tap-major: then the input of
+ * output frame t is the `3 * channels` values of three consecutive time-major input frames,
+ * read where they are (encoder.c), with no im2col copy. elem: bytes per weight.
+ */
+static int conv_taps_first(void *w, size_t elem, int64_t n_out, int64_t channels)
+{
+    const size_t row = (size_t)channels * 3 * elem;
+    unsigned char *tmp = malloc(row), *base = w;
+    if (!tmp)
+        return 0;
+    for (int64_t j = 0; j < n_out; j++) {
+        unsigned char *r = base + (size_t)j * row;
+        memcpy(tmp, r, row);
+        for (int64_t c = 0; c < channels; c++)
+            for (int kk = 0; kk < 3; kk++)
+                memcpy(r + ((size_t)kk * channels + c) * elem, tmp + ((size_t)c * 3 + kk) * elem, elem);
+    }
+    free(tmp);
+    return 1;
+}
+
 /* For the int8 precision: a CTranslate2 int8 weight (symmetric, one scale per output row,
  * the scheme of our GEMM) goes to the GEMM as it is, without a dequantize-requantize round.
  * Returns 1 if it did (st says how it went), 0 if the weight is not of that kind. */
 static int take_int8_weights(const qattn_model_source *ld, struct qattn_encoder *enc,
                              whisper_linear *l, qattn_tensor_id w, int layer, const int64_t *shape,
-                             int ndim, qattn_status *st)
+                             int ndim, int64_t conv_channels, qattn_status *st)
 {
     char full[WT_MAX_NAME + 32];
     if (enc->run.precision != QATTN_PRECISION_INT8)
@@ -171,8 +194,20 @@ static int take_int8_weights(const qattn_model_source *ld, struct qattn_encoder 
     qattn_tensor_to_f32(scale, sw);
     for (int32_t j = 0; j < l->n_out; j++)
         sw[j] = 1.0f / sw[j]; /* CT2: w = q / scale; the GEMM: w = sw q */
-    *st = qattn_gemm_weights_from_s8(&l->q, (const int8_t *)v->data, sw, l->b, l->n_out,
-                                     l->n_in, enc->run.isa);
+    int8_t *taps = NULL; /* a convolution's kernel, tap-major (conv_taps_first) */
+    if (conv_channels > 0) {
+        taps = malloc((size_t)l->n_out * l->n_in);
+        if (taps)
+            memcpy(taps, v->data, (size_t)l->n_out * l->n_in);
+        if (!taps || !conv_taps_first(taps, 1, l->n_out, conv_channels)) {
+            free(taps), free(sw);
+            *st = qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", full);
+            return 1;
+        }
+    }
+    *st = qattn_gemm_weights_from_s8(&l->q, taps ? taps : (const int8_t *)v->data, sw, l->b,
+                                     l->n_out, l->n_in, enc->run.isa);
+    free(taps);
     if (*st != QATTN_OK)
         *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s': %s", ld->path, full, qattn_last_error());
     free(sw);
@@ -212,19 +247,23 @@ static qattn_status finish(struct qattn_encoder *enc, whisper_linear *l, const l
     return qattn_linear_finish(&enc->run, l);
 }
 
+/* w_ndim 3: a convolution's kernel [n_out][channels][3], kept tap-major. */
 static qattn_status make_linear(const qattn_model_source *ld, struct qattn_encoder *enc, whisper_linear *l,
                                 qattn_tensor_id w, qattn_tensor_id b, int layer,
                                 int64_t n_out, int64_t n_in, const int64_t *w_shape, int w_ndim,
                                 const layer_norm_ref *ln)
 {
     qattn_status st;
+    const int64_t conv_channels = w_ndim == 3 ? w_shape[1] : 0;
     l->n_out = (int32_t)n_out, l->n_in = (int32_t)n_in;
     if (b != QATTN_T_COUNT && !(l->b = load_tensor(ld, b, layer, &n_out, 1, &st)))
         return st;
-    if (take_int8_weights(ld, enc, l, w, layer, w_shape, w_ndim, &st))
+    if (take_int8_weights(ld, enc, l, w, layer, w_shape, w_ndim, conv_channels, &st))
         return st;
     if (!(l->w = load_tensor(ld, w, layer, w_shape, w_ndim, &st)))
         return st;
+    if (conv_channels > 0 && !conv_taps_first(l->w, sizeof(float), n_out, conv_channels))
+        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     return finish(enc, l, ln);
 }
 
