@@ -226,9 +226,12 @@ static size_t table_entries(const qattn_attention_job *job, int32_t h)
     return (size_t)(d_zero + 2 + 31) / 32 * 32; /* rounded: each table starts 64-byte aligned */
 }
 
-/* The heads' tables in ws (grown when needed and kept), or none if memory is short. */
+/* The heads' tables in ws (grown when needed and kept), or none if memory is short; sets
+ * r->e_table[h] for every head (NULL: computed weights). */
 static void build_tables(const qattn_attention_job *job, qattn_attn_workspace *ws, run *r)
 {
+    for (int32_t h = 0; h < job->heads; h++)
+        r->e_table[h] = NULL;
     size_t total = 0;
     for (int32_t h = 0; h < job->heads; h++)
         total += table_entries(job, h);
@@ -254,7 +257,9 @@ static void build_tables(const qattn_attention_job *job, qattn_attn_workspace *w
 
 qattn_status qattn_attention_run(const qattn_attention_job *job, qattn_attn_workspace *ws)
 {
-    run r = {job, 0, 0, NULL, {NULL}};
+    run r; /* not zeroed whole: e_table has room for QATTN_MAX_HEADS; build_tables sets the
+            * job's heads */
+    r.job = job;
     /* Fast tiers take 64 rows per query tile: the microkernels' scratch is per tile, not
      * bound by the accelerator's 64 KiB; rows are independent, so this changes nothing. */
     r.tile_rows = job->uk ? QATTN_TILE_ROWS : qattn_tile_rows_for_head_dim(job->head_dim);
