@@ -6,12 +6,13 @@
  *              x += fc2(GELU(fc1(LN(x))))
  *   x = LN(x)
  *
- * The convolutions are GEMMs over frames read in place (tap-major kernels). The linear layers (linear.c) and the
- * attention (self_attention.c) run in the encoder's precision; LayerNorm, GELU and residuals
- * (ops/float_ops.c) are float in both. In int8 each GEMM is fused with what
- * follows it (gemm/gemm.h): GELU, the residual add, the next LayerNorm and the next GEMM's
- * input quantization run on the GEMM's finished rows, with the same bits as the separate
- * passes; two quantized-row workspaces take turns. Nothing here knows instruction sets.
+ * The convolutions are GEMMs over input frames read in place (tap-major kernels). The linear
+ * layers (linear.c) and the attention (self_attention.c) run in the encoder's precision;
+ * LayerNorm, GELU and residuals (ops/float_ops.c) are float in both. In int8 each GEMM is
+ * fused with what follows it (gemm/gemm.h): GELU, the residual add, the next LayerNorm and
+ * the next GEMM's input quantization run on the GEMM's finished rows, with the same bits as
+ * the separate passes; two quantized-row workspaces take turns (conv1 has a third, for its
+ * 2 n_ctx rows). Nothing here knows instruction sets.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -230,13 +231,11 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
     s->mel_t = calloc((2 * n + 2) * c->n_mels, f); /* the end frames stay zero */
     s->y1 = calloc((2 * n + 2) * d, f);
     int ok = s->mel_t && s->y1;
-    if (enc->run.precision == QATTN_PRECISION_F32) {
-        ok &= (s->col1 = malloc(2 * n * 3 * c->n_mels * f)) != NULL;
-        ok &= (s->col2 = malloc(n * 3 * d * f)) != NULL;
-    }
     ok &= (s->x = malloc(n * d * f)) != NULL;
     ok &= (s->qkv = malloc(n * 3 * d * f)) != NULL;
     if (enc->run.precision == QATTN_PRECISION_F32) {
+        ok &= (s->col1 = malloc(2 * n * 3 * c->n_mels * f)) != NULL;
+        ok &= (s->col2 = malloc(n * 3 * d * f)) != NULL;
         ok &= (s->a = malloc(n * d * f)) != NULL;
         ok &= (s->h = malloc(n * d * f)) != NULL;
         ok &= (s->mlp = malloc(n * (size_t)c->n_ffn * f)) != NULL;

@@ -77,9 +77,9 @@ void qattn_attention_heads_f32(int32_t heads, int32_t d, const float *q, int32_t
 void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv, int32_t n,
                               float *scores, float *out);
 /* The integer attention of the stacked q, k, v, its output rows quantized straight into o_in
- * as the out projection o's input (never a float matrix). head_max: NULL, or [n][3 heads]
- * each row's max |.| of every q, k and v head (the qkv GEMM's group_max), so the per-head
- * scales need no pass of their own. */
+ * as the out projection o's input (never a float matrix). head_max: [n][3 heads] each row's
+ * max |.| of every q, k and v head (the qkv GEMM's group_max), so the per-head scales need
+ * no pass of their own. */
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
                                        const float *head_max, int32_t n, int8_t *scratch,
                                        const qattn_gemm_weights *o, qattn_gemm_workspace *o_in);

@@ -47,7 +47,7 @@ void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv,
 /* Per-head quantization of Q, K, V, one head per task. */
 typedef struct heads_job {
     const float *qkv;
-    const float *head_max; /* [n][3 heads] per-row max-abs of q, k, v heads, or NULL */
+    const float *head_max; /* [n][3 heads] per-row max-abs of q, k, v heads */
     int32_t heads;
     int8_t *q8, *k8, *v8, *o8;
     int32_t n, d, hd;
@@ -64,10 +64,6 @@ static void heads_task(void *ctx, int64_t item, int worker)
     int8_t *to[3] = {j->q8 + off, j->k8 + off, j->v8 + off};
     for (int part = 0; part < 3; part++) {
         const float *x = j->qkv + part * d + h * hd;
-        if (!j->head_max) {
-            *scale[part] = qattn_quantize_block(x, n, hd, 3 * d, to[part]);
-            continue;
-        }
         /* the block's max-abs is the maximum of its rows' (the projection's epilogue) */
         float amax = 0.0f;
         for (int32_t i = 0; i < n; i++) {
