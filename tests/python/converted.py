@@ -119,10 +119,11 @@ def vocabulary(ct2_dir):
         return open(ct2_dir + "/vocabulary.txt", encoding="utf-8").read().split("\n")[:-1]
 
 
-def write_ggml(ct2_dir, path):
+def write_ggml(ct2_dir, path, quantized_type=None):
     """A whisper.cpp ggml file as convert-pt-to-ggml.py writes one (ftype 1: 2-D weights
     float16, the rest float32), its vocabulary the text tokens' bytes as the .tiktoken files
-    list them (50256 English-only, 50257 multilingual: up to <|endoftext|>)."""
+    list them (50256 English-only, 50257 multilingual: up to <|endoftext|>); quantized_type
+    as ggml_file_bytes takes it (8: q8_0, as whisper.cpp's quantize tool writes)."""
     ct2 = read_ct2(ct2_dir + "/model.bin")
     s = shape(ct2)
     tokens = vocabulary(ct2_dir)
@@ -132,5 +133,6 @@ def write_ggml(ct2_dir, path):
                s["dec_heads"], s["dec_layers"], s["n_mels"])
     with open(path, "wb") as f:
         f.write(ggml_file_bytes(hparams, named_weights(ct2, 1), True,
-                                [bytes(byte_of[c] for c in t) for t in tokens[:eot]], s["n_mels"]))
+                                [bytes(byte_of[c] for c in t) for t in tokens[:eot]], s["n_mels"],
+                                quantized_type))
     return path

@@ -162,12 +162,32 @@ GGML_F32_ONLY = ("encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional
                  "decoder.positional_embedding")
 
 
+GGML_Q8_0 = 8  # ggml's type id of q8_0
+
+
+def q8_0_bytes(a):
+    """ggml's q8_0 blocks (its quantize_row_q8_0_ref): each run of 32 values along a row is
+    d = max|x| / 127 as float16, then the 32 values round(x / d) as int8."""
+    blocks = np.asarray(a, np.float32).reshape(-1, 32)
+    d = np.abs(blocks).max(axis=1) / 127
+    inverse = np.divide(1, d, out=np.zeros_like(d), where=d > 0)
+    out = np.empty(len(blocks), dtype=[("d", "<f2"), ("q", "i1", 32)])
+    out["d"] = d.astype(np.float16)
+    out["q"] = np.round(blocks * inverse[:, None]).astype(np.int8)
+    return out.tobytes()
+
+
 def ggml_file_bytes(hparams, tensors, f16=True, tokens=(), n_mels=0, quantized_type=None):
     """whisper.cpp's format as its convert-pt-to-ggml.py writes it: magic, the 11 int32
     hyperparameters (n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer,
     n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype), mel filters, the
-    tokens' bytes, then each tensor (2-D ones float16 with f16; conv biases as [d, 1])."""
-    out = [struct.pack("<i", 0x67676D6C), struct.pack("<11i", *hparams[:10], int(f16))]
+    tokens' bytes, then each tensor (2-D ones float16 with f16; conv biases as [d, 1]).
+    quantized_type: the 2-D weights' type id instead; q8_0 (8) as whisper.cpp's quantize
+    tool writes it (ftype 7 with its quantization version 2, the 2-D weights but the
+    positional embeddings in q8_0 blocks, the convolutions float16), any other id with float16 bytes (for the
+    loader's refusal of quantized files)."""
+    ftype = int(f16) if quantized_type != GGML_Q8_0 else 2000 + 7
+    out = [struct.pack("<i", 0x67676D6C), struct.pack("<11i", *hparams[:10], ftype)]
     out.append(struct.pack("<ii", n_mels, 201) + np.zeros((n_mels, 201), "<f4").tobytes())
     out.append(struct.pack("<i", len(tokens)) + b"".join(struct.pack("<i", len(t)) + t for t in tokens))
     for name, a in tensors.items():
@@ -176,12 +196,15 @@ def ggml_file_bytes(hparams, tensors, f16=True, tokens=(), n_mels=0, quantized_t
             a = a.reshape(a.shape[0], 1)
         small = a.ndim < 2 or name in GGML_F32_ONLY
         ttype = 0 if (small or not f16) else 1
-        if quantized_type is not None and not small:
-            ttype = quantized_type
+        if quantized_type is not None and not small and (a.ndim == 2 or quantized_type != GGML_Q8_0):
+            ttype = quantized_type  # (whisper.cpp's quantize tool: 2-D tensors only)
         nb = name.encode()
         out.append(struct.pack("<iii", a.ndim, len(nb), ttype))
         out.append(struct.pack(f"<{a.ndim}i", *reversed(a.shape)) + nb)
-        out.append(a.astype("<f4" if ttype == 0 else "<f2").tobytes())
+        if ttype == GGML_Q8_0:
+            out.append(q8_0_bytes(a))
+        else:
+            out.append(a.astype("<f4" if ttype == 0 else "<f2").tobytes())
     return b"".join(out)
 
 
