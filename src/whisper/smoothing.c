@@ -33,11 +33,15 @@ int qattn_smooth_layer_norm_into(float *gamma, float *beta, float *w, int32_t n_
         free(s), free(sorted);
         return 0;
     }
+    /* Row by row (the weights' order): a column-wise walk strides n_in floats per step and
+     * was most of a model's load. Max and product are exact, so the order changes no bit. */
+    for (int32_t c = 0; c < n_in; c++)
+        s[c] = 0.0f; /* the column maxima first */
+    for (int32_t j = 0; j < n_out; j++)
+        for (int32_t c = 0; c < n_in; c++)
+            s[c] = fabsf(w[(size_t)j * n_in + c]) > s[c] ? fabsf(w[(size_t)j * n_in + c]) : s[c];
     for (int32_t c = 0; c < n_in; c++) {
-        float wmax = 0.0f;
-        for (int32_t j = 0; j < n_out; j++)
-            wmax = fabsf(w[(size_t)j * n_in + c]) > wmax ? fabsf(w[(size_t)j * n_in + c]) : wmax;
-        float a = 3.0f * fabsf(gamma[c]) + fabsf(beta[c]);
+        float a = 3.0f * fabsf(gamma[c]) + fabsf(beta[c]), wmax = s[c];
         s[c] = a > 0.0f && wmax > 0.0f ? sqrtf(a / wmax) : 0.0f; /* 0: leave the channel be */
     }
     memcpy(sorted, s, (size_t)n_in * sizeof(float));
@@ -46,9 +50,11 @@ int qattn_smooth_layer_norm_into(float *gamma, float *beta, float *w, int32_t n_
     for (int32_t c = 0; c < n_in; c++) {
         float sc = median > 0.0f && s[c] > 0.0f ? s[c] / median : 1.0f;
         gamma[c] /= sc, beta[c] /= sc;
-        for (int32_t j = 0; j < n_out; j++)
-            w[(size_t)j * n_in + c] *= sc;
+        s[c] = sc; /* now the factor of column c */
     }
+    for (int32_t j = 0; j < n_out; j++)
+        for (int32_t c = 0; c < n_in; c++)
+            w[(size_t)j * n_in + c] *= s[c];
     free(s), free(sorted);
     return 1;
 }
