@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench_decoder.h"
 #include "bench/bench_encoder.h"
 #include "bench/float_attention.h"
 #include "bench/peak.h"
@@ -165,6 +166,7 @@ static int usage(FILE *to, int status)
 {
     fprintf(to, "usage: qattn bench [--json] [--threads N] [--repeats R] [--shape NAME]\n"
                 "       qattn bench encoder [--help]   (the Whisper encoder)\n"
+                "       qattn bench decoder --model PATH [--help]   (the decoder's token loop)\n"
                 "       qattn bench mel                (log-mel of 10 minutes of audio)\n"
                 "Times every supported tier on Whisper self-attention shapes (tiny 6x1500x64,\n"
                 "base 8x1500x64, large 20x1500x64) and a causal 8x448x64 decoder shape, with 1\n"
@@ -216,6 +218,8 @@ int bench_main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "encoder") == 0)
         return bench_encoder_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "decoder") == 0)
+        return bench_decoder_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "mel") == 0)
         return bench_mel();
     int json = 0, repeats = 5, thread_list[2] = {1, 2}, n_threads = 2;
