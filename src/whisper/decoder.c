@@ -31,14 +31,17 @@ struct qattn_decoder_state {
     int32_t n_audio, len;     /* encoder frames; tokens seen so far (by every sequence) */
     int32_t max_seqs, n_seqs; /* sequences decoded side by side (beams, samples) */
     float *cross_kv;          /* f32: [n_layers][n_audio][2 d], shared by the sequences */
-    float *self_k, *self_v;   /* [max_seqs][n_layers][n_text_ctx][d] */
-    float *spare_k, *spare_v; /* the same, for reordering (max_seqs > 1 only) */
+    /* The self-attention caches live in slots, [n_slots][n_layers][n_text_ctx][d]; sequence j
+     * is in slot[j]. n_slots = 2 max_seqs (1 for one sequence), so a reorder moves a sequence
+     * by its slot number and copies only a parent's second and later children. */
+    float *self_k, *self_v;
+    int32_t n_slots, slot[64];
     int32_t rows;             /* scratch rows: max(n_text_ctx, max_seqs) */
     float *x, *h, *wide, *att, *scores; /* scores: f32 only */
     qattn_gemm_workspace gemm; /* int8: the GEMMs' scratch, so no token step allocates */
-    /* int8: the caches the integer attention reads, the same per-sequence layout as self_k
-     * (quantized_self[j * n_layers + l]) and swapped with spare the same way; cross per layer */
-    qattn_quantized_cache *quantized_cross, *quantized_self, *quantized_spare;
+    /* int8: the caches the integer attention reads, in the same slots as self_k
+     * (quantized_self[slot * n_layers + l]); cross per layer */
+    qattn_quantized_cache *quantized_cross, *quantized_self;
     qattn_quantized_attention attend;
     int8_t *quantize_scratch; /* 2 * n_audio-or-n_text_ctx rows of d */
 };
@@ -68,13 +71,11 @@ void qattn_decoder_state_free(qattn_decoder_state *s)
 {
     if (!s)
         return;
-    free(s->cross_kv), free(s->self_k), free(s->self_v), free(s->spare_k), free(s->spare_v);
+    free(s->cross_kv), free(s->self_k), free(s->self_v);
     free(s->x), free(s->h), free(s->wide), free(s->att), free(s->scores);
     qattn_gemm_workspace_free(&s->gemm);
-    const size_t n = (size_t)s->max_seqs * s->dec->n_layers;
     free_caches(s->quantized_cross, (size_t)s->dec->n_layers);
-    free_caches(s->quantized_self, n);
-    free_caches(s->quantized_spare, n);
+    free_caches(s->quantized_self, (size_t)s->n_slots * s->dec->n_layers);
     qattn_quantized_attention_free(&s->attend);
     free(s->quantize_scratch);
     free(s);
@@ -91,12 +92,10 @@ static qattn_status begin_int8_attention(qattn_decoder_state *s, const float *fe
 {
     const struct qattn_decoder *dec = s->dec;
     const int32_t d = dec->n_state, layers = dec->n_layers, a = s->n_audio;
-    const size_t n = (size_t)s->max_seqs * layers, longest = a > dec->n_text_ctx ? a : dec->n_text_ctx;
+    const size_t n = (size_t)s->n_slots * layers, longest = a > dec->n_text_ctx ? a : dec->n_text_ctx;
     qattn_status st = make_caches(dec, layers, a, &s->quantized_cross);
     if (st == QATTN_OK)
         st = make_caches(dec, n, dec->n_text_ctx, &s->quantized_self);
-    if (st == QATTN_OK && s->max_seqs > 1)
-        st = make_caches(dec, n, dec->n_text_ctx, &s->quantized_spare);
     if (st == QATTN_OK && !(s->quantize_scratch = malloc(2 * longest * (size_t)d)))
         st = qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
     if (st == QATTN_OK)
@@ -132,23 +131,23 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
     if (!s)
         return qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
     s->dec = dec, s->n_audio = n_audio, s->max_seqs = max_seqs, s->n_seqs = 1;
+    s->n_slots = max_seqs > 1 ? 2 * max_seqs : 1;
+    for (int32_t j = 0; j < max_seqs; j++)
+        s->slot[j] = j;
     const size_t rows = ctx > seqs ? ctx : seqs;
     s->rows = (int32_t)rows;
     const size_t width = d * 3 > (size_t)dec->n_ffn ? d * 3 : (size_t)dec->n_ffn;
-    const size_t cache = seqs * cache_floats(dec) * sizeof(float);
+    const size_t cache = (size_t)s->n_slots * cache_floats(dec) * sizeof(float);
     /* int8 keeps the encoder output's keys and values quantized only: one layer's floats */
     const int int8 = dec->run.precision == QATTN_PRECISION_INT8;
     s->cross_kv = malloc((int8 ? 1 : layers) * a * 2 * d * sizeof(float));
     s->self_k = malloc(cache), s->self_v = malloc(cache);
-    if (max_seqs > 1)
-        s->spare_k = malloc(cache), s->spare_v = malloc(cache);
     s->x = malloc(rows * d * sizeof(float)), s->h = malloc(rows * d * sizeof(float));
     s->wide = malloc(rows * width * sizeof(float)), s->att = malloc(rows * d * sizeof(float));
     if (!int8) /* the float attention's score rows */
         s->scores = malloc(rows * (a > ctx ? a : ctx) * sizeof(float));
     qattn_status st = s->cross_kv && s->self_k && s->self_v && s->x && s->h && s->wide && s->att &&
-                              (int8 || s->scores) &&
-                              (max_seqs == 1 || (s->spare_k && s->spare_v))
+                              (int8 || s->scores)
                           ? QATTN_OK
                           : qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
     if (st == QATTN_OK && int8)
@@ -185,44 +184,63 @@ void qattn_decoder_truncate(qattn_decoder_state *s, int32_t len)
     s->n_seqs = 1;
 }
 
+/* Copies the caches of slot `from` into slot `to` (the float rows used, the quantized ones). */
+static void copy_slot(qattn_decoder_state *s, int32_t to, int32_t from)
+{
+    const struct qattn_decoder *dec = s->dec;
+    const size_t per_seq = cache_floats(dec), per_layer = (size_t)dec->n_text_ctx * dec->n_state;
+    const size_t used = (size_t)s->len * dec->n_state;
+    for (int32_t l = 0; l < dec->n_layers; l++) {
+        const size_t t = to * per_seq + l * per_layer, f = from * per_seq + l * per_layer;
+        memcpy(s->self_k + t, s->self_k + f, used * sizeof(float));
+        memcpy(s->self_v + t, s->self_v + f, used * sizeof(float));
+        if (s->quantized_self) /* same shapes and tier: cannot fail */
+            (void)qattn_quantized_cache_copy(&s->quantized_self[to * dec->n_layers + l],
+                                             &s->quantized_self[from * dec->n_layers + l]);
+    }
+}
+
 void qattn_decoder_reorder(qattn_decoder_state *s, const int32_t *parents, int32_t n_seqs)
 {
     int identity = n_seqs <= s->n_seqs;
     for (int32_t i = 0; identity && i < n_seqs; i++)
         identity = parents[i] == i;
-    s->n_seqs = n_seqs;
-    if (identity)
+    if (identity) {
+        s->n_seqs = n_seqs;
         return;
-    const struct qattn_decoder *dec = s->dec;
-    const size_t per_seq = cache_floats(dec), per_layer = (size_t)dec->n_text_ctx * dec->n_state;
-    const size_t used = (size_t)s->len * dec->n_state;
+    }
+    /* A parent's first child takes its slot as it is; each later child gets a copy in a slot no
+     * new sequence reads from (there are n_slots = 2 max_seqs; at most n_seqs are read from or
+     * written), so no source is overwritten before it is copied. */
+    uint8_t read_from[128] = {0}, taken[128] = {0};
+    int32_t next[64];
     for (int32_t i = 0; i < n_seqs; i++)
-        for (int32_t l = 0; l < dec->n_layers; l++) {
-            const size_t to = i * per_seq + l * per_layer, from = parents[i] * per_seq + l * per_layer;
-            memcpy(s->spare_k + to, s->self_k + from, used * sizeof(float));
-            memcpy(s->spare_v + to, s->self_v + from, used * sizeof(float));
+        read_from[s->slot[parents[i]]] = 1;
+    for (int32_t i = 0, free_slot = 0; i < n_seqs; i++) {
+        const int32_t from = s->slot[parents[i]];
+        if (!taken[from]) {
+            next[i] = from, taken[from] = 1;
+            continue;
         }
-    float *k = s->self_k, *v = s->self_v;
-    s->self_k = s->spare_k, s->self_v = s->spare_v;
-    s->spare_k = k, s->spare_v = v;
-    if (!s->quantized_self)
-        return;
-    const int32_t layers = dec->n_layers;
-    for (int32_t i = 0; i < n_seqs; i++)
-        for (int32_t l = 0; l < layers; l++) /* same shapes and tier: cannot fail */
-            (void)qattn_quantized_cache_copy(&s->quantized_spare[i * layers + l],
-                                             &s->quantized_self[parents[i] * layers + l]);
-    qattn_quantized_cache *q = s->quantized_self;
-    s->quantized_self = s->quantized_spare, s->quantized_spare = q;
+        while (read_from[free_slot] || taken[free_slot])
+            free_slot++;
+        copy_slot(s, free_slot, from);
+        next[i] = free_slot, taken[free_slot] = 1;
+    }
+    memcpy(s->slot, next, (size_t)n_seqs * sizeof *next);
+    s->n_seqs = n_seqs;
 }
 
 /* int8: a quantized cache holding keys past the state's length (after a truncate, or a
  * failed step) starts again from the floats, which are the truth. */
 static void rewind_quantized(qattn_decoder_state *s, int32_t n_seqs)
 {
-    for (int32_t i = 0; s->quantized_self && i < n_seqs * s->dec->n_layers; i++)
-        if (s->quantized_self[i].kv.len > s->len)
-            qattn_quantized_cache_reset(&s->quantized_self[i]);
+    for (int32_t j = 0; s->quantized_self && j < n_seqs; j++)
+        for (int32_t l = 0; l < s->dec->n_layers; l++) {
+            qattn_quantized_cache *c = &s->quantized_self[s->slot[j] * s->dec->n_layers + l];
+            if (c->kv.len > s->len)
+                qattn_quantized_cache_reset(c);
+        }
 }
 
 /* Causal self-attention of sequence j's n new tokens (layer l; their q, k, v rows in qkv,
@@ -238,7 +256,7 @@ static qattn_status self_attention(qattn_decoder_state *s, int32_t l, size_t j, 
                                   s->scores, out);
         return QATTN_OK;
     }
-    qattn_quantized_cache *c = &s->quantized_self[j * dec->n_layers + l];
+    qattn_quantized_cache *c = &s->quantized_self[(size_t)s->slot[j] * dec->n_layers + l];
     qattn_status st = qattn_quantized_cache_sync(c, k, v, d, m, s->quantize_scratch,
                                                  dec->run.threads);
     return st != QATTN_OK ? st
@@ -303,8 +321,8 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
         if ((st = qattn_linear_run_in(run, &L->self_qkv, s->h, rows, s->wide, &s->gemm)))
             break;
         for (size_t j = 0; st == QATTN_OK && j < (size_t)n_seqs; j++) {
-            float *k = s->self_k + j * per_seq + (size_t)l * ctx * d;
-            float *v = s->self_v + j * per_seq + (size_t)l * ctx * d;
+            float *k = s->self_k + s->slot[j] * per_seq + (size_t)l * ctx * d;
+            float *v = s->self_v + s->slot[j] * per_seq + (size_t)l * ctx * d;
             const float *qkv = s->wide + j * n * 3 * d;
             for (size_t i = 0; i < n; i++) { /* the new keys and values join the cache */
                 memcpy(k + (len + i) * d, qkv + i * 3 * d + d, d * sizeof(float));
