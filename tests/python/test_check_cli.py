@@ -4,6 +4,7 @@ import os
 import subprocess
 
 from conftest import BUILD
+from trained import model_dir
 
 
 def test_check_json_targets():
@@ -71,8 +72,32 @@ def test_bench_encoder_runs():
         assert abs(sum(r["stages_ms"].values()) - r["ms"]) < 0.25 * r["ms"]
 
 
+def test_bench_decoder_runs():
+    """A smoke run of the decoder benchmark on trained tiny.en (speed is not asserted); the
+    weights a step reads follow from the model's shape: 11 d^2 per layer and the vocabulary's
+    d per token, one byte each in int8."""
+    model = model_dir("tiny.en")
+    run = subprocess.run([os.path.join(BUILD, "qattn"), "bench", "decoder", "--model", model,
+                          "--tokens", "8", "--repeats", "1", "--threads", "2", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    runs = report["decoder_runs"]
+    assert {r["precision"] for r in runs} == {"f32", "int8"}
+    d, layers, vocab = 384, 4, 51864  # tiny.en's published dimensions (openai/whisper)
+    for r in runs:
+        assert r["ok"] and r["token_ms"] > 0 and r["begin_ms"] > 0 and r["threads"] == 2
+        per_byte = 1 if r["precision"] == "int8" else 4
+        assert abs(r["weight_mb_per_token"] - (11 * d * d * layers + vocab * d) * per_byte / 1e6) < 0.01
+    assert report["weights_read_gbs"][0]["int8"] > 0
+    bad = subprocess.run([os.path.join(BUILD, "qattn"), "bench", "decoder"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "--model" in bad.stderr
+
+
 def test_every_command_has_help():
     for cmd in (["--help"], ["check", "--help"], ["bench", "--help"], ["bench", "encoder", "--help"],
+                ["bench", "decoder", "--help"],
                 ["encode", "--help"], ["mel", "--help"], ["info", "--help"]):
         run = subprocess.run([os.path.join(BUILD, "qattn"), *cmd], capture_output=True, text=True)
         assert run.returncode == 0 and "usage: qattn" in run.stdout, (cmd, run.stdout, run.stderr)
