@@ -15,6 +15,9 @@
 /* Which tiers this build compiled kernels for (CMake adds an isa/<tier>/ directory's sources
  * and defines its macro on the architectures that have it). */
 static const qattn_isa tiers[] = {
+#ifdef QATTN_BUILD_AMX
+    QATTN_ISA_AMX,
+#endif
 #ifdef QATTN_BUILD_AVX512VNNI
     QATTN_ISA_AVX512VNNI,
 #endif
@@ -82,7 +85,9 @@ int qattn_tier_runs_here(qattn_isa isa)
     case QATTN_ISA_AVX512VNNI:
         return c->avx512f && c->avx512bw && c->avx512vl && c->avx512vnni && c->os_zmm;
     case QATTN_ISA_AMX:
-        return c->amx_tile && c->amx_int8 && c->os_amx && c->avx512f && c->os_zmm;
+        /* its families other than the GEMM run the AVX-512 VNNI tier's kernels */
+        return c->amx_tile && c->amx_int8 && c->os_amx && c->avx512f && c->avx512bw &&
+               c->avx512vl && c->avx512vnni && c->os_zmm;
     case QATTN_ISA_AUTO:
         return 0;
     }

@@ -6,6 +6,9 @@ static const struct {
     qattn_isa tier;
     const struct qattn_gemm_ukernels *kernels;
 } table[] = {
+#ifdef QATTN_BUILD_AMX
+    {QATTN_ISA_AMX, &qattn_gemm_ukernels_amx},
+#endif
 #ifdef QATTN_BUILD_AVX512VNNI
     {QATTN_ISA_AVX512VNNI, &qattn_gemm_ukernels_avx512vnni},
 #endif

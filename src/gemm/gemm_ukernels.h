@@ -29,6 +29,7 @@ struct qattn_gemm_ukernels {
 
 extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx2;
 extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx512vnni;
+extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_amx;
 
 /* The family's kernels for a resolved tier: those of the best tier at or below it that has
  * GEMM kernels (gemm_kernels.c holds the table); NULL = the scalar reference. */

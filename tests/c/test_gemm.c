@@ -30,6 +30,7 @@ typedef struct shape {
 static const shape shapes[] = {
     {1, 1, 4, 0},     {5, 17, 12, 1},    {64, 64, 64, 1},   {65, 257, 516, 1},
     {130, 300, 1024, 0}, {3, 1000, 4, 1}, {200, 96, 384, 1}, {17, 65, 2048, 1},
+    {96, 128, 240, 1}, /* Whisper conv1's k: AMX blocks of 32 rows with a 48-input tail */
 };
 
 /* The documented quantization, written here (not the library's): per row, scale = max|x| / 127

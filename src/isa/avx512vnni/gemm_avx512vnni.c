@@ -8,18 +8,6 @@
 #include "gemm/gemm_ukernels.h"
 #include "isa/avx512vnni/panel_s8.h"
 
-static size_t packed_bytes(int32_t n, int32_t k)
-{
-    return (size_t)((n + 63) / 64) * panel_bytes(k);
-}
-
-static void pack(const int8_t *w8, int32_t n, int32_t k, void *packed)
-{
-    for (int32_t p = 0; p < (n + 63) / 64; p++)
-        panel_pack(w8 + (size_t)p * 64 * k, k, n - p * 64 < 64 ? n - p * 64 : 64, k,
-                   (int8_t *)packed + (size_t)p * panel_bytes(k));
-}
-
 static void prepare_x(int8_t *x8, size_t n)
 {
     offset_to_u8(x8, n);
@@ -48,5 +36,5 @@ static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed,
 }
 
 const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx512vnni = {
-    "avx512vnni", 64, 64, 256, packed_bytes, pack, prepare_x, gemm,
+    "avx512vnni", 64, 64, 256, panels_bytes, panels_pack, prepare_x, gemm,
 };

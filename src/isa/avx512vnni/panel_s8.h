@@ -46,6 +46,19 @@ static inline size_t panel_bytes(int32_t k)
     return (size_t)64 * k + 64 * sizeof(int32_t);
 }
 
+/* A weight matrix [n][k] as consecutive panels of 64 rows each (the GEMM tiers' layout). */
+static inline size_t panels_bytes(int32_t n, int32_t k)
+{
+    return (size_t)((n + 63) / 64) * panel_bytes(k);
+}
+
+static inline void panels_pack(const int8_t *w8, int32_t n, int32_t k, void *packed)
+{
+    for (int32_t p = 0; p < (n + 63) / 64; p++)
+        panel_pack(w8 + (size_t)p * 64 * k, k, n - p * 64 < 64 ? n - p * 64 : 64, k,
+                   (int8_t *)packed + (size_t)p * panel_bytes(k));
+}
+
 /*
  * acc + u8 . s8 per 32-bit lane (vpdpbusd). Written as asm because GCC 12, given the
  * intrinsic, copies every accumulator through another register on each trip of a kernel's
