@@ -1,5 +1,5 @@
 /* The attention family's table: which tiers have attention microkernels. A tier that has
- * none (a future AMX tier whose attention stays on AVX-512, say) runs the best one below it. */
+ * none runs the best one below it. */
 #include "attn/ukernels.h"
 #include "core/tiers.h"
 
@@ -7,6 +7,9 @@ static const struct {
     qattn_isa tier;
     const qattn_attn_ukernels *kernels;
 } table[] = {
+#ifdef QATTN_BUILD_AMX
+    {QATTN_ISA_AMX, &qattn_attn_ukernels_amx},
+#endif
 #ifdef QATTN_BUILD_AVX512VNNI
     {QATTN_ISA_AVX512VNNI, &qattn_attn_ukernels_avx512vnni},
 #endif

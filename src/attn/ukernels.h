@@ -64,6 +64,7 @@ typedef struct qattn_attn_ukernels {
 
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx2;
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni;
+extern const qattn_attn_ukernels qattn_attn_ukernels_amx;
 
 /* The family's kernels for a resolved tier: those of the best tier at or below it that has
  * attention kernels (attn_kernels.c holds the table); NULL = the scalar reference. */

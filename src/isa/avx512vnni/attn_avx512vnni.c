@@ -10,16 +10,17 @@
 #include <string.h>
 
 #include "attn/ukernels.h"
+#include "isa/avx512vnni/attn_avx512vnni.h"
 #include "isa/avx512vnni/panel_s8.h"
 
 /* Packed key tile at head_dim d: K as one panel of panel_s8.h ([d/4][64][4] and the 64 key
  * sums), then V as [16][d][4] (v[4g .. 4g+3][t]). */
-static size_t kv_tile_bytes(int32_t d)
+size_t qattn_avx512_attn_kv_tile_bytes(int32_t d)
 {
     return panel_bytes(d) + (size_t)64 * d;
 }
 
-static void pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t first,
+void qattn_avx512_attn_pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t first,
                     int32_t keys, int32_t d, void *packed)
 {
     const int32_t end = first == 0 ? 64 : keys; /* a whole tile zeroes its absent keys */
@@ -39,7 +40,7 @@ static inline __m512i broadcast4(const void *p)
 
 /* The packed K tile is one 64-column panel of panel_s8.h: QK^T is its kernel, on the rows
  * turned to u8 form in a buffer (64 x d bytes, 1/64 of the products' instructions). */
-static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
+void qattn_avx512_attn_scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
                    int32_t d, int32_t *s)
 {
     _Alignas(64) uint8_t xu[QATTN_TILE_ROWS * QATTN_MAX_HEAD_DIM];
@@ -171,7 +172,7 @@ static exp_consts exp_consts_for(const qattn_tile_params *p)
     return k;
 }
 
-static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
+void qattn_avx512_attn_softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
                          const int32_t *m_old, const qattn_tile_params *p,
                          const uint16_t *e_table, void *p_rows, int32_t *m_new, int32_t *sums)
 {
@@ -189,7 +190,7 @@ static void softmax_rows(const int32_t *s, int32_t rows, const int32_t *allowed,
 
 /* The weights by difference, 16 at a time by the same arithmetic as softmax_row's. The
  * table has d_zero + 2 entries (d_zero < INT32_MAX here: the glue asks only then). */
-static void exp_table(const qattn_tile_params *p, uint16_t *table)
+void qattn_avx512_attn_exp_table(const qattn_tile_params *p, uint16_t *table)
 {
     const exp_consts k = exp_consts_for(p);
     const int32_t len = p->d_zero + 2;
@@ -259,7 +260,7 @@ static inline __attribute__((always_inline)) void pv_rows(const uint8_t *lo, int
     }
 }
 
-static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
+void qattn_avx512_attn_pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
 {
     const int8_t *vp = (const int8_t *)packed + panel_bytes(d);
     const uint8_t *p = p_rows;
@@ -272,7 +273,7 @@ static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, 
 
 /* floor((x * alpha + 2^15) / 2^16) on int64 lanes: the product from 32-bit halves (exact
  * mod 2^64, and the true value is below 2^62), then an arithmetic shift (floor). */
-static void rescale(int64_t *acc, int32_t n, uint32_t alpha)
+void qattn_avx512_attn_rescale(int64_t *acc, int32_t n, uint32_t alpha)
 {
     const __m512i a = _mm512_set1_epi64(alpha), round = _mm512_set1_epi64(32768);
     for (int32_t t = 0; t < n; t += 8) {
@@ -333,7 +334,7 @@ static void finish_row(int64_t row_sum, const int64_t *acc, int32_t d, const qat
     }
 }
 
-static void finish(const qattn_tile_state *st, const qattn_tile_params *p, int8_t *out,
+void qattn_avx512_attn_finish(const qattn_tile_state *st, const qattn_tile_params *p, int8_t *out,
                    ptrdiff_t out_stride)
 {
     for (int32_t r = 0; r < st->rows; r++)
@@ -342,5 +343,7 @@ static void finish(const qattn_tile_state *st, const qattn_tile_params *p, int8_
 }
 
 const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni = {
-    "avx512vnni", kv_tile_bytes, pack_kv, scores, softmax_rows, exp_table, pv, rescale, finish,
+    "avx512vnni", qattn_avx512_attn_kv_tile_bytes, qattn_avx512_attn_pack_kv,
+    qattn_avx512_attn_scores, qattn_avx512_attn_softmax_rows, qattn_avx512_attn_exp_table,
+    qattn_avx512_attn_pv, qattn_avx512_attn_rescale, qattn_avx512_attn_finish,
 };

@@ -1,0 +1,112 @@
+/*
+ * Attention microkernels of the AMX tier: QK^T and P.V on AMX tiles, everything else (the
+ * packed K/V layout, the softmax and its table, the rescale, the output rows) the AVX-512
+ * VNNI tier's (isa/avx512vnni/attn_avx512vnni.h), so both tiers read the same packed tiles and
+ * P rows. Both products are exact int32 sums, as on VNNI.
+ *
+ * QK^T: the packed key tile is one panel of panel_s8.h; the query rows go in u8 form
+ * (q ^ 0x80) as on VNNI, 32-row blocks on tiles (amx_block_32x32), then panel_rows adds the
+ * inputs past the last multiple of 64 and the offset's correction.
+ * P.V: a P row is e_lo[64] then e_hi[64] (u8); V is [16][d][4] (keys 4g..4g+3 of column t at
+ * [g][t]), which is the s8 tile operand's layout for 16 columns at a stride of 4 d bytes. 16
+ * rows x 32 columns at a time: the low and high bytes' sums in 4 accumulator tiles, combined
+ * as 256 hi + lo (< 2^29, exact) and added to the int64 accumulators.
+ * Row blocks the tiles do not fill go through the VNNI kernels.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "attn/ukernels.h"
+#include "core/cpu.h"
+#include "isa/amx/amx_tiles.h"
+#include "isa/avx512vnni/attn_avx512vnni.h"
+#include "isa/avx512vnni/panel_s8.h"
+
+static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
+                   int32_t d, int32_t *s)
+{
+    const int32_t d64 = d / 64 * 64, rows32 = rows / 32 * 32;
+    if (d64 == 0 || rows32 == 0 || !qattn_cpu_request_amx()) {
+        qattn_avx512_attn_scores(q, q_stride, rows, packed, d, s);
+        return;
+    }
+    _Alignas(64) uint8_t xu[QATTN_TILE_ROWS * QATTN_MAX_HEAD_DIM];
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int32_t r = 0; r < rows32; r++)
+        for (int32_t t = 0; t < d; t += 64) {
+            const __mmask64 m = d - t >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (d - t)) - 1;
+            _mm512_mask_storeu_epi8(xu + (size_t)r * d + t, m,
+                                    _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, q + r * q_stride + t), flip));
+        }
+    amx_configure();
+    for (int32_t r = 0; r < rows32; r += 32)
+        for (int h = 0; h < 2; h++)
+            amx_block_32x32(xu + (size_t)r * d, d, packed, d64, h, s + r * 64, 64);
+    _tile_release();
+    for (int32_t r = 0; r < rows32; r += 4) /* inputs [d64, d) and the correction */
+        panel_rows(xu + (size_t)r * d, d, 4, packed, d, d64, d, 0, 1, s + r * 64, 64, 64);
+    if (rows32 < rows)
+        qattn_avx512_attn_scores(q + rows32 * q_stride, q_stride, rows - rows32, packed, d,
+                                 s + rows32 * 64);
+}
+
+/* acc[t] += sum[t] for 16 int32 sums into int64 accumulators. */
+static inline void add_to_acc(int64_t *a, __m512i sum)
+{
+    _mm512_storeu_si512(a, _mm512_add_epi64(_mm512_loadu_si512(a),
+                                            _mm512_cvtepi32_epi64(_mm512_castsi512_si256(sum))));
+    _mm512_storeu_si512(a + 8, _mm512_add_epi64(_mm512_loadu_si512(a + 8),
+                                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(sum, 1))));
+}
+
+static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, int64_t *acc)
+{
+    const int32_t rows16 = rows / 16 * 16;
+    if (d % 32 != 0 || rows16 == 0 || !qattn_cpu_request_amx()) {
+        qattn_avx512_attn_pv(p_rows, rows, packed, d, acc);
+        return;
+    }
+    const uint8_t *p = p_rows;
+    const int8_t *vp = (const int8_t *)packed + panel_bytes(d);
+    const ptrdiff_t v_stride = (ptrdiff_t)d * 4;
+    _Alignas(64) int32_t c[4][16][16]; /* lo, hi of columns [0, 16); lo, hi of [16, 32) */
+    amx_configure();
+    for (int32_t r = 0; r < rows16; r += 16) {
+        const uint8_t *row = p + (size_t)r * QATTN_P_ROW_BYTES;
+        _tile_loadd(4, row, QATTN_P_ROW_BYTES);      /* e_lo of 16 rows */
+        _tile_loadd(5, row + 64, QATTN_P_ROW_BYTES); /* e_hi */
+        for (int32_t t0 = 0; t0 < d; t0 += 32) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            _tile_loadd(6, vp + (size_t)t0 * 4, v_stride);
+            _tile_loadd(7, vp + (size_t)(t0 + 16) * 4, v_stride);
+            _tile_dpbusd(0, 4, 6);
+            _tile_dpbusd(1, 5, 6);
+            _tile_dpbusd(2, 4, 7);
+            _tile_dpbusd(3, 5, 7);
+            _tile_stored(0, c[0], 64);
+            _tile_stored(1, c[1], 64);
+            _tile_stored(2, c[2], 64);
+            _tile_stored(3, c[3], 64);
+            for (int i = 0; i < 16; i++)
+                for (int half = 0; half < 2; half++) {
+                    const __m512i lo = _mm512_load_si512(c[2 * half][i]);
+                    const __m512i hi = _mm512_load_si512(c[2 * half + 1][i]);
+                    add_to_acc(acc + (size_t)(r + i) * d + t0 + 16 * half,
+                               _mm512_add_epi32(_mm512_slli_epi32(hi, 8), lo));
+                }
+        }
+    }
+    _tile_release();
+    if (rows16 < rows)
+        qattn_avx512_attn_pv(p + (size_t)rows16 * QATTN_P_ROW_BYTES, rows - rows16, packed, d,
+                             acc + (size_t)rows16 * d);
+}
+
+const qattn_attn_ukernels qattn_attn_ukernels_amx = {
+    "amx", qattn_avx512_attn_kv_tile_bytes, qattn_avx512_attn_pack_kv, scores,
+    qattn_avx512_attn_softmax_rows, qattn_avx512_attn_exp_table, pv,
+    qattn_avx512_attn_rescale, qattn_avx512_attn_finish,
+};
