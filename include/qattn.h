@@ -80,7 +80,8 @@ typedef enum qattn_isa {
     QATTN_ISA_SCALAR = 1,     /* the portable reference */
     QATTN_ISA_AVX2 = 2,
     QATTN_ISA_AVX512VNNI = 3, /* AVX-512 F/BW/VL + VNNI */
-    QATTN_ISA_AMX = 4         /* AMX-TILE + AMX-INT8 (not implemented yet: never chosen) */
+    QATTN_ISA_AMX = 4         /* AMX-TILE + AMX-INT8 (with the AVX-512 VNNI tier): GEMMs and
+                                 attention products on tiles (Linux, GCC >= 11 builds) */
 } qattn_isa;
 
 /* "scalar", "avx2", "avx512vnni", "amx"; "auto" for QATTN_ISA_AUTO; NULL if unknown. */

@@ -158,6 +158,9 @@ double bench_peak_of(qattn_isa isa)
     case QATTN_ISA_SCALAR: return bench_peak_sse2(iters);
     case QATTN_ISA_AVX2: return bench_peak_avx2(iters);
     case QATTN_ISA_AVX512VNNI: return bench_peak_avx512vnni(iters);
+#ifdef QATTN_BENCH_AMX
+    case QATTN_ISA_AMX: return bench_peak_amx(iters);
+#endif
     default: return 0.0;
     }
 }
@@ -259,13 +262,13 @@ int bench_main(int argc, char **argv)
 
     if (json)
         printf("{\"machine\": \"%s\", \"peak_mac_per_s_per_core\": {\"scalar_sse2\": %.4g, "
-               "\"avx2\": %.4g, \"avx512vnni\": %.4g, \"fp32_fma\": %.4g}, \"runs\": [",
-               model, peak[1], peak[2], peak[3], fma_peak);
+               "\"avx2\": %.4g, \"avx512vnni\": %.4g, \"amx\": %.4g, \"fp32_fma\": %.4g}, \"runs\": [",
+               model, peak[1], peak[2], peak[3], peak[4], fma_peak);
     else {
         printf("machine: %s\n", model);
-        printf("peak per core (measured now): int8 sse2 %.1f, avx2 %.1f, avx512vnni %.1f GMAC/s;"
-               " fp32 FMA %.1f GFMA/s\n",
-               peak[1] * 1e-9, peak[2] * 1e-9, peak[3] * 1e-9, fma_peak * 1e-9);
+        printf("peak per core (measured now): int8 sse2 %.1f, avx2 %.1f, avx512vnni %.1f, amx %.1f"
+               " GMAC/s; fp32 FMA %.1f GFMA/s\n",
+               peak[1] * 1e-9, peak[2] * 1e-9, peak[3] * 1e-9, peak[4] * 1e-9, fma_peak * 1e-9);
         printf("%-15s %-16s %-11s %3s %9s %8s %7s %9s %7s\n", "shape", "HxLxD", "tier", "thr",
                "ms", "GOP/s", "%peak", "float ms", "float/x");
     }
@@ -293,7 +296,7 @@ int bench_main(int argc, char **argv)
                 int th = thread_list[ti];
                 double ms = time_int8(s, &in, t, th, t == QATTN_ISA_SCALAR ? 3 : repeats);
                 double gops = 2.0 * macs(s) / (ms * 1e-3) * 1e-9;
-                double pct = 100.0 * macs(s) / (ms * 1e-3) / (peak[t] * th);
+                double pct = peak[t] > 0 ? 100.0 * macs(s) / (ms * 1e-3) / (peak[t] * th) : 0.0;
                 double ratio = float_ms[ti] > 0 ? float_ms[ti] / ms : 0.0;
                 char dims[32];
                 snprintf(dims, sizeof dims, "%dx%dx%d%s", s->heads, s->len, s->d, s->causal ? " causal" : "");

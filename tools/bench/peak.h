@@ -8,6 +8,7 @@ double bench_peak_sse2(long iterations);       /* pmaddwd + paddd, 8 MACs each *
 double bench_peak_avx2(long iterations);       /* vpmaddwd + vpaddd, 16 MACs each */
 double bench_peak_avx512vnni(long iterations); /* vpdpbusd zmm, 64 MACs each */
 double bench_peak_fma_f32(long iterations);    /* vfmadd ymm, 8 FMAs each (float baseline) */
+double bench_peak_amx(long iterations);        /* tdpbusd, 16384 MACs each (built with AMX) */
 
 double bench_now(void);
 
