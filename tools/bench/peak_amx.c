@@ -15,8 +15,10 @@ double bench_peak_amx(long iterations)
     _tile_loadd(5, a, 64);
     _tile_loadd(6, b, 64);
     _tile_loadd(7, b, 64);
-    for (int t = 0; t < 4; t++)
-        _tile_zero(t);
+    _tile_zero(0); /* (tile numbers are immediates: no loop) */
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
     iterations /= 8; /* each trip is 4 x 16384 MACs, ~64 of the other loops' */
     double t = bench_now();
     for (long i = 0; i < iterations; i++) {
