@@ -42,7 +42,6 @@ static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void
     for (int32_t r = 0; r < rows32; r += 32)
         for (int h = 0; h < 2; h++)
             amx_block_32x32(xu + (size_t)r * d, d, packed, d64, h, s + r * 64, 64);
-    _tile_release();
     for (int32_t r = 0; r < rows32; r += 4) /* inputs [d64, d) and the correction */
         panel_rows(xu + (size_t)r * d, d, 4, packed, d, d64, d, 0, 1, s + r * 64, 64, 64);
     if (rows32 < rows)
@@ -99,7 +98,6 @@ static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, 
                 }
         }
     }
-    _tile_release();
     if (rows16 < rows)
         qattn_avx512_attn_pv(p + (size_t)rows16 * QATTN_P_ROW_BYTES, rows - rows16, packed, d,
                              acc + (size_t)rows16 * d);

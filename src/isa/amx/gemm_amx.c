@@ -66,8 +66,6 @@ static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed,
         }
         vnni_rows(xu, ldx, amx_rows, m, panel, k, acc + j, ldc, ncols);
     }
-    if (tiles)
-        _tile_release();
 }
 
 const struct qattn_gemm_ukernels qattn_gemm_ukernels_amx = {
