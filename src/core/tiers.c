@@ -163,6 +163,8 @@ size_t qattn_cpu_report(char *buf, size_t size)
     const qattn_cpu *c = qattn_cpu_get();
     qattn_isa chosen = QATTN_ISA_SCALAR;
     qattn_status st = qattn_isa_active(&chosen);
+    if (st == QATTN_OK && chosen == QATTN_ISA_AMX) /* what a run would ask for, asked now */
+        (void)qattn_cpu_request_amx();
     const char *env = getenv("QATTN_ISA");
     char built[96] = "";
     for (int i = 0; i < TIER_COUNT; i++)
@@ -179,7 +181,7 @@ size_t qattn_cpu_report(char *buf, size_t size)
         "chosen:  %s\n",
         c->avx2, c->fma, c->avx512f, c->avx512bw, c->avx512vl, c->avx512vnni, c->avx512vbmi,
         c->amx_tile, c->amx_int8, c->os_ymm, c->os_zmm, c->os_amx,
-        qattn_cpu_amx_requested() ? "granted" : "not requested (no AMX tier chosen)", built,
+        qattn_cpu_amx_requested() ? "granted" : chosen == QATTN_ISA_AMX ? "refused" : "not requested (no AMX tier chosen)", built,
         qattn_isa_supported(QATTN_ISA_SCALAR), qattn_isa_supported(QATTN_ISA_AVX2),
         qattn_isa_supported(QATTN_ISA_AVX512VNNI), qattn_isa_supported(QATTN_ISA_AMX),
         env && *env ? env : "(unset)", st == QATTN_OK ? isa_names[chosen] : qattn_last_error());
