@@ -66,7 +66,7 @@ static inline __m512i odd_lanes(__m512i x)
 
 /* The constants of the weights of one head, set once per tile of rows. */
 typedef struct exp_consts {
-    __m512i mult, half, d_zero, tab_lo, tab_hi, y_zero, e_max, e_low, frac, rem, ln2, x_round,
+    __m512i mult, half, d_zero, tab_lo, tab_hi, y_zero, e_max, frac, rem, ln2, x_round,
         sq_round, one_q24, e_low16;
     __m128i shift;
 } exp_consts;
@@ -128,8 +128,7 @@ softmax_row(const int32_t *s, int32_t allowed, int32_t m_old, const exp_consts *
     *m_new = m;
 
     const __m512i mv = _mm512_set1_epi32(m);
-    uint8_t *hi = lo + 64;
-    __m512i sum = _mm512_setzero_si512();
+    __m512i sum = _mm512_setzero_si512(), ev[4];
     for (int c = 0; c < 4; c++) {
         __m512i e;
         if (table) { /* one gather of the weight by difference, clamped where it is 0 */
@@ -143,9 +142,18 @@ softmax_row(const int32_t *s, int32_t allowed, int32_t m_old, const exp_consts *
             e = _mm512_maskz_mov_epi32(keep, e);
         }
         sum = _mm512_add_epi32(sum, e);
-        _mm_storeu_si128((__m128i *)(lo + 16 * c), _mm512_cvtepi32_epi8(_mm512_and_si512(e, k->e_low)));
-        _mm_storeu_si128((__m128i *)(hi + 16 * c), _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 8)));
+        ev[c] = e;
     }
+    /* the 64 weights (<= 65535) as u16 by two packs, then their low and high bytes by one
+     * pack each; packs work within 128-bit lanes, so one permute puts each row in order
+     * (8 vpmovdb, 2 uops each, before) */
+    const __m512i w01 = _mm512_packus_epi32(ev[0], ev[1]), w23 = _mm512_packus_epi32(ev[2], ev[3]);
+    const __m512i low = _mm512_set1_epi16(0xFF);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_si512(lo, _mm512_permutexvar_epi32(order, _mm512_packus_epi16(_mm512_and_si512(w01, low),
+                                                                                _mm512_and_si512(w23, low))));
+    _mm512_storeu_si512(lo + 64, _mm512_permutexvar_epi32(order, _mm512_packus_epi16(_mm512_srli_epi16(w01, 8),
+                                                                                     _mm512_srli_epi16(w23, 8))));
     return _mm512_reduce_add_epi32(sum);
 }
 
@@ -159,7 +167,6 @@ static exp_consts exp_consts_for(const qattn_tile_params *p)
         .tab_hi = _mm512_loadu_si512(qattn_exp2_neg_q24 + 16),
         .y_zero = _mm512_set1_epi32(QATTN_EXP_Y_ZERO),
         .e_max = _mm512_set1_epi32(QATTN_E_MAX),
-        .e_low = _mm512_set1_epi32(0xFF),
         .frac = _mm512_set1_epi32(0xFFFF),
         .rem = _mm512_set1_epi32(0x7FF),
         .ln2 = _mm512_set1_epi32(1453635),
