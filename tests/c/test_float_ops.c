@@ -199,6 +199,30 @@ static void rounding_boundaries(const qattn_float_ukernels *uk, const char *tier
           bad, 40 * N);
 }
 
+/* GELU on 1 in 251 of all 2^32 float bit patterns (every exponent and sign, NaNs and
+ * infinities included), bit for bit against the reference. */
+static void gelu_sweep(const qattn_float_ukernels *uk, const char *tier)
+{
+    const qattn_float_ukernels *ref = &qattn_float_ukernels_reference;
+    enum { N = 4096 };
+    static float x[N], y0[N], y1[N];
+    long bad = 0, n = 0;
+    uint64_t bits = 0;
+    while (bits < ((uint64_t)1 << 32)) {
+        int32_t m = 0;
+        for (; m < N && bits < ((uint64_t)1 << 32); m++, bits += 251) {
+            uint32_t b = (uint32_t)bits;
+            memcpy(&x[m], &b, sizeof b);
+        }
+        memcpy(y0, x, (size_t)m * sizeof *x), memcpy(y1, x, (size_t)m * sizeof *x);
+        ref->gelu(y0, (size_t)m), uk->gelu(y1, (size_t)m);
+        for (int32_t i = 0; i < m; i++)
+            bad += memcmp(&y0[i], &y1[i], sizeof *y0) != 0;
+        n += m;
+    }
+    CHECK(!bad, "%s gelu: %ld of %ld swept floats differ from the reference", tier, bad, n);
+}
+
 static void tier_kernels(const qattn_float_ukernels *uk, const char *tier)
 {
     const qattn_float_ukernels *ref = &qattn_float_ukernels_reference;
@@ -265,6 +289,7 @@ static void every_tier(void)
         }
         tier_kernels(uk, qattn_isa_name(isa));
         rounding_boundaries(uk, qattn_isa_name(isa));
+        gelu_sweep(uk, qattn_isa_name(isa));
     }
 }
 

@@ -128,7 +128,16 @@ static inline __m512 gelu16(__m512 x)
     q = _mm512_add_ps(_mm512_mul_ps(q, z), _mm512_set1_ps(QATTN_ERF_Q2));
     q = _mm512_add_ps(_mm512_mul_ps(q, z), _mm512_set1_ps(QATTN_ERF_Q1));
     q = _mm512_add_ps(_mm512_mul_ps(q, z), one);
-    __m512 r = _mm512_div_ps(_mm512_mul_ps(c, p), q);
+    /* The quotient without vdivps (a third of this function's time): a 14-bit reciprocal,
+     * one Newton step, the product and one residual correction (Markstein's scheme: Cornea,
+     * Harrison, Tang, "Scientific Computing on Itanium-based Systems", 2002). q is in
+     * [1, 167] here; the result equals the IEEE quotient for every one of the 2^32 float
+     * inputs (checked once by running both; test_float_ops sweeps 1 in 251 of them). */
+    const __m512 a = _mm512_mul_ps(c, p);
+    __m512 y = _mm512_rcp14_ps(q);
+    y = _mm512_fmadd_ps(y, _mm512_fnmadd_ps(q, y, one), y);
+    const __m512 q0 = _mm512_mul_ps(a, y);
+    __m512 r = _mm512_fmadd_ps(_mm512_fnmadd_ps(q0, q, a), y, q0);
     r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, one_from, _CMP_GE_OQ), r, one);
     const __m512 minus_one_from = _mm512_sub_ps(_mm512_setzero_ps(), one_from);
     r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, minus_one_from, _CMP_LE_OQ), r,
