@@ -39,29 +39,46 @@ static inline void amx_configure(void)
         _tile_loadconfig(&want);
 }
 
-/* Raw sums acc[i][j] = sum_t xu[i][t] * column_j[t] for rows i < 32 (ldx bytes apart) and
+/* Raw sums acc[i][j] (+)= sum_t x[i][t] * column_j[t] for rows i < 32 (ldx bytes apart) and
  * columns [32 h, 32 h + 32) of a panel (64 columns, rows of 4-input groups 256 bytes apart),
- * over inputs [0, k64) (a multiple of 64), stored as int32 rows ldc apart. */
-static inline void amx_block_32x32(const uint8_t *xu, ptrdiff_t ldx, const int8_t *panel,
-                                   int32_t k64, int h, int32_t *acc, ptrdiff_t ldc)
+ * over inputs [t0, t1) (multiples of 64): `first` starts from zero, else from acc; stored as
+ * int32 rows ldc apart. x is u8 (tdpbusd), or s8 with `signed_x` (tdpbssd). */
+static inline void amx_block_32x32(const void *x, ptrdiff_t ldx, const int8_t *panel,
+                                   int32_t t0, int32_t t1, int first, int h, int32_t *acc,
+                                   ptrdiff_t ldc, int signed_x)
 {
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    for (int32_t t = 0; t < k64; t += 64) {
+    const uint8_t *xu = x;
+    const ptrdiff_t stride = ldc * (ptrdiff_t)sizeof(int32_t);
+    int32_t *c = acc + 32 * h;
+    if (first) {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    } else {
+        _tile_loadd(0, c, stride);
+        _tile_loadd(1, c + 16, stride);
+        _tile_loadd(2, c + 16 * ldc, stride);
+        _tile_loadd(3, c + 16 * ldc + 16, stride);
+    }
+    for (int32_t t = t0; t < t1; t += 64) {
         const int8_t *b = panel + ((size_t)(t / 4) * 64 + 32 * h) * 4;
         _tile_loadd(4, xu + t, ldx);
         _tile_loadd(5, xu + 16 * ldx + t, ldx);
         _tile_loadd(6, b, 256);
         _tile_loadd(7, b + 64, 256);
-        _tile_dpbusd(0, 4, 6);
-        _tile_dpbusd(1, 4, 7);
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
+        if (signed_x) {
+            _tile_dpbssd(0, 4, 6);
+            _tile_dpbssd(1, 4, 7);
+            _tile_dpbssd(2, 5, 6);
+            _tile_dpbssd(3, 5, 7);
+        } else {
+            _tile_dpbusd(0, 4, 6);
+            _tile_dpbusd(1, 4, 7);
+            _tile_dpbusd(2, 5, 6);
+            _tile_dpbusd(3, 5, 7);
+        }
     }
-    const ptrdiff_t stride = ldc * (ptrdiff_t)sizeof(int32_t);
-    int32_t *c = acc + 32 * h;
     _tile_stored(0, c, stride);
     _tile_stored(1, c + 16, stride);
     _tile_stored(2, c + 16 * ldc, stride);

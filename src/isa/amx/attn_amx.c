@@ -4,9 +4,8 @@
  * VNNI tier's (isa/avx512vnni/attn_avx512vnni.h), so both tiers read the same packed tiles and
  * P rows. Both products are exact int32 sums, as on VNNI.
  *
- * QK^T: the packed key tile is one panel of panel_s8.h; the query rows go in u8 form
- * (q ^ 0x80) as on VNNI, 32-row blocks on tiles (amx_block_32x32), then panel_rows adds the
- * inputs past the last multiple of 64 and the offset's correction.
+ * QK^T: the packed key tile is one panel of panel_s8.h; 32-row blocks of the s8 queries on
+ * tiles (amx_block_32x32 with tdpbssd: s8 by s8, no offset to correct).
  * P.V: a P row is e_lo[64] then e_hi[64] (u8); V is [16][d][4] (keys 4g..4g+3 of column t at
  * [g][t]), which is the s8 tile operand's layout for 16 columns at a stride of 4 d bytes. 16
  * rows x 32 columns at a time: the low and high bytes' sums in 4 accumulator tiles, combined
@@ -22,28 +21,21 @@
 #include "isa/avx512vnni/attn_avx512vnni.h"
 #include "isa/avx512vnni/panel_s8.h"
 
+/* Whole 32-row blocks at a head dimension that is a multiple of 64 (every Whisper head) go on
+ * tiles as they are: tdpbssd takes the s8 queries, so neither the u8 copy nor the key sums'
+ * correction of the VNNI kernel is needed. The rest goes through the VNNI kernel. */
 static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void *packed,
                    int32_t d, int32_t *s)
 {
-    const int32_t d64 = d / 64 * 64, rows32 = rows / 32 * 32;
-    if (d64 == 0 || rows32 == 0 || !qattn_cpu_request_amx()) {
+    const int32_t rows32 = d % 64 == 0 ? rows / 32 * 32 : 0;
+    if (rows32 == 0 || !qattn_cpu_request_amx()) {
         qattn_avx512_attn_scores(q, q_stride, rows, packed, d, s);
         return;
     }
-    _Alignas(64) uint8_t xu[QATTN_TILE_ROWS * QATTN_MAX_HEAD_DIM];
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    for (int32_t r = 0; r < rows32; r++)
-        for (int32_t t = 0; t < d; t += 64) {
-            const __mmask64 m = d - t >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (d - t)) - 1;
-            _mm512_mask_storeu_epi8(xu + (size_t)r * d + t, m,
-                                    _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, q + r * q_stride + t), flip));
-        }
     amx_configure();
     for (int32_t r = 0; r < rows32; r += 32)
         for (int h = 0; h < 2; h++)
-            amx_block_32x32(xu + (size_t)r * d, d, packed, d64, h, s + r * 64, 64);
-    for (int32_t r = 0; r < rows32; r += 4) /* inputs [d64, d) and the correction */
-        panel_rows(xu + (size_t)r * d, d, 4, packed, d, d64, d, 0, 1, s + r * 64, 64, 64);
+            amx_block_32x32(q + r * q_stride, q_stride, packed, 0, d, 1, h, s + r * 64, 64, 1);
     if (rows32 < rows)
         qattn_avx512_attn_scores(q + rows32 * q_stride, q_stride, rows - rows32, packed, d,
                                  s + rows32 * 64);
