@@ -10,9 +10,9 @@
  * (x ^ 0x80, prepare_x) and panels [k/4][64][4] with the column sums (panel_s8.h). A B tile
  * is 16 columns of a panel over 64 inputs: 16 rows (groups of 4 inputs) of 64 bytes, read
  * with the panel's row stride of 256 bytes; an A tile is 16 activation rows over the same 64
- * inputs. Blocks of 32 rows x 32 columns keep 4 accumulator tiles (8 tiles in all), over k
- * blocks of 512 inputs (the sums stored and reloaded between them). The int32 sums are stored
- * raw; panel_rows then adds the inputs past the last multiple of 64
+ * inputs. Blocks of 32 rows x 32 columns keep 4 accumulator tiles (8 tiles in all) over the
+ * whole of k (k blocks of 512 measured no faster on large-v3, k up to 5120). The int32 sums
+ * are stored raw; panel_rows then adds the inputs past the last multiple of 64
  * and subtracts 128 x the column sums (its `last` step): the same exact integers as the VNNI
  * tier. Rows past the last 32, panels narrower than 64 columns and k < 64 go through
  * panel_rows alone.
@@ -45,12 +45,6 @@ static void vnni_rows(const uint8_t *xu, ptrdiff_t ldx, int32_t i0, int32_t m, c
     }
 }
 
-/* Inputs per k block: the block's slice of a task's rows (64 x 512 bytes) is read by every
- * panel of the task from L1/L2, and each panel's slice (64 x 512) by every row block. With
- * the whole of k per block, large-v3's fc2 (k = 5120) streamed 5 KB rows per tile step and
- * ran at the speed of L2. */
-enum { AMX_K_BLOCK = 512 };
-
 static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed, int32_t n,
                  int32_t k, int32_t n0, int32_t nc, int32_t *acc, ptrdiff_t ldc)
 {
@@ -58,25 +52,19 @@ static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed,
     const uint8_t *xu = (const uint8_t *)x8;
     const int32_t k64 = k / 64 * 64, m32 = m / 32 * 32;
     const int tiles = k64 > 0 && m32 > 0 && qattn_cpu_request_amx();
-    const int32_t full = tiles ? nc / 64 * 64 : 0; /* columns of whole panels on tiles */
     if (tiles)
         amx_configure();
-    for (int32_t t0 = 0; t0 < k64 && full > 0; t0 += AMX_K_BLOCK) {
-        const int32_t t1 = k64 - t0 < AMX_K_BLOCK ? k64 : t0 + AMX_K_BLOCK;
-        for (int32_t j = 0; j < full; j += 64) {
-            const int8_t *panel = (const int8_t *)packed + (size_t)((n0 + j) / 64) * panel_bytes(k);
-            for (int32_t i = 0; i < m32; i += 32)
-                for (int h = 0; h < 2; h++)
-                    amx_block_32x32(xu + i * ldx, ldx, panel, t0, t1, t0 == 0, h,
-                                    acc + i * ldc + j, ldc, 0);
-        }
-    }
     for (int32_t j = 0; j < nc; j += 64) {
         const int8_t *panel = (const int8_t *)packed + (size_t)((n0 + j) / 64) * panel_bytes(k);
-        const int32_t ncols = nc - j < 64 ? nc - j : 64, amx_rows = j < full ? m32 : 0;
-        /* inputs [k64, k), then the offset's correction: the tiles' sums become final */
-        for (int32_t r = 0; r < amx_rows; r += 4)
-            panel_rows(xu + r * ldx, ldx, 4, panel, k, k64, k, 0, 1, acc + r * ldc + j, ldc, 64);
+        const int32_t ncols = nc - j < 64 ? nc - j : 64;
+        const int32_t amx_rows = tiles && ncols == 64 ? m32 : 0;
+        for (int32_t i = 0; i < amx_rows; i += 32) {
+            for (int h = 0; h < 2; h++)
+                amx_block_32x32(xu + i * ldx, ldx, panel, 0, k64, 1, h, acc + i * ldc + j, ldc, 0);
+            /* inputs [k64, k), then the offset's correction: the sums become final */
+            for (int32_t r = i; r < i + 32; r += 4)
+                panel_rows(xu + r * ldx, ldx, 4, panel, k, k64, k, 0, 1, acc + r * ldc + j, ldc, 64);
+        }
         vnni_rows(xu, ldx, amx_rows, m, panel, k, acc + j, ldc, ncols);
     }
 }
