@@ -134,19 +134,19 @@ static double read_bandwidth_gbs(size_t bytes, int threads)
     for (int rep = -1; rep < 5; rep++) {
         read_job jobs[64];
         pthread_t tid[64];
+        char started[64] = {0};
         const size_t part = n / (size_t)threads / 4 * 4;
-        int started = 0;
         double t = bench_now();
         for (int k = 0; k < threads; k++) {
             jobs[k] = (read_job){buf + (size_t)k * part, k + 1 == threads ? n - (size_t)k * part : part, 0};
             if (k > 0 && pthread_create(&tid[k], NULL, read_part, &jobs[k]) == 0)
-                started |= 1 << (k & 31);
+                started[k] = 1;
             else if (k > 0)
                 read_part(&jobs[k]);
         }
         read_part(&jobs[0]);
         for (int k = 1; k < threads; k++)
-            if (started & (1 << (k & 31)))
+            if (started[k])
                 pthread_join(tid[k], NULL);
         t = bench_now() - t;
         for (int k = 0; k < threads; k++)
