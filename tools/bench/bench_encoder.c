@@ -204,7 +204,7 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
 int bench_encoder_main(int argc, char **argv)
 {
     int json = 0, repeats = 3, thread_list[2] = {1, 2}, n_threads = 2;
-    const char *only = NULL, *model = NULL;
+    const char *only = NULL, *model = NULL, *tier_name = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
@@ -217,21 +217,32 @@ int bench_encoder_main(int argc, char **argv)
             only = argv[++i];
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
             model = argv[++i];
+        else if (strcmp(argv[i], "--tier") == 0 && i + 1 < argc)
+            tier_name = argv[++i];
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: qattn bench encoder [--json] [--threads N] [--repeats R] [--size NAME]\n"
-                   "                          [--model PATH]\n"
+                   "                          [--model PATH] [--tier NAME]\n"
                    "One 30 s window through random-weight encoders (tiny, base, large-v3), or\n"
                    "through the model at PATH (any format qattn loads), f32 and int8 per\n"
                    "supported tier (scalar on tiny only), 1 and 2 threads (or N); median ms of R\n"
                    "runs (default 3), peak resident memory per configuration (loading included),\n"
                    "f32 time over this time, the mean split by stage, and for int8 each stage's\n"
                    "products (MACs) per second as a share of the tier's int8 peak measured now\n"
-                   "(one core's peak times the threads).\n");
+                   "(one core's peak times the threads). --tier: int8 on that tier only (scalar,\n"
+                   "avx2, avx512vnni, amx), no f32 baseline.\n");
             return 0;
         } else {
             fprintf(stderr, "qattn bench encoder: bad argument '%s' (try --help)\n", argv[i]);
             return 2;
         }
+    }
+    int tier_only = -1;
+    for (int t = 0; tier_name && t < qattn_tier_count(); t++)
+        if (strcmp(tier_name, qattn_isa_name(qattn_tier_at(t))) == 0)
+            tier_only = (int)qattn_tier_at(t);
+    if (tier_name && (tier_only < 0 || !qattn_isa_supported((qattn_isa)tier_only))) {
+        fprintf(stderr, "qattn bench encoder: no supported tier named '%s' here\n", tier_name);
+        return 2;
     }
     int first = 1, matched = 0;
     if (json)
@@ -262,14 +273,15 @@ int bench_encoder_main(int argc, char **argv)
             continue;
         matched = 1;
         double f32_ms[2] = {0, 0};
-        for (int ti = 0; ti < n_threads; ti++) {
+        for (int ti = 0; tier_only < 0 && ti < n_threads; ti++) {
             result r = run_child(sz, QATTN_PRECISION_F32, QATTN_ISA_AUTO, thread_list[ti], repeats);
             f32_ms[ti] = r.ok ? r.ms : 0;
             print_result(json, &first, sz, "f32", "openblas", thread_list[ti], &r, 0, 0);
         }
         for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
             const qattn_isa t = qattn_tier_at(ti);
-            if (!qattn_isa_supported(t) || (t == QATTN_ISA_SCALAR && (si > 0 || model)))
+            if (!qattn_isa_supported(t) || (tier_only >= 0 && (int)t != tier_only) ||
+                (tier_only < 0 && t == QATTN_ISA_SCALAR && (si > 0 || model)))
                 continue;
             const double peak = bench_peak_of(t) * 1e-9; /* GMAC/s, one core, now */
             for (int ti = 0; ti < n_threads; ti++) {
