@@ -39,18 +39,24 @@ static inline void amx_configure(void)
         _tile_loadconfig(&want);
 }
 
-/* Raw sums acc[i][j] (+)= sum_t x[i][t] * column_j[t] for rows i < 32 (ldx bytes apart) and
+/* Sums acc[i][j] (+)= sum_t x[i][t] * column_j[t] for rows i < 32 (ldx bytes apart) and
  * columns [32 h, 32 h + 32) of a panel (64 columns, rows of 4-input groups 256 bytes apart),
- * over inputs [t0, t1) (multiples of 64): `first` starts from zero, else from acc; stored as
+ * over inputs [t0, t1) (multiples of 64): `first` starts from start[j] (the same for every
+ * row: a tile loaded with a row stride of 0; start NULL: zero), else from acc; stored as
  * int32 rows ldc apart. x is u8 (tdpbusd), or s8 with `signed_x` (tdpbssd). */
 static inline void amx_block_32x32(const void *x, ptrdiff_t ldx, const int8_t *panel,
-                                   int32_t t0, int32_t t1, int first, int h, int32_t *acc,
-                                   ptrdiff_t ldc, int signed_x)
+                                   int32_t t0, int32_t t1, int first, const int32_t *start,
+                                   int h, int32_t *acc, ptrdiff_t ldc, int signed_x)
 {
     const uint8_t *xu = x;
     const ptrdiff_t stride = ldc * (ptrdiff_t)sizeof(int32_t);
     int32_t *c = acc + 32 * h;
-    if (first) {
+    if (first && start) {
+        _tile_loadd(0, start + 32 * h, 0);
+        _tile_loadd(1, start + 32 * h + 16, 0);
+        _tile_loadd(2, start + 32 * h, 0);
+        _tile_loadd(3, start + 32 * h + 16, 0);
+    } else if (first) {
         _tile_zero(0);
         _tile_zero(1);
         _tile_zero(2);

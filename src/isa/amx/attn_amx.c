@@ -35,7 +35,8 @@ static void scores(const int8_t *q, ptrdiff_t q_stride, int32_t rows, const void
     amx_configure();
     for (int32_t r = 0; r < rows32; r += 32)
         for (int h = 0; h < 2; h++)
-            amx_block_32x32(q + r * q_stride, q_stride, packed, 0, d, 1, h, s + r * 64, 64, 1);
+            amx_block_32x32(q + r * q_stride, q_stride, packed, 0, d, 1, NULL, h, s + r * 64, 64,
+                                1);
     if (rows32 < rows)
         qattn_avx512_attn_scores(q + rows32 * q_stride, q_stride, rows - rows32, packed, d,
                                  s + rows32 * 64);
