@@ -342,38 +342,47 @@ typedef struct fused_run {
     void (*next_prepare)(int8_t *x8, size_t n);
 } fused_run;
 
-/* Row i's max-abs per group of columns (qattn_gemm_fusion's group_max). */
-static void group_maxima(const fused_run *r, int32_t i, const float *row)
+/* Row i's max-abs per group of columns [c0, c0 + cols) (qattn_gemm_fusion's group_max), from
+ * row[c0] on; c0 and cols multiples of the group. */
+static void group_maxima(const fused_run *r, int32_t i, const float *row, int32_t c0,
+                         int32_t cols)
 {
     const int32_t group = r->f->group, groups = r->w->n / group;
-    for (int32_t g = 0; g < groups; g++)
-        r->f->group_max[(size_t)i * groups + g] = r->fk->max_abs(row + g * group, (size_t)group);
+    for (int32_t g = c0 / group; g < (c0 + cols) / group; g++)
+        r->f->group_max[(size_t)i * groups + g] =
+            r->fk->max_abs(row + (g * group - c0), (size_t)group);
 }
 
-/* One finished row of n floats at `row` (in the worker's buffer) through the chain. */
-static void fused_row(const fused_run *r, int32_t i, float *row, float *spare)
+/* The larger of two max_abs results, compared as max_abs compares (the bits as integers). */
+static float larger_magnitude(float a, float b)
+{
+    uint32_t x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    return y > x ? b : a;
+}
+
+/* The rest of the chain for one row whose slices are done (row: the residual's row, or the
+ * worker's buffer): LayerNorm, y, the group maxima, the next GEMM's rows. row_max: the row's
+ * max-abs from its slices, or negative (not taken: LayerNorm comes first). */
+static void finish_row(const fused_run *r, int32_t i, const float *row, float *spare,
+                       float row_max, int groups_done)
 {
     const qattn_gemm_fusion *f = r->f;
     const qattn_float_ukernels *fk = r->fk;
     const int32_t n = r->w->n;
-    if (f->gelu)
-        fk->gelu(row, (size_t)n);
-    if (f->residual) {
-        float *res = f->residual + (size_t)i * n;
-        qattn_add(res, row, (size_t)n);
-        row = res;
-    }
     if (f->ln_gamma) {
         fk->layer_norm(row, f->ln_gamma, f->ln_beta, spare, n);
         row = spare;
     }
     if (f->y)
         memcpy(f->y + i * f->ldy, row, (size_t)n * sizeof(float));
-    if (f->group_max)
-        group_maxima(r, i, row);
+    if (f->group_max && !groups_done)
+        group_maxima(r, i, row, 0, n);
     if (f->next) {
         int8_t *x8 = f->next->x8 + (size_t)i * n;
-        const float s = qattn_scale_for_max_abs(fk->max_abs(row, (size_t)n));
+        const float s = qattn_scale_for_max_abs(row_max >= 0.0f ? row_max
+                                                                : fk->max_abs(row, (size_t)n));
         f->next->sx[i] = s;
         fk->quantize(row, (size_t)n, s, x8);
         if (r->next_prepare)
@@ -381,6 +390,13 @@ static void fused_row(const fused_run *r, int32_t i, float *row, float *spare)
     }
 }
 
+/*
+ * Rows [i0, i0 + rows) against all columns, a column block at a time. The element-wise steps
+ * (the epilogue, GELU, the residual sum) and the reductions that need no LayerNorm first (the
+ * row's max-abs for the next GEMM, the group maxima) run on each row's slice of the block
+ * while it is in L1; the row then finishes (LayerNorm, y, the quantization) once all its
+ * slices are done. The same operations on the same values as the chain row by row.
+ */
 static void fused_task(void *ctx, int64_t item, int worker)
 {
     const fused_run *r = ctx;
@@ -390,21 +406,41 @@ static void fused_task(void *ctx, int64_t item, int worker)
     int32_t *acc = r->acc[worker];
     float *buf = r->buf[worker];
     const qattn_gemm_fusion *f = r->f;
+    const qattn_float_ukernels *fk = r->fk;
     /* floats only: the epilogue writes them in place, nothing follows */
     const int only_y = !f->gelu && !f->residual && !f->ln_gamma && !f->next;
     float *rows_out = only_y ? f->y + i0 * f->ldy : buf;
     const ptrdiff_t ld = only_y ? f->ldy : n;
+    const int slice_max = f->next && !f->ln_gamma;
+    const int slice_groups = f->group_max && !f->ln_gamma && cb % f->group == 0;
+    float row_max[FUSED_ROWS];
     for (int32_t n0 = 0; n0 < n; n0 += cb) {
         const int32_t cols = n - n0 < cb ? n - n0 : cb;
         product_tile(w, r->x8 + (size_t)i0 * w->k, rows, n0, cols, acc, cb);
-        for (int32_t i = 0; i < rows; i++)
-            r->fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
-                                 w->bias ? w->bias + n0 : NULL, rows_out + i * ld + n0);
+        for (int32_t i = 0; i < rows; i++) {
+            float *slice = rows_out + i * ld + n0;
+            fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
+                              w->bias ? w->bias + n0 : NULL, slice);
+            if (f->gelu)
+                fk->gelu(slice, (size_t)cols);
+            if (f->residual) {
+                float *res = f->residual + (size_t)(i0 + i) * n + n0;
+                qattn_add(res, slice, (size_t)cols);
+                slice = res;
+            }
+            if (slice_max) {
+                const float m = fk->max_abs(slice, (size_t)cols);
+                row_max[i] = n0 == 0 ? m : larger_magnitude(row_max[i], m);
+            }
+            if (slice_groups)
+                group_maxima(r, i0 + i, slice, n0, cols);
+        }
     }
-    for (int32_t i = 0; only_y && f->group_max && i < rows; i++)
-        group_maxima(r, i0 + i, rows_out + i * ld);
     for (int32_t i = 0; !only_y && i < rows; i++)
-        fused_row(r, i0 + i, buf + (size_t)i * n, buf + (size_t)r->rows * n);
+        finish_row(r, i0 + i, f->residual ? f->residual + (size_t)(i0 + i) * n : buf + (size_t)i * n,
+                   buf + (size_t)r->rows * n, slice_max ? row_max[i] : -1.0f, slice_groups);
+    for (int32_t i = 0; only_y && f->group_max && !slice_groups && i < rows; i++)
+        group_maxima(r, i0 + i, rows_out + i * ld, 0, n);
 }
 
 static qattn_status fusion_check(const qattn_gemm_weights *w, const qattn_gemm_workspace *in,

@@ -7,6 +7,7 @@
  * e = 256 e_hi + e_lo, and v is the s8 operand. Both are exact.
  */
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "attn/ukernels.h"
@@ -20,12 +21,67 @@ size_t qattn_avx512_attn_kv_tile_bytes(int32_t d)
     return panel_bytes(d) + (size_t)64 * d;
 }
 
+/* K of a whole tile (keys 0..63, absent ones zero) as its panel: output row g (64 dwords) is
+ * dword g of every key, 16 keys per gather; the column sums by vpdpbusd with ones. */
+static void pack_k_tile(const int8_t *k, ptrdiff_t stride, int32_t keys, int32_t d, int8_t *panel)
+{
+    const __m512i key_offsets = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int32_t)stride));
+    const __m512i ones = _mm512_set1_epi8(1);
+    int32_t *colsum = (int32_t *)(panel + (size_t)64 * d);
+    for (int32_t j0 = 0; j0 < 64; j0 += 16) {
+        const int32_t n = keys - j0 >= 16 ? 16 : keys - j0 <= 0 ? 0 : keys - j0;
+        const __mmask16 present = (__mmask16)((1u << n) - 1);
+        __m512i sum = _mm512_setzero_si512();
+        for (int32_t g = 0; g < d / 4; g++) {
+            const __m512i v = n ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), present,
+                                                               key_offsets, k + j0 * stride + 4 * g, 1)
+                                : _mm512_setzero_si512();
+            _mm512_storeu_si512(panel + ((size_t)g * 64 + j0) * 4, v);
+            sum = _mm512_dpbusd_epi32(sum, ones, v);
+        }
+        _mm512_storeu_si512(colsum + j0, sum);
+    }
+}
+
+/* V of a whole tile as [16][d][4]: for 4 keys and 16 columns, their bytes interleaved
+ * (two rounds of unpacks) into the 16 dwords of those columns. */
+static void pack_v_tile(const int8_t *v, ptrdiff_t stride, int32_t keys, int32_t d, int8_t *vp)
+{
+    static const int8_t absent[QATTN_MAX_HEAD_DIM]; /* zeros: the rows of absent keys */
+    for (int32_t g = 0; g < 16; g++) {
+        const int8_t *row[4];
+        for (int b = 0; b < 4; b++)
+            row[b] = 4 * g + b < keys ? v + (4 * g + b) * stride : absent;
+        for (int32_t t = 0; t < d; t += 16) {
+            const __m128i r0 = _mm_loadu_si128((const __m128i *)(row[0] + t));
+            const __m128i r1 = _mm_loadu_si128((const __m128i *)(row[1] + t));
+            const __m128i r2 = _mm_loadu_si128((const __m128i *)(row[2] + t));
+            const __m128i r3 = _mm_loadu_si128((const __m128i *)(row[3] + t));
+            const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
+            const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+            int8_t *out = vp + ((size_t)g * d + t) * 4;
+            _mm_storeu_si128((__m128i *)out, _mm_unpacklo_epi16(lo01, lo23));
+            _mm_storeu_si128((__m128i *)(out + 16), _mm_unpackhi_epi16(lo01, lo23));
+            _mm_storeu_si128((__m128i *)(out + 32), _mm_unpacklo_epi16(hi01, hi23));
+            _mm_storeu_si128((__m128i *)(out + 48), _mm_unpackhi_epi16(hi01, hi23));
+        }
+    }
+}
+
 void qattn_avx512_attn_pack_kv(const int8_t *k, const int8_t *v, ptrdiff_t stride, int32_t first,
                     int32_t keys, int32_t d, void *packed)
 {
+    int8_t *vp = (int8_t *)packed + panel_bytes(d);
+    if (first == 0 && stride <= INT32_MAX / 64) { /* a whole tile: vectors */
+        pack_k_tile(k, stride, keys, d, packed);
+        pack_v_tile(v, stride, keys, d, vp);
+        return;
+    }
+    /* keys joining a tile (a decoder's cache, a few at a time): byte by byte */
     const int32_t end = first == 0 ? 64 : keys; /* a whole tile zeroes its absent keys */
     panel_pack_columns(k, stride, first, end, keys, d, packed);
-    int8_t *vp = (int8_t *)packed + panel_bytes(d);
     for (int32_t j = first; j < end; j++)
         for (int32_t t = 0; t < d; t++)
             vp[((size_t)(j / 4) * d + t) * 4 + j % 4] = j < keys ? v[j * stride + t] : 0;
