@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "attn/attention.h"
 #include "attn/attention_tiled.h"
@@ -81,30 +82,43 @@ qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const vo
     return QATTN_OK;
 }
 
-static qattn_status make_params(const qattn_attention_desc *desc, qattn_tile_params **out)
+/* The per-head fixed-point parameters into scratch->params (grown to desc->heads). */
+static qattn_status make_params(const qattn_attention_desc *desc, qattn_attention_scratch *scratch)
 {
     if (!desc->scale_q || !desc->scale_k || !desc->scale_v || !desc->scale_out)
         return qattn_fail(QATTN_ERR_NULL, "attention: a per-head scale array is NULL");
-    qattn_tile_params *params = malloc((size_t)desc->heads * sizeof *params);
-    if (!params)
-        return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
+    if (scratch->params_heads < desc->heads) {
+        free(scratch->params);
+        scratch->params_heads = 0;
+        if (!(scratch->params = malloc((size_t)desc->heads * sizeof *scratch->params)))
+            return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
+        scratch->params_heads = desc->heads;
+    }
     for (int32_t h = 0; h < desc->heads; h++) {
-        qattn_status st = qattn_tile_params_make(&params[h], desc->head_dim, desc->scale_q[h],
-                                                 desc->scale_k[h], desc->scale_v[h],
-                                                 desc->scale_out[h]);
+        qattn_status st = qattn_tile_params_make(&scratch->params[h], desc->head_dim,
+                                                 desc->scale_q[h], desc->scale_k[h],
+                                                 desc->scale_v[h], desc->scale_out[h]);
         if (st != QATTN_OK) {
             char why[200];
             snprintf(why, sizeof why, "%s", qattn_last_error());
-            free(params);
             return qattn_fail(st, "attention: head %d: %s", h, why);
         }
     }
-    *out = params;
     return QATTN_OK;
 }
 
-qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
-                                const int8_t *k, const int8_t *v, int8_t *out)
+void qattn_attention_scratch_free(qattn_attention_scratch *scratch)
+{
+    if (!scratch)
+        return;
+    free(scratch->params), free(scratch->packed);
+    qattn_attn_workspace_free(&scratch->ws);
+    memset(scratch, 0, sizeof *scratch);
+}
+
+qattn_status qattn_attention_s8_in(const qattn_attention_desc *desc, const int8_t *q,
+                                   const int8_t *k, const int8_t *v, int8_t *out,
+                                   qattn_attention_scratch *scratch)
 {
     qattn_clear_error();
     size_t q_elems, kv_elems;
@@ -115,32 +129,41 @@ qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *
         st = qattn_tier_resolve(desc->isa, &isa);
     if (st == QATTN_OK)
         uk = qattn_attn_kernels_for(isa);
-    qattn_tile_params *params = NULL;
     if (st == QATTN_OK)
-        st = make_params(desc, &params);
+        st = make_params(desc, scratch);
     if (st != QATTN_OK)
         return st;
     qattn_attention_job job = {desc->heads, desc->len_q, desc->len_k, desc->head_dim,
-                               desc->kv_len, desc->causal, params, uk, q,
+                               desc->kv_len, desc->causal, scratch->params, uk, q,
                                {k, v, (ptrdiff_t)desc->len_k * desc->head_dim, NULL, 0, 0},
                                out, desc->threads};
-    uint8_t *packed = NULL;
     if (uk) { /* the fast tiers read K and V packed: once per call here */
         job.kv.head_tiles = (desc->len_k + QATTN_TILE_KEYS - 1) / QATTN_TILE_KEYS;
         job.kv.tile_bytes = qattn_attn_tile_bytes(uk, desc->head_dim);
         /* heads * tiles * tile_bytes <= 4096 * 65536 * ~33 KiB: checked all the same */
         size_t total;
         if (__builtin_mul_overflow((size_t)desc->heads * (size_t)job.kv.head_tiles,
-                                   job.kv.tile_bytes, &total) ||
-            !(packed = aligned_alloc(64, total))) {
-            free(params);
+                                   job.kv.tile_bytes, &total))
             return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory packing K and V");
+        if (scratch->packed_bytes < total) {
+            free(scratch->packed);
+            scratch->packed_bytes = 0;
+            if (!(scratch->packed = aligned_alloc(64, total)))
+                return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory packing K and V");
+            scratch->packed_bytes = total;
         }
-        job.kv.packed = packed;
+        job.kv.packed = scratch->packed;
         qattn_attn_pack(uk, &job.kv, desc->heads, 0, desc->len_k, desc->head_dim, desc->threads);
     }
-    st = qattn_attention_run(&job, NULL);
-    free(packed);
-    free(params);
+    return qattn_attention_run(&job, &scratch->ws);
+}
+
+qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
+                                const int8_t *k, const int8_t *v, int8_t *out)
+{
+    qattn_attention_scratch scratch;
+    memset(&scratch, 0, sizeof scratch);
+    qattn_status st = qattn_attention_s8_in(desc, q, k, v, out, &scratch);
+    qattn_attention_scratch_free(&scratch);
     return st;
 }

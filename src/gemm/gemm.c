@@ -214,7 +214,7 @@ void qattn_gemm_workspace_free(qattn_gemm_workspace *ws)
 {
     if (!ws)
         return;
-    free(ws->x8), free(ws->sx), free(ws->acc);
+    free(ws->x8), free(ws->sx), free(ws->acc), free(ws->fused_rows);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -487,9 +487,14 @@ qattn_status qattn_gemm_run_fused(const qattn_gemm_weights *w, qattn_gemm_worksp
     const int64_t items = (m + rows - 1) / rows;
     const int workers = workers_within(in, threads, items);
     const size_t buf_floats = (size_t)(rows + 1) * n;
-    float *bufs = malloc((size_t)workers * buf_floats * sizeof(float));
-    if (!bufs)
-        return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for %d rows of %d", rows, n);
+    if (in->fused_floats < (size_t)workers * buf_floats) {
+        free(in->fused_rows);
+        in->fused_floats = 0;
+        if (!(in->fused_rows = malloc((size_t)workers * buf_floats * sizeof(float))))
+            return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for %d rows of %d", rows, n);
+        in->fused_floats = (size_t)workers * buf_floats;
+    }
+    float *bufs = in->fused_rows;
     int32_t *acc[64];
     float *buf[64];
     for (int i = 0; i < workers; i++)
@@ -497,7 +502,6 @@ qattn_status qattn_gemm_run_fused(const qattn_gemm_weights *w, qattn_gemm_worksp
     fused_run r = {w, in->x8, in->sx, m, rows, cb, acc, buf, f, qattn_float_kernels(),
                    f->next && f->next_w->uk ? f->next_w->uk->prepare_x : NULL};
     qattn_parallel_for(workers, items, fused_task, &r);
-    free(bufs);
     if (f->next) {
         f->next->rows_m = m, f->next->rows_k = n;
         f->next->rows_tier = f->next_w->uk;

@@ -60,6 +60,10 @@ typedef struct qattn_gemm_workspace {
      * (what qattn_gemm_run_fused checks its weights against); rows_m = 0: none. */
     int32_t rows_m, rows_k;
     const qattn_gemm_ukernels *rows_tier;
+    /* The fused GEMMs' float rows (qattn_gemm_run_fused with this workspace as its input),
+     * grown when a call needs more and kept: fresh pages each call cost their faults. */
+    float *fused_rows;
+    size_t fused_floats;
 } qattn_gemm_workspace;
 
 qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, int32_t max_k,

@@ -15,9 +15,11 @@
  * 2 n_ctx rows). Nothing here knows instruction sets.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn/attention.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "ops/float_ops.h"
@@ -45,6 +47,7 @@ typedef struct state {
     int8_t *qkvo8; /* int8: q, k, v, out, each [heads][n_ctx][head_dim] */
     float *head_max; /* int8: [n_ctx][3 heads] each row's max |.| per q, k, v head */
     qattn_gemm_workspace ws[3]; /* int8: quantized rows of a GEMM's input, in turn; conv1's */
+    qattn_attention_scratch attn; /* int8: the attention's memory */
 } state;
 
 /*
@@ -127,7 +130,8 @@ static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, floa
         if ((st = qattn_gemm_run_fused(&L->qkv.q, b, &qkv, th)))
             return st;
         stage_done(obs, QATTN_STAGE_PROJ);
-        if ((st = qattn_self_attention_int8(enc, s->qkv, s->head_max, n, s->qkvo8, &L->o.q, a)))
+        if ((st = qattn_self_attention_int8(enc, s->qkv, s->head_max, n, s->qkvo8, &s->attn,
+                                            &L->o.q, a)))
             return st;
         stage_done(obs, QATTN_STAGE_ATTENTION);
         qattn_gemm_fusion o = {.residual = s->x, .ln_gamma = L->mlp_ln_w, .ln_beta = L->mlp_ln_b,
@@ -218,6 +222,7 @@ static void free_state(state *s)
 {
     for (int i = 0; i < 3; i++)
         qattn_gemm_workspace_free(&s->ws[i]);
+    qattn_attention_scratch_free(&s->attn);
     free(s->mel_t), free(s->col1), free(s->y1), free(s->col2), free(s->x), free(s->h);
     free(s->qkv);
     free(s->a), free(s->mlp), free(s->scores), free(s->qkvo8), free(s->head_max);
@@ -253,6 +258,65 @@ static int alloc_state(const struct qattn_encoder *enc, state *s)
     return ok;
 }
 
+/*
+ * The working memory of the encoder's last run, kept for the next: a run that allocated its
+ * own mapped tens of MB of fresh pages and paid their faults (5-8% of a base window on 2
+ * threads). One spare: a run that finds it taken (another thread's run at the same time)
+ * allocates its own, and the spare keeps one of them. Every buffer a run reads it writes
+ * first, except the zero frames at the ends of mel_t and y1, which no run writes.
+ */
+struct qattn_encoder_spare {
+    pthread_mutex_t lock;
+    state *kept; /* NULL: none */
+};
+
+struct qattn_encoder_spare *qattn_encoder_spare_new(void)
+{
+    struct qattn_encoder_spare *sp = calloc(1, sizeof *sp);
+    if (sp && pthread_mutex_init(&sp->lock, NULL) != 0)
+        free(sp), sp = NULL;
+    return sp;
+}
+
+static void state_delete(state *s)
+{
+    if (s)
+        free_state(s);
+    free(s);
+}
+
+static void spare_free(struct qattn_encoder_spare *sp)
+{
+    if (!sp)
+        return;
+    state_delete(sp->kept);
+    pthread_mutex_destroy(&sp->lock);
+    free(sp);
+}
+
+/* The spare, or new working memory; NULL when memory is short. */
+static state *take_state(const struct qattn_encoder *enc)
+{
+    pthread_mutex_lock(&enc->spare->lock);
+    state *s = enc->spare->kept;
+    enc->spare->kept = NULL;
+    pthread_mutex_unlock(&enc->spare->lock);
+    if (s)
+        return s;
+    if ((s = malloc(sizeof *s)) && !alloc_state(enc, s))
+        state_delete(s), s = NULL;
+    return s;
+}
+
+static void give_back(const struct qattn_encoder *enc, state *s)
+{
+    pthread_mutex_lock(&enc->spare->lock);
+    if (!enc->spare->kept)
+        enc->spare->kept = s, s = NULL;
+    pthread_mutex_unlock(&enc->spare->lock);
+    state_delete(s);
+}
+
 qattn_status qattn_encoder_run(const qattn_encoder *enc, const float *mel, int32_t batch, float *out)
 {
     return qattn_encoder_run_observed(enc, mel, batch, out, NULL);
@@ -273,16 +337,14 @@ qattn_status qattn_encoder_run_observed(const struct qattn_encoder *enc, const f
     for (size_t i = 0; i < mel_window * (size_t)batch; i++)
         if (!isfinite(mel[i]))
             return qattn_fail(QATTN_ERR_VALUE, "encoder_run: mel[%zu] is not finite", i);
-    state s;
-    if (!alloc_state(enc, &s)) {
-        free_state(&s);
+    state *s = take_state(enc);
+    if (!s)
         return qattn_fail(QATTN_ERR_NOMEM, "encoder_run: out of memory");
-    }
     qattn_status st = QATTN_OK;
     for (int32_t b = 0; b < batch && st == QATTN_OK; b++)
-        st = forward(enc, mel + (size_t)b * mel_window, &s,
+        st = forward(enc, mel + (size_t)b * mel_window, s,
                      out + (size_t)b * c->n_ctx * c->n_state, observer);
-    free_state(&s);
+    give_back(enc, s);
     return st;
 }
 
@@ -309,5 +371,6 @@ void qattn_encoder_free(struct qattn_encoder *enc)
         qattn_linear_free(&L->fc1), qattn_linear_free(&L->fc2);
     }
     free(enc->layers), free(enc->pos), free(enc->ln_post_w), free(enc->ln_post_b);
+    spare_free(enc->spare);
     free(enc);
 }

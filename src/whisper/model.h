@@ -55,7 +55,13 @@ struct qattn_encoder {
     float *pos;                   /* [n_ctx][d] */
     whisper_layer *layers;        /* [n_layers] */
     float *ln_post_w, *ln_post_b; /* [d] */
+    struct qattn_encoder_spare *spare; /* the last run's working memory, for the next (encoder.c) */
 };
+
+struct qattn_attention_scratch;
+
+/* The encoder's spare working memory: made empty with the encoder, freed with it. */
+struct qattn_encoder_spare *qattn_encoder_spare_new(void);
 
 /* y[m][n_out] = x[m][n_in] W^T + b in the layer's precision (linear.c). */
 qattn_status qattn_linear_run(const qattn_run *run, const whisper_linear *l, const float *x,
@@ -82,6 +88,7 @@ void qattn_self_attention_f32(const struct qattn_encoder *enc, const float *qkv,
  * no pass of their own. */
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
                                        const float *head_max, int32_t n, int8_t *scratch,
+                                       struct qattn_attention_scratch *attn,
                                        const qattn_gemm_weights *o, qattn_gemm_workspace *o_in);
 
 /* SmoothQuant at load (smoothing.c): divides the LayerNorm's channel c by s_c (gamma, beta)

@@ -347,6 +347,8 @@ qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,
     if (st != QATTN_OK)
         return st;
     struct qattn_encoder *enc = calloc(1, sizeof *enc);
+    if (enc && !(enc->spare = qattn_encoder_spare_new()))
+        free(enc), enc = NULL;
     if (!enc)
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     enc->cfg = *cfg;

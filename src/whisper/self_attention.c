@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn/attention.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "ops/float_ops.h"
@@ -101,6 +102,7 @@ static void output_row(void *ctx, int32_t i, float *row)
 
 qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const float *qkv,
                                        const float *head_max, int32_t n, int8_t *scratch,
+                                       struct qattn_attention_scratch *attn,
                                        const qattn_gemm_weights *o, qattn_gemm_workspace *o_in)
 {
     const int32_t d = enc->cfg.n_state, heads = enc->cfg.n_heads;
@@ -117,7 +119,7 @@ qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const fl
     desc.heads = heads, desc.len_q = desc.len_k = n, desc.head_dim = j.hd;
     desc.scale_q = j.sq, desc.scale_k = j.sk, desc.scale_v = j.sv, desc.scale_out = j.sv;
     desc.threads = enc->run.threads, desc.isa = enc->run.isa;
-    qattn_status st = qattn_attention_s8(&desc, j.q8, j.k8, j.v8, j.o8);
+    qattn_status st = qattn_attention_s8_in(&desc, j.q8, j.k8, j.v8, j.o8, attn);
     if (st == QATTN_OK)
         st = qattn_gemm_quantize_input_from(o, output_row, &j, n, enc->run.threads, o_in);
     free(scales);
