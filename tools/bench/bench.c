@@ -14,6 +14,7 @@
 #include "bench/bench_decoder.h"
 #include "bench/bench_encoder.h"
 #include "bench/float_attention.h"
+#include "bench/options.h"
 #include "bench/peak.h"
 #include "bench/stages.h"
 #include "core/cpu.h"
@@ -225,18 +226,13 @@ int bench_main(int argc, char **argv)
         return bench_decoder_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "mel") == 0)
         return bench_mel();
-    int json = 0, repeats = 5, thread_list[2] = {1, 2}, n_threads = 2;
+    bench_options o = bench_options_default(5, 64);
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc &&
-                 (thread_list[0] = atoi(argv[++i])) > 0)
-            n_threads = 1;
-        else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc &&
-                 (repeats = atoi(argv[++i])) > 0 && repeats <= 64)
+        const int shared = bench_options_parse(&o, argc, argv, &i);
+        if (shared > 0)
             continue;
-        else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc)
+        if (shared == 0 && strcmp(argv[i], "--shape") == 0 && i + 1 < argc)
             only = argv[++i];
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return usage(stdout, 0);
@@ -260,7 +256,7 @@ int bench_main(int argc, char **argv)
             peak[qattn_tier_at(ti)] = bench_peak_of(qattn_tier_at(ti));
     double fma_peak = have_float ? bench_peak_fma_f32(20000000) : 0.0;
 
-    if (json)
+    if (o.json)
         printf("{\"machine\": \"%s\", \"peak_mac_per_s_per_core\": {\"scalar_sse2\": %.4g, "
                "\"avx2\": %.4g, \"avx512vnni\": %.4g, \"amx\": %.4g, \"fp32_fma\": %.4g}, \"runs\": [",
                model, peak[1], peak[2], peak[3], peak[4], fma_peak);
@@ -286,21 +282,21 @@ int bench_main(int argc, char **argv)
             return 1;
         }
         double float_ms[2] = {-1, -1};
-        for (int ti = 0; ti < n_threads && have_float; ti++)
-            float_ms[ti] = time_float(s, &in, thread_list[ti], repeats);
+        for (int ti = 0; ti < o.n_threads && have_float; ti++)
+            float_ms[ti] = time_float(s, &in, o.threads[ti], o.repeats);
         for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
             const qattn_isa t = qattn_tier_at(ti);
             if (!qattn_isa_supported(t))
                 continue;
-            for (int ti = 0; ti < n_threads; ti++) {
-                int th = thread_list[ti];
-                double ms = time_int8(s, &in, t, th, t == QATTN_ISA_SCALAR ? 3 : repeats);
+            for (int ti = 0; ti < o.n_threads; ti++) {
+                int th = o.threads[ti];
+                double ms = time_int8(s, &in, t, th, t == QATTN_ISA_SCALAR ? 3 : o.repeats);
                 double gops = 2.0 * macs(s) / (ms * 1e-3) * 1e-9;
                 double pct = peak[t] > 0 ? 100.0 * macs(s) / (ms * 1e-3) / (peak[t] * th) : 0.0;
                 double ratio = float_ms[ti] > 0 ? float_ms[ti] / ms : 0.0;
                 char dims[32];
                 snprintf(dims, sizeof dims, "%dx%dx%d%s", s->heads, s->len, s->d, s->causal ? " causal" : "");
-                if (json)
+                if (o.json)
                     printf("%s\n  {\"shape\": \"%s\", \"dims\": \"%s\", \"tier\": \"%s\", \"threads\": %d, "
                            "\"ms\": %.3f, \"gops\": %.2f, \"peak_fraction\": %.4f, \"float_ms\": %.3f, "
                            "\"float_over_int8\": %.3f}",
@@ -320,9 +316,9 @@ int bench_main(int argc, char **argv)
                 if (t == QATTN_ISA_SCALAR || !qattn_isa_supported(t) ||
                     !bench_time_stages(t, in.q, in.k, in.v, s->heads, s->len, s->len, s->d, in.scales, &st))
                     continue;
-                double total = time_int8(s, &in, t, 1, repeats);
+                double total = time_int8(s, &in, t, 1, o.repeats);
                 double rest = total - st.pack_ms - st.scores_ms - st.softmax_ms - st.pv_ms;
-                if (json)
+                if (o.json)
                     printf(",\n  {\"stages\": \"%s\", \"tier\": \"%s\", \"total_ms\": %.3f, \"pack_ms\": %.3f, "
                            "\"scores_ms\": %.3f, \"softmax_ms\": %.3f, \"pv_ms\": %.3f, \"rest_ms\": %.3f, "
                            "\"softmax_gscores_per_s\": %.3f, \"softmax_table\": %s}",
@@ -337,7 +333,7 @@ int bench_main(int argc, char **argv)
         }
         free_inputs(&in);
     }
-    if (json)
+    if (o.json)
         printf("\n]}\n");
     if (!matched) {
         fprintf(stderr, "qattn bench: no shape named '%s'\n", only);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/options.h"
 #include "bench/peak.h"
 #include "core/tiers.h"
 
@@ -180,17 +181,15 @@ static void print_result(int json, int *first, const char *precision, const char
 
 int bench_decoder_main(int argc, char **argv)
 {
-    int json = 0, repeats = 3, thread_list[2] = {1, 2}, n_threads = 2, tokens = 200;
+    bench_options o = bench_options_default(3, 32);
+    int tokens = 200;
     const char *model = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc && (thread_list[0] = atoi(argv[++i])) > 0)
-            n_threads = 1;
-        else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc && (repeats = atoi(argv[++i])) > 0 &&
-                 repeats <= 32)
+        const int shared = bench_options_parse(&o, argc, argv, &i);
+        if (shared > 0)
             continue;
-        else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc && (tokens = atoi(argv[++i])) > 0)
+        if (shared == 0 && strcmp(argv[i], "--tokens") == 0 && i + 1 < argc &&
+            (tokens = atoi(argv[++i])) > 0)
             continue;
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
             model = argv[++i];
@@ -223,41 +222,41 @@ int bench_decoder_main(int argc, char **argv)
     qattn_decoder_free(probe);
     const double d = in.n_state, weights = 11.0 * d * d * in.n_layers + (double)in.n_vocab * d;
     double bw[2][2]; /* [int8, f32][thread choice]: reading the step's weights, GB/s */
-    for (int ti = 0; ti < n_threads; ti++)
+    for (int ti = 0; ti < o.n_threads; ti++)
         for (int f = 0; f < 2; f++)
-            bw[f][ti] = read_bandwidth_gbs((size_t)(weights * (f ? 4 : 1)), thread_list[ti]);
+            bw[f][ti] = read_bandwidth_gbs((size_t)(weights * (f ? 4 : 1)), o.threads[ti]);
     int first = 1;
-    if (json) {
+    if (o.json) {
         printf("{\"weights_read_gbs\": [");
-        for (int ti = 0; ti < n_threads; ti++)
+        for (int ti = 0; ti < o.n_threads; ti++)
             printf("%s{\"threads\": %d, \"int8\": %.2f, \"f32\": %.2f}", ti ? ", " : "",
-                   thread_list[ti], bw[0][ti], bw[1][ti]);
+                   o.threads[ti], bw[0][ti], bw[1][ti]);
         printf("], \"decoder_runs\": [");
     } else {
         printf("model %s: %d layers, d %d, vocabulary %d; %d tokens a run\n"
                "reading a buffer the size of a step's weights (GB/s):", model, in.n_layers,
                in.n_state, in.n_vocab, tokens);
-        for (int ti = 0; ti < n_threads; ti++)
-            printf(" %d thread%s: int8 %.1f, f32 %.1f;", thread_list[ti], thread_list[ti] > 1 ? "s" : "",
+        for (int ti = 0; ti < o.n_threads; ti++)
+            printf(" %d thread%s: int8 %.1f, f32 %.1f;", o.threads[ti], o.threads[ti] > 1 ? "s" : "",
                    bw[0][ti], bw[1][ti]);
         printf("\n%-5s %-11s %3s %9s %9s %9s %9s %8s %7s\n", "prec", "tier", "thr", "begin ms",
                "ms/token", "tokens/s", "MB/token", "GB/s", "of read");
     }
-    for (int ti = 0; ti < n_threads; ti++) {
-        result r = measure(model, QATTN_PRECISION_F32, QATTN_ISA_AUTO, thread_list[ti], repeats, tokens);
-        print_result(json, &first, "f32", "openblas", thread_list[ti], &r, weights * 4 * 1e-6, bw[1][ti]);
+    for (int ti = 0; ti < o.n_threads; ti++) {
+        result r = measure(model, QATTN_PRECISION_F32, QATTN_ISA_AUTO, o.threads[ti], o.repeats, tokens);
+        print_result(o.json, &first, "f32", "openblas", o.threads[ti], &r, weights * 4 * 1e-6, bw[1][ti]);
     }
     for (int t = qattn_tier_count() - 1; t >= 0; t--) { /* lowest tier first */
         const qattn_isa isa = qattn_tier_at(t);
         if (!qattn_isa_supported(isa) || isa == QATTN_ISA_SCALAR)
             continue;
-        for (int ti = 0; ti < n_threads; ti++) {
-            result r = measure(model, QATTN_PRECISION_INT8, isa, thread_list[ti], repeats, tokens);
-            print_result(json, &first, "int8", qattn_isa_name(isa), thread_list[ti], &r,
+        for (int ti = 0; ti < o.n_threads; ti++) {
+            result r = measure(model, QATTN_PRECISION_INT8, isa, o.threads[ti], o.repeats, tokens);
+            print_result(o.json, &first, "int8", qattn_isa_name(isa), o.threads[ti], &r,
                          weights * 1e-6, bw[0][ti]);
         }
     }
-    if (json)
+    if (o.json)
         printf("\n]}\n");
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/options.h"
 #include "bench/peak.h"
 #include "core/tiers.h"
 #include "testing/random_encoder.h"
@@ -203,17 +204,13 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
 
 int bench_encoder_main(int argc, char **argv)
 {
-    int json = 0, repeats = 3, thread_list[2] = {1, 2}, n_threads = 2;
+    bench_options o = bench_options_default(3, 32);
     const char *only = NULL, *model = NULL, *tier_name = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc && (thread_list[0] = atoi(argv[++i])) > 0)
-            n_threads = 1;
-        else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc && (repeats = atoi(argv[++i])) > 0 &&
-                 repeats <= 32)
+        const int shared = bench_options_parse(&o, argc, argv, &i);
+        if (shared > 0)
             continue;
-        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
+        if (shared == 0 && strcmp(argv[i], "--size") == 0 && i + 1 < argc)
             only = argv[++i];
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
             model = argv[++i];
@@ -245,7 +242,7 @@ int bench_encoder_main(int argc, char **argv)
         return 2;
     }
     int first = 1, matched = 0;
-    if (json)
+    if (o.json)
         printf("{\"encoder_runs\": [");
     else {
         printf("%-9s %-5s %-11s %3s %9s %8s %8s |", "size", "prec", "tier", "thr", "ms", "RSS MB",
@@ -273,10 +270,10 @@ int bench_encoder_main(int argc, char **argv)
             continue;
         matched = 1;
         double f32_ms[2] = {0, 0};
-        for (int ti = 0; tier_only < 0 && ti < n_threads; ti++) {
-            result r = run_child(sz, QATTN_PRECISION_F32, QATTN_ISA_AUTO, thread_list[ti], repeats);
+        for (int ti = 0; tier_only < 0 && ti < o.n_threads; ti++) {
+            result r = run_child(sz, QATTN_PRECISION_F32, QATTN_ISA_AUTO, o.threads[ti], o.repeats);
             f32_ms[ti] = r.ok ? r.ms : 0;
-            print_result(json, &first, sz, "f32", "openblas", thread_list[ti], &r, 0, 0);
+            print_result(o.json, &first, sz, "f32", "openblas", o.threads[ti], &r, 0, 0);
         }
         for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
             const qattn_isa t = qattn_tier_at(ti);
@@ -284,14 +281,14 @@ int bench_encoder_main(int argc, char **argv)
                 (tier_only < 0 && t == QATTN_ISA_SCALAR && (si > 0 || model)))
                 continue;
             const double peak = bench_peak_of(t) * 1e-9; /* GMAC/s, one core, now */
-            for (int ti = 0; ti < n_threads; ti++) {
-                result r = run_child(sz, QATTN_PRECISION_INT8, t, thread_list[ti], repeats);
-                print_result(json, &first, sz, "int8", qattn_isa_name(t), thread_list[ti], &r,
+            for (int ti = 0; ti < o.n_threads; ti++) {
+                result r = run_child(sz, QATTN_PRECISION_INT8, t, o.threads[ti], o.repeats);
+                print_result(o.json, &first, sz, "int8", qattn_isa_name(t), o.threads[ti], &r,
                              f32_ms[ti], peak);
             }
         }
     }
-    if (json)
+    if (o.json)
         printf("\n]}\n");
     if (!matched) {
         fprintf(stderr, "qattn bench encoder: no size named '%s'\n", only);
