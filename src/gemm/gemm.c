@@ -364,9 +364,9 @@ static float larger_magnitude(float a, float b)
 
 /* The rest of the chain for one row whose slices are done (row: the residual's row, or the
  * worker's buffer): LayerNorm, y, the group maxima, the next GEMM's rows. row_max: the row's
- * max-abs from its slices, or negative (not taken: LayerNorm comes first). */
+ * max-abs taken from its slices, or NULL (LayerNorm comes first: taken here). */
 static void finish_row(const fused_run *r, int32_t i, const float *row, float *spare,
-                       float row_max, int groups_done)
+                       const float *row_max, int groups_done)
 {
     const qattn_gemm_fusion *f = r->f;
     const qattn_float_ukernels *fk = r->fk;
@@ -381,8 +381,7 @@ static void finish_row(const fused_run *r, int32_t i, const float *row, float *s
         group_maxima(r, i, row, 0, n);
     if (f->next) {
         int8_t *x8 = f->next->x8 + (size_t)i * n;
-        const float s = qattn_scale_for_max_abs(row_max >= 0.0f ? row_max
-                                                                : fk->max_abs(row, (size_t)n));
+        const float s = qattn_scale_for_max_abs(row_max ? *row_max : fk->max_abs(row, (size_t)n));
         f->next->sx[i] = s;
         fk->quantize(row, (size_t)n, s, x8);
         if (r->next_prepare)
@@ -436,9 +435,11 @@ static void fused_task(void *ctx, int64_t item, int worker)
                 group_maxima(r, i0 + i, slice, n0, cols);
         }
     }
-    for (int32_t i = 0; !only_y && i < rows; i++)
-        finish_row(r, i0 + i, f->residual ? f->residual + (size_t)(i0 + i) * n : buf + (size_t)i * n,
-                   buf + (size_t)r->rows * n, slice_max ? row_max[i] : -1.0f, slice_groups);
+    for (int32_t i = 0; !only_y && i < rows; i++) {
+        const float *row = f->residual ? f->residual + (size_t)(i0 + i) * n : buf + (size_t)i * n;
+        finish_row(r, i0 + i, row, buf + (size_t)r->rows * n, slice_max ? &row_max[i] : NULL,
+                   slice_groups);
+    }
     for (int32_t i = 0; only_y && f->group_max && !slice_groups && i < rows; i++)
         group_maxima(r, i0 + i, rows_out + i * ld, 0, n);
 }

@@ -16,8 +16,8 @@
  * a tile), so the tiles' sums are final where k is a multiple of 64; panel_rows adds any
  * inputs past the last multiple of 64: the same exact integers as the VNNI tier. (Correcting
  * after the tiles' stores, as before, read every sum straight back: the fused GEMMs of base's
- * shapes are 2-4% faster this way.) Rows past the last 32, panels narrower than 64 columns and k < 64 go through
- * panel_rows alone.
+ * shapes are 2-4% faster this way.) Rows past the last 32, panels narrower than 64 columns
+ * and k < 64 go through panel_rows alone.
  * The tiles: isa/amx/amx_tiles.h. Linux's arch_prctl(ARCH_REQ_XCOMP_PERM) grants them.
  */
 #include <immintrin.h>
@@ -64,17 +64,19 @@ static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed,
         const int32_t amx_rows = tiles && ncols == 64 ? m32 : 0;
         if (amx_rows > 0) { /* the offset's correction, -128 x each column's sum */
             const __m512i *colsum = (const __m512i *)(panel + (size_t)64 * k);
-            for (int b = 0; b < 4; b++)
+            for (int b = 0; b < 4; b++) {
+                const __m512i times128 = _mm512_slli_epi32(_mm512_loadu_si512(colsum + b), 7);
                 _mm512_store_si512(correction + 16 * b,
-                                   _mm512_sub_epi32(_mm512_setzero_si512(),
-                                                    _mm512_slli_epi32(_mm512_loadu_si512(colsum + b), 7)));
+                                   _mm512_sub_epi32(_mm512_setzero_si512(), times128));
+            }
         }
         for (int32_t i = 0; i < amx_rows; i += 32) {
             for (int h = 0; h < 2; h++)
                 amx_block_32x32(xu + i * ldx, ldx, panel, 0, k64, 1, correction, h,
                                 acc + i * ldc + j, ldc, 0);
             for (int32_t r = i; k64 < k && r < i + 32; r += 4) /* inputs [k64, k) */
-                panel_rows(xu + r * ldx, ldx, 4, panel, k, k64, k, 0, 0, acc + r * ldc + j, ldc, 64);
+                panel_rows(xu + r * ldx, ldx, 4, panel, k, k64, k, 0, 0, acc + r * ldc + j, ldc,
+                           64);
         }
         vnni_rows(xu, ldx, amx_rows, m, panel, k, acc + j, ldc, ncols);
     }

@@ -35,8 +35,9 @@ static void pack_k_tile(const int8_t *k, ptrdiff_t stride, int32_t keys, int32_t
         const __mmask16 present = (__mmask16)((1u << n) - 1);
         __m512i sum = _mm512_setzero_si512();
         for (int32_t g = 0; g < d / 4; g++) {
+            const int8_t *column = k + j0 * stride + 4 * g; /* dword g of key j0 */
             const __m512i v = n ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), present,
-                                                               key_offsets, k + j0 * stride + 4 * g, 1)
+                                                               key_offsets, column, 1)
                                 : _mm512_setzero_si512();
             _mm512_storeu_si512(panel + ((size_t)g * 64 + j0) * 4, v);
             sum = _mm512_dpbusd_epi32(sum, ones, v);
