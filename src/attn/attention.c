@@ -14,6 +14,7 @@
 #include "attn/tile_params.h"
 #include "core/tiers.h"
 #include "core/error.h"
+#include "core/reserve.h"
 #include "core/parallel.h"
 #include "core/size.h"
 
@@ -87,13 +88,10 @@ static qattn_status make_params(const qattn_attention_desc *desc, qattn_attentio
 {
     if (!desc->scale_q || !desc->scale_k || !desc->scale_v || !desc->scale_out)
         return qattn_fail(QATTN_ERR_NULL, "attention: a per-head scale array is NULL");
-    if (scratch->params_heads < desc->heads) {
-        free(scratch->params);
-        scratch->params_heads = 0;
-        if (!(scratch->params = malloc((size_t)desc->heads * sizeof *scratch->params)))
-            return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
-        scratch->params_heads = desc->heads;
-    }
+    scratch->params = qattn_reserve(scratch->params, &scratch->params_bytes,
+                                    (size_t)desc->heads * sizeof *scratch->params);
+    if (!scratch->params)
+        return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory");
     for (int32_t h = 0; h < desc->heads; h++) {
         qattn_status st = qattn_tile_params_make(&scratch->params[h], desc->head_dim,
                                                  desc->scale_q[h], desc->scale_k[h],
@@ -143,15 +141,9 @@ qattn_status qattn_attention_s8_in(const qattn_attention_desc *desc, const int8_
         /* heads * tiles * tile_bytes <= 4096 * 65536 * ~33 KiB: checked all the same */
         size_t total;
         if (__builtin_mul_overflow((size_t)desc->heads * (size_t)job.kv.head_tiles,
-                                   job.kv.tile_bytes, &total))
+                                   job.kv.tile_bytes, &total) ||
+            !(scratch->packed = qattn_reserve(scratch->packed, &scratch->packed_bytes, total)))
             return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory packing K and V");
-        if (scratch->packed_bytes < total) {
-            free(scratch->packed);
-            scratch->packed_bytes = 0;
-            if (!(scratch->packed = aligned_alloc(64, total)))
-                return qattn_fail(QATTN_ERR_NOMEM, "attention: out of memory packing K and V");
-            scratch->packed_bytes = total;
-        }
         job.kv.packed = scratch->packed;
         qattn_attn_pack(uk, &job.kv, desc->heads, 0, desc->len_k, desc->head_dim, desc->threads);
     }

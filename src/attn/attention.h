@@ -23,7 +23,7 @@ qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const vo
  * empty one. */
 typedef struct qattn_attention_scratch {
     qattn_tile_params *params;
-    int32_t params_heads;
+    size_t params_bytes;
     uint8_t *packed;
     size_t packed_bytes;
     qattn_attn_workspace ws;

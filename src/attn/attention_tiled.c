@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/reserve.h"
 #include "core/parallel.h"
 
 /* One worker's memory: the state of a query tile and the tile-sized intermediates. */
@@ -247,13 +248,9 @@ static void build_tables(const qattn_attention_job *job, qattn_attn_workspace *w
         total += table_entries(job, h);
     if (total == 0)
         return;
-    if (ws->e_capacity < total) {
-        uint16_t *grown = alloc64(total * sizeof(uint16_t));
-        if (!grown)
-            return; /* the arithmetic gives the same weights */
-        free(ws->e_tables);
-        ws->e_tables = grown, ws->e_capacity = total;
-    }
+    ws->e_tables = qattn_reserve(ws->e_tables, &ws->e_bytes, total * sizeof(uint16_t));
+    if (!ws->e_tables)
+        return; /* the arithmetic gives the same weights */
     size_t at = 0;
     for (int32_t h = 0; h < job->heads; h++) {
         const size_t n = table_entries(job, h);

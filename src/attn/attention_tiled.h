@@ -40,8 +40,8 @@ typedef struct qattn_attn_workspace {
     int workers;
     int32_t head_dim;
     struct qattn_attn_worker *mem; /* [workers] */
-    uint16_t *e_tables;            /* the heads' weight tables (exp_table), e_capacity entries */
-    size_t e_capacity;
+    uint16_t *e_tables;            /* the heads' weight tables (exp_table), e_bytes of them */
+    size_t e_bytes;
 } qattn_attn_workspace;
 
 void qattn_attn_workspace_free(qattn_attn_workspace *ws);

@@ -11,6 +11,7 @@
 #include "core/tiers.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/reserve.h"
 #include "gemm/gemm_ukernels.h"
 #include "ops/float_ops.h"
 #include "ops/float_ukernels.h"
@@ -488,13 +489,10 @@ qattn_status qattn_gemm_run_fused(const qattn_gemm_weights *w, qattn_gemm_worksp
     const int64_t items = (m + rows - 1) / rows;
     const int workers = workers_within(in, threads, items);
     const size_t buf_floats = (size_t)(rows + 1) * n;
-    if (in->fused_floats < (size_t)workers * buf_floats) {
-        free(in->fused_rows);
-        in->fused_floats = 0;
-        if (!(in->fused_rows = malloc((size_t)workers * buf_floats * sizeof(float))))
-            return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for %d rows of %d", rows, n);
-        in->fused_floats = (size_t)workers * buf_floats;
-    }
+    in->fused_rows = qattn_reserve(in->fused_rows, &in->fused_bytes,
+                                   (size_t)workers * buf_floats * sizeof(float));
+    if (!in->fused_rows)
+        return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for %d rows of %d", rows, n);
     float *bufs = in->fused_rows;
     int32_t *acc[64];
     float *buf[64];

@@ -63,7 +63,7 @@ typedef struct qattn_gemm_workspace {
     /* The fused GEMMs' float rows (qattn_gemm_run_fused with this workspace as its input),
      * grown when a call needs more and kept: fresh pages each call cost their faults. */
     float *fused_rows;
-    size_t fused_floats;
+    size_t fused_bytes;
 } qattn_gemm_workspace;
 
 qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, int32_t max_k,
