@@ -23,7 +23,8 @@ struct qattn_attn_worker {
     int64_t *acc;      /* [64][d] */
     int32_t *scratch;  /* reference kernel: (64 + d) int32 */
     int32_t *scores;   /* fast tiers: [64][64] */
-    uint8_t *p;        /* fast tiers: [64][QATTN_P_ROW_BYTES] */
+    uint8_t *p;        /* fast tiers: [QATTN_PV_TILES_MAX][64][QATTN_P_ROW_BYTES] */
+    uint32_t *alpha;   /* fast tiers with pv_tiles: [QATTN_PV_TILES_MAX][64] rescales */
     int32_t *allowed, *m_new, *sums; /* fast tiers: [64] each, a key tile's per-row results */
 };
 
@@ -90,15 +91,26 @@ static int64_t causal_offset(const qattn_attention_job *j, int32_t h)
     return QATTN_NO_CAUSAL;
 }
 
-/* One key tile through the tier's microkernels, then the state update of the reference. */
+static const uint8_t *packed_tile(const qattn_attention_job *j, int32_t h, int32_t kt)
+{
+    return j->kv.packed + ((size_t)h * j->kv.head_tiles + kt) * j->kv.tile_bytes;
+}
+
+/* One key tile through the tier's microkernels, then the state update of the reference. Its
+ * P rows go to slot `slot` of the worker's P rows. A tier with pv_tiles gets the rescales in
+ * the slot's alphas and applies them with the P.V of the slots (flush_pv); else both are
+ * done here. */
 static void absorb_fast(const run *r, int32_t h, const qattn_tile_state *st, const int8_t *q,
-                        int64_t diag, int32_t kt, int32_t keys, const struct qattn_attn_worker *m)
+                        int64_t diag, int32_t kt, int32_t keys, const struct qattn_attn_worker *m,
+                        int32_t slot)
 {
     const qattn_attention_job *j = r->job;
     const qattn_attn_ukernels *uk = j->uk;
     const qattn_tile_params *p = &j->params[h];
     const int32_t d = st->head_dim;
-    const uint8_t *packed = j->kv.packed + ((size_t)h * j->kv.head_tiles + kt) * j->kv.tile_bytes;
+    const uint8_t *packed = packed_tile(j, h, kt);
+    uint8_t *p_rows = m->p + (size_t)slot * QATTN_TILE_ROWS * QATTN_P_ROW_BYTES;
+    uint32_t *alpha = uk->pv_tiles ? m->alpha + (size_t)slot * QATTN_TILE_ROWS : NULL;
     uk->scores(q, d, st->rows, packed, d, m->scores);
     for (int32_t i = 0; i < st->rows; i++) {
         int32_t allowed = keys;
@@ -108,17 +120,32 @@ static void absorb_fast(const run *r, int32_t h, const qattn_tile_state *st, con
         }
         m->allowed[i] = allowed;
     }
-    uk->softmax_rows(m->scores, st->rows, m->allowed, st->row_max, p, r->e_table[h], m->p,
+    uk->softmax_rows(m->scores, st->rows, m->allowed, st->row_max, p, r->e_table[h], p_rows,
                      m->m_new, m->sums);
     for (int32_t i = 0; i < st->rows; i++) {
-        if (m->allowed[i] == 0)
-            continue; /* weights 0, state untouched, as the reference skips the row */
-        uint32_t alpha = qattn_tile_raise_max(&st->row_max[i], &st->row_sum[i], m->m_new[i], p);
-        if (alpha != 65536)
-            uk->rescale(st->acc + (size_t)i * d, d, alpha);
-        st->row_sum[i] += m->sums[i];
+        uint32_t a = 65536; /* allowed = 0: weights 0, state untouched, as the reference skips
+                             * the row */
+        if (m->allowed[i] != 0) {
+            if (m->m_new[i] > st->row_max[i]) /* else raise_max leaves all as it is */
+                a = qattn_tile_raise_max(&st->row_max[i], &st->row_sum[i], m->m_new[i], p);
+            st->row_sum[i] += m->sums[i];
+        }
+        if (alpha)
+            alpha[i] = a;
+        else if (a != 65536)
+            uk->rescale(st->acc + (size_t)i * d, d, a);
     }
-    uk->pv(m->p, st->rows, packed, d, st->acc);
+    if (!alpha)
+        uk->pv(p_rows, st->rows, packed, d, st->acc);
+}
+
+/* The P.V of the `tiles` key tiles from first_kt whose P rows and rescales wait in the slots. */
+static void flush_pv(const qattn_attention_job *j, int32_t h, const qattn_tile_state *st,
+                     const struct qattn_attn_worker *m, int32_t first_kt, int32_t tiles)
+{
+    if (tiles > 0)
+        j->uk->pv_tiles(m->p, st->rows, tiles, packed_tile(j, h, first_kt), j->kv.tile_bytes,
+                        m->alpha, st->head_dim, st->acc);
 }
 
 static void query_tile_task(void *ctx, int64_t item, int worker)
@@ -138,19 +165,31 @@ static void query_tile_task(void *ctx, int64_t item, int worker)
 
     qattn_tile_state st = {rows, hd, m->row_max, m->row_sum, m->acc};
     qattn_tile_begin(&st);
-    for (int32_t key0 = 0; key0 < valid; key0 += QATTN_TILE_KEYS) {
+    const int32_t slots = j->uk && j->uk->pv_tiles ? QATTN_PV_TILES_MAX : 1;
+    int32_t pending = 0; /* key tiles absorbed whose P.V waits (pv_tiles) */
+    int32_t key0 = 0;
+    for (; key0 < valid; key0 += QATTN_TILE_KEYS) {
         /* tile-local diagonal: row i sees tile key t iff t <= i + row0 + c - key0 */
         const int64_t diag = c == QATTN_NO_CAUSAL ? QATTN_NO_CAUSAL : row0 + c - key0;
         if (diag != QATTN_NO_CAUSAL && diag + rows - 1 < 0)
             break; /* no row of this tile reaches these keys, nor any later ones */
         int32_t keys = valid - key0 < QATTN_TILE_KEYS ? valid - key0 : QATTN_TILE_KEYS;
-        if (j->uk)
-            absorb_fast(r, h, &st, q, diag, key0 / QATTN_TILE_KEYS, keys, m);
+        const int32_t kt = key0 / QATTN_TILE_KEYS;
+        if (j->uk && slots > 1) {
+            absorb_fast(r, h, &st, q, diag, kt, keys, m, pending);
+            if (++pending == slots) {
+                flush_pv(j, h, &st, m, kt + 1 - pending, pending);
+                pending = 0;
+            }
+        } else if (j->uk)
+            absorb_fast(r, h, &st, q, diag, kt, keys, m, 0);
         else
             qattn_tile_absorb(&st, p, q, hd, k + (size_t)key0 * hd, v + (size_t)key0 * hd, hd,
                               keys, diag == QATTN_NO_CAUSAL ? QATTN_NO_CAUSAL : (int32_t)diag,
                               m->scratch);
     }
+    if (pending > 0) /* key0 is one tile past the last absorbed one */
+        flush_pv(j, h, &st, m, key0 / QATTN_TILE_KEYS - pending, pending);
     int8_t *out = j->out + ((size_t)h * j->len_q + row0) * hd;
     if (j->uk && j->uk->finish)
         j->uk->finish(&st, p, out, hd);
@@ -166,17 +205,19 @@ static int alloc_worker(struct qattn_attn_worker *m, int32_t d)
     m->acc = alloc64(rows * d * sizeof(int64_t));
     m->scratch = alloc64(((size_t)QATTN_TILE_KEYS + d) * sizeof(int32_t));
     m->scores = alloc64(rows * QATTN_TILE_KEYS * sizeof(int32_t));
-    m->p = alloc64(rows * QATTN_P_ROW_BYTES);
+    m->p = alloc64(QATTN_PV_TILES_MAX * rows * QATTN_P_ROW_BYTES);
+    m->alpha = alloc64(QATTN_PV_TILES_MAX * rows * sizeof(uint32_t));
     m->allowed = alloc64(3 * rows * sizeof(int32_t));
     if (m->allowed)
         m->m_new = m->allowed + rows, m->sums = m->allowed + 2 * rows;
-    return m->row_max && m->row_sum && m->acc && m->scratch && m->scores && m->p && m->allowed;
+    return m->row_max && m->row_sum && m->acc && m->scratch && m->scores && m->p && m->alpha &&
+           m->allowed;
 }
 
 static void free_worker(struct qattn_attn_worker *m)
 {
     free(m->row_max), free(m->row_sum), free(m->acc), free(m->scratch);
-    free(m->scores), free(m->p), free(m->allowed);
+    free(m->scores), free(m->p), free(m->alpha), free(m->allowed);
 }
 
 void qattn_attn_workspace_free(qattn_attn_workspace *ws)

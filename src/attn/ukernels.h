@@ -60,7 +60,19 @@ typedef struct qattn_attn_ukernels {
      * uses the reference's. */
     void (*finish)(const qattn_tile_state *st, const qattn_tile_params *p, int8_t *out,
                    ptrdiff_t out_stride);
+    /* Optional (NULL: the glue calls rescale and pv tile by tile). `tiles` (1..
+     * QATTN_PV_TILES_MAX) consecutive key tiles in order, as rescale and pv would take them:
+     * for each kt < tiles, every row r < rows with alpha[kt * 64 + r] != 65536 has its
+     * accumulators rescaled by that alpha, then acc[r * head_dim + t] += sum_j e_rj v_jt over
+     * tile kt's P rows (at p_rows + kt * 64 * QATTN_P_ROW_BYTES) and its packed K/V (at
+     * packed + kt * tile_bytes). */
+    void (*pv_tiles)(const void *p_rows, int32_t rows, int32_t tiles, const void *packed,
+                     size_t tile_bytes, const uint32_t *alpha, int32_t head_dim, int64_t *acc);
 } qattn_attn_ukernels;
+
+/* The most key tiles one pv_tiles call takes: the glue keeps their P rows (64 KiB each for
+ * 64 rows), and the AMX tier's int32 byte sums hold 1024. */
+#define QATTN_PV_TILES_MAX 16
 
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx2;
 extern const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni;

@@ -2,7 +2,8 @@
  * Each tier's microkernels one by one against the scalar reference, tolerance zero, from one
  * shape list (rows, keys, head_dim, score gain): scores from packed K (pack + scores), the
  * softmax row (its weights read back through P.V with V the identity; the maximum, the sum;
- * rows whose exponents reach zero; allowed = 0), P.V with random V, and the rescale. The
+ * rows whose exponents reach zero; allowed = 0), P.V with random V, the rescale, and P.V over
+ * several key tiles with rescales between them (pv_tiles, where a tier has it). The
  * GEMM kernel at the largest K it supports with every operand at -128 or 127 (the int32
  * accumulator's edge). The references are the tile kernel's own functions (tile_kernel.h)
  * and plain int64 dot products written here.
@@ -28,6 +29,7 @@ static const shape shapes[] = {
     {1, 1, 16, 0.02f},  {4, 64, 64, 0.02f},  {5, 63, 32, 0.05f},  {64, 64, 64, 0.03f},
     {3, 17, 128, 0.1f}, {7, 64, 256, 0.02f}, {64, 40, 48, 0.3f},  {2, 64, 64, 5.0f},
     {9, 33, 80, 1e-5f}, {1, 64, 208, 1.0f},  {33, 2, 16, 0.5f},   {64, 64, 144, 0.08f},
+    {17, 64, 128, 0.04f}, {48, 50, 32, 0.2f}, {64, 64, 64, 6.0f},
 };
 
 static uint64_t state = 0x2545F4914F6CDD1Dull;
@@ -224,6 +226,62 @@ static void attention_kernels(const qattn_attn_ukernels *uk, const char *tier, c
     free(acc), free(eacc), free(before), free(mine), free(ref);
 }
 
+/* P.V over several key tiles (pv_tiles) against the reference's order written here in int64:
+ * per tile, rows whose alpha is not 65536 rescaled (qattn_tile_rescale_acc), then sum_j e v.
+ * The weights are random P rows of the tier's layout (every u16 value possible), read back
+ * through P.V with V = identity (checked above); V at random or at -128/127; rescales at a
+ * few rows of a few tiles, at every row of one, at none of others; accumulators from 0 to
+ * ~2^40 of either sign. */
+static void pv_over_tiles(const qattn_attn_ukernels *uk, const char *tier, const shape *sh,
+                          int32_t tiles)
+{
+    const int32_t R = sh->rows, KEYS = sh->keys, D = sh->head_dim;
+    const size_t tile_bytes = (uk->kv_tile_bytes(D) + 63) / 64 * 64;
+    const size_t p_tile = (size_t)64 * QATTN_P_ROW_BYTES;
+    uint8_t *packed = alloc64(tile_bytes * tiles), *eye_packed = alloc64(uk->kv_tile_bytes(64));
+    uint8_t *prow = alloc64(p_tile * tiles);
+    int8_t *v = malloc((size_t)tiles * 64 * D), *eye = calloc((size_t)64 * 64, 1);
+    int64_t *e = calloc((size_t)tiles * 64 * 64, 8), *acc = malloc((size_t)64 * D * 8);
+    int64_t *want = malloc((size_t)64 * D * 8);
+    uint32_t *alpha = malloc((size_t)tiles * 64 * 4);
+    for (int32_t j = 0; j < 64; j++)
+        eye[j * 64 + j] = 1;
+    uk->pack_kv(eye, eye, 64, 0, 64, 64, eye_packed);
+    for (int32_t kt = 0; kt < tiles; kt++) {
+        int8_t *vt = v + (size_t)kt * 64 * D;
+        for (int32_t i = 0; i < 64 * D; i++)
+            vt[i] = sh->gain >= 5.0f ? ((i + kt) % 5 ? 127 : -128) : rnd8();
+        uk->pack_kv(vt, vt, D, 0, KEYS, D, packed + kt * tile_bytes); /* K unused */
+        for (size_t b = 0; b < p_tile; b++)
+            prow[kt * p_tile + b] = (uint8_t)next_u32();
+        uk->pv(prow + kt * p_tile, R, eye_packed, 64, e + (size_t)kt * 64 * 64);
+        for (int32_t r = 0; r < 64; r++) {
+            const uint32_t u = next_u32();
+            alpha[kt * 64 + r] = kt % 3 == 1 ? u % 65537 : kt % 3 == 2 && u % 7 == 0 ? u % 65537 : 65536;
+        }
+    }
+    for (int32_t i = 0; i < R * D; i++) {
+        const int64_t big = (int64_t)(((uint64_t)next_u32() << 32 | next_u32()) >> (24 + i % 40));
+        acc[i] = want[i] = i % 2 ? -big : big;
+    }
+    for (int32_t kt = 0; kt < tiles; kt++)
+        for (int32_t r = 0; r < R; r++) {
+            int64_t *row = want + (size_t)r * D;
+            if (alpha[kt * 64 + r] != 65536)
+                qattn_tile_rescale_acc(row, D, alpha[kt * 64 + r]);
+            for (int32_t t = 0; t < D; t++)
+                for (int32_t j = 0; j < KEYS; j++)
+                    row[t] += e[((size_t)kt * 64 + r) * 64 + j] * v[((size_t)kt * 64 + j) * D + t];
+        }
+    uk->pv_tiles(prow, R, tiles, packed, tile_bytes, alpha, D, acc);
+    int bad = 0;
+    for (int32_t i = 0; i < R * D; i++)
+        bad += acc[i] != want[i];
+    CHECK(!bad, "%s pv_tiles rows %d keys %d d %d tiles %d: %d wrong", tier, R, KEYS, D, tiles, bad);
+    free(packed), free(eye_packed), free(prow), free(v), free(eye), free(e), free(acc), free(want);
+    free(alpha);
+}
+
 /* The GEMM kernel at K = QATTN_GEMM_MAX_K with every operand at -128 or 127. */
 static void gemm_at_the_edge(const struct qattn_gemm_ukernels *uk, const char *tier)
 {
@@ -270,8 +328,13 @@ int main(void)
             continue;
         }
         printf("tier %-11s attention %s, gemm %s\n", qattn_isa_name(isa), a ? a->name : "-", g ? g->name : "-");
-        for (size_t i = 0; a && i < sizeof shapes / sizeof *shapes; i++)
+        for (size_t i = 0; a && i < sizeof shapes / sizeof *shapes; i++) {
             attention_kernels(a, qattn_isa_name(isa), &shapes[i]);
+            if (a->pv_tiles) {
+                pv_over_tiles(a, qattn_isa_name(isa), &shapes[i], 1 + (int32_t)i % 3);
+                pv_over_tiles(a, qattn_isa_name(isa), &shapes[i], QATTN_PV_TILES_MAX);
+            }
+        }
         if (g)
             gemm_at_the_edge(g, qattn_isa_name(isa));
     }

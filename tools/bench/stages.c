@@ -3,6 +3,7 @@
 #include "bench/stages.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "attn/tile_params.h"
 #include "bench/peak.h"
@@ -78,14 +79,32 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
     out->softmax_ms = softmax_s * 1e3;
     out->softmax_gscores = (double)lanes / softmax_s * 1e-9;
 
+    /* P.V as the glue calls it: tile by tile, or QATTN_PV_TILES_MAX tiles a call (pv_tiles,
+     * no rescale between them: a row's maximum rises at a few tiles of the 24) */
+    uint32_t alpha[QATTN_PV_TILES_MAX * 64];
+    for (int i = 0; i < QATTN_PV_TILES_MAX * 64; i++)
+        alpha[i] = 65536;
+    uint8_t *pr_tiles = uk->pv_tiles ? aligned_alloc(64, QATTN_PV_TILES_MAX * 64 * QATTN_P_ROW_BYTES) : NULL;
+    for (int i = 0; pr_tiles && i < QATTN_PV_TILES_MAX; i++)
+        memcpy(pr_tiles + (size_t)i * 64 * QATTN_P_ROW_BYTES, pr, 64 * QATTN_P_ROW_BYTES);
     t = bench_now();
     for (int h = 0; h < heads; h++)
         for (int qt = 0; qt < q_tiles; qt++) {
             int rows = len_q - qt * 64 < 64 ? len_q - qt * 64 : 64;
-            for (int kt = 0; kt < k_tiles; kt++)
-                uk->pv(pr, rows, packed + ((size_t)h * k_tiles + kt) * tile_bytes, d, acc);
+            for (int kt = 0; kt < k_tiles;) {
+                const uint8_t *tile = packed + ((size_t)h * k_tiles + kt) * tile_bytes;
+                if (pr_tiles) {
+                    int n = k_tiles - kt < QATTN_PV_TILES_MAX ? k_tiles - kt : QATTN_PV_TILES_MAX;
+                    uk->pv_tiles(pr_tiles, rows, n, tile, tile_bytes, alpha, d, acc);
+                    kt += n;
+                } else {
+                    uk->pv(pr, rows, tile, d, acc);
+                    kt++;
+                }
+            }
         }
     out->pv_ms = (bench_now() - t) * 1e3;
+    free(pr_tiles);
     out->softmax_table = table != NULL;
     free(packed), free(s), free(pr), free(acc), free(table);
     return 1;

@@ -223,5 +223,5 @@ static void rescale(int64_t *acc, int32_t n, uint32_t alpha)
 }
 
 const qattn_attn_ukernels qattn_attn_ukernels_avx2 = {
-    "avx2", kv_tile_bytes, pack_kv, scores, softmax_rows, NULL, pv, rescale, NULL,
+    "avx2", kv_tile_bytes, pack_kv, scores, softmax_rows, NULL, pv, rescale, NULL, NULL,
 };

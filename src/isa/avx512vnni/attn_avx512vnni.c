@@ -409,5 +409,5 @@ void qattn_avx512_attn_finish(const qattn_tile_state *st, const qattn_tile_param
 const qattn_attn_ukernels qattn_attn_ukernels_avx512vnni = {
     "avx512vnni", qattn_avx512_attn_kv_tile_bytes, qattn_avx512_attn_pack_kv,
     qattn_avx512_attn_scores, qattn_avx512_attn_softmax_rows, qattn_avx512_attn_exp_table,
-    qattn_avx512_attn_pv, qattn_avx512_attn_rescale, qattn_avx512_attn_finish,
+    qattn_avx512_attn_pv, qattn_avx512_attn_rescale, qattn_avx512_attn_finish, NULL,
 };
