@@ -164,12 +164,16 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
                          const char *tier, int threads, const result *r, double f32_ms,
                          double peak_gmacs)
 {
-    double ratio = f32_ms > 0 && r->ms > 0 ? f32_ms / r->ms : 0.0;
+    /* f32 over this, where f32 ran in the same run (not with --tier): else "-" / null */
+    const double ratio = f32_ms > 0 && r->ms > 0 ? f32_ms / r->ms : 0.0;
+    char ratio_text[32] = "null";
+    if (ratio > 0)
+        snprintf(ratio_text, sizeof ratio_text, "%.3f", ratio);
     if (json) {
         printf("%s\n  {\"size\": \"%s\", \"precision\": \"%s\", \"tier\": \"%s\", \"threads\": %d, "
-               "\"ok\": %s, \"ms\": %.2f, \"peak_rss_mb\": %.1f, \"f32_over_this\": %.3f, \"stages_ms\": {",
+               "\"ok\": %s, \"ms\": %.2f, \"peak_rss_mb\": %.1f, \"f32_over_this\": %s, \"stages_ms\": {",
                *first ? "" : ",", sz->name, precision, tier, threads, r->ok ? "true" : "false",
-               r->ms, r->max_rss_kb / 1024.0, ratio);
+               r->ms, r->max_rss_kb / 1024.0, ratio_text);
         for (int s = 0; s < QATTN_STAGE_COUNT; s++)
             printf("%s\"%s\": %.2f", s ? ", " : "", stage_names[s], r->stage_ms[s]);
         printf("}, \"stages_share_of_peak\": {");
@@ -181,8 +185,12 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
     } else if (!r->ok) {
         printf("%-9s %-5s %-11s %3d   failed (out of memory?)\n", sz->name, precision, tier, threads);
     } else {
-        printf("%-9s %-5s %-11s %3d %9.1f %8.1f %7.2fx |", sz->name, precision, tier, threads,
-               r->ms, r->max_rss_kb / 1024.0, ratio);
+        printf("%-9s %-5s %-11s %3d %9.1f %8.1f ", sz->name, precision, tier, threads, r->ms,
+               r->max_rss_kb / 1024.0);
+        if (ratio > 0)
+            printf("%7.2fx |", ratio);
+        else
+            printf("%8s |", "-");
         for (int s = 0; s < QATTN_STAGE_COUNT; s++)
             printf(" %8.1f", r->stage_ms[s]);
         printf("\n");
