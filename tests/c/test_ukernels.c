@@ -257,7 +257,8 @@ static void pv_over_tiles(const qattn_attn_ukernels *uk, const char *tier, const
         uk->pv(prow + kt * p_tile, R, eye_packed, 64, e + (size_t)kt * 64 * 64);
         for (int32_t r = 0; r < 64; r++) {
             const uint32_t u = next_u32();
-            alpha[kt * 64 + r] = kt % 3 == 1 ? u % 65537 : kt % 3 == 2 && u % 7 == 0 ? u % 65537 : 65536;
+            const int rises = kt % 3 == 1 || (kt % 3 == 2 && u % 7 == 0);
+            alpha[kt * 64 + r] = rises ? u % 65537 : 65536;
         }
     }
     for (int32_t i = 0; i < R * D; i++) {
@@ -277,7 +278,8 @@ static void pv_over_tiles(const qattn_attn_ukernels *uk, const char *tier, const
     int bad = 0;
     for (int32_t i = 0; i < R * D; i++)
         bad += acc[i] != want[i];
-    CHECK(!bad, "%s pv_tiles rows %d keys %d d %d tiles %d: %d wrong", tier, R, KEYS, D, tiles, bad);
+    CHECK(!bad, "%s pv_tiles rows %d keys %d d %d tiles %d: %d wrong", tier, R, KEYS, D, tiles,
+          bad);
     free(packed), free(eye_packed), free(prow), free(v), free(eye), free(e), free(acc), free(want);
     free(alpha);
 }

@@ -84,7 +84,8 @@ int bench_time_stages(qattn_isa isa, const int8_t *q, const int8_t *k, const int
     uint32_t alpha[QATTN_PV_TILES_MAX * 64];
     for (int i = 0; i < QATTN_PV_TILES_MAX * 64; i++)
         alpha[i] = 65536;
-    uint8_t *pr_tiles = uk->pv_tiles ? aligned_alloc(64, QATTN_PV_TILES_MAX * 64 * QATTN_P_ROW_BYTES) : NULL;
+    uint8_t *pr_tiles =
+        uk->pv_tiles ? aligned_alloc(64, QATTN_PV_TILES_MAX * 64 * QATTN_P_ROW_BYTES) : NULL;
     for (int i = 0; pr_tiles && i < QATTN_PV_TILES_MAX; i++)
         memcpy(pr_tiles + (size_t)i * 64 * QATTN_P_ROW_BYTES, pr, 64 * QATTN_P_ROW_BYTES);
     t = bench_now();
