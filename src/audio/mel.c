@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "ops/float_ops.h"
 #include "qattn.h"
 
 #define N_FFT 400
@@ -159,9 +160,9 @@ qattn_status qattn_log_mel(const float *audio, size_t samples, int32_t n_mels, i
                           samples, N_FFT / 2 + 1);
     if (samples > ((size_t)1 << 34))
         return qattn_fail(QATTN_ERR_SIZE, "log_mel: %zu samples is too long", samples);
-    for (size_t i = 0; i < samples; i++)
-        if (!isfinite(audio[i]))
-            return qattn_fail(QATTN_ERR_VALUE, "log_mel: sample %zu is not finite", i);
+    const size_t bad = qattn_first_non_finite(audio, samples);
+    if (bad < samples)
+        return qattn_fail(QATTN_ERR_VALUE, "log_mel: sample %zu is not finite", bad);
     pthread_once(&plan_once, make_plan);
     if (!plan)
         return qattn_fail(QATTN_ERR_NOMEM, "log_mel: FFTW could not plan the transform");

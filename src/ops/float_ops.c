@@ -130,6 +130,30 @@ void qattn_softmax_rows(float *s, int32_t m, int32_t n, ptrdiff_t ld, int32_t th
 
 /* --- Elementwise, quantization ------------------------------------------------------------- */
 
+/* Blocks of 1024 by a test without branches (exponent bits all ones), which the compiler
+ * vectorizes: a 30 s mel window (240 k values) took 0.4 ms value by value with isfinite's
+ * early exit, ~10% of the encoder's first stage. A block that has one is searched again. */
+size_t qattn_first_non_finite(const float *x, size_t n)
+{
+    enum { BLOCK = 1024 };
+    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
+        const size_t end = n - i0 < BLOCK ? n : i0 + BLOCK;
+        uint32_t bad = 0;
+        for (size_t i = i0; i < end; i++) {
+            uint32_t bits;
+            memcpy(&bits, x + i, sizeof bits);
+            bad |= (bits & 0x7F800000u) == 0x7F800000u;
+        }
+        for (size_t i = i0; bad && i < end; i++) {
+            uint32_t bits;
+            memcpy(&bits, x + i, sizeof bits);
+            if ((bits & 0x7F800000u) == 0x7F800000u)
+                return i;
+        }
+    }
+    return n;
+}
+
 void qattn_add(float *x, const float *y, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -27,6 +27,9 @@ void qattn_softmax_rows(float *s, int32_t m, int32_t n, ptrdiff_t ld, int32_t th
 /* x += y over n floats. */
 void qattn_add(float *x, const float *y, size_t n);
 
+/* The index of the first NaN or infinity in x[0, n), or n if there is none. */
+size_t qattn_first_non_finite(const float *x, size_t n);
+
 /* max |x| over a rows x cols block (rows ld floats apart). */
 float qattn_max_abs_block(const float *x, int32_t rows, int32_t cols, ptrdiff_t ld);
 

@@ -124,9 +124,9 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
         return qattn_fail(QATTN_ERR_ARG, "decoder_begin: %d sequences (1 to 64)", max_seqs);
     const size_t d = (size_t)dec->n_state, a = (size_t)n_audio, ctx = (size_t)dec->n_text_ctx;
     const size_t layers = (size_t)dec->n_layers, seqs = (size_t)max_seqs;
-    for (size_t i = 0; i < a * d; i++)
-        if (!isfinite(features[i]))
-            return qattn_fail(QATTN_ERR_VALUE, "decoder_begin: features[%zu] is not finite", i);
+    const size_t bad = qattn_first_non_finite(features, a * d);
+    if (bad < a * d)
+        return qattn_fail(QATTN_ERR_VALUE, "decoder_begin: features[%zu] is not finite", bad);
     qattn_decoder_state *s = calloc(1, sizeof *s);
     if (!s)
         return qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");

@@ -348,9 +348,9 @@ qattn_status qattn_encoder_run_observed(const struct qattn_encoder *enc, const f
     if (batch < 1 || (size_t)batch > SIZE_MAX / ((size_t)c->n_mels * 2 * c->n_ctx * sizeof(float)))
         return qattn_fail(QATTN_ERR_SIZE, "encoder_run: batch = %d", batch);
     const size_t mel_window = (size_t)c->n_mels * 2 * c->n_ctx;
-    for (size_t i = 0; i < mel_window * (size_t)batch; i++)
-        if (!isfinite(mel[i]))
-            return qattn_fail(QATTN_ERR_VALUE, "encoder_run: mel[%zu] is not finite", i);
+    const size_t bad = qattn_first_non_finite(mel, mel_window * (size_t)batch);
+    if (bad < mel_window * (size_t)batch)
+        return qattn_fail(QATTN_ERR_VALUE, "encoder_run: mel[%zu] is not finite", bad);
     state *s = take_state(enc);
     if (!s)
         return qattn_fail(QATTN_ERR_NOMEM, "encoder_run: out of memory");

@@ -1,13 +1,14 @@
 /*
  * The float operations of a Whisper layer (ops/float_ops.h) against double-precision
  * references written here from their definitions with libm (erf, exp, sqrt): LayerNorm,
- * GELU, softmax, block quantization (the rule checked with lrint of the float32 quotient)
- * and dequantization. Bounds are a few float32 roundings of the result.
+ * GELU, softmax, block quantization (the rule checked with lrint of the float32 quotient),
+ * dequantization, and the search for a non-finite value. Bounds are a few float32 roundings of the result.
  *
  * Then every tier's float microkernels (ops/float_ukernels.h) against the reference table,
  * bit for bit, on every tier this machine runs: lengths around the vector widths and their
  * tails, ties of the rounding, saturation, NaN, infinities, signed zeros, GELU's clamp edges.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -293,8 +294,38 @@ static void every_tier(void)
     }
 }
 
+/* The first NaN or infinity (libm's isfinite as the reference) at either edge of the
+ * function's 1024-value blocks, a second one after it, none at all (the largest float, the
+ * smallest subnormal and -0 are finite), an empty array. */
+static void first_non_finite(void)
+{
+    enum { N = 3000 };
+    float *x = malloc(N * sizeof(float));
+    const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
+    const size_t at[] = {0, 1, 1023, 1024, 2047, 2500, N - 1};
+    int wrong = 0;
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++)
+        for (size_t a = 0; a < sizeof at / sizeof *at; a++) {
+            for (size_t i = 0; i < N; i++)
+                x[i] = i % 3 == 0 ? FLT_MAX : i % 3 == 1 ? -0x1p-149f : normal();
+            x[at[a]] = bad[b];
+            if (at[a] + 700 < N)
+                x[at[a] + 700] = NAN;
+            size_t want = 0;
+            while (want < N && isfinite(x[want]))
+                want++;
+            wrong += qattn_first_non_finite(x, N) != want;
+        }
+    for (size_t i = 0; i < N; i++)
+        x[i] = i % 2 ? FLT_MAX : -0.0f;
+    wrong += qattn_first_non_finite(x, N) != N || qattn_first_non_finite(x, 0) != 0;
+    CHECK(!wrong, "first_non_finite: %d cases wrong", wrong);
+    free(x);
+}
+
 int main(void)
 {
+    first_non_finite();
     every_tier();
     layer_norm();
     gelu();
