@@ -165,8 +165,7 @@ static void query_tile_task(void *ctx, int64_t item, int worker)
 
     qattn_tile_state st = {rows, hd, m->row_max, m->row_sum, m->acc};
     qattn_tile_begin(&st);
-    const int32_t slots = j->uk && j->uk->pv_tiles ? QATTN_PV_TILES_MAX : 1;
-    int32_t pending = 0; /* key tiles absorbed whose P.V waits (pv_tiles) */
+    int32_t pending = 0; /* key tiles absorbed whose P.V waits (pv_tiles; else always 0) */
     int32_t key0 = 0;
     for (; key0 < valid; key0 += QATTN_TILE_KEYS) {
         /* tile-local diagonal: row i sees tile key t iff t <= i + row0 + c - key0 */
@@ -175,15 +174,13 @@ static void query_tile_task(void *ctx, int64_t item, int worker)
             break; /* no row of this tile reaches these keys, nor any later ones */
         int32_t keys = valid - key0 < QATTN_TILE_KEYS ? valid - key0 : QATTN_TILE_KEYS;
         const int32_t kt = key0 / QATTN_TILE_KEYS;
-        if (j->uk && slots > 1) {
+        if (j->uk) {
             absorb_fast(r, h, &st, q, diag, kt, keys, m, pending);
-            if (++pending == slots) {
+            if (j->uk->pv_tiles && ++pending == QATTN_PV_TILES_MAX) {
                 flush_pv(j, h, &st, m, kt + 1 - pending, pending);
                 pending = 0;
             }
-        } else if (j->uk)
-            absorb_fast(r, h, &st, q, diag, kt, keys, m, 0);
-        else
+        } else
             qattn_tile_absorb(&st, p, q, hd, k + (size_t)key0 * hd, v + (size_t)key0 * hd, hd,
                               keys, diag == QATTN_NO_CAUSAL ? QATTN_NO_CAUSAL : (int32_t)diag,
                               m->scratch);
