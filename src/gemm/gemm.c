@@ -85,12 +85,12 @@ qattn_status qattn_gemm_weights_make(qattn_gemm_weights *w, const float *weights
     qattn_status st = weights_begin(w, bias, n, k, isa);
     if (st != QATTN_OK)
         return st;
-    for (int32_t j = 0; j < n; j++)
-        for (int32_t t = 0; t < k; t++)
-            if (!isfinite(weights[(size_t)j * k + t])) {
-                qattn_gemm_weights_free(w);
-                return qattn_fail(QATTN_ERR_VALUE, "gemm: weight [%d][%d] is not finite", j, t);
-            }
+    const size_t count = (size_t)n * k, bad = qattn_first_non_finite(weights, count);
+    if (bad < count) {
+        qattn_gemm_weights_free(w);
+        return qattn_fail(QATTN_ERR_VALUE, "gemm: weight [%zu][%zu] is not finite",
+                          bad / (size_t)k, bad % (size_t)k);
+    }
     qattn_quantize_rows(weights, n, k, k, w->w8, w->scale);
     return weights_finish(w);
 }

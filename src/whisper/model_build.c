@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/tiers.h"
+#include "ops/float_ops.h"
 #include "whisper/model_load.h"
 
 /* Shapes match when their dimensions other than 1 agree in order (ggml squeezes and
@@ -119,13 +120,12 @@ static float *view_to_f32(const qattn_model_source *ld, const wt_view *v, const 
             out[i] /= scales[i / per_row];
         free(scales);
     }
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(out[i])) {
-            free(out);
-            *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' holds a NaN or infinity%s", ld->path,
-                             full, scale ? " (or a zero scale)" : "");
-            return NULL;
-        }
+    if (qattn_first_non_finite(out, (size_t)n) < (size_t)n) {
+        free(out);
+        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' holds a NaN or infinity%s", ld->path,
+                         full, scale ? " (or a zero scale)" : "");
+        return NULL;
+    }
     *st = QATTN_OK;
     return out;
 }
