@@ -282,7 +282,7 @@ def _whisper_cpp(name, path, threads, o):
     m = Model(path, params_sampling_strategy=1, redirect_whispercpp_logs_to=None, **params)
     settings = dict(params, strategy="beam search", flash_attn="library default")
     return Engine(name, "pywhispercpp " + _version("pywhispercpp"), file_sha256(path),
-                  lambda p: "".join(s.text for s in m.transcribe(qattn.load_audio(p))), settings)
+                  lambda p: " ".join(s.text.strip() for s in m.transcribe(qattn.load_audio(p))), settings)
 
 
 class Cache:

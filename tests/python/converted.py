@@ -119,11 +119,13 @@ def vocabulary(ct2_dir):
         return open(ct2_dir + "/vocabulary.txt", encoding="utf-8").read().split("\n")[:-1]
 
 
-def write_ggml(ct2_dir, path, quantized_type=None):
+def write_ggml(ct2_dir, path, quantized_type=None, filters=None):
     """A whisper.cpp ggml file as convert-pt-to-ggml.py writes one (ftype 1: 2-D weights
     float16, the rest float32), its vocabulary the text tokens' bytes as the .tiktoken files
     list them (50256 English-only, 50257 multilingual: up to <|endoftext|>); quantized_type
-    as ggml_file_bytes takes it (8: q8_0, as whisper.cpp's quantize tool writes)."""
+    as ggml_file_bytes takes it (8: q8_0, as whisper.cpp's quantize tool writes); filters: n_mels ->
+    the mel filter bank whisper.cpp's own log-mel uses (librosa's, as its mel_filters.npz, e.g.
+    qattn.mel_filters; zeros without)."""
     ct2 = read_ct2(ct2_dir + "/model.bin")
     s = shape(ct2)
     tokens = vocabulary(ct2_dir)
@@ -134,5 +136,5 @@ def write_ggml(ct2_dir, path, quantized_type=None):
     with open(path, "wb") as f:
         f.write(ggml_file_bytes(hparams, named_weights(ct2, 1), True,
                                 [bytes(byte_of[c] for c in t) for t in tokens[:eot]], s["n_mels"],
-                                quantized_type))
+                                quantized_type, None if filters is None else filters(s["n_mels"])))
     return path

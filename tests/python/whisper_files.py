@@ -177,7 +177,7 @@ def q8_0_bytes(a):
     return out.tobytes()
 
 
-def ggml_file_bytes(hparams, tensors, f16=True, tokens=(), n_mels=0, quantized_type=None):
+def ggml_file_bytes(hparams, tensors, f16=True, tokens=(), n_mels=0, quantized_type=None, filters=None):
     """whisper.cpp's format as its convert-pt-to-ggml.py writes it: magic, the 11 int32
     hyperparameters (n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer,
     n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype), mel filters, the
@@ -185,10 +185,15 @@ def ggml_file_bytes(hparams, tensors, f16=True, tokens=(), n_mels=0, quantized_t
     quantized_type: the 2-D weights' type id instead; q8_0 (8) as whisper.cpp's quantize
     tool writes it (ftype 7 with its quantization version 2, the 2-D weights but the
     positional embeddings in q8_0 blocks, the convolutions float16), any other id with float16 bytes (for the
-    loader's refusal of quantized files)."""
+    loader's refusal of quantized files). filters: the (n_mels, 201) mel filter bank whisper.cpp
+    computes its log-mel with (zeros without: enough for qattn, which has its own, and for
+    whisper.cpp's encoder fed a mel; whisper.cpp's transcription needs the real bank)."""
     ftype = int(f16) if quantized_type != GGML_Q8_0 else 2000 + 7
     out = [struct.pack("<i", 0x67676D6C), struct.pack("<11i", *hparams[:10], ftype)]
-    out.append(struct.pack("<ii", n_mels, 201) + np.zeros((n_mels, 201), "<f4").tobytes())
+    bank = np.zeros((n_mels, 201), "<f4") if filters is None else np.asarray(filters, "<f4")
+    if bank.shape != (n_mels, 201):
+        raise ValueError(f"filters: shape {bank.shape}, expected {(n_mels, 201)}")
+    out.append(struct.pack("<ii", n_mels, 201) + bank.tobytes())
     out.append(struct.pack("<i", len(tokens)) + b"".join(struct.pack("<i", len(t)) + t for t in tokens))
     for name, a in tensors.items():
         a = np.asarray(a).squeeze()
