@@ -47,6 +47,9 @@ FLOAT_OF = {"qattn-int8": "qattn-f32", "faster-whisper-int8": "faster-whisper-fl
 ENGINES = ("qattn-f32", "qattn-int8", "faster-whisper-float32", "faster-whisper-int8",
            "whisper.cpp-f16", "whisper.cpp-q8_0")
 GROUPS = ("transcribed", "digits", "untranscribed")
+# a group of long-form recordings given beside the set (--long-manifest), e.g. wer_peers.py's
+# 2.4-minute espeak-ng recording
+EXTRA_GROUPS = ("synthetic",)
 OPTIONS = {"language": "en", "beam_size": 5, "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
            "condition_on_previous_text": True}
 
@@ -138,13 +141,18 @@ class Item:
         return self.group == "digits"
 
 
-def load_set(root: str, groups: Sequence[str] = GROUPS, limit: Optional[int] = None) -> List[Item]:
-    """The items of root/manifest.tsv in the given groups (at most limit of each)."""
-    with open(os.path.join(root, "manifest.tsv"), newline="") as f:
+def load_set(root: str, groups: Sequence[str] = GROUPS, limit: Optional[int] = None,
+             manifest: str = "manifest.tsv", every: int = 1) -> List[Item]:
+    """The items of root/manifest in the given groups: every `every`-th file of a group, at
+    most limit of each."""
+    with open(os.path.join(root, manifest), newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    items, count = [], {}
+    items, count, seen = [], {}, {}
     for r in rows:
-        if r["group"] not in groups or (limit is not None and count.get(r["group"], 0) >= limit):
+        if r["group"] not in groups:
+            continue
+        seen[r["group"]] = seen.get(r["group"], 0) + 1
+        if (seen[r["group"]] - 1) % every or (limit is not None and count.get(r["group"], 0) >= limit):
             continue
         count[r["group"]] = count.get(r["group"], 0) + 1
         items.append(Item(r["path"], os.path.join(root, r["path"]), r["group"], r["transcript"],
@@ -221,7 +229,7 @@ class Engine:
     name: str
     version: str
     model_sha256: str
-    transcribe: Callable[[str], str]  # a path -> the text
+    transcribe: Callable  # a path, or float32 samples at 16 kHz -> the text
     options: Dict = field(default_factory=dict)
     cacheable: bool = True  # False for qattn: its version does not change with the code under work
 
@@ -282,7 +290,8 @@ def _whisper_cpp(name, path, threads, o):
     m = Model(path, params_sampling_strategy=1, redirect_whispercpp_logs_to=None, **params)
     settings = dict(params, strategy="beam search", flash_attn="library default")
     return Engine(name, "pywhispercpp " + _version("pywhispercpp"), file_sha256(path),
-                  lambda p: " ".join(s.text.strip() for s in m.transcribe(qattn.load_audio(p))), settings)
+                  lambda p: " ".join(s.text.strip() for s in m.transcribe(
+                      qattn.load_audio(p) if isinstance(p, str) else p)), settings)
 
 
 class Cache:
@@ -314,17 +323,25 @@ class Cache:
 
 
 def run(engine: Engine, items: Sequence[Item], cache: Optional[Cache] = None,
-        progress: Optional[Callable[[str], None]] = None) -> Dict[str, dict]:
-    """{item name: {"text": ..., "seconds": compute}} of one engine over items."""
+        progress: Optional[Callable[[str], None]] = None,
+        audio: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, dict]:
+    """{item name: {"text": ..., "seconds": compute}} of one engine over items. audio: 16 kHz
+    samples per item name, given to the engine instead of the file (every engine then hears
+    the same samples: same_input)."""
     out = {}
     for it in items:
         if not engine.cacheable:
             cache = None
-        key = Cache.key(engine, file_sha256(it.path)) if cache else None
+        if audio is not None:
+            source = audio[it.name]
+            digest = "samples:" + hashlib.sha256(np.ascontiguousarray(source, np.float32).tobytes()).hexdigest()
+        else:
+            source, digest = it.path, (file_sha256(it.path) if cache else None)
+        key = Cache.key(engine, digest) if cache else None
         hit = cache.get(key) if cache else None
         if hit is None:
             t = time.perf_counter()
-            text = engine.transcribe(it.path)
+            text = engine.transcribe(source)
             hit = {"text": text, "seconds": time.perf_counter() - t}
             if cache:
                 cache.put(key, hit)
@@ -335,6 +352,14 @@ def run(engine: Engine, items: Sequence[Item], cache: Optional[Cache] = None,
 
 
 # ---------------------------------------------------------------- tables
+
+def same_input(items: Sequence[Item]) -> Dict[str, np.ndarray]:
+    """Each file decoded and resampled to 16 kHz once, by faster-whisper's decode_audio (PyAV),
+    for run(audio=...): engines compared on the same samples, so a difference is one of models
+    and decoding, not of resamplers (qattn's libsoxr and PyAV's differ on the 8 kHz digits)."""
+    from faster_whisper import decode_audio
+    return {it.name: decode_audio(it.path) for it in items}
+
 
 def wer_of(items: Sequence[Item], texts: Dict[str, dict], against: Optional[Dict[str, dict]] = None) -> Score:
     """The summed score of texts over items: against the references, or against another
@@ -359,7 +384,7 @@ def tables(items: Sequence[Item], results: Dict[str, Dict[str, dict]], title: st
     against its float; the files where qattn f32 and faster-whisper float32 differ."""
     lines = [f"### {title}", "", "| group | files | words | " + " | ".join(results) + " |",
              "| --- | --- | --- | " + " | ".join("---" for _ in results) + " |"]
-    for group in GROUPS:
+    for group in GROUPS + EXTRA_GROUPS:
         members = [it for it in items if it.group == group and it.transcript]
         if not members:
             continue
@@ -372,7 +397,7 @@ def tables(items: Sequence[Item], results: Dict[str, Dict[str, dict]], title: st
     lines += ["", "drift (int8 against the same engine's float, WER with S/D/I):", "",
               "| group | " + " | ".join(k for k in FLOAT_OF if k in results and FLOAT_OF[k] in results) + " |",
               "| --- | " + " | ".join("---" for k in FLOAT_OF if k in results and FLOAT_OF[k] in results) + " |"]
-    for group in GROUPS:
+    for group in GROUPS + EXTRA_GROUPS:
         members = [it for it in items if it.group == group]
         if not members:
             continue
@@ -405,14 +430,20 @@ def main(argv=None):
     ap.add_argument("--ggml-q8_0", help="whisper.cpp's q8_0 ggml file of the same model")
     ap.add_argument("--groups", default=",".join(GROUPS))
     ap.add_argument("--limit", type=int, help="at most this many files of each group")
+    ap.add_argument("--every", type=int, default=1, help="every N-th file of each group")
     ap.add_argument("--form", choices=("short", "long", "both"), default="both")
     ap.add_argument("--long-minutes", type=float, default=5.0)
+    ap.add_argument("--long-manifest", help="a manifest.tsv of more long-form recordings (paths "
+                    "relative to it), added to the long form as they are")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", help="a JSON file caching every engine's transcripts")
     ap.add_argument("--json", help="write every transcript and score here")
+    ap.add_argument("--same-input", action="store_true",
+                    help="give every engine the same 16 kHz samples (faster-whisper's decode_audio) "
+                         "instead of the file each decodes its own way")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args(argv)
-    items = load_set(a.set, a.groups.split(","), a.limit)
+    items = load_set(a.set, a.groups.split(","), a.limit, every=a.every)
     if not items:
         ap.error(f"no files in {a.set} for groups {a.groups}")
     work = tempfile.mkdtemp(prefix="qattn-wer-")
@@ -421,18 +452,23 @@ def main(argv=None):
         forms["short"] = items
     if a.form in ("long", "both"):
         forms["long"] = long_form(items, work, a.long_minutes)
+        if a.long_manifest:
+            forms["long"] += load_set(os.path.dirname(os.path.abspath(a.long_manifest)),
+                                      GROUPS + EXTRA_GROUPS, manifest=os.path.basename(a.long_manifest))
     ggml = {k: v for k, v in (("f16", a.ggml_f16), ("q8_0", a.ggml_q8_0)) if v}
     cache = Cache(a.cache)
     say = (lambda m: print(m, file=sys.stderr)) if a.verbose else None
     results = {form: {} for form in forms}
     engines_used = []
+    audio = {form: same_input(its) for form, its in forms.items()} if a.same_input else {}
     for name in a.engines.split(","):
         engine = make_engine(name, a.model, a.threads, ggml)
         engines_used.append({"engine": engine.name, "version": engine.version, "options": engine.options})
         for form, its in forms.items():
-            results[form][name] = run(engine, its, cache, say)
+            results[form][name] = run(engine, its, cache, say, audio.get(form))
         del engine
-    print(f"model {a.model} (sha256 {_model_sha(a.model)[:12]}), {a.threads} threads")
+    print(f"model {a.model} (sha256 {_model_sha(a.model)[:12]}), {a.threads} threads, input: "
+          + ("the same samples for every engine (PyAV)" if a.same_input else "each engine decodes the file"))
     for e in engines_used:
         print(f"- {e['engine']}: {e['version']}; {json.dumps(e['options'], default=str)}")
     for form, its in forms.items():
