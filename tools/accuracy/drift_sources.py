@@ -6,7 +6,7 @@ decoding defaults, language en).
 
 usage: PYTHONPATH=python <test venv>/bin/python tools/accuracy/drift_sources.py MODEL
        [--groups untranscribed] [--form short|long] [--limit N] [--build build]
-       [--mixes int8/f32,f32/int8,int8/int8] [--work DIR]
+       [--every N] [--mixes int8/f32,f32/int8,int8/int8] [--work DIR]
 --work keeps each mix's transcripts (DIR/<model>-<groups>-<form>-<enc>-<dec>.json) and reuses
 them; delete them after changing the code."""
 import argparse
@@ -32,19 +32,20 @@ def main():
     ap.add_argument("--groups", default="untranscribed")
     ap.add_argument("--form", choices=("short", "long"), default="short")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--every", type=int, default=1, help="every N-th file of each group")
     ap.add_argument("--build", default="build")
     ap.add_argument("--mixes", default="int8/f32,f32/int8,int8/int8")
     ap.add_argument("--work", help="keep and reuse each mix's transcripts here")
     a = ap.parse_args()
     mixes = [("f32", "f32")] + [tuple(m.split("/")) for m in a.mixes.split(",") if m]
-    items = wer.load_set(a.set, a.groups.split(","), a.limit)
+    items = wer.load_set(a.set, a.groups.split(","), a.limit, every=a.every)
     if a.form == "long":
         items = wer.long_form(items, tempfile.mkdtemp(prefix="qattn-drift-"))
     tool = os.path.join(a.build, "qattn_precision_mix")
     texts = {}
     for enc, dec in mixes:
         saved = a.work and os.path.join(a.work, f"{os.path.basename(os.path.normpath(a.model))}-"
-                                        f"{a.groups}-{a.form}-{a.limit}-{enc}-{dec}.json")
+                                        f"{a.groups}-{a.form}-{a.limit}-{a.every}-{enc}-{dec}.json")
         if saved and os.path.exists(saved):
             with open(saved) as f:
                 texts[(enc, dec)] = json.load(f)
