@@ -31,6 +31,16 @@ void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, in
     }
 }
 
+void qattn_quantize_row_digits(const float *x, int32_t k, int8_t *x8, float *sx, float *rest)
+{
+    qattn_quantize_rows(x, 1, k, k, x8, sx);
+    /* The remainder in float: |x - sx q| <= sx / 2 plus x's rounding, and the product and
+     * the difference are each rounded once (no contraction: CMakeLists.txt) */
+    for (int32_t t = 0; t < k; t++)
+        rest[t] = x[t] - (float)x8[t] * sx[0];
+    qattn_quantize_rows(rest, 1, k, k, x8 + k, sx + 1);
+}
+
 /* w's tier, kernels and the scale and bias arrays; the weights are the caller's to fill. */
 static qattn_status weights_begin(qattn_gemm_weights *w, const float *bias, int32_t n, int32_t k,
                                   int32_t isa)
@@ -44,7 +54,7 @@ static qattn_status weights_begin(qattn_gemm_weights *w, const float *bias, int3
     qattn_status st = qattn_tier_resolve(isa, &tier);
     if (st != QATTN_OK)
         return st;
-    w->n = n, w->k = k;
+    w->n = n, w->k = k, w->x_digits = 1;
     w->uk = qattn_gemm_kernels_for(tier);
     w->scale = malloc((size_t)n * sizeof(float));
     w->w8 = malloc((size_t)n * k);
@@ -153,7 +163,8 @@ typedef struct run {
     const float *sx;
     float *y;
     ptrdiff_t ldy;
-    int32_t m, row_block, col_block, row_blocks, col_blocks;
+    int32_t m, row_block, col_block, row_blocks, col_blocks; /* m: rows of x8 */
+    int32_t digits;    /* x8 rows per row of y (row_block is a multiple) */
     int32_t **scratch; /* per worker: row_block x col_block int32 */
     const qattn_float_ukernels *float_kernels;
 } run;
@@ -172,9 +183,22 @@ static void tile_task(void *ctx, int64_t item, int worker)
     /* The epilogue: one multiply by the combined scale, then the bias (no contraction), by
      * the float family's kernel (the same bits on every tier). */
     const qattn_float_ukernels *fk = r->float_kernels;
-    for (int32_t i = 0; i < rows; i++)
+    if (r->digits == 1) {
+        for (int32_t i = 0; i < rows; i++)
+            fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
+                              w->bias ? w->bias + n0 : NULL, r->y + (i0 + i) * r->ldy + n0);
+        return;
+    }
+    /* Two digits: y = (acc1 sx1 sw + bias) + acc2 sx2 sw, each term by the same epilogue */
+    float low[REFERENCE_COL_BLOCK];
+    for (int32_t i = 0; i < rows; i += 2) {
+        float *y = r->y + (i0 + i) / 2 * r->ldy + n0;
         fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
-                          w->bias ? w->bias + n0 : NULL, r->y + (i0 + i) * r->ldy + n0);
+                          w->bias ? w->bias + n0 : NULL, y);
+        fk->gemm_epilogue(acc + (i + 1) * cb, (size_t)cols, r->sx[i0 + i + 1], w->scale + n0,
+                          NULL, low);
+        qattn_add(y, low, (size_t)cols);
+    }
 }
 
 typedef struct quantize_job {
@@ -182,7 +206,8 @@ typedef struct quantize_job {
     qattn_gemm_row_fn row;
     void *row_ctx;
     float **row_buf; /* row(): per worker, k floats */
-    int32_t m, k;
+    float *rest;     /* two digits: per worker, k floats for the remainder */
+    int32_t m, k, digits; /* m rows of x, each `digits` rows of x8 */
     ptrdiff_t ldx;
     int8_t *x8;
     float *sx;
@@ -194,6 +219,15 @@ static void quantize_task(void *ctx, int64_t item, int worker)
     const quantize_job *q = ctx;
     int32_t i0 = (int32_t)item * QUANTIZE_ROWS;
     int32_t rows = q->m - i0 < QUANTIZE_ROWS ? q->m - i0 : QUANTIZE_ROWS;
+    if (q->digits == 2) {
+        float *rest = q->rest + (size_t)worker * q->k;
+        for (int32_t i = i0; i < i0 + rows; i++)
+            qattn_quantize_row_digits(q->x + i * q->ldx, q->k, q->x8 + (size_t)2 * i * q->k,
+                                      q->sx + 2 * i, rest);
+        if (q->prepare_x)
+            q->prepare_x(q->x8 + (size_t)2 * i0 * q->k, (size_t)2 * rows * q->k);
+        return;
+    }
     if (q->x) {
         qattn_quantize_rows(q->x + i0 * q->ldx, rows, q->k, q->ldx, q->x8 + (size_t)i0 * q->k,
                             q->sx + i0);
@@ -215,7 +249,7 @@ void qattn_gemm_workspace_free(qattn_gemm_workspace *ws)
 {
     if (!ws)
         return;
-    free(ws->x8), free(ws->sx), free(ws->acc), free(ws->fused_rows);
+    free(ws->x8), free(ws->sx), free(ws->acc), free(ws->rest), free(ws->fused_rows);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -230,7 +264,8 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
     ws->x8 = malloc((size_t)max_m * (size_t)max_k);
     ws->sx = malloc((size_t)max_m * sizeof(float));
     ws->acc = malloc((size_t)ws->workers * ACC_TILE * sizeof(int32_t));
-    if (!ws->x8 || !ws->sx || !ws->acc) {
+    ws->rest = malloc((size_t)ws->workers * (size_t)max_k * sizeof(float));
+    if (!ws->x8 || !ws->sx || !ws->acc || !ws->rest) {
         qattn_gemm_workspace_free(ws);
         return qattn_fail(QATTN_ERR_NOMEM, "gemm workspace: out of memory (%d rows of %d)", max_m,
                           max_k);
@@ -238,15 +273,27 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
     return QATTN_OK;
 }
 
-/* m rows of x quantized as w's input into ws, the workspace's record of them set. */
+/* m rows of x quantized as w's input into ws (w->x_digits rows of x8 each), the workspace's
+ * record of them set. */
 static void quantize_into(const qattn_gemm_weights *w, const float *x, int32_t m, ptrdiff_t ldx,
                           int32_t threads, qattn_gemm_workspace *ws)
 {
-    quantize_job q = {x, NULL, NULL, NULL, m, w->k, ldx, ws->x8, ws->sx,
+    quantize_job q = {x, NULL, NULL, NULL, ws->rest, m, w->k, w->x_digits, ldx, ws->x8, ws->sx,
                       w->uk ? w->uk->prepare_x : NULL};
     const int64_t tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
-    qattn_parallel_for(qattn_workers_for(threads, tasks), tasks, quantize_task, &q);
-    ws->rows_m = m, ws->rows_k = w->k, ws->rows_tier = w->uk;
+    int workers = qattn_workers_for(threads, tasks);
+    workers = workers < ws->workers ? workers : ws->workers; /* each has its remainder row */
+    qattn_parallel_for(workers, tasks, quantize_task, &q);
+    ws->rows_m = m * w->x_digits, ws->rows_k = w->k, ws->rows_tier = w->uk;
+}
+
+/* The digits a GEMM call can take: w's are 1 or 2 (2 only outside the fused GEMMs). */
+static qattn_status digits_check(const qattn_gemm_weights *w, int fused)
+{
+    if (w->x_digits == 1 || (w->x_digits == 2 && !fused))
+        return QATTN_OK;
+    return qattn_fail(QATTN_ERR_VALUE, "gemm: %d digits per activation (%s)", w->x_digits,
+                      fused ? "the fused GEMMs take 1" : "1 or 2");
 }
 
 /* The workers a GEMM of `items` tasks uses: at most the workspace's (each has its tile). */
@@ -263,17 +310,22 @@ qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int3
 {
     if (!w || !(w->w8 || w->packed) || !x || !y || !ws || !ws->acc)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
-    if (m < 1 || ldx < w->k || ldy < w->n || m > ws->max_m || w->k > ws->max_k)
-        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, k = %d, ldx = %td, ldy = %td (workspace "
-                          "%d x %d)", m, w->k, ldx, ldy, ws->max_m, ws->max_k);
+    qattn_status st = digits_check(w, 0);
+    if (st != QATTN_OK)
+        return st;
+    if (m < 1 || ldx < w->k || ldy < w->n || m > ws->max_m / w->x_digits || w->k > ws->max_k)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d (%d digits), k = %d, ldx = %td, ldy = %td "
+                          "(workspace %d x %d)", m, w->x_digits, w->k, ldx, ldy, ws->max_m,
+                          ws->max_k);
     const int32_t rb = w->uk ? w->uk->row_block : REFERENCE_ROW_BLOCK;
     const int32_t cb = w->uk ? w->uk->col_block : REFERENCE_COL_BLOCK;
-    if ((int64_t)rb * cb > ACC_TILE)
-        return qattn_fail(QATTN_ERR_SIZE, "gemm: a %d x %d tile is larger than the workspace's",
-                          rb, cb);
+    /* the epilogue's spare row holds a column block; a row block holds whole digit pairs */
+    if ((int64_t)rb * cb > ACC_TILE || cb > REFERENCE_COL_BLOCK || rb % 2 != 0)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: a %d x %d tile does not fit the driver", rb, cb);
     int32_t *scratch[64];
-    run r = {w, NULL, NULL, y, ldy, m, rb, cb, (m + rb - 1) / rb, (w->n + cb - 1) / cb, scratch,
-             qattn_float_kernels()};
+    const int32_t rows = m * w->x_digits; /* of x8 */
+    run r = {w, NULL, NULL, y, ldy, rows, rb, cb, (rows + rb - 1) / rb, (w->n + cb - 1) / cb,
+             w->x_digits, scratch, qattn_float_kernels()};
     const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
     const int workers = workers_within(ws, threads, items);
     for (int i = 0; i < workers; i++)
@@ -289,6 +341,9 @@ qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float 
 {
     if (!w || !(w->w8 || w->packed) || !x || !ws || !ws->x8)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    qattn_status st = digits_check(w, 1);
+    if (st != QATTN_OK)
+        return st;
     if (m < 1 || ldx < 1 || m > ws->max_m || w->k > ws->max_k)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: quantize m = %d rows of k = %d, ldx = %td "
                           "(workspace %d x %d)", m, w->k, ldx, ws->max_m, ws->max_k);
@@ -302,6 +357,9 @@ qattn_status qattn_gemm_quantize_input_from(const qattn_gemm_weights *w, qattn_g
 {
     if (!w || !(w->w8 || w->packed) || !row || !ws || !ws->x8)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    qattn_status st = digits_check(w, 1);
+    if (st != QATTN_OK)
+        return st;
     if (m < 1 || m > ws->max_m || w->k > ws->max_k)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: quantize m = %d rows of k = %d (workspace "
                           "%d x %d)", m, w->k, ws->max_m, ws->max_k);
@@ -313,7 +371,7 @@ qattn_status qattn_gemm_quantize_input_from(const qattn_gemm_weights *w, qattn_g
         return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for rows of %d", w->k);
     for (int i = 0; i < workers; i++)
         buf[i] = bufs + (size_t)i * w->k;
-    quantize_job q = {NULL, row, ctx, buf, m, w->k, w->k, ws->x8, ws->sx,
+    quantize_job q = {NULL, row, ctx, buf, NULL, m, w->k, 1, w->k, ws->x8, ws->sx,
                       w->uk ? w->uk->prepare_x : NULL};
     qattn_parallel_for(workers, tasks, quantize_task, &q);
     free(bufs);
@@ -450,6 +508,11 @@ static qattn_status fusion_check(const qattn_gemm_weights *w, const qattn_gemm_w
 {
     if (!w || !(w->w8 || w->packed) || !in || !in->acc || !f)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
+    qattn_status st = digits_check(w, 1);
+    if (st == QATTN_OK && f->next && f->next_w)
+        st = digits_check(f->next_w, 1);
+    if (st != QATTN_OK)
+        return st;
     if (in->rows_m < 1 || in->rows_k != w->k || in->rows_tier != w->uk)
         return qattn_fail(QATTN_ERR_VALUE, "gemm: the workspace holds %d rows of %d for another "
                           "tier or none; these weights take rows of %d", in->rows_m, in->rows_k,
@@ -515,8 +578,13 @@ qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
     if (m < 1 || ldx < w->k || ldy < w->n)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, ldx = %td, ldy = %td", m, ldx, ldy);
+    qattn_status st = digits_check(w, 0);
+    if (st != QATTN_OK)
+        return st;
+    if (m > INT32_MAX / w->x_digits)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d rows of %d digits", m, w->x_digits);
     qattn_gemm_workspace ws;
-    qattn_status st = qattn_gemm_workspace_init(&ws, m, w->k, threads);
+    st = qattn_gemm_workspace_init(&ws, m * w->x_digits, w->k, threads);
     if (st == QATTN_OK)
         st = qattn_gemm_run_in(w, x, m, ldx, y, ldy, threads, &ws);
     qattn_gemm_workspace_free(&ws);

@@ -28,6 +28,18 @@ typedef struct qattn_gemm_weights {
     int8_t *w8;                    /* scalar tier: [n][k] quantized weights; else NULL */
     void *packed;                  /* the tier's layout; NULL for the scalar tier */
     const qattn_gemm_ukernels *uk; /* NULL for the scalar tier */
+    /* Digits per activation, 1 (default) or 2. Two: each row x is quantized as
+     * x ~ sx1 q1 + sx2 q2, q1 = x's int8 row as above and q2 the int8 row of its remainder
+     * x - sx1 q1 (sx2 = max|x - sx1 q1| / 127, about sx1 / 254): a 16-bit activation made of
+     * two int8 rows of the same GEMM, y = acc1 sx1 sw + acc2 sx2 sw + bias. The rows double,
+     * the weights' reads do not: for the decoder's few rows per token, which are bound by the
+     * weights' bandwidth, nearly free. The splitting of a matrix into int8 slices whose
+     * integer products are summed in float is the Ozaki scheme (Ozaki et al., "Error-free
+     * transformations of matrix multiplication", Numer. Algorithms 59, 2012; Ootomo, Ozaki and
+     * Yokota, "DGEMM on integer matrix multiplication unit", IJHPCA 2024), here on the
+     * activations only. Only qattn_gemm_run and qattn_gemm_run_in take two (the fused GEMMs'
+     * rows are one digit). */
+    int32_t x_digits;
 } qattn_gemm_weights;
 
 /* Quantizes w ([n][k] floats) per channel and packs it for `isa` (QATTN_ISA_AUTO: the active
@@ -42,8 +54,8 @@ qattn_status qattn_gemm_weights_from_s8(qattn_gemm_weights *w, const int8_t *w8,
 void qattn_gemm_weights_free(qattn_gemm_weights *w);
 
 /* y[m][n] for m rows of x (ldx floats apart) into y (ldy floats apart), on `threads` threads
- * (0: one per CPU). Needs m * k bytes + m floats of scratch, allocated inside. x must be
- * finite. */
+ * (0: one per CPU). Needs m * k bytes + m floats of scratch (times w->x_digits), allocated
+ * inside. x must be finite. */
 qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
                             ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads);
 
@@ -55,6 +67,7 @@ typedef struct qattn_gemm_workspace {
     int8_t *x8;
     float *sx;
     int32_t *acc;
+    float *rest; /* two-digit rows' remainders: max_k floats per worker */
     int32_t max_m, max_k, workers;
     /* The rows x8 holds: rows_m rows of rows_k values in the form of rows_tier's kernels
      * (what qattn_gemm_run_fused checks its weights against); rows_m = 0: none. */
@@ -70,8 +83,8 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
                                        int32_t threads);
 void qattn_gemm_workspace_free(qattn_gemm_workspace *ws);
 
-/* qattn_gemm_run with the scratch in ws (m <= ws->max_m, k <= ws->max_k): no allocation.
- * The result is the same bits as qattn_gemm_run's. */
+/* qattn_gemm_run with the scratch in ws (m * w->x_digits <= ws->max_m, k <= ws->max_k): no
+ * allocation. The result is the same bits as qattn_gemm_run's. */
 qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int32_t m,
                                ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads,
                                qattn_gemm_workspace *ws);
@@ -131,5 +144,10 @@ qattn_status qattn_gemm_run_fused(const qattn_gemm_weights *w, qattn_gemm_worksp
  * x8[i][t] = round_half_even(x * (1 / sx[i])), saturated. */
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
                          float *sx);
+
+/* One row of k floats as two digits (qattn_gemm_weights.x_digits): x8[0..k) and sx[0] the row's
+ * int8 quantization, x8[k..2k) and sx[1] that of its remainder x - sx[0] x8[0..k), computed
+ * in rest[0..k) (the caller's scratch). */
+void qattn_quantize_row_digits(const float *x, int32_t k, int8_t *x8, float *sx, float *rest);
 
 #endif

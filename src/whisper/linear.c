@@ -26,13 +26,15 @@ qattn_status qattn_linear_run_in(const qattn_run *run, const whisper_linear *l, 
     return QATTN_OK;
 }
 
-qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l)
+qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l, int32_t x_digits)
 {
     if (run->precision != QATTN_PRECISION_INT8)
         return QATTN_OK;
     qattn_status st = qattn_gemm_weights_make(&l->q, l->w, l->b, l->n_out, l->n_in, run->isa);
     free(l->w), free(l->b);
     l->w = l->b = NULL;
+    if (st == QATTN_OK)
+        l->q.x_digits = x_digits;
     return st;
 }
 

@@ -51,14 +51,15 @@ static void quantize_rows(const float *x, int32_t m, int32_t k, int32_t ld, int8
 }
 
 static float *run(const shape *s, const float *w, const float *b, const float *x, qattn_isa isa,
-                  int32_t threads)
+                  int32_t threads, int32_t digits)
 {
     qattn_gemm_weights gw;
     float *y = malloc((size_t)s->m * (s->n + 3) * sizeof(float));
     CHECK(qattn_gemm_weights_make(&gw, w, b, s->n, s->k, isa) == QATTN_OK, "%s", qattn_last_error());
+    gw.x_digits = digits;
     if (threads == 2) { /* a workspace made once, larger than this product (the decoder's use) */
         qattn_gemm_workspace ws;
-        CHECK(qattn_gemm_workspace_init(&ws, s->m + 7, s->k + 64, 3) == QATTN_OK, "%s",
+        CHECK(qattn_gemm_workspace_init(&ws, digits * s->m + 7, s->k + 64, 3) == QATTN_OK, "%s",
               qattn_last_error());
         CHECK(qattn_gemm_run_in(&gw, x, s->m, s->k + 1, y, s->n + 3, threads, &ws) == QATTN_OK,
               "%s", qattn_last_error());
@@ -71,19 +72,47 @@ static float *run(const shape *s, const float *w, const float *b, const float *x
     return y;
 }
 
-static void one_shape(const shape *s)
+/* A product's inputs: weights w [n][k], bias b [n] (NULL without), rows x [m][k + 1]. */
+static void inputs(const shape *s, float **w, float **b, float **x)
 {
     size_t nw = (size_t)s->n * s->k, nx = (size_t)s->m * (s->k + 1);
-    float *w = malloc(nw * sizeof(float)), *x = malloc(nx * sizeof(float));
-    float *b = s->bias ? malloc((size_t)s->n * sizeof(float)) : NULL;
+    *w = malloc(nw * sizeof(float)), *x = malloc(nx * sizeof(float));
+    *b = s->bias ? malloc((size_t)s->n * sizeof(float)) : NULL;
     for (size_t i = 0; i < nw; i++)
-        w[i] = (float)(normal() * 0.02 * (1 + (i / s->k) % 7)); /* per-channel spread */
+        (*w)[i] = (float)(normal() * 0.02 * (1 + (i / s->k) % 7)); /* per-channel spread */
     for (size_t i = 0; i < nx; i++)
-        x[i] = (float)(normal() * ((i % (s->k + 1)) == 3 ? 20.0 : 1.0)); /* an outlier column */
-    for (int32_t j = 0; b && j < s->n; j++)
-        b[j] = (float)normal();
+        (*x)[i] = (float)(normal() * ((i % (s->k + 1)) == 3 ? 20.0 : 1.0)); /* an outlier column */
+    for (int32_t j = 0; *b && j < s->n; j++)
+        (*b)[j] = (float)normal();
+}
 
-    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1);
+/* Every fast tier built, on 1 to 3 threads, gives ref's bits. */
+static void tiers_match(const shape *s, const float *w, const float *b, const float *x,
+                        const float *ref, int32_t digits)
+{
+    for (int ti = 0; ti < qattn_tier_count(); ti++) {
+        const qattn_isa isa = qattn_tier_at(ti);
+        if (isa == QATTN_ISA_SCALAR || !qattn_isa_supported(isa))
+            continue;
+        for (int32_t threads = 1; threads <= 3; threads++) {
+            float *y = run(s, w, b, x, isa, threads, digits);
+            int same = 1;
+            for (int32_t i = 0; i < s->m; i++)
+                same &= memcmp(y + (size_t)i * (s->n + 3), ref + (size_t)i * (s->n + 3),
+                               (size_t)s->n * sizeof(float)) == 0;
+            CHECK(same, "%s, %d threads, %d digits, m=%d n=%d k=%d differs from the reference",
+                  qattn_isa_name(isa), threads, digits, s->m, s->n, s->k);
+            free(y);
+        }
+    }
+}
+
+static void one_shape(const shape *s)
+{
+    size_t nw = (size_t)s->n * s->k;
+    float *w, *b, *x;
+    inputs(s, &w, &b, &x);
+    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1, 1);
 
     /* The test's own recomputation of the documented arithmetic. */
     int8_t *w8 = malloc(nw), *x8 = malloc((size_t)s->m * s->k);
@@ -117,22 +146,63 @@ static void one_shape(const shape *s)
     printf("m=%d n=%d k=%d: relative error against float64 %.4f\n", s->m, s->n, s->k,
            sqrt(err2 / (norm2 > 0 ? norm2 : 1)));
 
-    for (int ti = 0; ti < qattn_tier_count(); ti++) { /* every fast tier built */
-        const qattn_isa isa = qattn_tier_at(ti);
-        if (isa == QATTN_ISA_SCALAR || !qattn_isa_supported(isa))
-            continue;
-        for (int32_t threads = 1; threads <= 3; threads++) {
-            float *y = run(s, w, b, x, isa, threads);
-            int same = 1;
-            for (int32_t i = 0; i < s->m; i++)
-                same &= memcmp(y + (size_t)i * (s->n + 3), ref + (size_t)i * (s->n + 3),
-                               (size_t)s->n * sizeof(float)) == 0;
-            CHECK(same, "%s, %d threads, m=%d n=%d k=%d differs from the reference",
-                  qattn_isa_name(isa), threads, s->m, s->n, s->k);
-            free(y);
+    tiers_match(s, w, b, x, ref, 1);
+    free(ref), free(w), free(x), free(b), free(w8), free(x8), free(sw), free(sx);
+}
+
+/* Two digits per activation (qattn_gemm_weights.x_digits = 2), as documented in gemm.h: each
+ * row x is q1 = x's int8 row (scale sx1), then q2 = the int8 row of the float32 remainder
+ * r = x - q1 sx1 (scale sx2), and y = (acc1 (sx1 sw) + bias) + acc2 (sx2 sw). Recomputed here
+ * bit for bit, every tier equal to it, and the activations' error bounded by one second
+ * digit: against float64 products of x with the dequantized weights, |error| <= sum_t |w_t|
+ * (sx2 / 2 + the remainder's float32 rounding) + the epilogue's roundings. */
+static void two_digits(const shape *s)
+{
+    float *w, *b, *x;
+    inputs(s, &w, &b, &x);
+    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1, 2);
+    size_t nw = (size_t)s->n * s->k;
+    int8_t *w8 = malloc(nw), *q1 = malloc((size_t)s->k), *q2 = malloc((size_t)s->k);
+    float *sw = malloc((size_t)s->n * sizeof(float)), *r = malloc((size_t)s->k * sizeof(float));
+    quantize_rows(w, s->n, s->k, s->k, w8, sw);
+    double worst = 0, one_digit = 0; /* the largest error / bound; sx1 / sx2 */
+    for (int32_t i = 0; i < s->m; i++) {
+        const float *xi = x + (size_t)i * (s->k + 1);
+        float sx1, sx2;
+        quantize_rows(xi, 1, s->k, s->k, q1, &sx1);
+        for (int32_t t = 0; t < s->k; t++)
+            r[t] = xi[t] - (float)q1[t] * sx1;
+        quantize_rows(r, 1, s->k, s->k, q2, &sx2);
+        one_digit = sx1 / sx2 > one_digit ? sx1 / sx2 : one_digit;
+        for (int32_t j = 0; j < s->n; j++) {
+            int64_t acc1 = 0, acc2 = 0;
+            double exact = b ? b[j] : 0.0, bound = 0.0, mag = fabs(exact);
+            for (int32_t t = 0; t < s->k; t++) {
+                const double wv = (double)sw[j] * w8[(size_t)j * s->k + t];
+                acc1 += (int64_t)q1[t] * w8[(size_t)j * s->k + t];
+                acc2 += (int64_t)q2[t] * w8[(size_t)j * s->k + t];
+                exact += xi[t] * wv;
+                bound += fabs(wv) * (0.5 * sx2 + 0x1.0p-24 * fabs(xi[t]));
+                mag += fabs(xi[t] * wv);
+            }
+            float want = (float)acc1 * (sx1 * sw[j]);
+            if (b)
+                want = want + b[j];
+            want = want + (float)acc2 * (sx2 * sw[j]);
+            const float got = ref[(size_t)i * (s->n + 3) + j];
+            CHECK(memcmp(&got, &want, sizeof got) == 0,
+                  "two digits, m=%d n=%d k=%d [%d][%d]: %.9g vs %.9g", s->m, s->n, s->k, i, j,
+                  got, want);
+            bound += 4 * 0x1.0p-24 * mag; /* the float32 products and sums of the epilogue */
+            CHECK(fabs(got - exact) <= bound, "two digits [%d][%d]: error %.3g past %.3g", i, j,
+                  fabs(got - exact), bound);
+            worst = fabs(got - exact) / bound > worst ? fabs(got - exact) / bound : worst;
         }
     }
-    free(ref), free(w), free(x), free(b), free(w8), free(x8), free(sw), free(sx);
+    printf("two digits m=%d n=%d k=%d: worst error %.2f of its bound; sx1 / sx2 up to %.0f\n",
+           s->m, s->n, s->k, worst, one_digit);
+    tiers_match(s, w, b, x, ref, 2);
+    free(ref), free(w), free(x), free(b), free(w8), free(q1), free(q2), free(sw), free(r);
 }
 
 static void errors(void)
@@ -156,6 +226,17 @@ static void errors(void)
     qattn_gemm_workspace_free(&ws);
     CHECK(qattn_gemm_workspace_init(&ws, 2, 2, 1) == QATTN_OK, "%s", qattn_last_error());
     CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_ERR_SIZE, "k past the workspace");
+    qattn_gemm_workspace_free(&ws);
+    /* two digits take two of the workspace's rows per row; 3 digits and fused ones are refused */
+    CHECK(qattn_gemm_workspace_init(&ws, 3, 4, 1) == QATTN_OK, "%s", qattn_last_error());
+    gw.x_digits = 2;
+    CHECK(qattn_gemm_run_in(&gw, x, 2, 4, y, 2, 1, &ws) == QATTN_ERR_SIZE, "2 x 2 rows past 3");
+    CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_gemm_quantize_input(&gw, x, 1, 4, 1, &ws) == QATTN_ERR_VALUE, "fused, 2 digits");
+    gw.x_digits = 3;
+    CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_ERR_VALUE, "3 digits");
+    CHECK(qattn_gemm_run(&gw, x, 1, 4, y, 2, 1) == QATTN_ERR_VALUE, "3 digits");
+    gw.x_digits = 1;
     qattn_gemm_workspace_free(&ws);
     CHECK(qattn_gemm_workspace_init(&ws, 0, 4, 1) == QATTN_ERR_SIZE, "no rows");
     qattn_gemm_weights_free(&gw);
@@ -307,7 +388,7 @@ static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t
 int main(void)
 {
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        one_shape(&shapes[i]);
+        one_shape(&shapes[i]), two_digits(&shapes[i]);
     errors();
     for (int ti = 0; ti < qattn_tier_count(); ti++) {
         const qattn_isa isa = qattn_tier_at(ti);
