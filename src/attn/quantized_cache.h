@@ -9,8 +9,8 @@
  * head spread over 1500 frames averages them): at the values' scale it would keep a few
  * levels of int8. So each call runs the kernel twice when that pays: once at the values'
  * scale, which never saturates, then at a per-head scale fitted to that output's largest
- * byte (qattn_quantized_attend). On tiny.en's decoder this halved the drift int8's
- * cross-attention caused in transcripts of recorded speech.
+ * byte (qattn_quantized_attend). On tiny.en's decoder this recovered most of the drift the
+ * integer cross-attention caused in transcripts of recorded speech (docs/accuracy.md).
  *
  * A cache always holds exactly what quantizing all its float keys at once would give: a
  * head's max-abs over a growing set only grows, so new keys quantize at the scale already in
