@@ -134,7 +134,7 @@ qattn_status qattn_attention_s8_in(const qattn_attention_desc *desc, const int8_
     qattn_attention_job job = {desc->heads, desc->len_q, desc->len_k, desc->head_dim,
                                desc->kv_len, desc->causal, scratch->params, uk, q,
                                {k, v, (ptrdiff_t)desc->len_k * desc->head_dim, NULL, 0, 0},
-                               out, desc->threads};
+                               out, NULL, desc->threads};
     if (uk) { /* the fast tiers read K and V packed: once per call here */
         job.kv.head_tiles = (desc->len_k + QATTN_TILE_KEYS - 1) / QATTN_TILE_KEYS;
         job.kv.tile_bytes = qattn_attn_tile_bytes(uk, desc->head_dim);

@@ -187,6 +187,10 @@ static void query_tile_task(void *ctx, int64_t item, int worker)
     }
     if (pending > 0) /* key0 is one tile past the last absorbed one */
         flush_pv(j, h, &st, m, key0 / QATTN_TILE_KEYS - pending, pending);
+    if (j->out16) {
+        qattn_tile_finish_s16(&st, p, j->out16 + ((size_t)h * j->len_q + row0) * hd, hd);
+        return;
+    }
     int8_t *out = j->out + ((size_t)h * j->len_q + row0) * hd;
     if (j->uk && j->uk->finish)
         j->uk->finish(&st, p, out, hd);

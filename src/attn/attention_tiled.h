@@ -31,6 +31,8 @@ typedef struct qattn_attention_job {
     const int8_t *q;                 /* [heads][len_q][head_dim] */
     qattn_kv_view kv;
     int8_t *out;                     /* [heads][len_q][head_dim] */
+    int16_t *out16;                  /* or, when not NULL, the output there at 16 bits
+                                        (qattn_tile_finish_s16; out is then unused) */
     int32_t threads;
 } qattn_attention_job;
 

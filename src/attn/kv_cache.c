@@ -129,13 +129,13 @@ qattn_status qattn_kv_cache_copy(qattn_kv_cache *dst, const qattn_kv_cache *src)
     return QATTN_OK;
 }
 
-qattn_status qattn_kv_cache_attention(qattn_kv_cache *c, const int8_t *q, int32_t len_q,
-                                      const float *scale_q, const float *scale_k,
-                                      const float *scale_v, const float *scale_out,
-                                      int32_t causal, int32_t threads, qattn_attn_workspace *ws,
-                                      int8_t *out)
+/* Either output: out (int8) or out16. */
+static qattn_status attend(qattn_kv_cache *c, const int8_t *q, int32_t len_q,
+                           const float *scale_q, const float *scale_k, const float *scale_v,
+                           const float *scale_out, int32_t causal, int32_t threads,
+                           qattn_attn_workspace *ws, int8_t *out, int16_t *out16)
 {
-    if (!c || !c->k || !q || !out || !scale_q || !scale_k || !scale_v || !scale_out)
+    if (!c || !c->k || !q || !(out || out16) || !scale_q || !scale_k || !scale_v || !scale_out)
         return qattn_fail(QATTN_ERR_NULL, "kv cache attention: NULL argument");
     if (c->len < 1 || len_q < 1 || len_q > QATTN_MAX_QUERIES)
         return qattn_fail(QATTN_ERR_SIZE, "kv cache attention: %d queries, %d keys", len_q, c->len);
@@ -154,6 +154,28 @@ qattn_status qattn_kv_cache_attention(qattn_kv_cache *c, const int8_t *q, int32_
             return st;
     }
     qattn_attention_job job = {c->heads, len_q, c->len, c->head_dim, NULL, causal, c->params,
-                               c->uk, q, view(c), out, threads};
+                               c->uk, q, view(c), out, out16, threads};
     return qattn_attention_run(&job, ws ? ws : &c->ws);
+}
+
+qattn_status qattn_kv_cache_attention(qattn_kv_cache *c, const int8_t *q, int32_t len_q,
+                                      const float *scale_q, const float *scale_k,
+                                      const float *scale_v, const float *scale_out,
+                                      int32_t causal, int32_t threads, qattn_attn_workspace *ws,
+                                      int8_t *out)
+{
+    return attend(c, q, len_q, scale_q, scale_k, scale_v, scale_out, causal, threads, ws, out,
+                  NULL);
+}
+
+qattn_status qattn_kv_cache_attention_s16(qattn_kv_cache *c, const int8_t *q, int32_t len_q,
+                                          const float *scale_q, const float *scale_k,
+                                          const float *scale_v, const float *scale_out,
+                                          int32_t causal, int32_t threads,
+                                          qattn_attn_workspace *ws, int16_t *out)
+{
+    if (!out)
+        return qattn_fail(QATTN_ERR_NULL, "kv cache attention: NULL argument");
+    return attend(c, q, len_q, scale_q, scale_k, scale_v, scale_out, causal, threads, ws, NULL,
+                  out);
 }

@@ -60,4 +60,12 @@ qattn_status qattn_kv_cache_attention(qattn_kv_cache *c, const int8_t *q, int32_
                                       int32_t causal, int32_t threads, qattn_attn_workspace *ws,
                                       int8_t *out);
 
+/* The same attention with its output at 16 bits (qattn_tile_finish_s16): out[h] holds
+ * round(o / scale_out[h]) saturated to int16, o the same quotient the int8 output rounds. */
+qattn_status qattn_kv_cache_attention_s16(qattn_kv_cache *c, const int8_t *q, int32_t len_q,
+                                          const float *scale_q, const float *scale_k,
+                                          const float *scale_v, const float *scale_out,
+                                          int32_t causal, int32_t threads,
+                                          qattn_attn_workspace *ws, int16_t *out);
+
 #endif

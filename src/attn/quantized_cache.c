@@ -102,11 +102,11 @@ qattn_status qattn_quantized_attention_init(qattn_quantized_attention *a, int32_
 {
     memset(a, 0, sizeof *a);
     a->heads = heads, a->head_dim = head_dim, a->rows = rows, a->threads = threads;
-    const size_t bytes = (size_t)heads * rows * head_dim; /* callers' sizes: < 2^40 */
-    a->q8 = malloc(bytes), a->o8 = malloc(bytes);
+    const size_t values = (size_t)heads * rows * head_dim; /* callers' sizes: < 2^40 */
+    a->q8 = malloc(values), a->o16 = malloc(values * sizeof *a->o16);
     a->scale_q = malloc(2 * (size_t)heads * sizeof(float));
     a->scale_o = a->scale_q ? a->scale_q + heads : NULL;
-    if (!a->q8 || !a->o8 || !a->scale_q) {
+    if (!a->q8 || !a->o16 || !a->scale_q) {
         qattn_quantized_attention_free(a);
         return qattn_fail(QATTN_ERR_NOMEM, "quantized attention: out of memory");
     }
@@ -115,30 +115,9 @@ qattn_status qattn_quantized_attention_init(qattn_quantized_attention *a, int32_
 
 void qattn_quantized_attention_free(qattn_quantized_attention *a)
 {
-    free(a->q8), free(a->o8), free(a->scale_q);
+    free(a->q8), free(a->o16), free(a->scale_q);
     qattn_attn_workspace_free(&a->ws);
     memset(a, 0, sizeof *a);
-}
-
-/* The output's scale per head fitted to its n rows: pass 1 at the values' scale gives rows
- * whose largest |byte| is m, so every exact output is below (m + 1/2) s_v; at
- * s_out = (m + 1) s_v / 127 pass 2 then spends the int8 range on them without saturating.
- * Pass 2 is skipped when no head would gain a factor of 2 (m >= 63 in every head). */
-static int fit_output_scales(qattn_quantized_attention *a, const qattn_quantized_cache *c,
-                             int32_t n)
-{
-    const size_t per_head = (size_t)n * a->head_dim;
-    int gain = 0;
-    for (int32_t h = 0; h < a->heads; h++) {
-        int32_t m = 0;
-        for (size_t i = 0; i < per_head; i++) {
-            const int32_t b = a->o8[h * per_head + i];
-            m = b > m ? b : -b > m ? -b : m;
-        }
-        a->scale_o[h] = m >= 127 ? c->scale_v[h] : c->scale_v[h] * (float)(m + 1) / 127.0f;
-        gain |= m < 63;
-    }
-    return gain;
 }
 
 qattn_status qattn_quantized_attend(qattn_quantized_attention *a, qattn_quantized_cache *c,
@@ -150,19 +129,17 @@ qattn_status qattn_quantized_attend(qattn_quantized_attention *a, qattn_quantize
                           a->rows);
     const int32_t hd = a->head_dim;
     const size_t per_head = (size_t)n * hd;
-    for (int32_t h = 0; h < a->heads; h++)
+    for (int32_t h = 0; h < a->heads; h++) {
         a->scale_q[h] = qattn_quantize_block(q + h * hd, n, hd, ld_q, a->q8 + h * per_head);
-    const int32_t threads = threads_for(a->threads, (int64_t)n * c->kv.len * a->heads * hd);
-    qattn_status st = qattn_kv_cache_attention(&c->kv, a->q8, n, a->scale_q, c->scale_k,
-                                               c->scale_v, c->scale_v, causal, threads, &a->ws,
-                                               a->o8);
-    const float *scale_o = c->scale_v;
-    if (st == QATTN_OK && fit_output_scales(a, c, n)) {
-        st = qattn_kv_cache_attention(&c->kv, a->q8, n, a->scale_q, c->scale_k, c->scale_v,
-                                      a->scale_o, causal, threads, &a->ws, a->o8);
-        scale_o = a->scale_o;
+        a->scale_o[h] = c->scale_v[h] / QATTN_QUANTIZED_OUTPUT_GAIN; /* exact: a power of 2 */
     }
+    const int32_t threads = threads_for(a->threads, (int64_t)n * c->kv.len * a->heads * hd);
+    qattn_status st = qattn_kv_cache_attention_s16(&c->kv, a->q8, n, a->scale_q, c->scale_k,
+                                                   c->scale_v, a->scale_o, causal, threads,
+                                                   &a->ws, a->o16);
     for (int32_t h = 0; st == QATTN_OK && h < a->heads; h++)
-        qattn_dequantize_block(a->o8 + h * per_head, n, hd, scale_o[h], out + h * hd, ld_out);
+        for (int32_t i = 0; i < n; i++)
+            for (int32_t t = 0; t < hd; t++)
+                out[i * ld_out + h * hd + t] = (float)a->o16[h * per_head + (size_t)i * hd + t] * a->scale_o[h];
     return st;
 }

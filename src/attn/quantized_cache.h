@@ -6,11 +6,12 @@
  * Quantization as the encoder's attention (whisper/self_attention.c): one max-abs scale per
  * head for the queries of a call, for the keys and for the values. The output is a convex
  * combination of value rows, often far smaller than the largest value (a cross-attention
- * head spread over 1500 frames averages them): at the values' scale it would keep a few
- * levels of int8. So each call runs the kernel twice when that pays: once at the values'
- * scale, which never saturates, then at a per-head scale fitted to that output's largest
- * byte (qattn_quantized_attend). On tiny.en's decoder this recovered most of the drift the
- * integer cross-attention caused in transcripts of recorded speech (docs/accuracy.md).
+ * head spread over 1500 frames averages them): at the values' scale, in int8, it would keep
+ * a few levels. So the kernel finishes its rows at 16 bits, at the values' scale / 256
+ * (qattn_tile_finish_s16: 8 more bits of the same quotient, which never saturate, since a
+ * convex combination stays within the values' range), in one pass. On tiny.en's decoder the
+ * int8 output's rounding had moved 0.5% of the words of transcripts of recorded speech away
+ * from the float decoder's (docs/accuracy.md).
  *
  * A cache always holds exactly what quantizing all its float keys at once would give: a
  * head's max-abs over a growing set only grows, so new keys quantize at the scale already in
@@ -53,9 +54,10 @@ qattn_status qattn_quantized_cache_copy(qattn_quantized_cache *dst, const qattn_
 /* Scratch for attending with many caches in turn, sized once. */
 typedef struct qattn_quantized_attention {
     int32_t heads, head_dim, rows, threads;
-    int8_t *q8, *o8; /* [heads][rows][head_dim] */
+    int8_t *q8;      /* [heads][rows][head_dim] */
+    int16_t *o16;    /* [heads][rows][head_dim] */
     float *scale_q;  /* [heads] */
-    float *scale_o;  /* [heads]: the output's, fitted to it (in scale_q's allocation) */
+    float *scale_o;  /* [heads]: the output's, the values' / 256 (in scale_q's allocation) */
     qattn_attn_workspace ws;
 } qattn_quantized_attention;
 
@@ -63,10 +65,13 @@ qattn_status qattn_quantized_attention_init(qattn_quantized_attention *a, int32_
                                             int32_t head_dim, int32_t rows, int32_t threads);
 void qattn_quantized_attention_free(qattn_quantized_attention *a);
 
+/* The 16-bit output's scale: the values' over this. */
+#define QATTN_QUANTIZED_OUTPUT_GAIN 256.0f
+
 /* out[i][h * head_dim ..] (ld_out apart) = head h's attention of the n float queries q
  * ([n][ld_q], heads side by side) over c's keys, causal = QATTN_CAUSAL_NONE or
- * QATTN_CAUSAL_BOTTOM_RIGHT; n <= a->rows. The output bytes' scales are left in
- * a->scale_o when the fitted pass ran (in c->scale_v when no head gained 2x from it). */
+ * QATTN_CAUSAL_BOTTOM_RIGHT; n <= a->rows. The 16-bit outputs and their scales are left in
+ * a->o16 and a->scale_o. */
 qattn_status qattn_quantized_attend(qattn_quantized_attention *a, qattn_quantized_cache *c,
                                     const float *q, ptrdiff_t ld_q, int32_t n, int32_t causal,
                                     float *out, ptrdiff_t ld_out);

@@ -167,12 +167,12 @@ void qattn_tile_absorb(qattn_tile_state *st, const qattn_tile_params *p, const i
 
 /*
  * [Q7] out = round(gain * A / L), gain = out_mult / 2^out_shift, with one reciprocal per
- * row. A and L are first shifted right together until both fit in 31 bits; then
- * rcp = floor(out_mult * 2^b / L) with b = bit length of L lies in [2^30, 2^32), and
- * |A| * rcp < 2^63.
+ * row, saturated to [-(limit + 1), limit]. A and L are first shifted right together until
+ * both fit in 31 bits; then rcp = floor(out_mult * 2^b / L) with b = bit length of L lies in
+ * [2^30, 2^32), and |A| * rcp < 2^63.
  */
 static void finish_row(int64_t row_sum, const int64_t *acc, const qattn_tile_params *p,
-                       int8_t *out)
+                       int32_t limit, int32_t *out)
 {
     const int32_t d = p->head_dim;
     if (row_sum <= 0) {
@@ -202,18 +202,35 @@ static void finish_row(int64_t row_sum, const int64_t *acc, const qattn_tile_par
         uint64_t a = (acc[t] < 0 ? (uint64_t)-acc[t] : (uint64_t)acc[t]) >> norm;
         uint64_t mag = shift >= 64 ? 0 : (a * rcp + ((uint64_t)1 << (shift - 1))) >> shift;
         if (acc[t] < 0)
-            out[t] = mag >= 128 ? (int8_t)-128 : (int8_t)-(int32_t)mag;
+            out[t] = mag > (uint64_t)limit ? -limit - 1 : -(int32_t)mag;
         else
-            out[t] = mag >= 127 ? (int8_t)127 : (int8_t)mag;
+            out[t] = mag >= (uint64_t)limit ? limit : (int32_t)mag;
     }
 }
+
+/* The widest row finish_row writes (QATTN_MAX_HEAD_DIM of qattn.h). */
+enum { FINISH_MAX_HEAD_DIM = 256 };
 
 void qattn_tile_finish(const qattn_tile_state *st, const qattn_tile_params *p, int8_t *out,
                        ptrdiff_t out_stride)
 {
-    for (int32_t r = 0; r < st->rows; r++)
-        finish_row(st->row_sum[r], st->acc + (ptrdiff_t)r * st->head_dim, p,
-                   out + r * out_stride);
+    int32_t row[FINISH_MAX_HEAD_DIM];
+    for (int32_t r = 0; r < st->rows; r++) {
+        finish_row(st->row_sum[r], st->acc + (ptrdiff_t)r * st->head_dim, p, 127, row);
+        for (int32_t t = 0; t < st->head_dim; t++)
+            out[r * out_stride + t] = (int8_t)row[t];
+    }
+}
+
+void qattn_tile_finish_s16(const qattn_tile_state *st, const qattn_tile_params *p,
+                           int16_t *out, ptrdiff_t out_stride)
+{
+    int32_t row[FINISH_MAX_HEAD_DIM];
+    for (int32_t r = 0; r < st->rows; r++) {
+        finish_row(st->row_sum[r], st->acc + (ptrdiff_t)r * st->head_dim, p, 32767, row);
+        for (int32_t t = 0; t < st->head_dim; t++)
+            out[r * out_stride + t] = (int16_t)row[t];
+    }
 }
 
 size_t qattn_tile_working_set_bytes(int32_t rows, int32_t head_dim)

@@ -96,6 +96,13 @@ void qattn_tile_absorb(qattn_tile_state *st, const qattn_tile_params *p, const i
 void qattn_tile_finish(const qattn_tile_state *st, const qattn_tile_params *p, int8_t *out,
                        ptrdiff_t out_stride);
 
+/* The same rows as 16-bit integers (out_stride int16 apart), saturated to [-32768, 32767]:
+ * with gain 256 x that of an int8 output, 8 more bits of the same quotient, for a consumer
+ * that needs the output finer than int8 in one pass (the decoder's attention:
+ * attn/quantized_cache.h). Every tier's state finishes here (no tier variant). */
+void qattn_tile_finish_s16(const qattn_tile_state *st, const qattn_tile_params *p,
+                           int16_t *out, ptrdiff_t out_stride);
+
 /* Query rows per tile for a head dim: the largest power of two <= 64 whose working set
  * (below) fits in 64 KiB. */
 int32_t qattn_tile_rows_for_head_dim(int32_t head_dim);

@@ -30,6 +30,18 @@ static inline int8_t qattn_round_s8(float r)
     return (int8_t)(int32_t)(t - 12582912.0f);
 }
 
+/* The same rounding for the 16-bit activations of the GEMM (gemm/gemm.h, x_bits), saturated
+ * to [-limit, limit] (limit < 2^22); NaN -> 0. */
+static inline int16_t qattn_round_s16(float r, int32_t limit)
+{
+    if (!(r < (float)limit))
+        return r != r ? 0 : (int16_t)limit;
+    if (r <= -(float)limit)
+        return (int16_t)-limit;
+    float t = r + 12582912.0f;
+    return (int16_t)(int32_t)(t - 12582912.0f);
+}
+
 /* The rule: saturate(round_half_even(x / scale)); scale finite and > 0. */
 static inline int8_t qattn_quantize_s8(float x, float scale)
 {

@@ -10,6 +10,7 @@
 
 #include "core/tiers.h"
 #include "core/error.h"
+#include "core/quantize.h"
 #include "core/parallel.h"
 #include "core/reserve.h"
 #include "gemm/gemm_ukernels.h"
@@ -18,6 +19,9 @@
 
 /* The scalar reference's blocking; a fast tier's comes from its table (gemm_ukernels.h). */
 enum { REFERENCE_ROW_BLOCK = 64, REFERENCE_COL_BLOCK = 256, QUANTIZE_ROWS = 64 };
+
+/* The 16-bit activations' range (gemm.h, x_bits): 127 * 256 + 127, two int8 bytes. */
+enum { S16_LIMIT = 32639 };
 
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
                          float *sx)
@@ -31,14 +35,28 @@ void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, in
     }
 }
 
-void qattn_quantize_row_digits(const float *x, int32_t k, int8_t *x8, float *sx, float *rest)
+static float s16_scale(const float *x, int32_t k)
 {
-    qattn_quantize_rows(x, 1, k, k, x8, sx);
-    /* The remainder in float: |x - sx q| <= sx / 2 plus x's rounding, and the product and
-     * the difference are each rounded once (no contraction: CMakeLists.txt) */
+    const float amax = qattn_float_kernels()->max_abs(x, (size_t)k);
+    return amax > 0.0f ? amax / (float)S16_LIMIT : 1.0f;
+}
+
+float qattn_quantize_row_s16(const float *x, int32_t k, int16_t *q)
+{
+    const float s = s16_scale(x, k);
     for (int32_t t = 0; t < k; t++)
-        rest[t] = x[t] - (float)x8[t] * sx[0];
-    qattn_quantize_rows(rest, 1, k, k, x8 + k, sx + 1);
+        q[t] = qattn_round_s16(x[t] / s, S16_LIMIT);
+    return s;
+}
+
+/* qattn_quantize_row_s16 written as its two byte rows (qattn_s16_bytes), for a tier whose
+ * products are int8 x int8. */
+static float quantize_row_s16_bytes(const float *x, int32_t k, int8_t *hi, int8_t *lo)
+{
+    const float s = s16_scale(x, k);
+    for (int32_t t = 0; t < k; t++)
+        qattn_s16_bytes(qattn_round_s16(x[t] / s, S16_LIMIT), hi + t, lo + t);
+    return s;
 }
 
 /* w's tier, kernels and the scale and bias arrays; the weights are the caller's to fill. */
@@ -54,7 +72,7 @@ static qattn_status weights_begin(qattn_gemm_weights *w, const float *bias, int3
     qattn_status st = qattn_tier_resolve(isa, &tier);
     if (st != QATTN_OK)
         return st;
-    w->n = n, w->k = k, w->x_digits = 1;
+    w->n = n, w->k = k, w->x_bits = 8;
     w->uk = qattn_gemm_kernels_for(tier);
     w->scale = malloc((size_t)n * sizeof(float));
     w->w8 = malloc((size_t)n * k);
@@ -146,6 +164,29 @@ static void gemm_reference(const int8_t *x8, int32_t m, const int8_t *w8, int32_
         }
 }
 
+/* The reference at 16 bits: plain dot products, exact in int64. */
+static void gemm_reference_s16(const int16_t *x16, int32_t m, const int8_t *w8, int32_t k,
+                               int32_t n0, int32_t nc, int64_t *acc, ptrdiff_t ldc)
+{
+    for (int32_t i = 0; i < m; i++)
+        for (int32_t j = 0; j < nc; j++) {
+            const int16_t *xi = x16 + (size_t)i * k;
+            const int8_t *wj = w8 + (size_t)(n0 + j) * k;
+            int64_t s = 0;
+            for (int32_t t = 0; t < k; t++)
+                s += (int64_t)xi[t] * wj[t];
+            acc[i * ldc + j] = s;
+        }
+}
+
+/* The epilogue at 16 bits, every tier's: (float)acc * (sx * scale), then + bias, as
+ * qattn_gemm_output does for int32 sums (the int64 sum converted to float once). */
+static float output_s16(int64_t acc, float sx, float scale, const float *bias)
+{
+    const float scaled = (float)acc * (sx * scale);
+    return bias ? scaled + *bias : scaled;
+}
+
 /* acc[i * ldc + j] for rows i < rows of x8 and columns n0 <= j < n0 + cols, by the tier's
  * kernel or the reference. */
 static void product_tile(const qattn_gemm_weights *w, const int8_t *x8, int32_t rows, int32_t n0,
@@ -159,15 +200,46 @@ static void product_tile(const qattn_gemm_weights *w, const int8_t *x8, int32_t 
 
 typedef struct run {
     const qattn_gemm_weights *w;
-    const int8_t *x8;
+    const int8_t *x8; /* 16 bits: the int16 rows, or each row's two byte rows (bytes) */
     const float *sx;
     float *y;
     ptrdiff_t ldy;
-    int32_t m, row_block, col_block, row_blocks, col_blocks; /* m: rows of x8 */
-    int32_t digits;    /* x8 rows per row of y (row_block is a multiple) */
-    int32_t **scratch; /* per worker: row_block x col_block int32 */
+    int32_t m, row_block, col_block, row_blocks, col_blocks; /* rows of y, of y per task */
+    int32_t bits, bytes; /* 16 bits: bytes = 1 when the tier takes byte rows */
+    int32_t **scratch;   /* per worker: an int32 tile of 2 row_block x col_block */
     const qattn_float_ukernels *float_kernels;
 } run;
+
+/* A task's tile at 16 bits: rows of y from i0, columns from n0. */
+static void tile_s16(const run *r, int32_t i0, int32_t rows, int32_t n0, int32_t cols,
+                     int32_t *scratch)
+{
+    const qattn_gemm_weights *w = r->w;
+    const int32_t cb = r->col_block;
+    if (r->bytes) { /* row 2i: the high bytes, 2i + 1: the low ones; q = 256 hi + lo */
+        product_tile(w, r->x8 + (size_t)2 * i0 * w->k, 2 * rows, n0, cols, scratch, cb);
+        for (int32_t i = 0; i < rows; i++) {
+            const int32_t *hi = scratch + 2 * i * cb, *lo = hi + cb;
+            float *y = r->y + (i0 + i) * r->ldy + n0;
+            for (int32_t j = 0; j < cols; j++)
+                y[j] = output_s16(256 * (int64_t)hi[j] + lo[j], r->sx[i0 + i], w->scale[n0 + j],
+                                  w->bias ? w->bias + n0 + j : NULL);
+        }
+        return;
+    }
+    int64_t *acc = (int64_t *)scratch; /* rows x cb int64: the bytes of 2 rows x cb int32 */
+    const int16_t *x16 = (const int16_t *)r->x8 + (size_t)i0 * w->k;
+    if (w->uk)
+        w->uk->gemm_s16(x16, w->k, rows, w->packed, w->n, w->k, n0, cols, acc, cb);
+    else
+        gemm_reference_s16(x16, rows, w->w8, w->k, n0, cols, acc, cb);
+    for (int32_t i = 0; i < rows; i++) {
+        float *y = r->y + (i0 + i) * r->ldy + n0;
+        for (int32_t j = 0; j < cols; j++)
+            y[j] = output_s16(acc[i * cb + j], r->sx[i0 + i], w->scale[n0 + j],
+                              w->bias ? w->bias + n0 + j : NULL);
+    }
+}
 
 static void tile_task(void *ctx, int64_t item, int worker)
 {
@@ -179,26 +251,17 @@ static void tile_task(void *ctx, int64_t item, int worker)
     int32_t rows = r->m - i0 < rb ? r->m - i0 : rb;
     int32_t cols = w->n - n0 < cb ? w->n - n0 : cb;
     int32_t *acc = r->scratch[worker];
+    if (r->bits == 16) {
+        tile_s16(r, i0, rows, n0, cols, acc);
+        return;
+    }
     product_tile(w, r->x8 + (size_t)i0 * w->k, rows, n0, cols, acc, cb);
     /* The epilogue: one multiply by the combined scale, then the bias (no contraction), by
      * the float family's kernel (the same bits on every tier). */
     const qattn_float_ukernels *fk = r->float_kernels;
-    if (r->digits == 1) {
-        for (int32_t i = 0; i < rows; i++)
-            fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
-                              w->bias ? w->bias + n0 : NULL, r->y + (i0 + i) * r->ldy + n0);
-        return;
-    }
-    /* Two digits: y = (acc1 sx1 sw + bias) + acc2 sx2 sw, each term by the same epilogue */
-    float low[REFERENCE_COL_BLOCK];
-    for (int32_t i = 0; i < rows; i += 2) {
-        float *y = r->y + (i0 + i) / 2 * r->ldy + n0;
+    for (int32_t i = 0; i < rows; i++)
         fk->gemm_epilogue(acc + i * cb, (size_t)cols, r->sx[i0 + i], w->scale + n0,
-                          w->bias ? w->bias + n0 : NULL, y);
-        fk->gemm_epilogue(acc + (i + 1) * cb, (size_t)cols, r->sx[i0 + i + 1], w->scale + n0,
-                          NULL, low);
-        qattn_add(y, low, (size_t)cols);
-    }
+                          w->bias ? w->bias + n0 : NULL, r->y + (i0 + i) * r->ldy + n0);
 }
 
 typedef struct quantize_job {
@@ -206,8 +269,7 @@ typedef struct quantize_job {
     qattn_gemm_row_fn row;
     void *row_ctx;
     float **row_buf; /* row(): per worker, k floats */
-    float *rest;     /* two digits: per worker, k floats for the remainder */
-    int32_t m, k, digits; /* m rows of x, each `digits` rows of x8 */
+    int32_t m, k, bits, bytes; /* 16 bits: int16 rows, or two byte rows each (bytes) */
     ptrdiff_t ldx;
     int8_t *x8;
     float *sx;
@@ -219,12 +281,13 @@ static void quantize_task(void *ctx, int64_t item, int worker)
     const quantize_job *q = ctx;
     int32_t i0 = (int32_t)item * QUANTIZE_ROWS;
     int32_t rows = q->m - i0 < QUANTIZE_ROWS ? q->m - i0 : QUANTIZE_ROWS;
-    if (q->digits == 2) {
-        float *rest = q->rest + (size_t)worker * q->k;
-        for (int32_t i = i0; i < i0 + rows; i++)
-            qattn_quantize_row_digits(q->x + i * q->ldx, q->k, q->x8 + (size_t)2 * i * q->k,
-                                      q->sx + 2 * i, rest);
-        if (q->prepare_x)
+    if (q->bits == 16) {
+        for (int32_t i = i0; i < i0 + rows; i++) {
+            int8_t *row = q->x8 + (size_t)2 * i * q->k; /* 2k bytes: k int16 or two byte rows */
+            q->sx[i] = q->bytes ? quantize_row_s16_bytes(q->x + i * q->ldx, q->k, row, row + q->k)
+                                : qattn_quantize_row_s16(q->x + i * q->ldx, q->k, (int16_t *)row);
+        }
+        if (q->bytes && q->prepare_x)
             q->prepare_x(q->x8 + (size_t)2 * i0 * q->k, (size_t)2 * rows * q->k);
         return;
     }
@@ -249,7 +312,7 @@ void qattn_gemm_workspace_free(qattn_gemm_workspace *ws)
 {
     if (!ws)
         return;
-    free(ws->x8), free(ws->sx), free(ws->acc), free(ws->rest), free(ws->fused_rows);
+    free(ws->x8), free(ws->sx), free(ws->acc), free(ws->fused_rows);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -264,8 +327,7 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
     ws->x8 = malloc((size_t)max_m * (size_t)max_k);
     ws->sx = malloc((size_t)max_m * sizeof(float));
     ws->acc = malloc((size_t)ws->workers * ACC_TILE * sizeof(int32_t));
-    ws->rest = malloc((size_t)ws->workers * (size_t)max_k * sizeof(float));
-    if (!ws->x8 || !ws->sx || !ws->acc || !ws->rest) {
+    if (!ws->x8 || !ws->sx || !ws->acc) {
         qattn_gemm_workspace_free(ws);
         return qattn_fail(QATTN_ERR_NOMEM, "gemm workspace: out of memory (%d rows of %d)", max_m,
                           max_k);
@@ -273,27 +335,31 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
     return QATTN_OK;
 }
 
-/* m rows of x quantized as w's input into ws (w->x_digits rows of x8 each), the workspace's
- * record of them set. */
+/* Whether w's tier runs 16-bit rows as their two byte rows (no gemm_s16 of its own). */
+static int s16_as_bytes(const qattn_gemm_weights *w)
+{
+    return w->uk && !w->uk->gemm_s16;
+}
+
+/* m rows of x quantized as w's input into ws, the workspace's record of them set (none at
+ * 16 bits: those rows are for qattn_gemm_run_in alone). */
 static void quantize_into(const qattn_gemm_weights *w, const float *x, int32_t m, ptrdiff_t ldx,
                           int32_t threads, qattn_gemm_workspace *ws)
 {
-    quantize_job q = {x, NULL, NULL, NULL, ws->rest, m, w->k, w->x_digits, ldx, ws->x8, ws->sx,
-                      w->uk ? w->uk->prepare_x : NULL};
+    quantize_job q = {x, NULL, NULL, NULL, m, w->k, w->x_bits, s16_as_bytes(w), ldx, ws->x8,
+                      ws->sx, w->uk ? w->uk->prepare_x : NULL};
     const int64_t tasks = (m + QUANTIZE_ROWS - 1) / QUANTIZE_ROWS;
-    int workers = qattn_workers_for(threads, tasks);
-    workers = workers < ws->workers ? workers : ws->workers; /* each has its remainder row */
-    qattn_parallel_for(workers, tasks, quantize_task, &q);
-    ws->rows_m = m * w->x_digits, ws->rows_k = w->k, ws->rows_tier = w->uk;
+    qattn_parallel_for(qattn_workers_for(threads, tasks), tasks, quantize_task, &q);
+    ws->rows_m = w->x_bits == 8 ? m : 0, ws->rows_k = w->k, ws->rows_tier = w->uk;
 }
 
-/* The digits a GEMM call can take: w's are 1 or 2 (2 only outside the fused GEMMs). */
-static qattn_status digits_check(const qattn_gemm_weights *w, int fused)
+/* The activation bits a GEMM call can take: 8, or 16 outside the fused GEMMs. */
+static qattn_status bits_check(const qattn_gemm_weights *w, int fused)
 {
-    if (w->x_digits == 1 || (w->x_digits == 2 && !fused))
+    if (w->x_bits == 8 || (w->x_bits == 16 && !fused))
         return QATTN_OK;
-    return qattn_fail(QATTN_ERR_VALUE, "gemm: %d digits per activation (%s)", w->x_digits,
-                      fused ? "the fused GEMMs take 1" : "1 or 2");
+    return qattn_fail(QATTN_ERR_VALUE, "gemm: %d bits per activation (%s)", w->x_bits,
+                      fused ? "the fused GEMMs take 8" : "8 or 16");
 }
 
 /* The workers a GEMM of `items` tasks uses: at most the workspace's (each has its tile). */
@@ -310,22 +376,24 @@ qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int3
 {
     if (!w || !(w->w8 || w->packed) || !x || !y || !ws || !ws->acc)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
-    qattn_status st = digits_check(w, 0);
+    qattn_status st = bits_check(w, 0);
     if (st != QATTN_OK)
         return st;
-    if (m < 1 || ldx < w->k || ldy < w->n || m > ws->max_m / w->x_digits || w->k > ws->max_k)
-        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d (%d digits), k = %d, ldx = %td, ldy = %td "
-                          "(workspace %d x %d)", m, w->x_digits, w->k, ldx, ldy, ws->max_m,
+    const int32_t per_row = w->x_bits / 8; /* workspace rows a row of x takes */
+    if (m < 1 || ldx < w->k || ldy < w->n || m > ws->max_m / per_row || w->k > ws->max_k)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d (%d bits), k = %d, ldx = %td, ldy = %td "
+                          "(workspace %d x %d)", m, w->x_bits, w->k, ldx, ldy, ws->max_m,
                           ws->max_k);
     const int32_t rb = w->uk ? w->uk->row_block : REFERENCE_ROW_BLOCK;
     const int32_t cb = w->uk ? w->uk->col_block : REFERENCE_COL_BLOCK;
-    /* the epilogue's spare row holds a column block; a row block holds whole digit pairs */
-    if ((int64_t)rb * cb > ACC_TILE || cb > REFERENCE_COL_BLOCK || rb % 2 != 0)
+    /* at 16 bits a task takes rb / 2 rows: their two byte rows, or their int64 sums, fill the
+     * same tile */
+    if ((int64_t)rb * cb > ACC_TILE || rb % 2 != 0)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: a %d x %d tile does not fit the driver", rb, cb);
     int32_t *scratch[64];
-    const int32_t rows = m * w->x_digits; /* of x8 */
-    run r = {w, NULL, NULL, y, ldy, rows, rb, cb, (rows + rb - 1) / rb, (w->n + cb - 1) / cb,
-             w->x_digits, scratch, qattn_float_kernels()};
+    const int32_t task_rows = rb / per_row;
+    run r = {w, NULL, NULL, y, ldy, m, task_rows, cb, (m + task_rows - 1) / task_rows,
+             (w->n + cb - 1) / cb, w->x_bits, s16_as_bytes(w), scratch, qattn_float_kernels()};
     const int64_t items = (int64_t)r.row_blocks * r.col_blocks;
     const int workers = workers_within(ws, threads, items);
     for (int i = 0; i < workers; i++)
@@ -341,7 +409,7 @@ qattn_status qattn_gemm_quantize_input(const qattn_gemm_weights *w, const float 
 {
     if (!w || !(w->w8 || w->packed) || !x || !ws || !ws->x8)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
-    qattn_status st = digits_check(w, 1);
+    qattn_status st = bits_check(w, 1);
     if (st != QATTN_OK)
         return st;
     if (m < 1 || ldx < 1 || m > ws->max_m || w->k > ws->max_k)
@@ -357,7 +425,7 @@ qattn_status qattn_gemm_quantize_input_from(const qattn_gemm_weights *w, qattn_g
 {
     if (!w || !(w->w8 || w->packed) || !row || !ws || !ws->x8)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
-    qattn_status st = digits_check(w, 1);
+    qattn_status st = bits_check(w, 1);
     if (st != QATTN_OK)
         return st;
     if (m < 1 || m > ws->max_m || w->k > ws->max_k)
@@ -371,7 +439,7 @@ qattn_status qattn_gemm_quantize_input_from(const qattn_gemm_weights *w, qattn_g
         return qattn_fail(QATTN_ERR_NOMEM, "gemm: out of memory for rows of %d", w->k);
     for (int i = 0; i < workers; i++)
         buf[i] = bufs + (size_t)i * w->k;
-    quantize_job q = {NULL, row, ctx, buf, NULL, m, w->k, 1, w->k, ws->x8, ws->sx,
+    quantize_job q = {NULL, row, ctx, buf, m, w->k, 8, 0, w->k, ws->x8, ws->sx,
                       w->uk ? w->uk->prepare_x : NULL};
     qattn_parallel_for(workers, tasks, quantize_task, &q);
     free(bufs);
@@ -508,9 +576,9 @@ static qattn_status fusion_check(const qattn_gemm_weights *w, const qattn_gemm_w
 {
     if (!w || !(w->w8 || w->packed) || !in || !in->acc || !f)
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
-    qattn_status st = digits_check(w, 1);
+    qattn_status st = bits_check(w, 1);
     if (st == QATTN_OK && f->next && f->next_w)
-        st = digits_check(f->next_w, 1);
+        st = bits_check(f->next_w, 1);
     if (st != QATTN_OK)
         return st;
     if (in->rows_m < 1 || in->rows_k != w->k || in->rows_tier != w->uk)
@@ -578,13 +646,14 @@ qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t
         return qattn_fail(QATTN_ERR_NULL, "gemm: NULL argument");
     if (m < 1 || ldx < w->k || ldy < w->n)
         return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d, ldx = %td, ldy = %td", m, ldx, ldy);
-    qattn_status st = digits_check(w, 0);
+    qattn_status st = bits_check(w, 0);
     if (st != QATTN_OK)
         return st;
-    if (m > INT32_MAX / w->x_digits)
-        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d rows of %d digits", m, w->x_digits);
+    const int32_t per_row = w->x_bits / 8;
+    if (m > INT32_MAX / per_row)
+        return qattn_fail(QATTN_ERR_SIZE, "gemm: m = %d rows of %d bits", m, w->x_bits);
     qattn_gemm_workspace ws;
-    st = qattn_gemm_workspace_init(&ws, m * w->x_digits, w->k, threads);
+    st = qattn_gemm_workspace_init(&ws, m * per_row, w->k, threads);
     if (st == QATTN_OK)
         st = qattn_gemm_run_in(w, x, m, ldx, y, ldy, threads, &ws);
     qattn_gemm_workspace_free(&ws);

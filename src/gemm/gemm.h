@@ -28,18 +28,24 @@ typedef struct qattn_gemm_weights {
     int8_t *w8;                    /* scalar tier: [n][k] quantized weights; else NULL */
     void *packed;                  /* the tier's layout; NULL for the scalar tier */
     const qattn_gemm_ukernels *uk; /* NULL for the scalar tier */
-    /* Digits per activation, 1 (default) or 2. Two: each row x is quantized as
-     * x ~ sx1 q1 + sx2 q2, q1 = x's int8 row as above and q2 the int8 row of its remainder
-     * x - sx1 q1 (sx2 = max|x - sx1 q1| / 127, about sx1 / 254): a 16-bit activation made of
-     * two int8 rows of the same GEMM, y = acc1 sx1 sw + acc2 sx2 sw + bias. The rows double,
-     * the weights' reads do not: for the decoder's few rows per token, which are bound by the
-     * weights' bandwidth, nearly free. The splitting of a matrix into int8 slices whose
-     * integer products are summed in float is the Ozaki scheme (Ozaki et al., "Error-free
-     * transformations of matrix multiplication", Numer. Algorithms 59, 2012; Ootomo, Ozaki and
-     * Yokota, "DGEMM on integer matrix multiplication unit", IJHPCA 2024), here on the
-     * activations only. Only qattn_gemm_run and qattn_gemm_run_in take two (the fused GEMMs'
-     * rows are one digit). */
-    int32_t x_digits;
+    /* Bits per activation: 8 (default) or 16. At 16, each row x is quantized at one scale,
+     * sx = max|x| / 32639 (1 for a zero row), q = saturate(round_half_even(x / sx)) in
+     * [-32639, 32639] (the float32 quotient, as at 8 bits); the products are summed exactly
+     * (int64) and y = (float)acc * (sx * sw) + bias. 32639 = 127 * 256 + 127, so that
+     * q = 256 hi + lo with hi = floor((q + 128) / 256) and lo = q - 256 hi both int8: a tier
+     * whose products are int8 x int8 runs its GEMM on the two byte rows (twice the rows
+     * against the same packed weights) and the driver sums 256 acc_hi + acc_lo; a tier that
+     * multiplies 16-bit values anyway (AVX2's vpmaddwd) takes q in one pass (gemm_s16). The
+     * same integers either way, so every tier gives the same bits. The decoder's steps run a
+     * few rows each and are bound by reading the weights, so the second byte costs little
+     * there; an int8 activation's rounding moved 1.1% of the words of tiny.en's transcripts of
+     * recorded speech away from the float decoder's (docs/accuracy.md). Slicing an operand
+     * into int8 pieces whose exact integer products are summed is the Ozaki scheme (Ozaki et
+     * al., "Error-free transformations of matrix multiplication", Numer. Algorithms 59, 2012;
+     * Ootomo, Ozaki and Yokota, "DGEMM on integer matrix multiplication unit", IJHPCA 2024),
+     * here on the activations only. Only qattn_gemm_run and qattn_gemm_run_in take 16 (the
+     * fused GEMMs' rows are 8 bits). */
+    int32_t x_bits;
 } qattn_gemm_weights;
 
 /* Quantizes w ([n][k] floats) per channel and packs it for `isa` (QATTN_ISA_AUTO: the active
@@ -54,8 +60,8 @@ qattn_status qattn_gemm_weights_from_s8(qattn_gemm_weights *w, const int8_t *w8,
 void qattn_gemm_weights_free(qattn_gemm_weights *w);
 
 /* y[m][n] for m rows of x (ldx floats apart) into y (ldy floats apart), on `threads` threads
- * (0: one per CPU). Needs m * k bytes + m floats of scratch (times w->x_digits), allocated
- * inside. x must be finite. */
+ * (0: one per CPU). Needs m * k bytes + m floats of scratch (twice the bytes at 16 bits),
+ * allocated inside. x must be finite. */
 qattn_status qattn_gemm_run(const qattn_gemm_weights *w, const float *x, int32_t m,
                             ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads);
 
@@ -67,7 +73,6 @@ typedef struct qattn_gemm_workspace {
     int8_t *x8;
     float *sx;
     int32_t *acc;
-    float *rest; /* two-digit rows' remainders: max_k floats per worker */
     int32_t max_m, max_k, workers;
     /* The rows x8 holds: rows_m rows of rows_k values in the form of rows_tier's kernels
      * (what qattn_gemm_run_fused checks its weights against); rows_m = 0: none. */
@@ -83,8 +88,8 @@ qattn_status qattn_gemm_workspace_init(qattn_gemm_workspace *ws, int32_t max_m, 
                                        int32_t threads);
 void qattn_gemm_workspace_free(qattn_gemm_workspace *ws);
 
-/* qattn_gemm_run with the scratch in ws (m * w->x_digits <= ws->max_m, k <= ws->max_k): no
- * allocation. The result is the same bits as qattn_gemm_run's. */
+/* qattn_gemm_run with the scratch in ws (m <= ws->max_m, or 2 m <= ws->max_m at 16 bits;
+ * k <= ws->max_k): no allocation. The result is the same bits as qattn_gemm_run's. */
 qattn_status qattn_gemm_run_in(const qattn_gemm_weights *w, const float *x, int32_t m,
                                ptrdiff_t ldx, float *y, ptrdiff_t ldy, int32_t threads,
                                qattn_gemm_workspace *ws);
@@ -145,9 +150,15 @@ qattn_status qattn_gemm_run_fused(const qattn_gemm_weights *w, qattn_gemm_worksp
 void qattn_quantize_rows(const float *x, int32_t m, int32_t k, ptrdiff_t ldx, int8_t *x8,
                          float *sx);
 
-/* One row of k floats as two digits (qattn_gemm_weights.x_digits): x8[0..k) and sx[0] the row's
- * int8 quantization, x8[k..2k) and sx[1] that of its remainder x - sx[0] x8[0..k), computed
- * in rest[0..k) (the caller's scratch). */
-void qattn_quantize_row_digits(const float *x, int32_t k, int8_t *x8, float *sx, float *rest);
+/* One row of k floats at 16 bits (qattn_gemm_weights.x_bits): returns sx, writes q[0..k). */
+float qattn_quantize_row_s16(const float *x, int32_t k, int16_t *q);
+
+/* The two int8 bytes of a 16-bit activation q in [-32639, 32639]: q = 256 hi + lo. */
+static inline void qattn_s16_bytes(int32_t q, int8_t *hi, int8_t *lo)
+{
+    const int32_t h = (q + 128 + 32768) / 256 - 128; /* floor((q + 128) / 256), a positive division */
+    *hi = (int8_t)h;
+    *lo = (int8_t)(q - 256 * h);
+}
 
 #endif

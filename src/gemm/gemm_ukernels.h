@@ -25,6 +25,11 @@ struct qattn_gemm_ukernels {
      * n0 <= j < n0 + nc (n0 a multiple of nr), x8's rows quantized and then prepared. */
     void (*gemm)(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed, int32_t n,
                  int32_t k, int32_t n0, int32_t nc, int32_t *acc, ptrdiff_t ldc);
+    /* Optional (NULL: the driver runs gemm on the two bytes of each value): the same product
+     * for 16-bit rows (gemm.h's x_bits = 16, |x16| <= 32639, not prepared), exact in int64:
+     * acc[i * ldc + j - n0] = sum_t x16[i * ldx + t] * w8[j][t]. */
+    void (*gemm_s16)(const int16_t *x16, ptrdiff_t ldx, int32_t m, const void *packed,
+                     int32_t n, int32_t k, int32_t n0, int32_t nc, int64_t *acc, ptrdiff_t ldc);
 };
 
 extern const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx2;

@@ -150,7 +150,7 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
                               (int8 || s->scores)
                           ? QATTN_OK
                           : qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
-    if (st == QATTN_OK && int8)
+    if (st == QATTN_OK && int8) /* 16-bit activations take two of its rows a row (gemm.h) */
         st = qattn_gemm_workspace_init(&s->gemm, 2 * (int32_t)rows,
                                        dec->n_ffn > dec->n_state ? dec->n_ffn : dec->n_state,
                                        dec->run.threads);

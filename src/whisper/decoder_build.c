@@ -13,12 +13,13 @@
 #include "whisper/decoder.h"
 #include "whisper/model_load.h"
 
-/* int8: every decoder linear (the logits too) quantizes its input rows as two int8 digits
- * (qattn_gemm_weights.x_digits). The decoder runs a few rows per token, bound by reading the
- * weights, so the second digit costs little; with one digit, the activations' rounding moved
- * 1.1% of the words of tiny.en's transcripts of recorded speech away from the float decoder's
- * (f32 encoder, int8 decoder, 126 LibriSpeech files, AMD EPYC), with two 0.87%. */
-#define DECODER_X_DIGITS 2
+/* int8: every decoder linear (the logits too) quantizes its input rows to 16 bits
+ * (qattn_gemm_weights.x_bits) against int8 weights. The decoder runs a few rows per token,
+ * bound by reading the weights, so the wider activations cost little; at 8 bits their
+ * rounding moved 1.1% of the words of tiny.en's transcripts of recorded speech away from the
+ * float decoder's (f32 encoder, int8 decoder, 126 LibriSpeech files), at 16 bits 0.87%
+ * (docs/accuracy.md). */
+#define DECODER_X_BITS 16
 
 /* Names after the decoder's prefix, in model_load.h's column order: Hugging Face, ggml,
  * CTranslate2. A per-layer name follows the layer's own prefix. */
@@ -161,7 +162,7 @@ static qattn_status linear(const qattn_model_source *src, const qattn_run *run, 
         if (st != QATTN_OK)
             return st;
     }
-    return qattn_linear_finish(run, l, DECODER_X_DIGITS);
+    return qattn_linear_finish(run, l, DECODER_X_BITS);
 }
 
 static qattn_status layer_norm(const qattn_model_source *src, const char *const names[3],
@@ -226,7 +227,7 @@ static qattn_status load_embeddings(const qattn_model_source *src, struct qattn_
     if (!(out->w = malloc(bytes)))
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
     memcpy(out->w, dec->embed, bytes);
-    return qattn_linear_finish(&dec->run, out, DECODER_X_DIGITS);
+    return qattn_linear_finish(&dec->run, out, DECODER_X_BITS);
 }
 
 qattn_status qattn_decoder_build(qattn_model_source *src, const whisper_config *cfg,

@@ -26,7 +26,7 @@ qattn_status qattn_linear_run_in(const qattn_run *run, const whisper_linear *l, 
     return QATTN_OK;
 }
 
-qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l, int32_t x_digits)
+qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l, int32_t x_bits)
 {
     if (run->precision != QATTN_PRECISION_INT8)
         return QATTN_OK;
@@ -34,7 +34,7 @@ qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l, int32_
     free(l->w), free(l->b);
     l->w = l->b = NULL;
     if (st == QATTN_OK)
-        l->q.x_digits = x_digits;
+        l->q.x_bits = x_bits;
     return st;
 }
 

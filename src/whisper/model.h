@@ -97,9 +97,9 @@ qattn_status qattn_self_attention_int8(const struct qattn_encoder *enc, const fl
 int qattn_smooth_layer_norm_into(float *gamma, float *beta, float *w, int32_t n_out, int32_t n_in);
 
 /* For the int8 precision: quantizes and packs l's float weights and drops them; its input
- * rows are then quantized as x_digits int8 digits each (qattn_gemm_weights.x_digits: 1, or 2
- * where the layer's rounding error must stay far below int8's, as in the decoder). */
-qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l, int32_t x_digits);
+ * rows are then quantized to x_bits each (qattn_gemm_weights.x_bits: 8, or 16 where the
+ * layer's rounding error must stay far below int8's, as in the decoder). */
+qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l, int32_t x_bits);
 
 /* An empty encoder of a checked config in the params' precision (its tier resolved). */
 qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,

@@ -244,7 +244,7 @@ static qattn_status finish(struct qattn_encoder *enc, whisper_linear *l, const l
     if (ln && enc->run.precision == QATTN_PRECISION_INT8 &&
         !qattn_smooth_layer_norm_into(ln->gamma, ln->beta, l->w, l->n_out, l->n_in))
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    return qattn_linear_finish(&enc->run, l, 1);
+    return qattn_linear_finish(&enc->run, l, 8);
 }
 
 /* w_ndim 3: a convolution's kernel [n_out][channels][3], kept tap-major. */

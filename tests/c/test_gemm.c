@@ -9,6 +9,7 @@
 
 #include "core/tiers.h"
 #include "gemm/gemm.h"
+#include "gemm/gemm_ukernels.h"
 #include "ops/float_ops.h"
 #include "testing.h"
 
@@ -50,16 +51,23 @@ static void quantize_rows(const float *x, int32_t m, int32_t k, int32_t ld, int8
     }
 }
 
+/* When set, run() gives the weights these kernels instead of their tier's (the same packed
+ * layout): the AVX2 kernels without their gemm_s16 run 16-bit rows as byte rows, the path
+ * the VNNI and AMX tiers take, on a machine that has AVX2 alone. */
+static const qattn_gemm_ukernels *kernels_override;
+
 static float *run(const shape *s, const float *w, const float *b, const float *x, qattn_isa isa,
-                  int32_t threads, int32_t digits)
+                  int32_t threads, int32_t bits)
 {
     qattn_gemm_weights gw;
     float *y = malloc((size_t)s->m * (s->n + 3) * sizeof(float));
     CHECK(qattn_gemm_weights_make(&gw, w, b, s->n, s->k, isa) == QATTN_OK, "%s", qattn_last_error());
-    gw.x_digits = digits;
+    gw.x_bits = bits;
+    if (kernels_override && gw.uk)
+        gw.uk = kernels_override;
     if (threads == 2) { /* a workspace made once, larger than this product (the decoder's use) */
         qattn_gemm_workspace ws;
-        CHECK(qattn_gemm_workspace_init(&ws, digits * s->m + 7, s->k + 64, 3) == QATTN_OK, "%s",
+        CHECK(qattn_gemm_workspace_init(&ws, bits / 8 * s->m + 7, s->k + 64, 3) == QATTN_OK, "%s",
               qattn_last_error());
         CHECK(qattn_gemm_run_in(&gw, x, s->m, s->k + 1, y, s->n + 3, threads, &ws) == QATTN_OK,
               "%s", qattn_last_error());
@@ -88,20 +96,20 @@ static void inputs(const shape *s, float **w, float **b, float **x)
 
 /* Every fast tier built, on 1 to 3 threads, gives ref's bits. */
 static void tiers_match(const shape *s, const float *w, const float *b, const float *x,
-                        const float *ref, int32_t digits)
+                        const float *ref, int32_t bits)
 {
     for (int ti = 0; ti < qattn_tier_count(); ti++) {
         const qattn_isa isa = qattn_tier_at(ti);
         if (isa == QATTN_ISA_SCALAR || !qattn_isa_supported(isa))
             continue;
         for (int32_t threads = 1; threads <= 3; threads++) {
-            float *y = run(s, w, b, x, isa, threads, digits);
+            float *y = run(s, w, b, x, isa, threads, bits);
             int same = 1;
             for (int32_t i = 0; i < s->m; i++)
                 same &= memcmp(y + (size_t)i * (s->n + 3), ref + (size_t)i * (s->n + 3),
                                (size_t)s->n * sizeof(float)) == 0;
-            CHECK(same, "%s, %d threads, %d digits, m=%d n=%d k=%d differs from the reference",
-                  qattn_isa_name(isa), threads, digits, s->m, s->n, s->k);
+            CHECK(same, "%s, %d threads, %d bits, m=%d n=%d k=%d differs from the reference",
+                  qattn_isa_name(isa), threads, bits, s->m, s->n, s->k);
             free(y);
         }
     }
@@ -112,7 +120,7 @@ static void one_shape(const shape *s)
     size_t nw = (size_t)s->n * s->k;
     float *w, *b, *x;
     inputs(s, &w, &b, &x);
-    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1, 1);
+    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1, 8);
 
     /* The test's own recomputation of the documented arithmetic. */
     int8_t *w8 = malloc(nw), *x8 = malloc((size_t)s->m * s->k);
@@ -146,63 +154,111 @@ static void one_shape(const shape *s)
     printf("m=%d n=%d k=%d: relative error against float64 %.4f\n", s->m, s->n, s->k,
            sqrt(err2 / (norm2 > 0 ? norm2 : 1)));
 
-    tiers_match(s, w, b, x, ref, 1);
+    tiers_match(s, w, b, x, ref, 8);
     free(ref), free(w), free(x), free(b), free(w8), free(x8), free(sw), free(sx);
 }
 
-/* Two digits per activation (qattn_gemm_weights.x_digits = 2), as documented in gemm.h: each
- * row x is q1 = x's int8 row (scale sx1), then q2 = the int8 row of the float32 remainder
- * r = x - q1 sx1 (scale sx2), and y = (acc1 (sx1 sw) + bias) + acc2 (sx2 sw). Recomputed here
- * bit for bit, every tier equal to it, and the activations' error bounded by one second
- * digit: against float64 products of x with the dequantized weights, |error| <= sum_t |w_t|
- * (sx2 / 2 + the remainder's float32 rounding) + the epilogue's roundings. */
-static void two_digits(const shape *s)
+/* The byte rows' path of 16-bit activations on the AVX2 kernels (kernels_override). */
+static void avx2_as_bytes_matches(const shape *s, const float *w, const float *b, const float *x,
+                                  const float *ref)
+{
+    const qattn_gemm_ukernels *avx2 = qattn_gemm_kernels_for(QATTN_ISA_AVX2);
+    if (!qattn_isa_supported(QATTN_ISA_AVX2) || !avx2 || !avx2->gemm_s16)
+        return;
+    qattn_gemm_ukernels bytes = *avx2;
+    bytes.gemm_s16 = NULL;
+    kernels_override = &bytes;
+    for (int32_t threads = 1; threads <= 2; threads++) {
+        float *y = run(s, w, b, x, QATTN_ISA_AVX2, threads, 16);
+        int same = 1;
+        for (int32_t i = 0; i < s->m; i++)
+            same &= memcmp(y + (size_t)i * (s->n + 3), ref + (size_t)i * (s->n + 3),
+                           (size_t)s->n * sizeof(float)) == 0;
+        CHECK(same, "avx2 as byte rows, %d threads, m=%d n=%d k=%d differs from the reference",
+              threads, s->m, s->n, s->k);
+        free(y);
+    }
+    kernels_override = NULL;
+}
+
+/* 16-bit activations (qattn_gemm_weights.x_bits = 16), as documented in gemm.h: each row x
+ * at sx = max|x| / 32639 (float32; 1 for a zero row), q = the float32 quotient x / sx rounded
+ * to nearest even, the exact sum of q w8, y = (float)acc * (sx sw) + bias. Recomputed here
+ * bit for bit, every tier equal to it, and the activations' error bounded: against float64
+ * products of x with the dequantized weights, |error| <= sum_t |w_t| sx / 2 + the epilogue's
+ * roundings. */
+static void sixteen_bits(const shape *s)
 {
     float *w, *b, *x;
     inputs(s, &w, &b, &x);
-    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1, 2);
+    float *ref = run(s, w, b, x, QATTN_ISA_SCALAR, 1, 16);
     size_t nw = (size_t)s->n * s->k;
-    int8_t *w8 = malloc(nw), *q1 = malloc((size_t)s->k), *q2 = malloc((size_t)s->k);
-    float *sw = malloc((size_t)s->n * sizeof(float)), *r = malloc((size_t)s->k * sizeof(float));
+    int8_t *w8 = malloc(nw);
+    int16_t *q = malloc((size_t)s->k * sizeof(int16_t));
+    float *sw = malloc((size_t)s->n * sizeof(float));
     quantize_rows(w, s->n, s->k, s->k, w8, sw);
-    double worst = 0, one_digit = 0; /* the largest error / bound; sx1 / sx2 */
+    double worst = 0; /* the largest error / bound */
     for (int32_t i = 0; i < s->m; i++) {
         const float *xi = x + (size_t)i * (s->k + 1);
-        float sx1, sx2;
-        quantize_rows(xi, 1, s->k, s->k, q1, &sx1);
+        float amax = 0.0f;
         for (int32_t t = 0; t < s->k; t++)
-            r[t] = xi[t] - (float)q1[t] * sx1;
-        quantize_rows(r, 1, s->k, s->k, q2, &sx2);
-        one_digit = sx1 / sx2 > one_digit ? sx1 / sx2 : one_digit;
+            amax = fabsf(xi[t]) > amax ? fabsf(xi[t]) : amax;
+        const float sx = amax > 0.0f ? amax / 32639.0f : 1.0f;
+        for (int32_t t = 0; t < s->k; t++) {
+            long r = lrintf(xi[t] / sx);
+            q[t] = (int16_t)(r > 32639 ? 32639 : r < -32639 ? -32639 : r);
+        }
         for (int32_t j = 0; j < s->n; j++) {
-            int64_t acc1 = 0, acc2 = 0;
+            int64_t acc = 0;
             double exact = b ? b[j] : 0.0, bound = 0.0, mag = fabs(exact);
             for (int32_t t = 0; t < s->k; t++) {
                 const double wv = (double)sw[j] * w8[(size_t)j * s->k + t];
-                acc1 += (int64_t)q1[t] * w8[(size_t)j * s->k + t];
-                acc2 += (int64_t)q2[t] * w8[(size_t)j * s->k + t];
+                acc += (int64_t)q[t] * w8[(size_t)j * s->k + t];
                 exact += xi[t] * wv;
-                bound += fabs(wv) * (0.5 * sx2 + 0x1.0p-24 * fabs(xi[t]));
+                bound += fabs(wv) * 0.5 * sx;
                 mag += fabs(xi[t] * wv);
             }
-            float want = (float)acc1 * (sx1 * sw[j]);
+            float want = (float)acc * (sx * sw[j]);
             if (b)
                 want = want + b[j];
-            want = want + (float)acc2 * (sx2 * sw[j]);
             const float got = ref[(size_t)i * (s->n + 3) + j];
             CHECK(memcmp(&got, &want, sizeof got) == 0,
-                  "two digits, m=%d n=%d k=%d [%d][%d]: %.9g vs %.9g", s->m, s->n, s->k, i, j,
-                  got, want);
-            bound += 4 * 0x1.0p-24 * mag; /* the float32 products and sums of the epilogue */
-            CHECK(fabs(got - exact) <= bound, "two digits [%d][%d]: error %.3g past %.3g", i, j,
+                  "16 bits, m=%d n=%d k=%d [%d][%d]: %.9g vs %.9g", s->m, s->n, s->k, i, j, got,
+                  want);
+            bound += 4 * 0x1.0p-24 * mag; /* acc to float, the scales' product, the sums */
+            CHECK(fabs(got - exact) <= bound, "16 bits [%d][%d]: error %.3g past %.3g", i, j,
                   fabs(got - exact), bound);
             worst = fabs(got - exact) / bound > worst ? fabs(got - exact) / bound : worst;
         }
     }
-    printf("two digits m=%d n=%d k=%d: worst error %.2f of its bound; sx1 / sx2 up to %.0f\n",
-           s->m, s->n, s->k, worst, one_digit);
-    tiers_match(s, w, b, x, ref, 2);
-    free(ref), free(w), free(x), free(b), free(w8), free(q1), free(q2), free(sw), free(r);
+    printf("16 bits m=%d n=%d k=%d: worst error %.2f of its bound\n", s->m, s->n, s->k, worst);
+    tiers_match(s, w, b, x, ref, 16);
+    avx2_as_bytes_matches(s, w, b, x, ref);
+    free(ref), free(w), free(x), free(b), free(w8), free(q), free(sw);
+}
+
+/* 16-bit rows at the ends of their range against weights at theirs, over k long enough that
+ * int32 sums of the products would wrap (AVX2's one pass folds them into int64 every 256
+ * pairs; the byte rows' tiers sum 256 hi + lo): every tier gives the exact sums' floats. */
+static void sixteen_bits_extremes(void)
+{
+    const shape s = {9, 40, 5120, 0};
+    float *w = malloc((size_t)s.n * s.k * sizeof(float));
+    float *x = malloc((size_t)s.m * (s.k + 1) * sizeof(float));
+    for (int32_t j = 0; j < s.n; j++) /* rows of +-1 (w8 = +-127), one row of mixed signs */
+        for (int32_t t = 0; t < s.k; t++)
+            w[(size_t)j * s.k + t] = j == 7 ? (t % 3 ? 1.0f : -1.0f) : (j % 2 ? -1.0f : 1.0f);
+    for (int32_t i = 0; i < s.m; i++) /* rows of +-3 (q = +-32639), one of other values */
+        for (int32_t t = 0; t <= s.k; t++)
+            x[(size_t)i * (s.k + 1) + t] = i == 4 ? (float)(t % 257) - 128.0f
+                                                  : (i % 2 ? -1.0f : 1.0f) * (t % 5 ? 3.0f : -3.0f);
+    float *ref = run(&s, w, NULL, x, QATTN_ISA_SCALAR, 1, 16);
+    /* row 0 against row 0 of w: q = 32639 on 4 of 5 values, -32639 on the rest, w8 = 127 */
+    const double want = 127.0 * 32639.0 * (s.k / 5 * 3) * (3.0 / 32639.0) * (1.0 / 127.0);
+    CHECK(fabs(ref[0] - want) <= 1e-6 * fabs(want), "exact sum %.9g vs %.9g", ref[0], want);
+    tiers_match(&s, w, NULL, x, ref, 16);
+    avx2_as_bytes_matches(&s, w, NULL, x, ref);
+    free(ref), free(w), free(x);
 }
 
 static void errors(void)
@@ -227,16 +283,16 @@ static void errors(void)
     CHECK(qattn_gemm_workspace_init(&ws, 2, 2, 1) == QATTN_OK, "%s", qattn_last_error());
     CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_ERR_SIZE, "k past the workspace");
     qattn_gemm_workspace_free(&ws);
-    /* two digits take two of the workspace's rows per row; 3 digits and fused ones are refused */
+    /* 16 bits take two of the workspace's rows per row; other widths and fused 16 are refused */
     CHECK(qattn_gemm_workspace_init(&ws, 3, 4, 1) == QATTN_OK, "%s", qattn_last_error());
-    gw.x_digits = 2;
+    gw.x_bits = 16;
     CHECK(qattn_gemm_run_in(&gw, x, 2, 4, y, 2, 1, &ws) == QATTN_ERR_SIZE, "2 x 2 rows past 3");
     CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_OK, "%s", qattn_last_error());
-    CHECK(qattn_gemm_quantize_input(&gw, x, 1, 4, 1, &ws) == QATTN_ERR_VALUE, "fused, 2 digits");
-    gw.x_digits = 3;
-    CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_ERR_VALUE, "3 digits");
-    CHECK(qattn_gemm_run(&gw, x, 1, 4, y, 2, 1) == QATTN_ERR_VALUE, "3 digits");
-    gw.x_digits = 1;
+    CHECK(qattn_gemm_quantize_input(&gw, x, 1, 4, 1, &ws) == QATTN_ERR_VALUE, "fused, 16 bits");
+    gw.x_bits = 4;
+    CHECK(qattn_gemm_run_in(&gw, x, 1, 4, y, 2, 1, &ws) == QATTN_ERR_VALUE, "4 bits");
+    CHECK(qattn_gemm_run(&gw, x, 1, 4, y, 2, 1) == QATTN_ERR_VALUE, "4 bits");
+    gw.x_bits = 8;
     qattn_gemm_workspace_free(&ws);
     CHECK(qattn_gemm_workspace_init(&ws, 0, 4, 1) == QATTN_ERR_SIZE, "no rows");
     qattn_gemm_weights_free(&gw);
@@ -388,7 +444,8 @@ static void fused_chain(qattn_isa isa, int32_t m, int32_t k, int32_t n1, int32_t
 int main(void)
 {
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        one_shape(&shapes[i]), two_digits(&shapes[i]);
+        one_shape(&shapes[i]), sixteen_bits(&shapes[i]);
+    sixteen_bits_extremes();
     errors();
     for (int ti = 0; ti < qattn_tier_count(); ti++) {
         const qattn_isa isa = qattn_tier_at(ti);

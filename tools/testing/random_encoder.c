@@ -33,7 +33,7 @@ static qattn_status random_linear(rng *r, struct qattn_encoder *enc, whisper_lin
     l->b = bias ? random_array(r, (size_t)n_out, 0.0f, 0.02f) : NULL;
     if (!l->w || (bias && !l->b))
         return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    return qattn_linear_finish(&enc->run, l, 1);
+    return qattn_linear_finish(&enc->run, l, 8);
 }
 
 qattn_status qattn_encoder_random(const whisper_config *cfg, const qattn_encoder_params *params,

@@ -83,5 +83,5 @@ static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed,
 }
 
 const struct qattn_gemm_ukernels qattn_gemm_ukernels_amx = {
-    "amx", 64, 64, 256, panels_bytes, panels_pack, prepare_x, gemm,
+    "amx", 64, 64, 256, panels_bytes, panels_pack, prepare_x, gemm, NULL,
 };
