@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "whisper/model_load.h"
-#include "whisper/whisper.h"
+#include "formats/model_source.h"
+#include "transcribe/whisper.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

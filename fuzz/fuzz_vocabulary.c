@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "whisper/vocabulary.h"
+#include "text/vocabulary.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,18 +8,10 @@
 
 #include <stdint.h>
 
+#include "formats/model_config.h"
 #include "gemm/gemm.h"
 #include "qattn.h"
 
-typedef struct whisper_config {
-    int32_t n_mels;   /* 80 or 128 */
-    int32_t n_ctx;    /* output frames per window: 1500 (input: 2 * n_ctx mel frames) */
-    int32_t n_state;  /* d */
-    int32_t n_heads;
-    int32_t n_layers;
-    int32_t n_ffn;    /* 4 d */
-    int32_t n_text_heads; /* the decoder's heads (-1: the file does not say) */
-} whisper_config;
 
 /* How a model's layers run (the encoder's and the decoder's): precision, threads, tier. */
 typedef struct qattn_run {
@@ -105,8 +97,6 @@ qattn_status qattn_linear_finish(const qattn_run *run, whisper_linear *l, int32_
 qattn_status qattn_encoder_new(const char *name, const whisper_config *cfg,
                                  const qattn_encoder_params *p, struct qattn_encoder **out);
 
-/* Checks a configuration is one the encoder supports (message names `path`). */
-qattn_status qattn_whisper_check_config(const char *path, const whisper_config *c);
 
 /* Whisper's sinusoidal position embedding, [length][channels] (malloc'd), for files that
  * leave it out. */

@@ -10,44 +10,14 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "whisper/ct2_file.h"
+#include "formats/ct2_file.h"
 #include "whisper/model_load.h"
-#include "whisper/safetensors.h"
-
-int qattn_is_directory(const char *path)
-{
-    struct stat s;
-    return stat(path, &s) == 0 && S_ISDIR(s.st_mode);
-}
+#include "formats/safetensors.h"
 
 static int is_file(const char *path)
 {
     struct stat s;
     return stat(path, &s) == 0 && S_ISREG(s.st_mode);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* The first bytes of a file (fewer if it is shorter); 0 if it cannot be read. */
-static size_t file_head(const char *path, uint8_t *head, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(head, 1, size, f);
-    fclose(f);
-    return n;
-}
-
-static int is_ct2_file(const char *path)
-{
-    uint8_t head[32];
-    size_t n = file_head(path, head, sizeof head);
-    return qattn_ct2_sniff(head, n);
 }
 
 static qattn_status open_ct2(qattn_model_source *ld, const char *model_bin, whisper_config *c)
@@ -80,38 +50,6 @@ static qattn_status open_hf(qattn_model_source *ld, const char *dir, const char 
         return qattn_safetensors_load_index(&ld->set, dir, buf);
     return qattn_fail(QATTN_ERR_IO, "%s: no model.safetensors, model.safetensors.index.json or "
                       "CTranslate2 model.bin", ld->path);
-}
-
-/*
- * Which format `path` is, told apart by content: a directory holding a model.bin (and no
- * model.safetensors) is CTranslate2 (faster-whisper's models; their config.json is
- * CTranslate2's), any other directory Hugging Face; a file starting like a CTranslate2
- * model.bin is one, a .safetensors file is Hugging Face (config.json beside it), any other
- * file whisper.cpp ggml (its reader checks the magic).
- */
-qattn_model_format qattn_model_format_of(const char *path)
-{
-    char bin[4200], safetensors[4200];
-    if (qattn_is_directory(path)) {
-        snprintf(bin, sizeof bin, "%s/model.bin", path);
-        snprintf(safetensors, sizeof safetensors, "%s/model.safetensors", path);
-        return is_file(bin) && !is_file(safetensors) ? QATTN_FORMAT_CT2 : QATTN_FORMAT_HF;
-    }
-    return is_ct2_file(path)                   ? QATTN_FORMAT_CT2
-           : ends_with(path, ".safetensors") ? QATTN_FORMAT_HF
-                                             : QATTN_FORMAT_GGML;
-}
-
-void qattn_model_dir(const char *path, char *dir, size_t size)
-{
-    snprintf(dir, size, "%s", path);
-    if (qattn_is_directory(path))
-        return;
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, size, ".");
 }
 
 /* Lists the tensors of the model at `path` in ld->set and fills *c. */

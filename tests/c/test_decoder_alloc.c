@@ -19,8 +19,8 @@
 
 #include "qattn.h"
 #include "testing.h"
-#include "whisper/search.h"
-#include "whisper/whisper.h"
+#include "decode/search.h"
+#include "transcribe/whisper.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);

@@ -4,7 +4,7 @@
  * faster-whisper's decoding defaults and language "en", and prints one JSON line per file:
  * {"file": ..., "text": ...}. python -m qattn.wer's scoring reads them (tools/accuracy/
  * drift_sources.py). A diagnostic, not a product: it swaps the halves of a loaded model
- * through the private struct of whisper/whisper.h.
+ * through the private struct of transcribe/whisper.h.
  *
  * usage: qattn_precision_mix MODEL ENCODER DECODER FILE...   (ENCODER, DECODER: int8 | f32)
  */
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "qattn.h"
-#include "whisper/whisper.h"
+#include "transcribe/whisper.h"
 
 static int precision_of(const char *name, qattn_precision *p)
 {

@@ -1,7 +1,7 @@
 /* Whisper's logit filters (logit_rules.h). */
 #include <math.h>
 
-#include "whisper/logit_rules.h"
+#include "decode/logit_rules.h"
 
 static void forbid_range(float *logits, int32_t from, int32_t to) /* [from, to) */
 {

@@ -9,7 +9,7 @@
  * an item size instead of a dtype and are refused by name; every count, size and product is
  * checked against what is left of the file before it is used.
  */
-#include "whisper/ct2_file.h"
+#include "formats/ct2_file.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -21,10 +21,10 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "whisper/ggml_file.h"
-#include "whisper/model_load.h"
-#include "whisper/tensors.h"
-#include "whisper/vocabulary.h"
+#include "formats/ggml_file.h"
+#include "formats/model_source.h"
+#include "formats/tensors.h"
+#include "text/vocabulary.h"
 
 enum { MAX_VOCAB = 1 << 20, MAX_VOCAB_FILE = 64 << 20 };
 

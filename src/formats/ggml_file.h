@@ -1,8 +1,8 @@
 /* whisper.cpp's ggml model files (ggml-*.bin): hyperparameters and f32/f16 tensors. */
-#ifndef QATTN_WHISPER_GGML_FILE_H
-#define QATTN_WHISPER_GGML_FILE_H
+#ifndef QATTN_FORMATS_GGML_FILE_H
+#define QATTN_FORMATS_GGML_FILE_H
 
-#include "whisper/tensors.h"
+#include "formats/tensors.h"
 
 #define GGML_FILE_MAGIC 0x67676d6cu /* "ggml" */
 

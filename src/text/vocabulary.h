@@ -1,6 +1,6 @@
 /* Internal: the vocabulary parser's in-memory entry (the fuzz target drives it). */
-#ifndef QATTN_WHISPER_VOCABULARY_H
-#define QATTN_WHISPER_VOCABULARY_H
+#ifndef QATTN_TEXT_VOCABULARY_H
+#define QATTN_TEXT_VOCABULARY_H
 
 #include "qattn.h"
 

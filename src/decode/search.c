@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
-#include "whisper/search.h"
+#include "decode/search.h"
 
 enum { MAX_CANDIDATES = 2 * 64 };
 

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "whisper/tensors.h"
-#include "whisper/tokenizer.h"
+#include "formats/tensors.h"
+#include "text/tokenizer.h"
 
 enum {
     MAX_TOKENIZER_FILE = 64 << 20,

@@ -1,10 +1,10 @@
 /* CTranslate2's model.bin (faster-whisper's models): the header and every variable listed as
  * a view, aliases included. Layout facts: ../shared/WHISPER.md A2 (writer: CTranslate2's
  * python/ctranslate2/specs/model_spec.py _serialize; reader: src/models/model.cc). */
-#ifndef QATTN_WHISPER_CT2_FILE_H
-#define QATTN_WHISPER_CT2_FILE_H
+#ifndef QATTN_FORMATS_CT2_FILE_H
+#define QATTN_FORMATS_CT2_FILE_H
 
-#include "whisper/tensors.h"
+#include "formats/tensors.h"
 
 /* Does this memory start like a CTranslate2 Whisper model.bin (version, spec name)? */
 int qattn_ct2_sniff(const uint8_t *data, size_t size);

@@ -5,8 +5,8 @@
  * faster-whisper runs; openai/whisper decoding.py ApplyTimestampRules is the same up to where
  * the "timestamps are likelier" test is made). A forbidden token's logit becomes -inf.
  */
-#ifndef QATTN_WHISPER_LOGIT_RULES_H
-#define QATTN_WHISPER_LOGIT_RULES_H
+#ifndef QATTN_DECODE_LOGIT_RULES_H
+#define QATTN_DECODE_LOGIT_RULES_H
 
 #include <stdint.h>
 

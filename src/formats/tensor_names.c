@@ -4,7 +4,7 @@
  * that way. A new format is one more column. */
 #include <stdio.h>
 
-#include "whisper/model_load.h"
+#include "formats/model_source.h"
 
 static const char *const names[QATTN_T_COUNT][3] = {
     [QATTN_T_CONV1_W] = {"conv1.weight", "conv1.weight", "conv1/weight"},

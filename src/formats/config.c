@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "gemm/gemm.h"
-#include "whisper/model_load.h"
+#include "formats/model_source.h"
 
 /* The MLP width Whisper uses, 4 d; -1 (rejected by the config check) where 4 d would not fit. */
 static int32_t ffn_of(int32_t d)

@@ -3,7 +3,7 @@
  * name to {dtype, shape, data_offsets: [begin, end]} (offsets relative to the byte after the
  * header), then the data. Every field is checked against the file before any view is made.
  */
-#include "whisper/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <cJSON.h>
 #include <stdio.h>

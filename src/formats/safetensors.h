@@ -1,8 +1,8 @@
 /* Hugging Face safetensors files, single or sharded, and the config.json beside them. */
-#ifndef QATTN_WHISPER_SAFETENSORS_H
-#define QATTN_WHISPER_SAFETENSORS_H
+#ifndef QATTN_FORMATS_SAFETENSORS_H
+#define QATTN_FORMATS_SAFETENSORS_H
 
-#include "whisper/tensors.h"
+#include "formats/tensors.h"
 
 /* Lists every tensor of one .safetensors file (F32, F16 and BF16 ones; tensors of other
  * dtypes are listed by the error only if the model needs them: see `skipped`). */

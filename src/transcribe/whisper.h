@@ -4,8 +4,8 @@
  * (../shared/WHISPER.md C1: their ids differ between English-only, multilingual and large-v3
  * vocabularies, so none is assumed).
  */
-#ifndef QATTN_WHISPER_WHISPER_H
-#define QATTN_WHISPER_WHISPER_H
+#ifndef QATTN_TRANSCRIBE_WHISPER_H
+#define QATTN_TRANSCRIBE_WHISPER_H
 
 #include "qattn.h"
 

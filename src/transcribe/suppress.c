@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "whisper/tensors.h"
-#include "whisper/vocabulary.h"
-#include "whisper/whisper.h"
+#include "formats/tensors.h"
+#include "text/vocabulary.h"
+#include "transcribe/whisper.h"
 
 /* The ids of the array `key` of root into *ids, which has room for `extra` more (NULL and 0
  * when absent). */

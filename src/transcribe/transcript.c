@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "whisper/transcript.h"
+#include "transcribe/transcript.h"
 
 qattn_status qattn_transcript_append(struct qattn_transcript *t, const qattn_segment *seg)
 {

@@ -1,6 +1,6 @@
 /* Internal: the tokenizer.json parser's in-memory entry (the fuzz target drives it). */
-#ifndef QATTN_WHISPER_TOKENIZER_H
-#define QATTN_WHISPER_TOKENIZER_H
+#ifndef QATTN_TEXT_TOKENIZER_H
+#define QATTN_TEXT_TOKENIZER_H
 
 #include "qattn.h"
 

@@ -22,10 +22,10 @@
 #include <zlib.h>
 
 #include "core/error.h"
-#include "whisper/search.h"
-#include "whisper/transcript.h"
-#include "whisper/vocabulary.h"
-#include "whisper/whisper.h"
+#include "decode/search.h"
+#include "transcribe/transcript.h"
+#include "text/vocabulary.h"
+#include "transcribe/whisper.h"
 
 #define TIME_PER_FRAME 0.01 /* hop 160 at 16 kHz */
 #define TIME_PRECISION 0.02 /* a timestamp token's step */

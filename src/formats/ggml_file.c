@@ -5,7 +5,7 @@
  *   int32 n_dims, int32 name length, int32 type, int32 ne[n_dims] (innermost first), name,
  *   data. Every count and size is checked against what is left of the file.
  */
-#include "whisper/ggml_file.h"
+#include "formats/ggml_file.h"
 
 #include <stdio.h>
 #include <string.h>

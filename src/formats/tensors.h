@@ -3,8 +3,8 @@
  * dtype and shape, checked against the file's bounds when they are listed. The loaders
  * (safetensors.c, ggml_file.c) fill a set; the model builder looks tensors up by name.
  */
-#ifndef QATTN_WHISPER_TENSORS_H
-#define QATTN_WHISPER_TENSORS_H
+#ifndef QATTN_FORMATS_TENSORS_H
+#define QATTN_FORMATS_TENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L /* mmap, open, fstat */
-#include "whisper/tensors.h"
+#include "formats/tensors.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "whisper/model_load.h"
-#include "whisper/tensors.h"
-#include "whisper/vocabulary.h"
-#include "whisper/whisper.h"
+#include "formats/model_source.h"
+#include "formats/tensors.h"
+#include "text/vocabulary.h"
+#include "transcribe/whisper.h"
 
 void qattn_whisper_free(qattn_whisper *w)
 {

@@ -16,11 +16,11 @@
  * after it; at the first free step of a beam search, <|endoftext|> among the candidates after
  * the first becomes a dead candidate (token 0, score -1e10: decoding.cc update_sample_with_prefix).
  */
-#ifndef QATTN_WHISPER_SEARCH_H
-#define QATTN_WHISPER_SEARCH_H
+#ifndef QATTN_DECODE_SEARCH_H
+#define QATTN_DECODE_SEARCH_H
 
 #include "whisper/decoder.h"
-#include "whisper/logit_rules.h"
+#include "decode/logit_rules.h"
 
 typedef struct qattn_search_params {
     int32_t beam_size;    /* >= 1 */

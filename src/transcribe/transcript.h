@@ -1,6 +1,6 @@
 /* A transcript being built (transcript.c): segments appended, then read through qattn.h. */
-#ifndef QATTN_WHISPER_TRANSCRIPT_H
-#define QATTN_WHISPER_TRANSCRIPT_H
+#ifndef QATTN_TRANSCRIBE_TRANSCRIPT_H
+#define QATTN_TRANSCRIBE_TRANSCRIPT_H
 
 #include "qattn.h"
 
