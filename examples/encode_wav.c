@@ -12,7 +12,7 @@ int main(int argc, char **argv)
         return 2;
     }
     qattn_encoder *enc = NULL;
-    qattn_encoder_info info;
+    qattn_encoder_info info = {sizeof info, 0, 0, 0, 0, 0};
     float *audio = NULL, *mel = NULL, *window = NULL, *out = NULL;
     size_t n = 0;
     int ok = qattn_encoder_load(argv[1], NULL, &enc) == QATTN_OK &&

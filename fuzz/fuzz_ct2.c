@@ -8,7 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    qattn_encoder_params p = {size % 2 ? QATTN_PRECISION_INT8 : QATTN_PRECISION_F32, 1,
+    qattn_encoder_params p = {sizeof p, size % 2 ? QATTN_PRECISION_INT8 : QATTN_PRECISION_F32, 1,
                               QATTN_ISA_AUTO};
     struct qattn_encoder *enc = NULL;
     if (qattn_encoder_from_memory(QATTN_FORMAT_CT2, data, size, NULL, &p, &enc) == QATTN_OK)

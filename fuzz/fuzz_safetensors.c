@@ -12,7 +12,7 @@ static const char CONFIG[] = "{\"d_model\": 64, \"encoder_attention_heads\": 4, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    qattn_encoder_params p = {QATTN_PRECISION_F32, 1, QATTN_ISA_AUTO};
+    qattn_encoder_params p = {sizeof p, QATTN_PRECISION_F32, 1, QATTN_ISA_AUTO};
     struct qattn_encoder *enc = NULL;
     if (qattn_encoder_from_memory(QATTN_FORMAT_HF, data, size, CONFIG, &p, &enc) == QATTN_OK)
         qattn_encoder_free(enc);

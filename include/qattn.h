@@ -21,6 +21,14 @@
  *   - int32 accumulation per 64-key tile, int64 across tiles; at most QATTN_MAX_KEYS keys.
  *
  * Thread safety: every function is reentrant; qattn_last_error() is per thread.
+ *
+ * Growing without breaking: every params and info struct starts with `struct_size`, the
+ * struct's size as the caller was compiled with it. A params struct comes from its _default
+ * function (which sets it); an info struct's caller sets it (info.struct_size = sizeof info)
+ * before the call fills it. The library reads and writes only the first struct_size bytes,
+ * so a program built against an older qattn.h keeps working when fields are added at the
+ * end (the fields it does not know take their defaults); struct_size 0 (a struct never
+ * initialised) or larger than this library's struct is QATTN_ERR_ARG.
  */
 #ifndef QATTN_H
 #define QATTN_H
@@ -33,9 +41,9 @@ extern "C" {
 #endif
 
 #define QATTN_VERSION_MAJOR 0
-#define QATTN_VERSION_MINOR 1
+#define QATTN_VERSION_MINOR 2
 #define QATTN_VERSION_PATCH 0
-#define QATTN_VERSION_STRING "0.1.0"
+#define QATTN_VERSION_STRING "0.2.0"
 
 /* Marks the public API: the shared library is built with hidden visibility and exports these
  * names only (all of them start with qattn_). */
@@ -69,9 +77,15 @@ typedef enum qattn_status {
     QATTN_ERR_ISA = 9,           /* a requested instruction-set tier is unknown or unsupported */
     QATTN_ERR_IO = 10,           /* a file could not be opened, read or mapped */
     QATTN_ERR_MODEL = 11,        /* a model file is malformed, truncated or unsupported */
-    QATTN_ERR_ARG = 12           /* an argument is outside its documented domain: an unknown
+    QATTN_ERR_ARG = 12,          /* an argument is outside its documented domain: an unknown
                                     enum value (precision), a negative thread count, an
                                     unsupported mel band count */
+    QATTN_CANCELLED = 13,        /* the work was cancelled (qattn_session_cancel) before it
+                                    was done: not a success, not a fault */
+    QATTN_ERR_NOT_FOUND = 14,    /* a file or directory does not exist */
+    /* Not errors: a transcription session's answers besides QATTN_OK (qattn_session_next) */
+    QATTN_DONE = 100,            /* every segment has been given: the audio is finished */
+    QATTN_AGAIN = 101            /* no segment yet: feed more audio, or finish it */
 } qattn_status;
 
 /* Instruction-set tiers, lowest first. Every tier gives bit-identical results. */
@@ -126,6 +140,7 @@ QATTN_API qattn_status qattn_quantize_f32(const float *x, size_t n, float scale,
 enum { QATTN_CAUSAL_NONE = 0, QATTN_CAUSAL_TOP_LEFT = 1, QATTN_CAUSAL_BOTTOM_RIGHT = 2 };
 
 typedef struct qattn_attention_desc {
+    size_t struct_size; /* sizeof(qattn_attention_desc), set by qattn_attention_desc_default */
     int32_t heads;    /* >= 1 */
     int32_t len_q;    /* >= 1 */
     int32_t len_k;    /* in [1, QATTN_MAX_KEYS] */
@@ -150,7 +165,8 @@ typedef struct qattn_attention_desc {
     int32_t isa;
 } qattn_attention_desc;
 
-/* A desc with every field zero / NULL: fill in sizes, scales and pointers. */
+/* A desc with struct_size set and every other field zero / NULL: fill in sizes, scales and
+ * pointers. */
 QATTN_API qattn_attention_desc qattn_attention_desc_default(void);
 
 /* Runs the kernel of the chosen tier (bit-identical on every tier). out must not overlap
@@ -172,8 +188,7 @@ QATTN_API qattn_status qattn_attention_f32(const qattn_attention_desc *desc, con
  * The Whisper encoder.
  * ------------------------------------------------------------------------------------- */
 
-/* The zero value is int8, the precision this library is for: a zero-initialised
- * qattn_encoder_params loads an int8 encoder on every CPU with the best tier. */
+/* Every model loads in int8 unless f32 is asked for (QATTN_PRECISION_INT8 is 0). */
 typedef enum qattn_precision {
     QATTN_PRECISION_INT8 = 0, /* INT8 GEMMs and the integer attention kernel; LayerNorm, GELU
                                  and residuals in float */
@@ -182,16 +197,21 @@ typedef enum qattn_precision {
 
 typedef struct qattn_encoder qattn_encoder;
 
+/* How a model (encoder, decoder, or both) loads and runs. */
 typedef struct qattn_encoder_params {
+    size_t struct_size;
     qattn_precision precision;
-    int32_t threads; /* 0: one per online CPU. Loading an f32 encoder with threads > 0 sets
-                        OpenBLAS's thread count, which is process-wide. */
+    int32_t threads; /* 0: one per online CPU. f32's matrix products run on OpenBLAS, whose
+                        threads qattn leaves alone (process-wide state a host program may own):
+                        set OPENBLAS_NUM_THREADS, or call openblas_set_num_threads yourself */
     int32_t isa;     /* QATTN_ISA_AUTO or a tier to force */
 } qattn_encoder_params;
 
-QATTN_API qattn_encoder_params qattn_encoder_default_params(void); /* int8, all CPUs, auto tier */
+/* int8, one thread per online CPU, the best tier; struct_size set. */
+QATTN_API qattn_encoder_params qattn_encoder_default_params(void);
 
 typedef struct qattn_encoder_info {
+    size_t struct_size; /* the caller's sizeof(qattn_encoder_info) */
     int32_t n_mels, n_ctx, n_state, n_heads, n_layers;
 } qattn_encoder_info;
 
@@ -227,14 +247,16 @@ QATTN_API void qattn_encoder_free(qattn_encoder *encoder);
 typedef struct qattn_decoder qattn_decoder;
 
 typedef struct qattn_decoder_info {
+    size_t struct_size; /* the caller's sizeof(qattn_decoder_info) */
     int32_t n_vocab, n_text_ctx, n_state, n_heads, n_layers;
 } qattn_decoder_info;
 
 /*
  * Loads the decoder of the model at `path` (any of the encoder's formats: CTranslate2,
  * Hugging Face with decoder_attention_heads in its config.json, whisper.cpp ggml f32/f16).
- * params: as the encoder's; NULL means f32. int8: every linear layer and the logits are INT8
- * GEMMs (weights per output row, activations per token), self- and cross-attention run on
+ * params: as the encoder's; NULL = qattn_encoder_default_params() (int8). int8: every linear
+ * layer and the logits are INT8 GEMMs (weights per output row, activations per token at 16
+ * bits), self- and cross-attention run on
  * the integer attention kernel (Q, K, V per head, the caches quantized as if all at once);
  * LayerNorm, GELU and the search stay in float.
  * Free it with qattn_decoder_free. Immutable after loading: any number of threads may use it.
@@ -306,7 +328,7 @@ QATTN_API void qattn_tokenizer_free(qattn_tokenizer *tokenizer);
 
 /* ---------------------------------------------------------------------------------------
  * Speech to text: a whole Whisper model (encoder, decoder, vocabulary) and transcription as
- * faster-whisper does it (../shared/WHISPER.md C; docs/transcribe.md).
+ * faster-whisper does it (docs/whisper-facts.md, "Decoding"; docs/transcribe.md).
  * ------------------------------------------------------------------------------------- */
 
 typedef struct qattn_whisper qattn_whisper;
@@ -335,6 +357,7 @@ QATTN_API int32_t qattn_whisper_suppressed_tokens(const qattn_whisper *whisper, 
 typedef enum qattn_task { QATTN_TASK_TRANSCRIBE = 0, QATTN_TASK_TRANSLATE = 1 } qattn_task;
 
 typedef struct qattn_segment {
+    size_t struct_size;      /* sizeof(qattn_segment) of the library that made it */
     int32_t id;              /* 1, 2, ... */
     int32_t seek;            /* the window's first frame (10 ms each) */
     double start, end;       /* seconds */
@@ -345,12 +368,13 @@ typedef struct qattn_segment {
 } qattn_segment;
 
 /* Called with each segment as soon as its window is decoded; nonzero stops the transcription
- * (it then ends with QATTN_OK and the segments so far). */
+ * (qattn_whisper_transcribe then returns QATTN_CANCELLED with the segments so far). */
 typedef int (*qattn_segment_callback)(const qattn_segment *segment, void *user);
 /* Called after each window with the seconds of audio done and in all. */
 typedef void (*qattn_progress_callback)(double done, double total, void *user);
 
 typedef struct qattn_transcribe_params {
+    size_t struct_size;          /* set by qattn_transcribe_default_params */
     const char *language;        /* "en", "de", ...; NULL or "auto": detected (multilingual) */
     qattn_task task;
     int32_t beam_size;           /* 5; 1 = greedy */
@@ -388,6 +412,7 @@ QATTN_API qattn_transcribe_params qattn_transcribe_default_params(void);
 typedef struct qattn_transcript qattn_transcript;
 
 typedef struct qattn_transcript_info {
+    size_t struct_size;           /* the caller's sizeof(qattn_transcript_info) */
     char language[16];            /* the code, e.g. "en" */
     float language_probability;   /* 1 when given or English-only */
     double duration;              /* seconds of audio */
@@ -395,11 +420,65 @@ typedef struct qattn_transcript_info {
 } qattn_transcript_info;
 
 /*
+ * A transcription session: the one way audio becomes segments (qattn_whisper_transcribe is
+ * a session fed everything at once). Pull-based: the caller's loop is the scheduler, so a
+ * generator, a server's stream and cancellation need no threads of their own.
+ *
+ *   qattn_session_create(model, params, &s)   params: NULL = the defaults; an impossible
+ *                                             option fails here (QATTN_ERR_ARG)
+ *   qattn_session_feed(s, samples, n)         16 kHz mono, pieces of any size, as it comes
+ *   qattn_session_finish(s)                   no more audio: the last window may be decoded
+ *   qattn_session_next(s, &segment)           decodes as little as it must to give the next
+ *                                             segment: QATTN_OK with it, QATTN_AGAIN when it
+ *                                             needs more audio first (before finish),
+ *                                             QATTN_DONE when all of it has been given
+ *   qattn_session_cancel(s)                   from any thread: the running call (a feed or a
+ *                                             next) stops within one decoder step or one
+ *                                             encoder layer and it, and every later one,
+ *                                             returns QATTN_CANCELLED
+ *   qattn_session_free(s)
+ *
+ * A session owns its memory (audio not yet decoded, the log-mel of the windows to come, the
+ * decoder's state); many sessions may run on one model at once, each in its own thread. A
+ * session is used by one thread at a time, but for qattn_session_cancel.
+ *
+ * Whisper's log-mel clamps every value at the loudest of the whole audio minus 8 (log10
+ * units). After finish the session knows the whole audio, so feeding everything, finishing
+ * and then pulling gives exactly qattn_whisper_transcribe's segments. Before finish a window
+ * is decoded once 30 s of audio past its end have been fed (the lookahead a window's seek
+ * needs), with the clamp at the loudest value fed so far: the same result whenever the
+ * loudest part of the audio has already been fed, nearly the same otherwise (only values
+ * more than 8 below the final maximum change).
+ *
+ * The segment a next gives is valid until the session's next call (copy what you keep).
+ * Language detection (multilingual models without a language) runs on the first window, so
+ * qattn_session_get_info's language is known once a next has given a segment, AGAIN after
+ * 30 s, or DONE.
+ */
+typedef struct qattn_session qattn_session;
+QATTN_API qattn_status qattn_session_create(const qattn_whisper *whisper,
+                                            const qattn_transcribe_params *params,
+                                            qattn_session **session);
+/* Fails (QATTN_ERR_ARG) after finish; non-finite samples are QATTN_ERR_VALUE (none kept). */
+QATTN_API qattn_status qattn_session_feed(qattn_session *session, const float *samples,
+                                          size_t n_samples);
+QATTN_API qattn_status qattn_session_finish(qattn_session *session);
+QATTN_API qattn_status qattn_session_next(qattn_session *session, const qattn_segment **segment);
+/* The language (detected or given), its probability, the duration fed so far, and the
+ * segments given so far. */
+QATTN_API qattn_status qattn_session_get_info(const qattn_session *session,
+                                              qattn_transcript_info *info);
+QATTN_API void qattn_session_cancel(qattn_session *session);
+QATTN_API void qattn_session_free(qattn_session *session);
+
+/*
  * Transcribes 16 kHz mono samples (qattn_audio_load) of any length: 30 s windows seeking on
  * the last timestamp, the previous text as prompt, temperature fallback, segments as
- * faster-whisper makes them (empty ones dropped). params: NULL = the defaults. An unknown
- * language, a language or translation asked of an English-only model, or an impossible option
- * is QATTN_ERR_ARG; *transcript is then NULL. Free the transcript with qattn_transcript_free.
+ * faster-whisper makes them (empty ones dropped); a session fed everything at once.
+ * params: NULL = the defaults. An unknown language, a language or translation asked of an
+ * English-only model, or an impossible option is QATTN_ERR_ARG; *transcript is then NULL.
+ * When on_segment returns nonzero, the call returns QATTN_CANCELLED and *transcript holds the
+ * segments so far. Free the transcript with qattn_transcript_free.
  */
 QATTN_API qattn_status qattn_whisper_transcribe(const qattn_whisper *whisper, const float *samples,
                                                 size_t n_samples,

@@ -15,13 +15,48 @@ import os
 
 import numpy as np
 
-__all__ = ["QattnError", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "Tokenizer", "load_audio",
+__all__ = ["QattnError", "QattnValueError", "QattnFileNotFoundError", "QattnMemoryError",
+           "QattnCancelled", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "Tokenizer", "load_audio",
            "log_mel", "log_mel_padded", "mel_filters", "library_path", "Whisper", "Segment",
-           "TranscriptionInfo"]
+           "TranscriptionInfo", "Session", "QattnOSError"]
 
 
-class QattnError(ValueError):
-    """A call the C library refused; the message is the library's."""
+class QattnError(Exception):
+    """A call the C library refused: the message is the library's, .status its qattn_status
+    code (include/qattn.h). The subclasses below are also the Python exceptions callers
+    already catch for the same kind of failure."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+class QattnValueError(QattnError, ValueError):
+    """Bad input: an argument, a value, a malformed model file."""
+
+
+class QattnFileNotFoundError(QattnError, FileNotFoundError):
+    """A file or directory that does not exist."""
+
+
+class QattnMemoryError(QattnError, MemoryError):
+    """The library ran out of memory."""
+
+
+class QattnOSError(QattnError, OSError):
+    """A file that exists but could not be read, mapped or decoded."""
+
+
+class QattnCancelled(QattnError):
+    """The work was cancelled (Session.cancel from another thread)."""
+
+
+# qattn_status -> the exception raised for it (the C enum, include/qattn.h)
+_STATUS = {"OK": 0, "ERR_NULL": 1, "ERR_SIZE": 2, "ERR_HEAD_DIM": 3, "ERR_TOO_MANY_KEYS": 4,
+           "ERR_SCALE": 5, "ERR_KV_LEN": 6, "ERR_NOMEM": 7, "ERR_VALUE": 8, "ERR_ISA": 9,
+           "ERR_IO": 10, "ERR_MODEL": 11, "ERR_ARG": 12, "CANCELLED": 13, "ERR_NOT_FOUND": 14,
+           "DONE": 100, "AGAIN": 101}
+_ERRORS = {7: QattnMemoryError, 10: QattnOSError, 13: QattnCancelled, 14: QattnFileNotFoundError}
 
 
 def _installed_prefix_libraries(here):
@@ -68,8 +103,30 @@ def _load():
 _lib, library_path = _load()
 
 
-class _Desc(ctypes.Structure):
+def _check_version():
+    from ._version import __version__ as wanted
+    _lib.qattn_version.restype = ctypes.c_char_p
+    found = _lib.qattn_version().decode()
+    if found.split(".")[:2] != wanted.split(".")[:2]:
+        raise ImportError(f"qattn: the library at {library_path} is version {found}; this binding "
+                          f"is for {wanted} (MAJOR.MINOR must match). Rebuild it (README), or set "
+                          f"QATTN_LIBRARY to a build of {wanted}.")
+    return found
+
+
+__version__ = _check_version()
+
+
+class _Sized(ctypes.Structure):
+    """A growing struct of qattn.h: struct_size, its first member, set to this sizeof."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(ctypes.sizeof(self), *args, **kwargs)
+
+
+class _Desc(_Sized):
     _fields_ = [
+        ("struct_size", ctypes.c_size_t),
         ("heads", ctypes.c_int32),
         ("len_q", ctypes.c_int32),
         ("len_k", ctypes.c_int32),
@@ -86,18 +143,19 @@ class _Desc(ctypes.Structure):
 
 
 _lib.qattn_last_error.restype = ctypes.c_char_p
-_lib.qattn_version.restype = ctypes.c_char_p
 _lib.qattn_quantize_f32.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_float, ctypes.c_void_p]
 _lib.qattn_attention_s8.argtypes = [ctypes.POINTER(_Desc)] + [ctypes.c_void_p] * 4
 _lib.qattn_attention_f32.argtypes = [ctypes.POINTER(_Desc)] + [ctypes.c_void_p] * 4
 
 
-class _EncoderParams(ctypes.Structure):
-    _fields_ = [("precision", ctypes.c_int32), ("threads", ctypes.c_int32), ("isa", ctypes.c_int32)]
+class _EncoderParams(_Sized):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("precision", ctypes.c_int32),
+                ("threads", ctypes.c_int32), ("isa", ctypes.c_int32)]
 
 
-class _EncoderInfo(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int32) for name in ("n_mels", "n_ctx", "n_state", "n_heads", "n_layers")]
+class _EncoderInfo(_Sized):
+    _fields_ = [("struct_size", ctypes.c_size_t)] + [
+        (name, ctypes.c_int32) for name in ("n_mels", "n_ctx", "n_state", "n_heads", "n_layers")]
 
 
 _lib.qattn_encoder_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderParams),
@@ -106,8 +164,9 @@ _lib.qattn_encoder_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Encoder
 _lib.qattn_encoder_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]
 _lib.qattn_encoder_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_encoder_free.restype = None
-class _DecoderInfo(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int32) for name in ("n_vocab", "n_text_ctx", "n_state", "n_heads", "n_layers")]
+class _DecoderInfo(_Sized):
+    _fields_ = [("struct_size", ctypes.c_size_t)] + [
+        (name, ctypes.c_int32) for name in ("n_vocab", "n_text_ctx", "n_state", "n_heads", "n_layers")]
 
 
 _lib.qattn_decoder_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderParams),
@@ -155,13 +214,16 @@ _lib.qattn_encoder_windows.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.
                                        ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
                                        ctypes.c_int32, ctypes.c_void_p]
 
-__version__ = _lib.qattn_version().decode()
+def _error(status):
+    """The exception for a failed call's status, with the library's message."""
+    message = _lib.qattn_last_error().decode() or f"qattn status {status}"
+    return _ERRORS.get(status, QattnValueError)(message, status)
 
 
 def _call(fn, *args):
     status = fn(*args)
     if status != 0:
-        raise QattnError(_lib.qattn_last_error().decode())
+        raise _error(status)
 
 
 def _array(x, name, accepts, dtype_text):
@@ -201,10 +263,11 @@ def _scales(value, heads, name):
 
 
 def _threads(threads):
+    """None or 0: one thread per CPU (the C library's 0); else a count."""
     if threads is None:
         return 0
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
-        raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
+        raise ValueError(f"threads must be None, 0 (one per CPU) or a positive integer, got {threads!r}")
     return int(threads)
 
 
@@ -317,7 +380,7 @@ class _Model:
         """Opens the model at path with the C loader `load` (precision "int8" or "f32")."""
         if precision not in _PRECISIONS:
             raise ValueError(f"precision must be 'int8' or 'f32', got {precision!r}")
-        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)
+        params = _EncoderParams(_PRECISIONS[precision], _threads(threads), 0)  # isa 0: auto
         handle = ctypes.c_void_p()
         _call(load, os.fsencode(os.fspath(path)), ctypes.byref(params), ctypes.byref(handle))
         self._handle = handle
@@ -406,7 +469,8 @@ class Encoder(_Model):
 
 
 class Decoder(_Model):
-    """The Whisper decoder of a CTranslate2 model directory (the text side), in float for now.
+    """The Whisper decoder of a model (the text side), int8 (the default: INT8 GEMMs with
+    16-bit activations, the integer attention) or f32.
 
     logits(features, tokens): features float (n_audio, n_state), the encoder output of one
     window; tokens a sequence of ints; returns float32 (len(tokens), n_vocab), position i
@@ -415,7 +479,7 @@ class Decoder(_Model):
 
     _free = _lib.qattn_decoder_free
 
-    def __init__(self, path, precision="f32", threads=None):
+    def __init__(self, path, precision="int8", threads=None):
         self._load(_lib.qattn_decoder_load, path, precision, threads)
         info = _DecoderInfo()
         _call(_lib.qattn_decoder_get_info, self._handle, ctypes.byref(info))
@@ -565,4 +629,4 @@ def mel_filters(n_mels=80):
     return out
 
 
-from .whisper import Whisper, Segment, TranscriptionInfo  # noqa: E402  (needs the names above)
+from .whisper import Session, Whisper, Segment, TranscriptionInfo  # noqa: E402  (needs the names above)

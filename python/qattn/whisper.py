@@ -1,18 +1,20 @@
 """Speech to text: qattn.Whisper(path).transcribe(audio) -> (segments, info), shaped like
-faster-whisper's WhisperModel.transcribe (the same defaults; docs/transcribe.md)."""
+faster-whisper's WhisperModel.transcribe (the same defaults, segments a lazy generator;
+docs/transcribe.md), and qattn.Session for audio that arrives in pieces."""
 import ctypes
 import math
 import os
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from . import _lib, _call, _EncoderParams, _Model, load_audio, SAMPLE_RATE
+from . import (_lib, _call, _error, _EncoderParams, _Model, _Sized, _STATUS, QattnCancelled,
+               load_audio, SAMPLE_RATE)
 
 
-class _Segment(ctypes.Structure):
-    _fields_ = [("id", ctypes.c_int32), ("seek", ctypes.c_int32), ("start", ctypes.c_double),
+class _Segment(_Sized):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("id", ctypes.c_int32), ("seek", ctypes.c_int32), ("start", ctypes.c_double),
                 ("end", ctypes.c_double), ("text", ctypes.c_char_p),
                 ("tokens", ctypes.POINTER(ctypes.c_int32)), ("n_tokens", ctypes.c_int32),
                 ("temperature", ctypes.c_float), ("avg_logprob", ctypes.c_float),
@@ -23,8 +25,8 @@ _SEGMENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_Segment), cty
 _PROGRESS_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_double, ctypes.c_double, ctypes.c_void_p)
 
 
-class _Params(ctypes.Structure):
-    _fields_ = [("language", ctypes.c_char_p), ("task", ctypes.c_int32),
+class _Params(_Sized):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("language", ctypes.c_char_p), ("task", ctypes.c_int32),
                 ("beam_size", ctypes.c_int32), ("best_of", ctypes.c_int32),
                 ("patience", ctypes.c_float), ("length_penalty", ctypes.c_float),
                 ("temperature", ctypes.c_float), ("temperature_increment", ctypes.c_float),
@@ -41,8 +43,8 @@ class _Params(ctypes.Structure):
                 ("hotwords", ctypes.c_char_p)]
 
 
-class _Info(ctypes.Structure):
-    _fields_ = [("language", ctypes.c_char * 16), ("language_probability", ctypes.c_float),
+class _Info(_Sized):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("language", ctypes.c_char * 16), ("language_probability", ctypes.c_float),
                 ("duration", ctypes.c_double), ("n_segments", ctypes.c_int32)]
 
 
@@ -62,6 +64,16 @@ _lib.qattn_transcript_segment.argtypes = [ctypes.c_void_p, ctypes.c_int32]
 _lib.qattn_transcript_segment.restype = ctypes.POINTER(_Segment)
 _lib.qattn_transcript_free.argtypes = [ctypes.c_void_p]
 _lib.qattn_transcript_free.restype = None
+_lib.qattn_session_create.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Params),
+                                      ctypes.POINTER(ctypes.c_void_p)]
+_lib.qattn_session_feed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+_lib.qattn_session_finish.argtypes = [ctypes.c_void_p]
+_lib.qattn_session_next.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.POINTER(_Segment))]
+_lib.qattn_session_get_info.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Info)]
+_lib.qattn_session_cancel.argtypes = [ctypes.c_void_p]
+_lib.qattn_session_cancel.restype = None
+_lib.qattn_session_free.argtypes = [ctypes.c_void_p]
+_lib.qattn_session_free.restype = None
 
 
 @dataclass
@@ -106,10 +118,169 @@ def _temperatures(temperature):
     return t[0], step
 
 
+def _samples(audio):
+    """A path (any format load_audio reads) or samples -> contiguous float32 at 16 kHz."""
+    if isinstance(audio, (str, bytes, os.PathLike)):
+        audio = load_audio(audio)
+    samples = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
+    if samples.ndim != 1:
+        raise ValueError(f"audio: expected 1-D samples at {SAMPLE_RATE} Hz, got shape {samples.shape}")
+    return samples
+
+
+def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1.0,
+            length_penalty=1.0, temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+            compression_ratio_threshold=2.4, log_prob_threshold=-1.0, no_speech_threshold=0.6,
+            condition_on_previous_text=True, prompt_reset_on_temperature=0.5,
+            suppress_blank=True, without_timestamps=False, max_initial_timestamp=1.0,
+            max_new_tokens=None, seed=0, on_segment=None, on_progress=None,
+            initial_prompt=None, prefix=None, hotwords=None):
+    """faster-whisper's transcribe options -> (_Params, what must outlive the C calls, the
+    callbacks' errors, and a list on_segment's stops are noted in)."""
+    if task not in ("transcribe", "translate"):
+        raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
+    first, step = _temperatures(temperature)
+    p = _lib.qattn_transcribe_default_params()
+    p.language = language.encode() if language else None
+    p.task = 0 if task == "transcribe" else 1
+    p.beam_size, p.best_of, p.patience, p.length_penalty = beam_size, best_of, patience, length_penalty
+    p.temperature, p.temperature_increment = first, step
+    p.compression_ratio_threshold = compression_ratio_threshold or 0.0
+    p.log_prob_threshold = math.nan if log_prob_threshold is None else log_prob_threshold
+    p.no_speech_threshold = math.nan if no_speech_threshold is None else no_speech_threshold
+    p.condition_on_previous_text = int(bool(condition_on_previous_text))
+    p.prompt_reset_on_temperature = prompt_reset_on_temperature
+    p.suppress_blank, p.without_timestamps = int(bool(suppress_blank)), int(bool(without_timestamps))
+    p.max_initial_timestamp = max_initial_timestamp
+    p.max_new_tokens = max_new_tokens or 0
+    p.seed = seed
+    for name, text in (("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+        if text is not None and "\0" in text:
+            raise ValueError(f"{name}: a NUL character")
+        setattr(p, name, None if text is None else text.encode("utf-8"))
+    errors, keep, stops = [], [], []
+    if on_segment is not None:
+        def segment_cb(seg, _user):
+            try:
+                if on_segment(_segment(seg.contents)) is False:
+                    stops.append(True)
+                    return 1
+                return 0
+            except BaseException as e:  # stop the run; re-raised by the caller
+                errors.append(e)
+                return 1
+        p.on_segment = _SEGMENT_CALLBACK(segment_cb)
+        keep.append(p.on_segment)
+    if on_progress is not None:
+        def progress_cb(done, total, _user):
+            if not errors:
+                try:
+                    on_progress(done, total)
+                except BaseException as e:
+                    errors.append(e)
+        p.on_progress = _PROGRESS_CALLBACK(progress_cb)
+        keep.append(p.on_progress)
+    return p, keep, errors, stops
+
+
+class Session:
+    """A transcription session (qattn_session_* in qattn.h): feed(samples) as audio arrives
+    (float32, 16 kHz mono, pieces of any size), finish() when no more comes, and pull the
+    segments as they are decoded: next_segment() returns one, or None while it needs more
+    audio first; iterating gives those that can be decoded now (all of them after finish).
+    cancel() may be called from any thread: the running or next call raises QattnCancelled.
+    The options are transcribe's. Before finish a window is decoded once its 30 s are fed,
+    with Whisper's loudness floor at the loudest audio so far (qattn.h says when that
+    differs from transcribing everything at once)."""
+
+    def __init__(self, model, **options):
+        if model._handle is None:
+            raise ValueError("this Whisper model has been closed")
+        self._model = model  # outlives the session
+        self._params, self._keep, self._errors, self._stops = _params(**options)
+        handle = ctypes.c_void_p()
+        _call(_lib.qattn_session_create, model._handle, ctypes.byref(self._params), ctypes.byref(handle))
+        self._handle, self.done = handle, False
+
+    def _live(self):
+        if self._handle is None:
+            raise ValueError("this Session has been closed")
+        return self._handle
+
+    def feed(self, audio):
+        samples = _samples(audio)
+        _call(_lib.qattn_session_feed, self._live(), samples.ctypes.data, len(samples))
+
+    def finish(self):
+        _call(_lib.qattn_session_finish, self._live())
+
+    def next_segment(self) -> Optional["Segment"]:
+        """The next segment, or None when more audio (or finish) is needed first; after the
+        last segment, None with .done set."""
+        if self.done:
+            return None
+        seg = ctypes.POINTER(_Segment)()
+        status = _lib.qattn_session_next(self._live(), ctypes.byref(seg))
+        if self._errors:  # a callback raised: the session stopped there
+            raise self._errors.pop(0)
+        if status == _STATUS["OK"]:
+            return _segment(seg.contents)
+        if status == _STATUS["DONE"]:
+            self.done = True
+            return None
+        if status == _STATUS["AGAIN"]:
+            return None
+        if status == _STATUS["CANCELLED"] and self._stops:
+            self.done = True  # on_segment returned False: the segments so far were given
+            return None
+        raise _error(status)
+
+    def __iter__(self) -> Iterator["Segment"]:
+        while (seg := self.next_segment()) is not None:
+            yield seg
+
+    @property
+    def info(self) -> "TranscriptionInfo":
+        info = _Info()
+        _call(_lib.qattn_session_get_info, self._live(), ctypes.byref(info))
+        return TranscriptionInfo(info.language.decode(), info.language_probability, info.duration)
+
+    def cancel(self):
+        if self._handle is not None:
+            _lib.qattn_session_cancel(self._handle)
+
+    def close(self):
+        if getattr(self, "_handle", None) is not None:
+            _lib.qattn_session_free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+def _generate(session, first):
+    """The segments of a finished session, lazily; closing or dropping the generator frees
+    the session (cancelling whatever it would still decode)."""
+    try:
+        if first is not None:
+            yield first
+        yield from session
+    finally:
+        session.close()
+
+
 class Whisper(_Model):
     """A whole Whisper model for speech to text: a CTranslate2 directory (as faster-whisper
     uses), a Hugging Face directory or a whisper.cpp ggml file (f32/f16). precision: "int8"
-    (INT8 encoder and decoder GEMMs) or "f32". threads: None for one per CPU."""
+    (INT8 encoder and decoder GEMMs) or "f32". threads: None or 0 for one per CPU."""
     _free = _lib.qattn_whisper_free
 
     def __init__(self, path, precision="int8", threads=None):
@@ -124,76 +295,32 @@ class Whisper(_Model):
         n = _lib.qattn_whisper_suppressed_tokens(self._handle, int(at_begin), ctypes.byref(ids))
         return tuple(sorted(set(ids[:n])))
 
-    def transcribe(self, audio, language=None, task="transcribe", beam_size=5, best_of=5,
-                   patience=1.0, length_penalty=1.0,
-                   temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), compression_ratio_threshold=2.4,
-                   log_prob_threshold=-1.0, no_speech_threshold=0.6,
-                   condition_on_previous_text=True, prompt_reset_on_temperature=0.5,
-                   suppress_blank=True, without_timestamps=False, max_initial_timestamp=1.0,
-                   max_new_tokens=None, seed=0, on_segment=None, on_progress=None,
-                   initial_prompt=None, prefix=None, hotwords=None
-                   ) -> Tuple[List[Segment], TranscriptionInfo]:
+    def session(self, **options) -> Session:
+        """A Session on this model (transcribe's options) for audio that arrives in pieces."""
+        return Session(self, **options)
+
+    def transcribe(self, audio, **options) -> Tuple[Iterator[Segment], TranscriptionInfo]:
         """audio: a path (any format load_audio reads) or float32 samples at 16 kHz mono.
-        Returns (segments, info) as faster-whisper does (segments a list here). on_segment(seg)
-        is called as each is decoded; on_progress(done_seconds, total_seconds) after each
-        window. initial_prompt, prefix and hotwords are text, as faster-whisper takes them
-        (initial_prompt as token ids is not taken)."""
-        if isinstance(audio, (str, bytes, os.PathLike)):
-            audio = load_audio(audio)
-        samples = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
-        if samples.ndim != 1:
-            raise ValueError(f"audio: expected 1-D samples at {SAMPLE_RATE} Hz, got shape {samples.shape}")
-        if task not in ("transcribe", "translate"):
-            raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
-        first, step = _temperatures(temperature)
-        p = _lib.qattn_transcribe_default_params()
-        p.language = language.encode() if language else None
-        p.task = 0 if task == "transcribe" else 1
-        p.beam_size, p.best_of, p.patience, p.length_penalty = beam_size, best_of, patience, length_penalty
-        p.temperature, p.temperature_increment = first, step
-        p.compression_ratio_threshold = compression_ratio_threshold or 0.0
-        p.log_prob_threshold = math.nan if log_prob_threshold is None else log_prob_threshold
-        p.no_speech_threshold = math.nan if no_speech_threshold is None else no_speech_threshold
-        p.condition_on_previous_text = int(bool(condition_on_previous_text))
-        p.prompt_reset_on_temperature = prompt_reset_on_temperature
-        p.suppress_blank, p.without_timestamps = int(bool(suppress_blank)), int(bool(without_timestamps))
-        p.max_initial_timestamp = max_initial_timestamp
-        p.max_new_tokens = max_new_tokens or 0
-        p.seed = seed
-        for name, text in (("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords)):
-            if text is not None and not isinstance(text, str):
-                raise TypeError(f"{name} must be a str, got {type(text).__name__}")
-            if text is not None and "\0" in text:
-                raise ValueError(f"{name}: a NUL character")
-            setattr(p, name, None if text is None else text.encode("utf-8"))
-        errors = []
-        if on_segment is not None:
-            def segment_cb(seg, _user):
-                try:
-                    return 1 if on_segment(_segment(seg.contents)) is False else 0
-                except BaseException as e:  # stop the run; re-raised below
-                    errors.append(e)
-                    return 1
-            p.on_segment = _SEGMENT_CALLBACK(segment_cb)
-        if on_progress is not None:
-            def progress_cb(done, total, _user):
-                if not errors:
-                    try:
-                        on_progress(done, total)
-                    except BaseException as e:
-                        errors.append(e)
-            p.on_progress = _PROGRESS_CALLBACK(progress_cb)
-        handle = ctypes.c_void_p()
-        _call(_lib.qattn_whisper_transcribe, self._handle, samples.ctypes.data, len(samples),
-              ctypes.byref(p), ctypes.byref(handle))
+        Returns (segments, info) as faster-whisper does: segments a generator that decodes
+        window by window as it is consumed (list(segments) to run it all), info known at once
+        (on a multilingual model without `language`, the first window is decoded here to
+        detect it). Options, with faster-whisper's names and defaults: language, task,
+        beam_size, best_of, patience, length_penalty, temperature, compression_ratio_threshold,
+        log_prob_threshold, no_speech_threshold, condition_on_previous_text,
+        prompt_reset_on_temperature, suppress_blank, without_timestamps, max_initial_timestamp,
+        max_new_tokens, seed, initial_prompt, prefix, hotwords (text; initial_prompt as token
+        ids is not taken), and on_segment(seg) (returning False stops), on_progress(done_s,
+        total_s)."""
+        samples = _samples(audio)
+        session = Session(self, **options)
         try:
-            if errors:
-                raise errors[0]
-            info = _Info()
-            _call(_lib.qattn_transcript_get_info, handle, ctypes.byref(info))
-            segments = [_segment(_lib.qattn_transcript_segment(handle, i).contents)
-                        for i in range(info.n_segments)]
-        finally:
-            _lib.qattn_transcript_free(handle)
-        return segments, TranscriptionInfo(info.language.decode(), info.language_probability,
-                                           info.duration)
+            session.feed(samples)
+            session.finish()
+            first = None
+            if self.is_multilingual and not options.get("language"):
+                first = session.next_segment()  # the language is detected on the first window
+            info = session.info
+        except BaseException:
+            session.close()
+            raise
+        return _generate(session, first), info

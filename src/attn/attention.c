@@ -21,7 +21,16 @@
 qattn_attention_desc qattn_attention_desc_default(void)
 {
     qattn_attention_desc d = {0};
+    d.struct_size = sizeof d;
     return d;
+}
+
+qattn_status qattn_attention_read_desc(const qattn_attention_desc *desc, qattn_attention_desc *d)
+{
+    *d = qattn_attention_desc_default();
+    if (!desc)
+        return qattn_fail(QATTN_ERR_NULL, "attention: desc is NULL");
+    return qattn_struct_read(d, sizeof *d, desc, "attention");
 }
 
 qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const void *q,
@@ -153,9 +162,14 @@ qattn_status qattn_attention_s8_in(const qattn_attention_desc *desc, const int8_
 qattn_status qattn_attention_s8(const qattn_attention_desc *desc, const int8_t *q,
                                 const int8_t *k, const int8_t *v, int8_t *out)
 {
+    qattn_clear_error();
+    qattn_attention_desc d;
+    qattn_status st = qattn_attention_read_desc(desc, &d);
+    if (st != QATTN_OK)
+        return st;
     qattn_attention_scratch scratch;
     memset(&scratch, 0, sizeof scratch);
-    qattn_status st = qattn_attention_s8_in(desc, q, k, v, out, &scratch);
+    st = qattn_attention_s8_in(&d, q, k, v, out, &scratch);
     qattn_attention_scratch_free(&scratch);
     return st;
 }

@@ -12,6 +12,9 @@
 
 /* Checks the data pointers, sizes, head_dim, threads and kv_len (not the scales) and gives
  * the element counts of q/out and of k/v. Sets the error message on failure. */
+/* The caller's desc read over the defaults (qattn_struct_read: its struct_size checked). */
+qattn_status qattn_attention_read_desc(const qattn_attention_desc *desc, qattn_attention_desc *d);
+
 qattn_status qattn_attention_validate(const qattn_attention_desc *desc, const void *q,
                                       const void *k, const void *v, const void *out,
                                       size_t *q_elems, size_t *kv_elems);

@@ -38,12 +38,17 @@ static int quantize_heads(const float *x, int8_t *out, float *scales, int32_t he
     return 1;
 }
 
-qattn_status qattn_attention_f32(const qattn_attention_desc *desc, const float *q,
+qattn_status qattn_attention_f32(const qattn_attention_desc *caller, const float *q,
                                  const float *k, const float *v, float *out)
 {
     qattn_clear_error();
+    qattn_attention_desc full;
+    qattn_status st = qattn_attention_read_desc(caller, &full);
+    if (st != QATTN_OK)
+        return st;
+    const qattn_attention_desc *desc = &full;
     size_t q_elems, kv_elems;
-    qattn_status st = qattn_attention_validate(desc, q, k, v, out, &q_elems, &kv_elems);
+    st = qattn_attention_validate(desc, q, k, v, out, &q_elems, &kv_elems);
     if (st != QATTN_OK)
         return st;
 

@@ -3,10 +3,12 @@
  * ...), downmix to mono by averaging the channels, resample to 16 kHz with libsoxr (its
  * high-quality preset).
  */
+#include <errno.h>
 #include <sndfile.h>
 #include <soxr.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audio/audio_decode.h"
 #include "core/error.h"
@@ -48,6 +50,9 @@ qattn_status qattn_audio_load(const char *path, float **samples, size_t *count)
     if (!path || !samples || !count)
         return qattn_fail(QATTN_ERR_NULL, "audio_load: NULL argument");
     *samples = NULL, *count = 0;
+    struct stat exists;
+    if (stat(path, &exists) != 0) /* libsndfile's message would not tell a missing file apart */
+        return qattn_fail_io(path, errno);
     SF_INFO info;
     memset(&info, 0, sizeof info);
     SNDFILE *f = sf_open(path, SFM_READ, &info);

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "audio/mel.h"
 #include "ops/float_ops.h"
 #include "qattn.h"
 
@@ -85,24 +86,27 @@ qattn_status qattn_mel_filters(int32_t n_mels, float *filters)
 /* --- The spectrogram ------------------------------------------------------------------------ */
 
 /* Sample i of the signal reflect-padded by N_FFT / 2 on both sides (torch's "reflect": the
- * edge sample is not repeated). n > N_FFT / 2 is required. */
-static float padded(const float *x, size_t n, int64_t i)
+ * edge sample is not repeated), the signal being n samples of which x holds those from
+ * `base` on. n > N_FFT / 2 is required. */
+static float padded(const float *x, size_t base, size_t n, int64_t i)
 {
     i -= N_FFT / 2;
     if (i < 0)
         i = -i;
     if (i >= (int64_t)n)
         i = 2 * ((int64_t)n - 1) - i;
-    return x[i];
+    return x[i - (int64_t)base];
 }
 
 typedef struct mel_job {
     const float *audio;
-    size_t n, frames;
+    size_t base, n;       /* audio[0] is sample `base` of a signal of n samples */
+    size_t f0, frames;    /* frames [f0, f0 + frames) */
     int32_t n_mels;
     const float *filters; /* [n_mels][N_BINS] */
     const int32_t *first, *last; /* each filter's nonzero bins */
-    float *out;           /* [n_mels][frames], log10 of the clamped mel power */
+    float *out;           /* [n_mels][ld], log10 of the clamped mel power, from f0 */
+    size_t ld;
     float *frame_max;     /* [tasks] */
 } mel_job;
 
@@ -118,8 +122,9 @@ static void mel_task(void *ctx, int64_t item, int worker)
     size_t f0 = (size_t)item * FRAMES_PER_TASK;
     size_t f1 = f0 + FRAMES_PER_TASK < j->frames ? f0 + FRAMES_PER_TASK : j->frames;
     for (size_t t = f0; in && spec && t < f1; t++) {
+        const int64_t at = (int64_t)((j->f0 + t) * HOP);
         for (int i = 0; i < N_FFT; i++)
-            in[i] = padded(j->audio, j->n, (int64_t)(t * HOP) + i) * window[i];
+            in[i] = padded(j->audio, j->base, j->n, at + i) * window[i];
         fftwf_execute_dft_r2c(plan, in, spec);
         for (int k = 0; k < N_BINS; k++)
             power[k] = spec[k][0] * spec[k][0] + spec[k][1] * spec[k][1];
@@ -129,13 +134,58 @@ static void mel_task(void *ctx, int64_t item, int worker)
             for (int32_t k = j->first[m]; k <= j->last[m]; k++)
                 s += w[k] * power[k];
             float v = log10f(s > 1e-10f ? s : 1e-10f);
-            j->out[(size_t)m * j->frames + t] = v;
+            j->out[(size_t)m * j->ld + t] = v;
             mx = v > mx ? v : mx;
         }
     }
     j->frame_max[item] = in && spec ? mx : NAN;
     fftwf_free(in);
     fftwf_free(spec);
+}
+
+qattn_status qattn_log_mel_raw(const float *audio, size_t base, size_t n, size_t f0, size_t frames,
+                               int32_t n_mels, int32_t threads, float *out, size_t ld,
+                               float *max)
+{
+    pthread_once(&plan_once, make_plan);
+    if (!plan)
+        return qattn_fail(QATTN_ERR_NOMEM, "log_mel: FFTW could not plan the transform");
+    *max = -INFINITY;
+    if (frames == 0)
+        return QATTN_OK;
+    const int64_t tasks = (int64_t)((frames + FRAMES_PER_TASK - 1) / FRAMES_PER_TASK);
+    float *filters = malloc((size_t)n_mels * N_BINS * sizeof(float));
+    int32_t *first = malloc((size_t)n_mels * sizeof(int32_t) * 2);
+    float *maxima = malloc((size_t)tasks * sizeof(float));
+    qattn_status st = filters && first && maxima ? qattn_mel_filters(n_mels, filters)
+                                                 : qattn_fail(QATTN_ERR_NOMEM, "log_mel: out of memory");
+    if (st == QATTN_OK) {
+        int32_t *last = first + n_mels;
+        for (int32_t m = 0; m < n_mels; m++) {
+            first[m] = N_BINS, last[m] = -1;
+            for (int32_t k = 0; k < N_BINS; k++)
+                if (filters[(size_t)m * N_BINS + k] != 0.0f) {
+                    first[m] = first[m] < k ? first[m] : k;
+                    last[m] = k;
+                }
+        }
+        mel_job j = {audio, base, n, f0, frames, n_mels, filters, first, last, out, ld, maxima};
+        qattn_parallel_for(qattn_workers_for(threads, tasks), tasks, mel_task, &j);
+        for (int64_t i = 0; i < tasks; i++) {
+            if (isnan(maxima[i]))
+                st = qattn_fail(QATTN_ERR_NOMEM, "log_mel: out of memory");
+            *max = maxima[i] > *max ? maxima[i] : *max;
+        }
+    }
+    free(filters), free(first), free(maxima);
+    return st;
+}
+
+void qattn_log_mel_normalize(const float *raw, size_t n, float max, float *out)
+{
+    const float floor_ = max - 8.0f;
+    for (size_t i = 0; i < n; i++)
+        out[i] = ((raw[i] > floor_ ? raw[i] : floor_) + 4.0f) / 4.0f;
 }
 
 size_t qattn_log_mel_frames(size_t samples)
@@ -163,38 +213,11 @@ qattn_status qattn_log_mel(const float *audio, size_t samples, int32_t n_mels, i
     const size_t bad = qattn_first_non_finite(audio, samples);
     if (bad < samples)
         return qattn_fail(QATTN_ERR_VALUE, "log_mel: sample %zu is not finite", bad);
-    pthread_once(&plan_once, make_plan);
-    if (!plan)
-        return qattn_fail(QATTN_ERR_NOMEM, "log_mel: FFTW could not plan the transform");
     const size_t frames = samples / HOP;
-    const int64_t tasks = (int64_t)((frames + FRAMES_PER_TASK - 1) / FRAMES_PER_TASK);
-    float *filters = malloc((size_t)n_mels * N_BINS * sizeof(float));
-    int32_t *first = malloc((size_t)n_mels * sizeof(int32_t) * 2);
-    float *maxima = malloc((size_t)tasks * sizeof(float));
-    qattn_status st = filters && first && maxima ? qattn_mel_filters(n_mels, filters)
-                                                 : qattn_fail(QATTN_ERR_NOMEM, "log_mel: out of memory");
-    if (st == QATTN_OK) {
-        int32_t *last = first + n_mels;
-        for (int32_t m = 0; m < n_mels; m++) {
-            first[m] = N_BINS, last[m] = -1;
-            for (int32_t k = 0; k < N_BINS; k++)
-                if (filters[(size_t)m * N_BINS + k] != 0.0f) {
-                    first[m] = first[m] < k ? first[m] : k;
-                    last[m] = k;
-                }
-        }
-        mel_job j = {audio, samples, frames, n_mels, filters, first, last, out, maxima};
-        qattn_parallel_for(qattn_workers_for(threads, tasks), tasks, mel_task, &j);
-        float mx = -INFINITY;
-        for (int64_t i = 0; i < tasks; i++) {
-            if (isnan(maxima[i]))
-                st = qattn_fail(QATTN_ERR_NOMEM, "log_mel: out of memory");
-            mx = maxima[i] > mx ? maxima[i] : mx;
-        }
-        const float floor_ = mx - 8.0f;
-        for (size_t i = 0; st == QATTN_OK && i < (size_t)n_mels * frames; i++)
-            out[i] = ((out[i] > floor_ ? out[i] : floor_) + 4.0f) / 4.0f;
-    }
-    free(filters), free(first), free(maxima);
+    float max;
+    qattn_status st = qattn_log_mel_raw(audio, 0, samples, 0, frames, n_mels, threads, out, frames,
+                                        &max);
+    if (st == QATTN_OK)
+        qattn_log_mel_normalize(out, (size_t)n_mels * frames, max, out);
     return st;
 }

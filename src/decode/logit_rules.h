@@ -1,6 +1,6 @@
 /*
  * The logit filters of Whisper decoding, applied to one sequence's logits before each token is
- * chosen (../shared/WHISPER.md C3-C4; the order and the branches of CTranslate2's
+ * chosen (docs/whisper-facts.md, "Logit filters"; the order and the branches of CTranslate2's
  * src/models/whisper.cc ApplyTimestampRules and src/decoding_utils.cc SuppressTokens*, which
  * faster-whisper runs; openai/whisper decoding.py ApplyTimestampRules is the same up to where
  * the "timestamps are likelier" test is made). A forbidden token's logit becomes -inf.

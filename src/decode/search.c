@@ -26,7 +26,24 @@ struct qattn_search {
     int32_t max_hyps, n_hyps;
     int32_t n_forced;           /* this run's forced prefix: each sequence's first tokens */
     uint64_t rng;
+    const atomic_int *cancel;   /* nonzero: stop before the next decoder step */
+    atomic_llong steps;         /* decoder steps run (tests bound what runs after a cancel) */
 };
+
+long long qattn_search_steps(const qattn_search *s)
+{
+    return atomic_load(&s->steps);
+}
+
+void qattn_search_set_cancel(qattn_search *s, const atomic_int *cancel)
+{
+    s->cancel = cancel;
+}
+
+static int cancelled(const qattn_search *s)
+{
+    return s->cancel && atomic_load(s->cancel);
+}
 
 void qattn_search_free(qattn_search *s)
 {
@@ -49,6 +66,7 @@ qattn_status qattn_search_create(const qattn_decoder *dec, int32_t max_seqs, int
     qattn_search *s = calloc(1, sizeof *s);
     if (!s)
         return qattn_fail(QATTN_ERR_NOMEM, "search: out of memory");
+    atomic_init(&s->steps, 0);
     const size_t v = (size_t)dec->n_vocab, m = (size_t)max_seqs, n = (size_t)max_new;
     s->dec = dec, s->max_seqs = max_seqs, s->max_new = max_new, s->n_vocab = dec->n_vocab;
     /* a beam search registers at most beam_size hypotheses a step and stops once it has
@@ -96,6 +114,8 @@ static qattn_status run_prompt(qattn_search *s, const int32_t *prompt, int32_t n
         return qattn_fail(QATTN_ERR_SIZE, "search: a prompt of %d tokens", n);
     s->n_prompt = 0;
     qattn_decoder_truncate(s->state, 0);
+    if (cancelled(s))
+        return QATTN_CANCELLED;
     qattn_status st = qattn_decoder_step(s->state, prompt, sot + 1, s->prompt_logits);
     if (st == QATTN_OK && no_speech >= 0 && no_speech < s->n_vocab) {
         float *x = s->logits; /* scratch */
@@ -232,6 +252,9 @@ static qattn_status independent(qattn_search *s, const qattn_logit_rules *rules,
             break;
         qattn_decoder_reorder(s->state, alive, kept);
         n_seqs = kept;
+        if (cancelled(s))
+            return QATTN_CANCELLED;
+        atomic_fetch_add(&s->steps, 1);
         qattn_status st = qattn_decoder_step_seqs(s->state, s->tokens, n_seqs, s->logits);
         if (st != QATTN_OK)
             return st;
@@ -311,6 +334,9 @@ static qattn_status beam(qattn_search *s, const qattn_logit_rules *rules,
         s->seqs = s->next_seqs, s->next_seqs = t;
         qattn_decoder_reorder(s->state, s->parents, kept);
         n_seqs = kept;
+        if (cancelled(s))
+            return QATTN_CANCELLED;
+        atomic_fetch_add(&s->steps, 1);
         qattn_status st = qattn_decoder_step_seqs(s->state, s->tokens, n_seqs, s->logits);
         if (st != QATTN_OK)
             return st;

@@ -1,5 +1,5 @@
 /*
- * The search for one window's tokens (../shared/WHISPER.md C5), as CTranslate2 runs it for
+ * The search for one window's tokens (docs/whisper-facts.md, "Search"), as CTranslate2 runs it for
  * faster-whisper (src/decoding.cc GreedySearch, BeamSearch; src/sampling.cc):
  *  - greedy (beam_size 1, temperature 0): the likeliest token each step;
  *  - sampling (temperature > 0): best_of sequences drawn from softmax(logits / T) side by side;
@@ -19,8 +19,10 @@
 #ifndef QATTN_DECODE_SEARCH_H
 #define QATTN_DECODE_SEARCH_H
 
-#include "whisper/decoder.h"
+#include <stdatomic.h>
+
 #include "decode/logit_rules.h"
+#include "whisper/decoder.h"
 
 typedef struct qattn_search_params {
     int32_t beam_size;    /* >= 1 */
@@ -48,6 +50,13 @@ typedef struct qattn_search qattn_search;
 qattn_status qattn_search_create(const qattn_decoder *dec, int32_t max_seqs, int32_t max_new,
                                  qattn_search **out);
 void qattn_search_free(qattn_search *search);
+
+/* Every later decoder step first reads *cancel (set from any thread): nonzero, and the
+ * search returns QATTN_CANCELLED (NULL: never). */
+void qattn_search_set_cancel(qattn_search *search, const atomic_int *cancel);
+
+/* The decoder steps this search has run in all (any thread may read it). */
+long long qattn_search_steps(const qattn_search *search);
 
 /* Sets the window (its encoder output: the cross-attention keys and values are computed here,
  * once for every search of the window). */

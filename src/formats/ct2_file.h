@@ -1,5 +1,5 @@
 /* CTranslate2's model.bin (faster-whisper's models): the header and every variable listed as
- * a view, aliases included. Layout facts: ../shared/WHISPER.md A2 (writer: CTranslate2's
+ * a view, aliases included. Layout facts: docs/whisper-facts.md, "model.bin" (writer: CTranslate2's
  * python/ctranslate2/specs/model_spec.py _serialize; reader: src/models/model.cc). */
 #ifndef QATTN_FORMATS_CT2_FILE_H
 #define QATTN_FORMATS_CT2_FILE_H

@@ -18,7 +18,7 @@ qattn_status qattn_tensors_map_file(wt_set *set, const char *path, const uint8_t
         return qattn_fail(QATTN_ERR_MODEL, "%s: more than %d model files", path, WT_MAX_FILES);
     int fd = open(path, O_RDONLY);
     if (fd < 0)
-        return qattn_fail(QATTN_ERR_IO, "%s: %s", path, strerror(errno));
+        return qattn_fail_io(path, errno);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
@@ -134,7 +134,7 @@ char *qattn_read_text_file(const char *path, size_t limit, qattn_status *st)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        *st = qattn_fail(QATTN_ERR_IO, "%s: %s", path, strerror(errno));
+        *st = qattn_fail_io(path, errno);
         return NULL;
     }
     char *buf = malloc(limit + 1);

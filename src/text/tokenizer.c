@@ -1,7 +1,7 @@
 /*
  * Text -> token ids: the byte-level BPE that Whisper's tokenizer.json describes, as the
  * Hugging Face `tokenizers` library runs it for faster-whisper's Tokenizer.encode
- * (AddedVocabulary, pre_tokenizers::ByteLevel, models::BPE; ../shared/WHISPER.md A5):
+ * (AddedVocabulary, pre_tokenizers::ByteLevel, models::BPE; docs/whisper-facts.md, "Vocabulary, tokenizer, ids to text"):
  *  1. the added tokens ("<|endoftext|>", "<|en|>", "<|0.00|>", ...) are cut out of the text
  *     where they occur verbatim (leftmost, then longest) and become their own ids;
  *  2. the rest is split into pieces by GPT-2's pattern (Radford et al. 2019, encoder.py)

@@ -1,5 +1,5 @@
 /*
- * Whisper's vocabulary and ids -> text (../shared/WHISPER.md A5, D).
+ * Whisper's vocabulary and ids -> text (docs/whisper-facts.md, "Vocabulary, tokenizer, ids to text").
  *
  * A CTranslate2 directory lists the tokens in id order in vocabulary.json (a JSON array of
  * strings) or vocabulary.txt (one per line; empty lines are tokens too, e.g. id 50256 of the
@@ -15,6 +15,7 @@
  * decoders do).
  */
 #include <cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,8 +407,8 @@ qattn_status qattn_vocabulary_load(const char *path, qattn_vocabulary **out)
     *out = NULL;
     struct stat info;
     if (stat(path, &info) != 0)
-        return qattn_fail(QATTN_ERR_IO, "%s: no such file or directory", path);
-    /* formats told apart as the model loaders tell them (model_open.c) */
+        return qattn_fail_io(path, errno);
+    /* formats told apart as the model loaders tell them (formats/model_files.c) */
     if (qattn_model_format_of(path) == QATTN_FORMAT_GGML)
         return load_ggml(path, out);
     char dir[4096];

@@ -1,6 +1,6 @@
 /*
  * Which tokens the decoding suppresses (faster-whisper transcribe.py get_suppressed_tokens,
- * suppress_tokens=[-1]; ../shared/WHISPER.md C3): the non-speech symbols and the special
+ * suppress_tokens=[-1]; docs/whisper-facts.md, "Logit filters"): the non-speech symbols and the special
  * tokens at every step, a blank and <|endoftext|> at the first. The symbols' ids come from the
  * model's files where it lists them (CTranslate2's config.json suppress_ids, Hugging Face's
  * generation_config.json suppress_tokens: both copies of openai/whisper's list), otherwise

@@ -10,7 +10,7 @@ struct qattn_transcript {
     int32_t capacity;
 };
 
-/* Copies text and tokens into a new last segment (its id is its number from 1). */
+/* Copies the segment (its text and tokens too) into a new last one. */
 qattn_status qattn_transcript_append(struct qattn_transcript *t, const qattn_segment *segment);
 
 #endif

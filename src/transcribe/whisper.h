@@ -1,7 +1,7 @@
 /*
  * A whole Whisper model for transcription (whisper_model.c loads it, transcribe.c runs it):
  * the encoder, the decoder, the vocabulary and the special tokens found in it by name
- * (../shared/WHISPER.md C1: their ids differ between English-only, multilingual and large-v3
+ * (docs/whisper-facts.md, "Special tokens": their ids differ between English-only, multilingual and large-v3
  * vocabularies, so none is assumed).
  */
 #ifndef QATTN_TRANSCRIBE_WHISPER_H

@@ -128,10 +128,14 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
     if (!path || !out)
         return qattn_fail(QATTN_ERR_NULL, "whisper_load: %s is NULL", !path ? "path" : "whisper");
     *out = NULL;
+    qattn_encoder_params p = qattn_encoder_default_params(); /* NULL: int8 throughout */
+    if (params && qattn_struct_read(&p, sizeof p, params, "whisper_load") != QATTN_OK)
+        return QATTN_ERR_ARG;
+    params = &p;
     struct qattn_whisper *w = calloc(1, sizeof *w);
     if (!w)
         return qattn_fail(QATTN_ERR_NOMEM, "whisper_load: out of memory");
-    w->threads = params ? params->threads : 0;
+    w->threads = p.threads;
     char dir[4096];
     qattn_model_dir(path, dir, sizeof dir);
     const qattn_model_format format = qattn_model_format_of(path);
@@ -140,6 +144,7 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
         st = qattn_decoder_load(path, params, &w->decoder);
     if (st == QATTN_OK)
         st = qattn_vocabulary_load(path, &w->vocabulary);
+    w->enc.struct_size = sizeof w->enc, w->dec.struct_size = sizeof w->dec;
     if (st == QATTN_OK)
         st = qattn_encoder_get_info(w->encoder, &w->enc);
     if (st == QATTN_OK)

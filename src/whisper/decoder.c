@@ -1,6 +1,6 @@
 /*
  * The decoder's forward pass in float (the reference the int8 path will be held to;
- * ../shared/WHISPER.md B; openai/whisper model.py TextDecoder), token by token as decoding runs
+ * docs/whisper-facts.md, "The decoder"; openai/whisper model.py TextDecoder), token by token as decoding runs
  * it, or over a whole sequence at once (the same pass with every token in one step):
  *
  *   x = E[tokens] + P[len .. len + n)
@@ -171,11 +171,6 @@ qattn_status qattn_decoder_begin(const qattn_decoder *dec, const float *features
                                  qattn_decoder_state **out)
 {
     return qattn_decoder_begin_seqs(dec, features, n_audio, 1, out);
-}
-
-int32_t qattn_decoder_state_length(const qattn_decoder_state *s)
-{
-    return s->len;
 }
 
 void qattn_decoder_truncate(qattn_decoder_state *s, int32_t len)
@@ -423,8 +418,8 @@ qattn_status qattn_decoder_get_info(const qattn_decoder *dec, qattn_decoder_info
     qattn_clear_error();
     if (!dec || !info)
         return qattn_fail(QATTN_ERR_NULL, "decoder_get_info: NULL argument");
-    info->n_vocab = dec->n_vocab, info->n_text_ctx = dec->n_text_ctx;
-    info->n_state = dec->n_state, info->n_heads = dec->n_heads, info->n_layers = dec->n_layers;
-    return QATTN_OK;
+    const qattn_decoder_info full = {sizeof full, dec->n_vocab, dec->n_text_ctx, dec->n_state,
+                                     dec->n_heads, dec->n_layers};
+    return qattn_struct_write(info, &full, sizeof full, "decoder_get_info");
 }
 

@@ -1,5 +1,5 @@
 /*
- * The Whisper decoder (openai/whisper model.py TextDecoder; ../shared/WHISPER.md B): token and
+ * The Whisper decoder (openai/whisper model.py TextDecoder; docs/whisper-facts.md, "The decoder"): token and
  * learned position embeddings, pre-LayerNorm blocks of causal self-attention, cross-attention
  * over the encoder output and an MLP, a final LayerNorm, logits through the tied token
  * embedding. Weights as model.h's linear layers, so the precision machinery is shared.
@@ -44,7 +44,6 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
 void qattn_decoder_reorder(qattn_decoder_state *s, const int32_t *parents, int32_t n_seqs);
 qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *tokens,
                                      int32_t n_seqs, float *logits);
-int32_t qattn_decoder_state_length(const qattn_decoder_state *s);
 /* Forgets the tokens after the first len (0 <= len <= the length) and every sequence but the
  * first: the prompt's pass, shared by every sequence, is kept for another search. */
 void qattn_decoder_truncate(qattn_decoder_state *s, int32_t len);

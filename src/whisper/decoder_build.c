@@ -2,7 +2,7 @@
  * The decoder's weights from any of the three formats: each tensor's name in Hugging Face
  * (transformers' WhisperDecoder), whisper.cpp ggml (openai/whisper's TextDecoder names, which
  * its converter keeps) and CTranslate2 (its converters/transformers.py WhisperLoader,
- * ../shared/WHISPER.md A6); the shape from the tensors themselves; every tensor checked and
+ * docs/whisper-facts.md, "Names and shapes"); the shape from the tensors themselves; every tensor checked and
  * converted like the encoder's.
  */
 #include <stdio.h>

@@ -26,10 +26,10 @@
 #include "whisper/encoder_stages.h"
 #include "whisper/model.h"
 
-static void stage_done(const qattn_stage_observer *o, qattn_encoder_stage stage)
+/* Tells the observer a stage ended; nonzero: it asks the run to stop (QATTN_CANCELLED). */
+static int stage_done(const qattn_stage_observer *o, qattn_encoder_stage stage)
 {
-    if (o)
-        o->stage_done(o->ctx, stage);
+    return o && o->stage_done(o->ctx, stage);
 }
 
 /* Working memory of one window. */
@@ -135,7 +135,8 @@ static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, floa
                               .ln_beta = first->attn_ln_b, .next = b, .next_w = &first->qkv.q};
     if ((st = qattn_gemm_run_fused(&enc->conv2.q, a, &conv, th)))
         return st;
-    stage_done(obs, QATTN_STAGE_CONV);
+    if (stage_done(obs, QATTN_STAGE_CONV))
+        return QATTN_CANCELLED;
 
     for (int32_t l = 0; l < c->n_layers; l++) {
         const whisper_layer *L = &enc->layers[l];
@@ -143,16 +144,19 @@ static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, floa
                                  .group = d / c->n_heads};
         if ((st = qattn_gemm_run_fused(&L->qkv.q, b, &qkv, th)))
             return st;
-        stage_done(obs, QATTN_STAGE_PROJ);
+        if (stage_done(obs, QATTN_STAGE_PROJ))
+            return QATTN_CANCELLED;
         if ((st = qattn_self_attention_int8(enc, s->qkv, s->head_max, n, s->qkvo8, &s->attn,
                                             &L->o.q, a)))
             return st;
-        stage_done(obs, QATTN_STAGE_ATTENTION);
+        if (stage_done(obs, QATTN_STAGE_ATTENTION))
+            return QATTN_CANCELLED;
         qattn_gemm_fusion o = {.residual = s->x, .ln_gamma = L->mlp_ln_w, .ln_beta = L->mlp_ln_b,
                                .next = b, .next_w = &L->fc1.q};
         if ((st = qattn_gemm_run_fused(&L->o.q, a, &o, th)))
             return st;
-        stage_done(obs, QATTN_STAGE_PROJ);
+        if (stage_done(obs, QATTN_STAGE_PROJ))
+            return QATTN_CANCELLED;
         qattn_gemm_fusion fc1 = {.gelu = 1, .next = a, .next_w = &L->fc2.q};
         if ((st = qattn_gemm_run_fused(&L->fc1.q, b, &fc1, th)))
             return st;
@@ -165,7 +169,8 @@ static qattn_status forward_int8(const struct qattn_encoder *enc, state *s, floa
                                  .next = last ? NULL : b, .next_w = last ? NULL : &N->qkv.q};
         if ((st = qattn_gemm_run_fused(&L->fc2.q, a, &fc2, th)))
             return st;
-        stage_done(obs, QATTN_STAGE_MLP);
+        if (stage_done(obs, QATTN_STAGE_MLP))
+            return QATTN_CANCELLED;
     }
     return QATTN_OK;
 }
@@ -191,44 +196,57 @@ static qattn_status forward(const struct qattn_encoder *enc, const float *mel, s
     columns(s->mel_t, c->n_mels, 1, 2 * n, s->col1, th);
     if ((st = qattn_linear_run(&enc->run, &enc->conv1, s->col1, 2 * n, s->y1 + d)))
         return st;
-    stage_done(obs, QATTN_STAGE_CONV);
+    if (stage_done(obs, QATTN_STAGE_CONV))
+        return QATTN_CANCELLED;
     qattn_gelu(s->y1 + d, 2 * n, d, th);
-    stage_done(obs, QATTN_STAGE_NORM);
+    if (stage_done(obs, QATTN_STAGE_NORM))
+        return QATTN_CANCELLED;
     columns(s->y1, d, 2, n, s->col2, th);
     if ((st = qattn_linear_run(&enc->run, &enc->conv2, s->col2, n, s->x)))
         return st;
-    stage_done(obs, QATTN_STAGE_CONV);
+    if (stage_done(obs, QATTN_STAGE_CONV))
+        return QATTN_CANCELLED;
     qattn_gelu(s->x, n, d, th);
     qattn_add(s->x, enc->pos, nd);
-    stage_done(obs, QATTN_STAGE_NORM);
+    if (stage_done(obs, QATTN_STAGE_NORM))
+        return QATTN_CANCELLED;
 
     for (int32_t l = 0; l < c->n_layers; l++) {
         const whisper_layer *L = &enc->layers[l];
         qattn_layer_norm(s->x, L->attn_ln_w, L->attn_ln_b, s->h, n, d, th);
-        stage_done(obs, QATTN_STAGE_NORM);
+        if (stage_done(obs, QATTN_STAGE_NORM))
+            return QATTN_CANCELLED;
         if ((st = qattn_linear_run(&enc->run, &L->qkv, s->h, n, s->qkv)))
             return st;
-        stage_done(obs, QATTN_STAGE_PROJ);
+        if (stage_done(obs, QATTN_STAGE_PROJ))
+            return QATTN_CANCELLED;
         qattn_self_attention_f32(enc, s->qkv, n, s->scores, s->a);
-        stage_done(obs, QATTN_STAGE_ATTENTION);
+        if (stage_done(obs, QATTN_STAGE_ATTENTION))
+            return QATTN_CANCELLED;
         if ((st = qattn_linear_run(&enc->run, &L->o, s->a, n, s->h)))
             return st;
-        stage_done(obs, QATTN_STAGE_PROJ);
+        if (stage_done(obs, QATTN_STAGE_PROJ))
+            return QATTN_CANCELLED;
         qattn_add(s->x, s->h, nd);
         qattn_layer_norm(s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, n, d, th);
-        stage_done(obs, QATTN_STAGE_NORM);
+        if (stage_done(obs, QATTN_STAGE_NORM))
+            return QATTN_CANCELLED;
         if ((st = qattn_linear_run(&enc->run, &L->fc1, s->h, n, s->mlp)))
             return st;
-        stage_done(obs, QATTN_STAGE_MLP);
+        if (stage_done(obs, QATTN_STAGE_MLP))
+            return QATTN_CANCELLED;
         qattn_gelu(s->mlp, n, c->n_ffn, th);
-        stage_done(obs, QATTN_STAGE_NORM);
+        if (stage_done(obs, QATTN_STAGE_NORM))
+            return QATTN_CANCELLED;
         if ((st = qattn_linear_run(&enc->run, &L->fc2, s->mlp, n, s->h)))
             return st;
-        stage_done(obs, QATTN_STAGE_MLP);
+        if (stage_done(obs, QATTN_STAGE_MLP))
+            return QATTN_CANCELLED;
         qattn_add(s->x, s->h, nd);
     }
     qattn_layer_norm(s->x, enc->ln_post_w, enc->ln_post_b, out, n, d, th);
-    stage_done(obs, QATTN_STAGE_NORM);
+    if (stage_done(obs, QATTN_STAGE_NORM))
+        return QATTN_CANCELLED;
     return QATTN_OK;
 }
 
@@ -367,10 +385,9 @@ qattn_status qattn_encoder_get_info(const qattn_encoder *enc, qattn_encoder_info
     qattn_clear_error();
     if (!enc || !info)
         return qattn_fail(QATTN_ERR_NULL, "encoder_get_info: NULL argument");
-    info->n_mels = enc->cfg.n_mels, info->n_ctx = enc->cfg.n_ctx;
-    info->n_state = enc->cfg.n_state, info->n_heads = enc->cfg.n_heads;
-    info->n_layers = enc->cfg.n_layers;
-    return QATTN_OK;
+    const qattn_encoder_info full = {sizeof full, enc->cfg.n_mels, enc->cfg.n_ctx,
+                                     enc->cfg.n_state, enc->cfg.n_heads, enc->cfg.n_layers};
+    return qattn_struct_write(info, &full, sizeof full, "encoder_get_info");
 }
 
 void qattn_encoder_free(struct qattn_encoder *enc)

@@ -1,5 +1,6 @@
 /* Internal: the stages of the encoder's forward pass, and a run that reports where each one
- * ends, so a caller (`qattn bench encoder`) can time them. The library itself keeps no clock. */
+ * ends, so a caller can time them (`qattn bench encoder`: the library itself keeps no clock)
+ * or stop the run there (a cancelled transcription session). */
 #ifndef QATTN_WHISPER_ENCODER_STAGES_H
 #define QATTN_WHISPER_ENCODER_STAGES_H
 
@@ -18,13 +19,15 @@ typedef enum qattn_encoder_stage {
     QATTN_STAGE_COUNT
 } qattn_encoder_stage;
 
-/* Called as each stage's work ends, on the thread that runs the window. */
+/* Called as each stage's work ends (several times a layer), on the thread that runs the
+ * window; nonzero stops the run. */
 typedef struct qattn_stage_observer {
-    void (*stage_done)(void *ctx, qattn_encoder_stage stage);
+    int (*stage_done)(void *ctx, qattn_encoder_stage stage);
     void *ctx;
 } qattn_stage_observer;
 
-/* qattn_encoder_run, telling `observer` (if not NULL) where each stage ends. */
+/* qattn_encoder_run, telling `observer` (if not NULL) where each stage ends; QATTN_CANCELLED
+ * (out unfinished) when it asks to stop. */
 qattn_status qattn_encoder_run_observed(const struct qattn_encoder *enc, const float *mel,
                                         int32_t batch, float *out,
                                         const qattn_stage_observer *observer);

@@ -3,7 +3,7 @@
  * whisper.cpp ggml), read its configuration and list its tensors, then build the encoder
  * (model_build.c). The public loader and the in-memory entry the fuzzers drive.
  */
-#include <cblas.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +58,11 @@ static qattn_status open_model(qattn_model_source *ld, const char *path, whisper
     char dir[4096], buf[4200];
     const int is_dir = qattn_is_directory(path);
     ld->path = path;
+    struct stat exists;
+    if (stat(path, &exists) != 0)
+        return qattn_fail_io(path, errno);
     if (!is_dir && !is_file(path))
-        return qattn_fail(QATTN_ERR_IO, "%s: no such file or directory", path);
+        return qattn_fail(QATTN_ERR_IO, "%s: not a file or a directory", path);
     const qattn_model_format format = qattn_model_format_of(path);
     if (format == QATTN_FORMAT_CT2) {
         snprintf(buf, sizeof buf, "%s/model.bin", path);
@@ -137,13 +140,18 @@ qattn_status qattn_decoder_from_memory(qattn_model_format format, const uint8_t 
 
 qattn_encoder_params qattn_encoder_default_params(void)
 {
-    qattn_encoder_params p = {QATTN_PRECISION_INT8, 0, QATTN_ISA_AUTO};
+    qattn_encoder_params p = {sizeof p, QATTN_PRECISION_INT8, 0, QATTN_ISA_AUTO};
     return p;
 }
 
-/* The checks every loader makes of its params (which loaded nothing yet). */
-static qattn_status check_params(const qattn_encoder_params *p, const char *who)
+/* The loader's params: the caller's read over the defaults (NULL: the defaults), checked
+ * (nothing is loaded yet). */
+static qattn_status read_params(const qattn_encoder_params *params, qattn_encoder_params *p,
+                                const char *who)
 {
+    *p = qattn_encoder_default_params();
+    if (params && qattn_struct_read(p, sizeof *p, params, who) != QATTN_OK)
+        return QATTN_ERR_ARG;
     if (p->precision != QATTN_PRECISION_F32 && p->precision != QATTN_PRECISION_INT8)
         return qattn_fail(QATTN_ERR_ARG, "%s: unknown precision %d (int8 = %d, f32 = %d)", who,
                           p->precision, QATTN_PRECISION_INT8, QATTN_PRECISION_F32);
@@ -160,8 +168,8 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     if (!path || !encoder)
         return qattn_fail(QATTN_ERR_NULL, "encoder_load: %s is NULL", !path ? "path" : "encoder");
     *encoder = NULL;
-    qattn_encoder_params p = params ? *params : qattn_encoder_default_params();
-    qattn_status st = check_params(&p, "encoder_load");
+    qattn_encoder_params p;
+    qattn_status st = read_params(params, &p, "encoder_load");
     if (st != QATTN_OK)
         return st;
     qattn_model_source ld;
@@ -174,9 +182,6 @@ qattn_status qattn_encoder_load(const char *path, const qattn_encoder_params *pa
     qattn_tensors_free(&ld.set);
     if (st != QATTN_OK)
         return st;
-    /* OpenBLAS's thread count is process-wide: set once here, never during a run. */
-    if (enc->run.precision == QATTN_PRECISION_F32 && enc->run.threads > 0)
-        openblas_set_num_threads(enc->run.threads);
     *encoder = enc;
     return QATTN_OK;
 }
@@ -188,9 +193,8 @@ qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *pa
     if (!path || !decoder)
         return qattn_fail(QATTN_ERR_NULL, "decoder_load: %s is NULL", !path ? "path" : "decoder");
     *decoder = NULL;
-    const qattn_encoder_params f32 = {QATTN_PRECISION_F32, 0, QATTN_ISA_AUTO};
-    const qattn_encoder_params p = params ? *params : f32; /* NULL: the float reference */
-    qattn_status st = check_params(&p, "decoder_load");
+    qattn_encoder_params p;
+    qattn_status st = read_params(params, &p, "decoder_load");
     if (st != QATTN_OK)
         return st;
     qattn_run run = {p.precision, p.threads, p.isa};
@@ -205,8 +209,6 @@ qattn_status qattn_decoder_load(const char *path, const qattn_encoder_params *pa
     qattn_tensors_free(&ld.set);
     if (st != QATTN_OK)
         return st;
-    if (run.threads > 0) /* OpenBLAS's thread count is process-wide: set at load only */
-        openblas_set_num_threads(run.threads);
     *decoder = dec;
     return QATTN_OK;
 }

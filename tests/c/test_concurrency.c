@@ -32,7 +32,7 @@ static void shared_encoder(qattn_precision precision)
 {
     /* a small encoder: few frames keep the sanitizer run short */
     const whisper_config cfg = {80, 100, 64, 4, 2, 256, 4};
-    qattn_encoder_params p = {precision, 2, QATTN_ISA_AUTO};
+    qattn_encoder_params p = {sizeof p, precision, 2, QATTN_ISA_AUTO};
     struct qattn_encoder *enc;
     CHECK(qattn_encoder_random(&cfg, &p, 7, &enc) == QATTN_OK, "%s", qattn_last_error());
     const size_t n_mel = 80 * 200, n_out = 100 * 64;
@@ -64,7 +64,7 @@ static void shared_encoder(qattn_precision precision)
 static void run_errors(void)
 {
     const whisper_config cfg = {80, 100, 64, 4, 1, 256, 4};
-    qattn_encoder_params p = {QATTN_PRECISION_INT8, 1, QATTN_ISA_AUTO};
+    qattn_encoder_params p = {sizeof p, QATTN_PRECISION_INT8, 1, QATTN_ISA_AUTO};
     struct qattn_encoder *enc;
     CHECK(qattn_encoder_random(&cfg, &p, 3, &enc) == QATTN_OK, "%s", qattn_last_error());
     float *mel = calloc(80 * 200, sizeof(float)), *out = malloc(100 * 64 * sizeof(float));
@@ -76,7 +76,7 @@ static void run_errors(void)
     mel[1234] = INFINITY;
     CHECK(qattn_encoder_run(enc, mel, 1, out) == QATTN_ERR_VALUE, "infinite mel");
     CHECK(qattn_encoder_load(NULL, NULL, &enc) == QATTN_ERR_NULL, "NULL path");
-    qattn_encoder_params bad = {(qattn_precision)7, 0, 0};
+    qattn_encoder_params bad = {sizeof bad, (qattn_precision)7, 0, 0};
     struct qattn_encoder *none = NULL;
     CHECK(qattn_encoder_load("x", &bad, &none) == QATTN_ERR_ARG && !none, "bad precision");
 

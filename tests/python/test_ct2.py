@@ -1,5 +1,5 @@
 """CTranslate2 model directories (faster-whisper's models), written here from the format's
-definition (../shared/WHISPER.md A2, A3) with random weights: every storage type CTranslate2
+definition (docs/whisper-facts.md, "model.bin" and "Quantized storage") with random weights: every storage type CTranslate2
 writes loads, told apart from Hugging Face and ggml by content, and runs against the torch
 float64 encoder on the weights the file encodes; malformed files are refused by name."""
 import json

@@ -48,11 +48,12 @@ def test_encode_errors(model):
         (("--model", d, "--mel", root / "ints.npy", "--out", root / "o.npy"), "float32 or float64"),
         (("--model", d, "--mel", root / "fortran.npy", "--out", root / "o.npy"), "Fortran"),
         (("--model", d, "--mel", root / "junk.npy", "--out", root / "o.npy"), "not a .npy"),
-        (("--model", root / "nope", "--mel", root / "wrong.npy", "--out", root / "o.npy"), "no such"),
+        (("--model", root / "nope", "--mel", root / "wrong.npy", "--out", root / "o.npy"), "No such file"),
         (("--model", d, "--mel", root / "wrong.npy"), "required"),
         (("--model", d, "--wav", "x.wav", "--out", root / "o.npy"), "x.wav"),
         (("--model", d, "--wav", "x.wav", "--mel", "m.npy", "--out", "o"), "one of --mel or --wav"),
-        (("--model", d, "--precision", "int4", "--mel", "m", "--out", "o"), "bad option"),
+        (("--model", d, "--precision", "int4", "--mel", "m", "--out", "o"), "expected one of int8, f32"),
+        (("--model", d, "--mel", "m", "--out", "o", "--bogus"), "unknown option --bogus"),
     ]
     for args, words in cases:
         r = run(*args)

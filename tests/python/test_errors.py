@@ -65,10 +65,18 @@ def test_gain_out_of_range():
         call(scale_out=1e-30)
 
 
-@pytest.mark.parametrize("threads", [0, -1, 1.5, "2", True])
+@pytest.mark.parametrize("threads", [-1, 1.5, "2", True])
 def test_bad_threads(threads):
     with pytest.raises(ValueError, match="threads"):
         call(threads=threads)
+
+
+def test_threads_zero_is_every_cpu():
+    """threads=0 means one per CPU, as in C (it was refused before 0.2.0): the same bits as
+    one thread and as None."""
+    r = np.random.default_rng(0).integers(-128, 128, (4, 64, 32), dtype=np.int8)
+    every, one = call(q=r, k=r, v=r, threads=0), call(q=r, k=r, v=r, threads=1)
+    assert np.abs(every).max() > 0 and np.array_equal(every, one)
 
 
 @pytest.mark.parametrize("kv_len", [0, 9, [1], [1, 2, 3], 2.5])

@@ -34,8 +34,21 @@ def model_and_audio(tmp_path_factory):
     return write_hf(d / "tiny", "tiny", random_weights("tiny", seed=5)), d / "hello.wav"
 
 
+def header_version():
+    """The version as include/qattn.h states it (QATTN_VERSION_STRING), the one place it lives."""
+    import re
+    with open(os.path.join(ROOT, "include", "qattn.h")) as f:
+        return re.search(r'#define QATTN_VERSION_STRING "([0-9]+\.[0-9]+\.[0-9]+)"', f.read()).group(1)
+
+
 def run_env(prefix):
     return dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib"))
+
+
+def test_binding_is_written_for_this_header():
+    """python/qattn/_version.py (what the binding checks the library against) is the header's."""
+    from qattn._version import __version__ as binding
+    assert binding == header_version()
 
 
 def test_installed_tree(prefix):
@@ -43,9 +56,10 @@ def test_installed_tree(prefix):
               "lib/cmake/qattn/qattnConfig.cmake"):
         assert (prefix / f).exists(), f
     so = sorted(p.name for p in (prefix / "lib").glob("libqattn.so*"))
-    assert so == ["libqattn.so", "libqattn.so.0", "libqattn.so.0.1.0"]
+    v = header_version()
+    assert so == ["libqattn.so", f"libqattn.so.{v.split('.')[0]}", f"libqattn.so.{v}"]
     out = sh(prefix / "bin" / "qattn", "--version", env=run_env(prefix))
-    assert out.strip() == "qattn 0.1.0"
+    assert out.strip() == f"qattn {v}"
 
 
 def test_pkg_config_build(prefix, tmp_path):
@@ -83,7 +97,7 @@ def test_pip_install_offline_and_import_outside_the_repo(prefix, tmp_path):
     out = sh(sys.executable, "-c", "import qattn, numpy as np; print(qattn.__version__, qattn.library_path);"
              "print(qattn.quantize(np.array([1.5], np.float32), 1.0))", env=env, cwd=tmp_path)
     version, path = out.split()[:2]
-    assert version == "0.1.0"
+    assert version == header_version()
     assert os.path.realpath(path).startswith(os.path.realpath(prefix))
 
 

@@ -138,7 +138,7 @@ def test_bad_configs(good):
         load(d)
     with pytest.raises(qattn.QattnError, match="no model.safetensors"):
         load(variant(root, "nomodel", cfg))
-    with pytest.raises(qattn.QattnError, match="no such file"):
+    with pytest.raises(qattn.QattnFileNotFoundError, match="No such file"):
         load(root / "does-not-exist.bin")
 
 

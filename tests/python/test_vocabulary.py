@@ -1,4 +1,4 @@
-"""Vocabulary files as CTranslate2 writes them (../shared/WHISPER.md A5), small ones written
+"""Vocabulary files as CTranslate2 writes them (docs/whisper-facts.md, "Vocabulary, tokenizer, ids to text"), small ones written
 here: the .txt form (empty lines are tokens; CRLF only stripped when every line has it), the
 .json form (preferred when both exist), lookups by name, ids -> text through GPT-2's byte-level
 form, and the errors."""

@@ -1,6 +1,6 @@
 """The trained Whisper models of the tests (fetched once by tests/models/fetch.py into a cache
 outside the repository) and what the tests read from them, written here independently of the
-library: a CTranslate2 model.bin reader (the format of ../shared/WHISPER.md A2) and the
+library: a CTranslate2 model.bin reader (the format of docs/whisper-facts.md, "model.bin") and the
 conversion of its weights to the torch float64 encoder of whisper_files.py."""
 import os
 import struct

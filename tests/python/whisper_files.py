@@ -307,7 +307,7 @@ CT2_DTYPES = {"float32": 0, "int8": 1, "int16": 2, "int32": 3, "float16": 4, "bf
 
 def ct2_bytes(named, heads, quantization="float16", version=6, spec="WhisperSpec", revision=3,
               extra=(), aliases=(("decoder/projection/weight", "decoder/embeddings/weight"),)):
-    """CTranslate2's model.bin as its model_spec.py writes it (../shared/WHISPER.md A2, A3):
+    """CTranslate2's model.bin as its model_spec.py writes it (docs/whisper-facts.md, "model.bin" and "Quantized storage"):
     variables sorted by name, linear and conv weights quantized per CTranslate2's scheme
     (int8: per output row, scale = 127 / max|row|; int16: one scale = 2^10 / max|w|), scalar
     attributes as rank-0 integers. Returns (bytes, the float weights the file encodes)."""
@@ -390,7 +390,7 @@ def hf_from_ct2_decoded(decoded, hf_weights):
 
 
 def torch_decoder(ct2, features, tokens):
-    """Whisper's TextDecoder in float64 (openai/whisper model.py; ../shared/WHISPER.md B) on a
+    """Whisper's TextDecoder in float64 (openai/whisper model.py; docs/whisper-facts.md, "The decoder") on a
     CTranslate2 model's decoder variables (read_ct2): logits (len(tokens), vocab) for tokens
     given the encoder output features (n_audio, d)."""
     w = lambda name: torch.from_numpy(np.asarray(ct2[name], np.float64))

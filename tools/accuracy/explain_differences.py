@@ -63,7 +63,7 @@ def main():
     for path in a.files:
         samples = decode_audio(path) if a.same_input else None
         fw_segments, calls = fw_windows(fw, samples if samples is not None else path, options)
-        q_segments, _ = ours.transcribe(samples if samples is not None else path, **options)
+        q_segments = list(ours.transcribe(samples if samples is not None else path, **options)[0])
         out = explain(path, fw_segments, calls, q_segments)
         if out["cause"] == "fallback":
             # was the search at temperature 0 the same? (then only the sampling differs)

@@ -49,6 +49,7 @@ static int transcribe_file(const qattn_whisper *w, const char *path)
     if (st != QATTN_OK)
         return fail(path);
     qattn_transcript_info info;
+    info.struct_size = sizeof info;
     qattn_transcript_get_info(t, &info);
     size_t len = 1;
     for (int32_t i = 0; i < info.n_segments; i++)

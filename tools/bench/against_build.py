@@ -26,9 +26,9 @@ TRANSCRIBE = """
 import json, sys, time, qattn
 model = qattn.Whisper(sys.argv[1], precision="int8", threads=int(sys.argv[3]))
 audio = qattn.load_audio(sys.argv[2])
-model.transcribe(audio)  # warm-up: first-touch pages, the thread pool
+list(model.transcribe(audio)[0])  # warm-up: first-touch pages, the thread pool
 t = time.perf_counter()
-segments, _ = model.transcribe(audio)
+segments = list(model.transcribe(audio)[0])  # from 0.2.0 a generator: run it to the end
 print(json.dumps({"seconds": time.perf_counter() - t,
                   "text": " ".join(s.text.strip() for s in segments)}))
 """

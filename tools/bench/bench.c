@@ -152,20 +152,6 @@ static void cpu_model(char *buf, size_t size)
     fclose(f);
 }
 
-double bench_peak_of(qattn_isa isa)
-{
-    const long iters = 20000000;
-    switch (isa) {
-    case QATTN_ISA_SCALAR: return bench_peak_sse2(iters);
-    case QATTN_ISA_AVX2: return bench_peak_avx2(iters);
-    case QATTN_ISA_AVX512VNNI: return bench_peak_avx512vnni(iters);
-#ifdef QATTN_BENCH_AMX
-    case QATTN_ISA_AMX: return bench_peak_amx(iters);
-#endif
-    default: return 0.0;
-    }
-}
-
 static int usage(FILE *to, int status)
 {
     fprintf(to, "usage: qattn bench [--json] [--threads N] [--repeats R] [--shape NAME]\n"
@@ -226,21 +212,24 @@ int bench_main(int argc, char **argv)
         return bench_decoder_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "mel") == 0)
         return bench_mel();
-    bench_options o = bench_options_default(5, 64);
+    bench_options o = bench_options_default(5);
     const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        const int shared = bench_options_parse(&o, argc, argv, &i);
-        if (shared > 0)
-            continue;
-        if (shared == 0 && strcmp(argv[i], "--shape") == 0 && i + 1 < argc)
-            only = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(stdout, 0);
-        else {
-            fprintf(stderr, "qattn bench: bad argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    cli_option options[BENCH_OPTIONS + 1] = {{"shape", 0, CLI_STRING, &only, 0, 0, NULL, NULL}};
+    bench_options_table(&o, 64, options + 1);
+    const char **rest = calloc((size_t)argc, sizeof *rest);
+    cli_parsed args;
+    const int bad = !rest || cli_parse("bench", argc, argv, options, CLI_COUNT(options), rest, &args);
+    const int positional = rest && !bad ? args.n_positional : 0;
+    free(rest);
+    if (bad)
+        return 2;
+    if (args.help)
+        return usage(stdout, 0);
+    if (positional)
+        return cli_usage_error("bench", "takes no positional argument but a command: encoder, "
+                                        "decoder or mel");
+    if (!bench_options_finish(&o, "bench"))
+        return 2;
     qattn_isa active;
     if (qattn_isa_active(&active) != QATTN_OK) {
         fprintf(stderr, "qattn bench: %s\n", qattn_last_error());
@@ -286,7 +275,7 @@ int bench_main(int argc, char **argv)
             float_ms[ti] = time_float(s, &in, o.threads[ti], o.repeats);
         for (int ti = qattn_tier_count() - 1; ti >= 0; ti--) { /* lowest tier first */
             const qattn_isa t = qattn_tier_at(ti);
-            if (!qattn_isa_supported(t))
+            if (!bench_tier_wanted(&o, t))
                 continue;
             for (int ti = 0; ti < o.n_threads; ti++) {
                 int th = o.threads[ti];

@@ -65,11 +65,13 @@ static result measure(const char *model, qattn_precision precision, qattn_isa is
                       int repeats, int tokens)
 {
     result r = {0, 0, 0};
-    qattn_encoder_params p = {precision, threads, isa};
+    qattn_encoder_params p = qattn_encoder_default_params();
+    p.precision = precision, p.threads = threads, p.isa = isa;
     qattn_decoder *dec = NULL;
     if (qattn_decoder_load(model, &p, &dec) != QATTN_OK)
         return r;
     qattn_decoder_info in;
+    in.struct_size = sizeof in;
     qattn_decoder_get_info(dec, &in);
     const int32_t n_audio = 1500;
     float *features = stand_in_features(&in, n_audio);
@@ -181,43 +183,46 @@ static void print_result(int json, int *first, const char *precision, const char
 
 int bench_decoder_main(int argc, char **argv)
 {
-    bench_options o = bench_options_default(3, 32);
+    bench_options o = bench_options_default(3);
     int tokens = 200;
     const char *model = NULL;
-    for (int i = 1; i < argc; i++) {
-        const int shared = bench_options_parse(&o, argc, argv, &i);
-        if (shared > 0)
-            continue;
-        if (shared == 0 && strcmp(argv[i], "--tokens") == 0 && i + 1 < argc &&
-            (tokens = atoi(argv[++i])) > 0)
-            continue;
-        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            model = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: qattn bench decoder --model PATH [--json] [--threads N] [--repeats R]\n"
-                   "                          [--tokens T]\n"
-                   "The decoder's loop as greedy decoding runs it (public API): begin on one\n"
-                   "window (cross-attention K/V), a 3-token prompt, then T single-token steps\n"
-                   "(default 200), f32 and int8 per supported tier, 1 and 2 threads (or N);\n"
-                   "medians of R runs (default 3). Columns: begin ms, ms per token, tokens/s,\n"
-                   "the weights one step reads (MB), those bytes over the step time (GB/s) and\n"
-                   "that as a share of the rate the same threads read a buffer of that size.\n");
-            return 0;
-        } else {
-            fprintf(stderr, "qattn bench decoder: bad argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!model) {
-        fprintf(stderr, "qattn bench decoder: --model PATH is needed (a decoder has no random stand-in)\n");
+    cli_option options[BENCH_OPTIONS + 2] = {{"tokens", 0, CLI_INT, &tokens, 1, 448, NULL, NULL},
+                                             CLI_MODEL(&model)};
+    bench_options_table(&o, 32, options + 2);
+    const char **rest = calloc((size_t)argc, sizeof *rest);
+    cli_parsed args;
+    const int bad = !rest || cli_parse("bench decoder", argc, argv, options, CLI_COUNT(options),
+                                       rest, &args);
+    const int positional = rest && !bad ? args.n_positional : 0;
+    free(rest);
+    if (bad)
         return 2;
+    if (args.help) {
+        printf("usage: qattn bench decoder -m PATH [--json] [-t N] [--repeats R] [--tokens T]\n"
+               "                          [--tier NAME]\n"
+               "The decoder's loop as greedy decoding runs it (public API): begin on one\n"
+               "window (cross-attention K/V), a 3-token prompt, then T single-token steps\n"
+               "(default 200), f32 and int8 per supported tier (or --tier's alone), 1 and 2\n"
+               "threads (or N; 0 = one per CPU); medians of R runs (default 3). Columns: begin\n"
+               "ms, ms per token, tokens/s, the weights one step reads (MB), those bytes over\n"
+               "the step time (GB/s) and that as a share of the rate the same threads read a\n"
+               "buffer of that size.\n");
+        return 0;
     }
+    if (positional)
+        return cli_usage_error("bench decoder", "takes no positional argument");
+    if (!bench_options_finish(&o, "bench decoder"))
+        return 2;
+    if (!model)
+        return cli_usage_error("bench decoder", "--model PATH is needed (a decoder has no random "
+                                                "stand-in)");
     qattn_decoder *probe = NULL;
     if (qattn_decoder_load(model, NULL, &probe) != QATTN_OK) { /* fail fast on a bad path */
         fprintf(stderr, "qattn bench decoder: %s\n", qattn_last_error());
         return 1;
     }
     qattn_decoder_info in;
+    in.struct_size = sizeof in;
     qattn_decoder_get_info(probe, &in);
     qattn_decoder_free(probe);
     const double d = in.n_state, weights = 11.0 * d * d * in.n_layers + (double)in.n_vocab * d;
@@ -248,7 +253,7 @@ int bench_decoder_main(int argc, char **argv)
     }
     for (int t = qattn_tier_count() - 1; t >= 0; t--) { /* lowest tier first */
         const qattn_isa isa = qattn_tier_at(t);
-        if (!qattn_isa_supported(isa) || isa == QATTN_ISA_SCALAR)
+        if (!bench_tier_wanted(&o, isa) || isa == QATTN_ISA_SCALAR)
             continue;
         for (int ti = 0; ti < o.n_threads; ti++) {
             result r = measure(model, QATTN_PRECISION_INT8, isa, o.threads[ti], o.repeats, tokens);

@@ -63,12 +63,13 @@ typedef struct stage_clock {
     double *stage_ms, mark;
 } stage_clock;
 
-static void stage_done(void *ctx, qattn_encoder_stage stage)
+static int stage_done(void *ctx, qattn_encoder_stage stage)
 {
     stage_clock *c = ctx;
     double t = bench_now();
     c->stage_ms[stage] += (t - c->mark) * 1e3;
     c->mark = t;
+    return 0; /* never stops the run */
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -83,12 +84,14 @@ static result measure(const size_spec *sz, qattn_precision precision, qattn_isa 
 {
     result r;
     memset(&r, 0, sizeof r);
-    qattn_encoder_params p = {precision, threads, isa};
+    qattn_encoder_params p = qattn_encoder_default_params();
+    p.precision = precision, p.threads = threads, p.isa = isa;
     struct qattn_encoder *enc;
     if (sz->model ? qattn_encoder_load(sz->model, &p, &enc) != QATTN_OK
                   : qattn_encoder_random(&sz->cfg, &p, 1, &enc) != QATTN_OK)
         return r;
     qattn_encoder_info info;
+    info.struct_size = sizeof info;
     qattn_encoder_get_info(enc, &info); /* the shape of a loaded model is its own */
     stage_macs(&info, r.stage_gmac);
     size_t n_mel = (size_t)info.n_mels * 2 * info.n_ctx;
@@ -212,43 +215,37 @@ static void print_result(int json, int *first, const size_spec *sz, const char *
 
 int bench_encoder_main(int argc, char **argv)
 {
-    bench_options o = bench_options_default(3, 32);
-    const char *only = NULL, *model = NULL, *tier_name = NULL;
-    for (int i = 1; i < argc; i++) {
-        const int shared = bench_options_parse(&o, argc, argv, &i);
-        if (shared > 0)
-            continue;
-        if (shared == 0 && strcmp(argv[i], "--size") == 0 && i + 1 < argc)
-            only = argv[++i];
-        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            model = argv[++i];
-        else if (strcmp(argv[i], "--tier") == 0 && i + 1 < argc)
-            tier_name = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: qattn bench encoder [--json] [--threads N] [--repeats R] [--size NAME]\n"
-                   "                          [--model PATH] [--tier NAME]\n"
-                   "One 30 s window through random-weight encoders (tiny, base, large-v3), or\n"
-                   "through the model at PATH (any format qattn loads), f32 and int8 per\n"
-                   "supported tier (scalar on tiny only), 1 and 2 threads (or N); median ms of R\n"
-                   "runs (default 3), peak resident memory per configuration (loading included),\n"
-                   "f32 time over this time, the mean split by stage, and for int8 each stage's\n"
-                   "products (MACs) per second as a share of the tier's int8 peak measured now\n"
-                   "(one core's peak times the threads). --tier: int8 on that tier only (scalar,\n"
-                   "avx2, avx512vnni, amx), no f32 baseline.\n");
-            return 0;
-        } else {
-            fprintf(stderr, "qattn bench encoder: bad argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    int tier_only = -1;
-    for (int t = 0; tier_name && t < qattn_tier_count(); t++)
-        if (strcmp(tier_name, qattn_isa_name(qattn_tier_at(t))) == 0)
-            tier_only = (int)qattn_tier_at(t);
-    if (tier_name && (tier_only < 0 || !qattn_isa_supported((qattn_isa)tier_only))) {
-        fprintf(stderr, "qattn bench encoder: no supported tier named '%s' here\n", tier_name);
+    bench_options o = bench_options_default(3);
+    const char *only = NULL, *model = NULL;
+    cli_option options[BENCH_OPTIONS + 2] = {{"size", 0, CLI_STRING, &only, 0, 0, NULL, NULL},
+                                             CLI_MODEL(&model)};
+    bench_options_table(&o, 32, options + 2);
+    const char **rest = calloc((size_t)argc, sizeof *rest);
+    cli_parsed args;
+    const int bad = !rest || cli_parse("bench encoder", argc, argv, options, CLI_COUNT(options),
+                                       rest, &args);
+    const int positional = rest && !bad ? args.n_positional : 0;
+    free(rest);
+    if (bad)
         return 2;
+    if (args.help) {
+        printf("usage: qattn bench encoder [--json] [-t N] [--repeats R] [--size NAME]\n"
+               "                          [-m PATH] [--tier NAME]\n"
+               "One 30 s window through random-weight encoders (tiny, base, large-v3), or\n"
+               "through the model at PATH (any format qattn loads), f32 and int8 per\n"
+               "supported tier (scalar on tiny only), 1 and 2 threads (or N; 0 = one per CPU);\n"
+               "median ms of R runs (default 3), peak resident memory per configuration\n"
+               "(loading included), f32 time over this time, the mean split by stage, and for\n"
+               "int8 each stage's products (MACs) per second as a share of the tier's int8\n"
+               "peak measured now (one core's peak times the threads). --tier: int8 on that\n"
+               "tier only (scalar, avx2, avx512vnni, amx), no f32 baseline.\n");
+        return 0;
     }
+    if (positional)
+        return cli_usage_error("bench encoder", "takes no positional argument");
+    if (!bench_options_finish(&o, "bench encoder"))
+        return 2;
+    const int tier_only = o.tier != QATTN_ISA_AUTO ? o.tier : -1;
     int first = 1, matched = 0;
     if (o.json)
         printf("{\"encoder_runs\": [");

@@ -1,40 +1,44 @@
 /* The shared options of the `qattn bench` commands. */
+#define _POSIX_C_SOURCE 200809L /* sysconf */
 #include "bench/options.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
-bench_options bench_options_default(int repeats, int max_repeats)
+bench_options bench_options_default(int repeats)
 {
-    bench_options o = {0, repeats, {1, 2}, 2, max_repeats};
+    bench_options o = {0, repeats, {1, 2}, 2, -1, 0};
     return o;
 }
 
-/* A positive int of at most `max` from text, or 0. */
-static int positive(const char *text, int max)
+void bench_options_table(bench_options *o, int max_repeats, cli_option table[BENCH_OPTIONS])
 {
-    char *end;
-    long v = strtol(text, &end, 10);
-    return *text && !*end && v > 0 && v <= max ? (int)v : 0;
+    const cli_option entries[BENCH_OPTIONS] = {
+        CLI_JSON(&o->json), CLI_THREADS(&o->threads_arg), CLI_TIER(&o->tier),
+        {"repeats", 0, CLI_INT, &o->repeats, 1, max_repeats, NULL, NULL},
+    };
+    for (int i = 0; i < BENCH_OPTIONS; i++)
+        table[i] = entries[i];
 }
 
-int bench_options_parse(bench_options *o, int argc, char **argv, int *i)
+int bench_options_finish(bench_options *o, const char *command)
 {
-    const char *arg = argv[*i];
-    if (strcmp(arg, "--json") == 0) {
-        o->json = 1;
-        return 1;
+    if (o->threads_arg >= 0) {
+        const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o->threads[0] = o->threads_arg ? o->threads_arg : (int)(cpus > 0 ? cpus : 1);
+        o->n_threads = 1;
     }
-    const int threads = strcmp(arg, "--threads") == 0, repeats = strcmp(arg, "--repeats") == 0;
-    if (!threads && !repeats)
+    if (o->tier != QATTN_ISA_AUTO && !qattn_isa_supported((qattn_isa)o->tier)) {
+        char message[128];
+        snprintf(message, sizeof message, "--tier %s: this CPU, OS or build has no such tier",
+                 qattn_isa_name((qattn_isa)o->tier));
+        cli_usage_error(command, message);
         return 0;
-    const int v = *i + 1 < argc ? positive(argv[*i + 1], threads ? 4096 : o->max_repeats) : 0;
-    if (!v)
-        return -1;
-    ++*i;
-    if (threads)
-        o->threads[0] = v, o->n_threads = 1;
-    else
-        o->repeats = v;
+    }
     return 1;
+}
+
+int bench_tier_wanted(const bench_options *o, qattn_isa tier)
+{
+    return qattn_isa_supported(tier) && (o->tier == QATTN_ISA_AUTO || (int)tier == o->tier);
 }

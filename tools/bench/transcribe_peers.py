@@ -44,7 +44,8 @@ def main():
     rows = []
     for precision in ("int8", "f32"):
         model = qattn.Whisper(a.model, precision=precision, threads=a.threads)
-        t, (segs, _) = timed(lambda: model.transcribe(audio, beam_size=a.beam_size), a.repeats)
+        # segments are a lazy generator: the time is that of running it to the end
+        t, segs = timed(lambda: list(model.transcribe(audio, beam_size=a.beam_size)[0]), a.repeats)
         rows.append((f"qattn {precision}", t, sum(len(s.tokens) for s in segs)))
     try:
         from faster_whisper import WhisperModel

@@ -3,9 +3,11 @@
 #include "check/check.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check/cases.h"
+#include "cli/args.h"
 
 static const char *target_name(check_target t)
 {
@@ -65,25 +67,26 @@ int check_main(int argc, char **argv)
 {
     int json = 0;
     const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
-            only = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: qattn check [--json] [--case NAME]\n"
-                   "Runs the accuracy cases of the integer attention kernel against a float64\n"
-                   "reference and prints each with its quantization floor (exact softmax on the\n"
-                   "same int8 inputs). Exit status 0 only when every case meets its target:\n"
-                   "  seed      corr >= 0.999, MAE <= 1.0, within5 >= 99.5%%, range within 6\n"
-                   "  rounding  MAE <= 1.05 x floor, corr >= 0.9995, within1 >= 99%%, max <= 3\n"
-                   "  stress    MAE <= 1.05 x floor + 0.01, max <= floor + 1, no wrong saturation\n");
-            return 0;
-        } else {
-            fprintf(stderr, "qattn check: unknown argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
+    const cli_option options[] = {CLI_JSON(&json), {"case", 0, CLI_STRING, &only, 0, 0, NULL, NULL}};
+    const char **rest = calloc((size_t)argc, sizeof *rest);
+    cli_parsed args;
+    const int bad = !rest || cli_parse("check", argc, argv, options, CLI_COUNT(options), rest, &args);
+    const int positional = rest && !bad ? args.n_positional : 0;
+    free(rest);
+    if (bad)
+        return 2;
+    if (args.help) {
+        printf("usage: qattn check [--json] [--case NAME]\n"
+               "Runs the accuracy cases of the integer attention kernel against a float64\n"
+               "reference and prints each with its quantization floor (exact softmax on the\n"
+               "same int8 inputs). Exit status 0 only when every case meets its target:\n"
+               "  seed      corr >= 0.999, MAE <= 1.0, within5 >= 99.5%%, range within 6\n"
+               "  rounding  MAE <= 1.05 x floor, corr >= 0.9995, within1 >= 99%%, max <= 3\n"
+               "  stress    MAE <= 1.05 x floor + 0.01, max <= floor + 1, no wrong saturation\n");
+        return 0;
     }
+    if (positional)
+        return cli_usage_error("check", "takes no positional argument");
 
     int failures = 0, ran = 0;
     if (json)
@@ -106,8 +109,9 @@ int check_main(int argc, char **argv)
         ran++;
     }
     if (only && ran == 0) {
-        fprintf(stderr, "qattn check: no case named '%s'\n", only);
-        return 2;
+        char message[256];
+        snprintf(message, sizeof message, "--case %s: no case of that name", only);
+        return cli_usage_error("check", message);
     }
     if (json)
         printf("\n], \"pass\": %s}\n", failures ? "false" : "true");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "encode/npy.h"
 #include "qattn.h"
 
@@ -35,31 +36,29 @@ float *audio_log_mel_padded(const char *path, int32_t n_mels, int32_t threads, s
 int mel_main(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
-    int32_t n_mels = 80, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: qattn mel FILE --out MEL.npy [--n-mels 80|128] [--threads N]\n"
-                   "Decodes FILE (WAV, FLAC, Ogg, Opus, MP3, ...), resamples it to 16 kHz mono\n"
-                   "and writes Whisper's log-mel spectrogram, float32 (n_mels, samples / 160).\n");
-            return 0;
-        } else if (a[0] != '-' && !in) {
-            in = a;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v, i++;
-        } else if (strcmp(a, "--n-mels") == 0 && v && atoi(v) >= 1 && atoi(v) <= 512) {
-            n_mels = atoi(v), i++;
-        } else if (strcmp(a, "--threads") == 0 && v && atoi(v) > 0) {
-            threads = atoi(v), i++;
-        } else {
-            fprintf(stderr, "qattn mel: bad argument '%s' (try --help)\n", a);
-            return 2;
-        }
-    }
-    if (!in || !out) {
-        fprintf(stderr, "qattn mel: FILE and --out are required (try --help)\n");
+    int n_mels = 80, threads = 0;
+    const cli_option options[] = {
+        CLI_THREADS(&threads),
+        {"output", 0, CLI_STRING, &out, 0, 0, NULL, "out"},
+        {"n-mels", 0, CLI_INT, &n_mels, 1, 512, NULL, NULL},
+    };
+    const char **files = calloc((size_t)argc, sizeof *files);
+    cli_parsed args;
+    const int bad = !files || cli_parse("mel", argc, argv, options, CLI_COUNT(options), files, &args);
+    const int n_files = files && !bad ? args.n_positional : 0;
+    in = n_files ? files[0] : NULL;
+    free(files);
+    if (bad)
         return 2;
+    if (args.help) {
+        printf("usage: qattn mel FILE --output MEL.npy [--n-mels 80|128] [-t N]\n"
+               "Decodes FILE (WAV, FLAC, Ogg, Opus, MP3, ...), resamples it to 16 kHz mono\n"
+               "and writes Whisper's log-mel spectrogram, float32 (n_mels, samples / 160).\n"
+               "(-t/--threads: 0 = one per CPU; --out: an older name of --output)\n");
+        return 0;
     }
+    if (n_files != 1 || !out)
+        return cli_usage_error("mel", "one FILE and --output are required");
     float *audio;
     size_t n;
     if (qattn_audio_load(in, &audio, &n) != QATTN_OK) {

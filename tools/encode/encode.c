@@ -1,5 +1,5 @@
-/* `qattn encode --model M (--mel X.npy | --wav FILE) --out Y.npy [--precision int8|f32]
- * [--threads N] [--quiet]` */
+/* `qattn encode -m M (--mel X.npy | --wav FILE) --output Y.npy [--precision int8|f32]
+ * [-t N] [--tier T] [-q]` */
 #include "encode/encode.h"
 
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "encode/audio_input.h"
 #include "encode/npy.h"
 #include "qattn.h"
@@ -17,8 +18,10 @@ enum { GROUP = 4 };
 
 static int usage(FILE *to, int status)
 {
-    fprintf(to, "usage: qattn encode --model PATH (--mel MEL.npy | --wav FILE) --out OUT.npy\n"
-                "                    [--precision int8|f32] [--threads N] [--quiet]\n"
+    fprintf(to, "usage: qattn encode -m PATH (--mel MEL.npy | --wav FILE) --output OUT.npy\n"
+                "                    [--precision int8|f32] [-t N] [--tier T] [-q]\n"
+                "(-m/--model, -t/--threads: 0 = one per CPU, --tier auto|scalar|avx2|avx512vnni|amx,\n"
+                "-q/--quiet, --out: an older name of --output)\n"
                 "Runs the Whisper encoder. --mel: a log-mel array (n_mels, 3000) or a batch\n"
                 "(B, n_mels, 3000) -> float32 (1500, n_state) or (B, 1500, n_state).\n"
                 "--wav: an audio file of any length (WAV, FLAC, Ogg, Opus, MP3, ...) cut into\n"
@@ -97,47 +100,35 @@ static int encode_audio(qattn_encoder *enc, const qattn_encoder_info *info, cons
 int encode_main(int argc, char **argv)
 {
     const char *model = NULL, *mel_path = NULL, *out_path = NULL, *wav = NULL;
-    int quiet = 0;
-    qattn_encoder_params params = qattn_encoder_default_params();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return usage(stdout, 0);
-        if (strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "qattn encode: '%s' needs a value (try --help)\n", a);
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--model") == 0)
-            model = v;
-        else if (strcmp(a, "--mel") == 0)
-            mel_path = v;
-        else if (strcmp(a, "--out") == 0)
-            out_path = v;
-        else if (strcmp(a, "--precision") == 0 && (strcmp(v, "int8") == 0 || strcmp(v, "f32") == 0))
-            params.precision = strcmp(v, "int8") == 0 ? QATTN_PRECISION_INT8 : QATTN_PRECISION_F32;
-        else if (strcmp(a, "--threads") == 0 && atoi(v) > 0)
-            params.threads = atoi(v);
-        else if (strcmp(a, "--wav") == 0)
-            wav = v;
-        else {
-            fprintf(stderr, "qattn encode: bad option '%s %s' (try --help)\n", a, v);
-            return 2;
-        }
-    }
-    if (!model || !out_path || !mel_path == !wav) {
-        fprintf(stderr, "qattn encode: --model, --out and one of --mel or --wav are required "
-                        "(try --help)\n");
+    int quiet = 0, precision = 0, threads = 0, tier = 0;
+    static const char *const precisions[] = {"int8", "f32", NULL}; /* = qattn_precision */
+    const cli_option options[] = {
+        CLI_MODEL(&model), CLI_THREADS(&threads), CLI_TIER(&tier), CLI_QUIET(&quiet),
+        {"mel", 0, CLI_STRING, &mel_path, 0, 0, NULL, NULL},
+        {"wav", 0, CLI_STRING, &wav, 0, 0, NULL, NULL},
+        {"output", 0, CLI_STRING, &out_path, 0, 0, NULL, "out"},
+        {"precision", 0, CLI_CHOICE, &precision, 0, 0, precisions, NULL},
+    };
+    const char **rest = calloc((size_t)argc, sizeof *rest);
+    cli_parsed args;
+    const int bad = !rest || cli_parse("encode", argc, argv, options, CLI_COUNT(options), rest, &args);
+    const int positional = rest && !bad ? args.n_positional : 0;
+    free(rest);
+    if (bad)
         return 2;
-    }
+    if (args.help)
+        return usage(stdout, 0);
+    if (positional)
+        return cli_usage_error("encode", "takes no positional argument (the audio is --wav FILE)");
+    if (!model || !out_path || !mel_path == !wav)
+        return cli_usage_error("encode", "--model, --output and one of --mel or --wav are required");
+    qattn_encoder_params params = qattn_encoder_default_params();
+    params.precision = (qattn_precision)precision, params.threads = threads, params.isa = tier;
     qattn_encoder *enc;
     if (qattn_encoder_load(model, &params, &enc) != QATTN_OK)
         return die(qattn_last_error());
     qattn_encoder_info info;
+    info.struct_size = sizeof info;
     qattn_encoder_get_info(enc, &info);
     if (wav) {
         int rc = encode_audio(enc, &info, wav, out_path, params.threads, quiet);

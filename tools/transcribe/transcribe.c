@@ -12,34 +12,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "qattn.h"
 #include "transcribe/writers.h"
 
 static int usage(FILE *to, int status)
 {
     fprintf(to,
-            "usage: qattn transcribe --model DIR [options] FILE...\n"
+            "usage: qattn transcribe -m MODEL [options] FILE...\n"
             "Turns speech into text with timestamps, as faster-whisper does (same defaults).\n"
             "FILE: any audio libsndfile reads (WAV, FLAC, Ogg, Opus, MP3, ...), any length.\n"
-            "DIR: a CTranslate2 Whisper directory (model.bin, config.json, vocabulary.*).\n"
+            "MODEL: a CTranslate2 Whisper directory (model.bin, config.json, vocabulary.*), a\n"
+            "Hugging Face directory or a whisper.cpp ggml file.\n"
             "options:\n"
-            "  --language xx|auto     spoken language (default auto: detected; English-only\n"
-            "                         models are always en)\n"
-            "  --task transcribe|translate   (translate: into English; multilingual models)\n"
-            "  --beam-size N          beam search width (5; 1 = greedy)\n"
-            "  --best-of N            samples per temperature above 0 (5)\n"
-            "  --precision int8|f32   (int8)\n"
-            "  --threads N            (0 = one per CPU)\n"
-            "  --output-format txt|srt|vtt|tsv|json|all   files to write (all), or 'none'\n"
-            "  --output-dir D         where they go (.): D/<audio name>.<format>\n"
-            "  --no-timestamps        one segment per 30 s window, no timestamp tokens\n"
-            "  --no-previous-text     do not prompt each window with the text before it\n"
-            "  --no-fallback          decode at temperature 0 only\n"
-            "  --initial-prompt TEXT  text taken as what was said before the audio (names,\n"
-            "                         spelling, style); needs the model's tokenizer.json\n"
-            "  --prefix TEXT          the first words of the audio, forced (and written)\n"
-            "  --hotwords TEXT        words to favour, put before every window's prompt\n"
-            "  --quiet                no segments on stdout, no progress bar\n");
+            "  -m, --model PATH           the model (required)\n"
+            "  -l, --language xx|auto     spoken language (default auto: detected; English-only\n"
+            "                             models are always en)\n"
+            "      --task transcribe|translate   (translate: into English; multilingual models)\n"
+            "      --beam-size N          beam search width (5; 1 = greedy)\n"
+            "      --best-of N            samples per temperature above 0 (5)\n"
+            "      --precision int8|f32   (int8)\n"
+            "  -t, --threads N            (0 = one per CPU, the default)\n"
+            "      --tier auto|scalar|avx2|avx512vnni|amx   the kernels' tier (auto)\n"
+            "  -f, --output-format txt|srt|vtt|tsv|json|all|none   files to write (all)\n"
+            "  -o, --output-dir DIR       where they go (.): DIR/<audio name>.<format>\n"
+            "      --no-timestamps        one segment per 30 s window, no timestamp tokens\n"
+            "      --no-previous-text     do not prompt each window with the text before it\n"
+            "      --no-fallback          decode at temperature 0 only\n"
+            "      --initial-prompt TEXT  text taken as what was said before the audio (names,\n"
+            "                             spelling, style); needs the model's tokenizer.json\n"
+            "      --prefix TEXT          the first words of the audio, forced (and written)\n"
+            "      --hotwords TEXT        words to favour, put before every window's prompt\n"
+            "  -q, --quiet                no segments on stdout, no progress bar\n"
+            "  -h, --help\n");
     return status;
 }
 
@@ -49,17 +54,6 @@ typedef struct cli {
     qattn_encoder_params load;
     qattn_transcribe_params p;
 } cli;
-
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = (int)v;
-    return 1;
-}
 
 static int on_segment(const qattn_segment *s, void *user)
 {
@@ -149,71 +143,52 @@ int transcribe_main(int argc, char **argv)
              qattn_transcribe_default_params()};
     c.p.on_segment = on_segment, c.p.on_segment_user = &c;
     c.p.on_progress = on_progress, c.p.on_progress_user = &c;
+    static const char *const tasks[] = {"transcribe", "translate", NULL};
+    static const char *const precisions[] = {"int8", "f32", NULL}; /* = qattn_precision */
+    const char *format = "all";
+    int task = 0, precision = 0, tier = 0, beam = c.p.beam_size, best_of = c.p.best_of;
+    int threads = 0, no_timestamps = 0, no_previous = 0, no_fallback = 0;
+    const cli_option options[] = {
+        CLI_MODEL(&c.model), CLI_LANGUAGE(&c.p.language), CLI_THREADS(&threads), CLI_TIER(&tier),
+        CLI_OUTPUT_DIR(&c.out_dir), CLI_OUTPUT_FORMAT(&format), CLI_QUIET(&c.quiet),
+        {"task", 0, CLI_CHOICE, &task, 0, 0, tasks, NULL},
+        {"beam-size", 0, CLI_INT, &beam, 1, 32, NULL, NULL},
+        {"best-of", 0, CLI_INT, &best_of, 1, 32, NULL, NULL},
+        {"precision", 0, CLI_CHOICE, &precision, 0, 0, precisions, NULL},
+        {"no-timestamps", 0, CLI_FLAG, &no_timestamps, 0, 0, NULL, NULL},
+        {"no-previous-text", 0, CLI_FLAG, &no_previous, 0, 0, NULL, NULL},
+        {"no-fallback", 0, CLI_FLAG, &no_fallback, 0, 0, NULL, NULL},
+        {"initial-prompt", 0, CLI_STRING, &c.p.initial_prompt, 0, 0, NULL, NULL},
+        {"prefix", 0, CLI_STRING, &c.p.prefix, 0, 0, NULL, NULL},
+        {"hotwords", 0, CLI_STRING, &c.p.hotwords, 0, 0, NULL, NULL},
+    };
     const char **files = calloc((size_t)argc, sizeof *files);
-    int n_files = 0, v;
     if (!files)
         return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            free(files);
-            return usage(stdout, 0);
-        }
-        if (a[0] != '-') {
-            files[n_files++] = a;
-            continue;
-        }
-        const int flag = !strcmp(a, "--no-timestamps") || !strcmp(a, "--no-previous-text") ||
-                         !strcmp(a, "--no-fallback") || !strcmp(a, "--quiet");
-        if (!flag && !next) {
-            fprintf(stderr, "qattn transcribe: %s needs a value\n", a);
-            free(files);
-            return usage(stderr, 2);
-        }
-        if (!strcmp(a, "--model"))
-            c.model = next;
-        else if (!strcmp(a, "--language"))
-            c.p.language = next;
-        else if (!strcmp(a, "--task") && (!strcmp(next, "transcribe") || !strcmp(next, "translate")))
-            c.p.task = !strcmp(next, "translate") ? QATTN_TASK_TRANSLATE : QATTN_TASK_TRANSCRIBE;
-        else if (!strcmp(a, "--beam-size") && parse_int(next, 1, 32, &v))
-            c.p.beam_size = v;
-        else if (!strcmp(a, "--best-of") && parse_int(next, 1, 32, &v))
-            c.p.best_of = v;
-        else if (!strcmp(a, "--threads") && parse_int(next, 0, 1024, &v))
-            c.load.threads = v;
-        else if (!strcmp(a, "--precision") && (!strcmp(next, "int8") || !strcmp(next, "f32")))
-            c.load.precision = !strcmp(next, "f32") ? QATTN_PRECISION_F32 : QATTN_PRECISION_INT8;
-        else if (!strcmp(a, "--output-format") && (transcript_format(next) || !strcmp(next, "none")))
-            c.formats = transcript_format(next);
-        else if (!strcmp(a, "--output-dir"))
-            c.out_dir = next;
-        else if (!strcmp(a, "--initial-prompt"))
-            c.p.initial_prompt = next;
-        else if (!strcmp(a, "--prefix"))
-            c.p.prefix = next;
-        else if (!strcmp(a, "--hotwords"))
-            c.p.hotwords = next;
-        else if (!strcmp(a, "--no-timestamps"))
-            c.p.without_timestamps = 1;
-        else if (!strcmp(a, "--no-previous-text"))
-            c.p.condition_on_previous_text = 0;
-        else if (!strcmp(a, "--no-fallback"))
-            c.p.temperature_increment = 0;
-        else if (!strcmp(a, "--quiet"))
-            c.quiet = 1;
-        else {
-            fprintf(stderr, "qattn transcribe: bad option %s%s%s\n", a, flag ? "" : " ",
-                    flag ? "" : next);
-            free(files);
-            return usage(stderr, 2);
-        }
-        i += !flag; /* the value is not a file */
-    }
-    if (!c.model || !n_files) {
-        fprintf(stderr, "qattn transcribe: %s\n", !c.model ? "--model is required" : "no audio file");
+    cli_parsed args;
+    if (cli_parse("transcribe", argc, argv, options, CLI_COUNT(options), files, &args)) {
         free(files);
-        return usage(stderr, 2);
+        return 2;
+    }
+    if (args.help) {
+        free(files);
+        return usage(stdout, 0);
+    }
+    c.formats = transcript_format(format);
+    if (!c.formats && strcmp(format, "none")) {
+        free(files);
+        return cli_usage_error("transcribe", "--output-format: expected txt, srt, vtt, tsv, json, "
+                                             "all or none");
+    }
+    c.p.task = task ? QATTN_TASK_TRANSLATE : QATTN_TASK_TRANSCRIBE;
+    c.p.beam_size = beam, c.p.best_of = best_of;
+    c.p.without_timestamps = no_timestamps, c.p.condition_on_previous_text = !no_previous;
+    if (no_fallback)
+        c.p.temperature_increment = 0;
+    c.load.precision = (qattn_precision)precision, c.load.threads = threads, c.load.isa = tier;
+    if (!c.model || !args.n_positional) {
+        free(files);
+        return cli_usage_error("transcribe", !c.model ? "--model is required" : "no audio file");
     }
     if (c.formats && !make_dirs(c.out_dir)) {
         fprintf(stderr, "qattn transcribe: --output-dir %s: %s\n", c.out_dir, strerror(errno));
@@ -227,7 +202,7 @@ int transcribe_main(int argc, char **argv)
         return 1;
     }
     int failures = 0;
-    for (int i = 0; i < n_files; i++)
+    for (int i = 0; i < args.n_positional; i++)
         failures += !transcribe_file(w, &c, files[i]);
     qattn_whisper_free(w);
     free(files);

@@ -61,6 +61,7 @@ static double end_of(const qattn_segment *s, double duration)
 static int write_plain(FILE *f, const qattn_transcript *t, int format, double duration)
 {
     qattn_transcript_info info;
+    info.struct_size = sizeof info;
     qattn_transcript_get_info(t, &info);
     char a[32], b[32];
     if (format == FORMAT_VTT)
@@ -96,6 +97,7 @@ static int write_plain(FILE *f, const qattn_transcript *t, int format, double du
 static int write_json(FILE *f, const qattn_transcript *t, double duration)
 {
     qattn_transcript_info info;
+    info.struct_size = sizeof info;
     qattn_transcript_get_info(t, &info);
     cJSON *root = cJSON_CreateObject(), *segs = cJSON_CreateArray();
     size_t total = 1;
@@ -151,6 +153,7 @@ int write_transcript(const qattn_transcript *t, int formats, const char *dir, co
                      char *err, size_t err_size)
 {
     qattn_transcript_info info;
+    info.struct_size = sizeof info;
     qattn_transcript_get_info(t, &info);
     for (int format = 1; format <= FORMAT_JSON; format <<= 1) {
         if (!(formats & format))

@@ -1,4 +1,4 @@
-/* Transcript files as openai-whisper writes them (whisper/utils.py; ../shared/WHISPER.md E):
+/* Transcript files as openai-whisper writes them (whisper/utils.py; docs/whisper-facts.md, "Output formats"):
  * txt, vtt, srt, tsv, json. Each is written to a temporary file beside the target and renamed
  * into place, so a failure leaves no half-written file. */
 #ifndef QATTN_TOOLS_TRANSCRIBE_WRITERS_H

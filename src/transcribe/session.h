@@ -1,0 +1,63 @@
+/*
+ * Internal: a transcription session's state (session.c schedules its windows and answers the
+ * public calls; transcribe.c decodes one window: prompt, temperature fallback, segments).
+ */
+#ifndef QATTN_TRANSCRIBE_SESSION_H
+#define QATTN_TRANSCRIBE_SESSION_H
+
+#include <stdatomic.h>
+
+#include "audio/mel_stream.h"
+#include "decode/search.h"
+#include "qattn.h"
+
+#define QATTN_MAX_TEMPERATURES 64
+
+/* The segments of decoded windows not yet given (each owns copies of its text and tokens). */
+typedef struct qattn_segment_queue {
+    qattn_segment *items;
+    int32_t n, head, cap;
+} qattn_segment_queue;
+
+struct qattn_session {
+    const struct qattn_whisper *w;
+    qattn_transcribe_params p;
+    float temperatures[QATTN_MAX_TEMPERATURES];
+    int32_t n_temperatures;
+    qattn_mel_stream mel;
+    float *window, *features;       /* one window's mel and encoder output */
+    size_t seek;                    /* the next window's first frame */
+    qattn_search *search;
+    int32_t max_seqs;
+    int32_t *history, n_history, history_cap, reset_since;
+    int32_t *prompt, n_prompt, sot_index, n_forced; /* the last n_forced: the prefix */
+    int32_t *prefix, n_prefix;      /* the prefix option's tokens (first window) */
+    int32_t *hotwords, n_hotwords;  /* the hotwords option's tokens */
+    int32_t *tokens;                /* a search's result */
+    char *text;                     /* decoded text scratch */
+    size_t text_cap;
+    qattn_logit_rules rules;
+    int32_t language, task;         /* language 0: not known yet (detected on window 0) */
+    qattn_transcript_info info;
+    qattn_segment_queue queue;
+    int32_t next_id;                /* of the next segment */
+    atomic_int cancel;              /* qattn_session_cancel was called */
+    int stopped;                    /* on_segment asked to stop: the queue is given, then no more */
+    qattn_status failed;            /* a failure that ends the session (sticky), or QATTN_OK */
+};
+
+/* transcribe.c: params checked against the model, the temperature list, the text options
+ * tokenized, the language set (or left to detect), the search and the buffers made. */
+qattn_status qattn_session_setup(struct qattn_session *s);
+void qattn_session_teardown(struct qattn_session *s);
+
+/* transcribe.c: the window at s->seek (its first `size` frames hold audio, all computed):
+ * the language detected first if it is not known (detect_size frames: faster-whisper's one
+ * more), then encoded, decoded with fallback and cut into segments (queued); s->seek moves on. */
+qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, size_t detect_size);
+
+/* transcript.c's segment queue: a copy of seg appended (id from s->next_id). */
+qattn_status qattn_segment_queue_push(qattn_segment_queue *q, const qattn_segment *seg);
+void qattn_segment_queue_clear(qattn_segment_queue *q);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * The transcription session (qattn.h qattn_session_*) on a trained model (tiny.en from the
+ * test cache) and a recording of a person from tests/data/speech, against the one-call
+ * qattn_whisper_transcribe, and what 0.2.0 changed around it:
+ *  - fed in 0.37 s pieces, finished, then pulled: the one call's segments, field for field;
+ *  - cancelled from another thread while it decodes: QATTN_CANCELLED within one decoder step
+ *    of the cancel (the search's step count), every later call too, nothing leaked (ASan);
+ *  - on_segment returning nonzero: QATTN_CANCELLED with the segments so far (it was QATTN_OK);
+ *  - a params struct of an older, shorter size works (its missing fields take defaults), an
+ *    info struct of an older size is written no further than its size, struct_size 0 or too
+ *    large is refused;
+ *  - loading leaves OpenBLAS's process-wide thread count alone (it set it before 0.2.0);
+ *  - NULL params load int8 everywhere (the decoder was f32), a missing file is
+ *    QATTN_ERR_NOT_FOUND, distinct from other I/O errors.
+ * usage: test_session SPEECH_DIR (tests/data/speech)
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode/search.h"
+#include "qattn.h"
+#include "testing.h"
+#include "transcribe/session.h"
+
+/* OpenBLAS's own API (cblas.h declares it; declared here to keep the test's includes few) */
+void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
+
+static float *tiled(const float *x, size_t n, int times)
+{
+    float *y = malloc(n * (size_t)times * sizeof(float));
+    for (int i = 0; i < times; i++)
+        memcpy(y + (size_t)i * n, x, n * sizeof(float));
+    return y;
+}
+
+static int same_segment(const qattn_segment *a, const qattn_segment *b)
+{
+    return a->id == b->id && a->seek == b->seek && a->start == b->start && a->end == b->end &&
+           !strcmp(a->text, b->text) && a->n_tokens == b->n_tokens &&
+           !memcmp(a->tokens, b->tokens, (size_t)a->n_tokens * sizeof(int32_t)) &&
+           a->temperature == b->temperature && a->avg_logprob == b->avg_logprob &&
+           a->compression_ratio == b->compression_ratio && a->no_speech_prob == b->no_speech_prob;
+}
+
+static qattn_transcribe_params greedy(void)
+{
+    qattn_transcribe_params p = qattn_transcribe_default_params();
+    p.beam_size = 1;
+    return p;
+}
+
+static void pieces_equal_one_call(const qattn_whisper *w, const float *x, size_t n)
+{
+    qattn_transcribe_params p = greedy();
+    qattn_transcript *t = NULL;
+    CHECK(qattn_whisper_transcribe(w, x, n, &p, &t) == QATTN_OK, "%s", qattn_last_error());
+    qattn_transcript_info info = {sizeof info, "", 0, 0, 0};
+    CHECK(qattn_transcript_get_info(t, &info) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(info.n_segments >= 4, "%d segments", info.n_segments);
+    qattn_session *s = NULL;
+    CHECK(qattn_session_create(w, &p, &s) == QATTN_OK, "%s", qattn_last_error());
+    const size_t piece = (size_t)(0.37 * QATTN_SAMPLE_RATE);
+    for (size_t i = 0; i < n; i += piece)
+        CHECK(qattn_session_feed(s, x + i, n - i < piece ? n - i : piece) == QATTN_OK, "%s",
+              qattn_last_error());
+    CHECK(qattn_session_finish(s) == QATTN_OK, "%s", qattn_last_error());
+    const qattn_segment *seg;
+    int32_t i = 0;
+    qattn_status st;
+    while ((st = qattn_session_next(s, &seg)) == QATTN_OK) {
+        const qattn_segment *want = qattn_transcript_segment(t, i++);
+        CHECK(want && same_segment(seg, want), "segment %d differs from the one call's", i);
+    }
+    CHECK(st == QATTN_DONE && i == info.n_segments, "status %d after %d of %d segments", st, i,
+          info.n_segments);
+    CHECK(qattn_session_next(s, &seg) == QATTN_DONE, "DONE again after the end");
+    CHECK(qattn_session_feed(s, x, 100) == QATTN_ERR_ARG, "feed after finish refused");
+    qattn_session_free(s);
+    qattn_transcript_free(t);
+}
+
+typedef struct canceller {
+    qattn_session *s;
+    long long at_least, steps_at_cancel;
+    atomic_int finished; /* the pulls ended first: nothing to cancel */
+} canceller;
+
+/* Waits until the session's search has run at_least decoder steps, then cancels. */
+static void *cancel_later(void *arg)
+{
+    canceller *c = arg;
+    const qattn_search *search = c->s->search;
+    while (qattn_search_steps(search) < c->at_least && !atomic_load(&c->finished))
+        ;
+    c->steps_at_cancel = qattn_search_steps(search);
+    qattn_session_cancel(c->s);
+    return NULL;
+}
+
+static void cancel_from_another_thread(const qattn_whisper *w, const float *x, size_t n)
+{
+    qattn_session *s = NULL;
+    CHECK(qattn_session_create(w, NULL, &s) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_session_feed(s, x, n) == QATTN_OK && qattn_session_finish(s) == QATTN_OK, "%s",
+          qattn_last_error());
+    canceller c = {s, 30, 0, 0};
+    pthread_t thread;
+    pthread_create(&thread, NULL, cancel_later, &c);
+    const qattn_segment *seg;
+    qattn_status st;
+    int given = 0;
+    while ((st = qattn_session_next(s, &seg)) == QATTN_OK)
+        given++;
+    atomic_store(&c.finished, 1);
+    pthread_join(thread, NULL);
+    const long long after = qattn_search_steps(s->search) - c.steps_at_cancel;
+    CHECK(st == QATTN_CANCELLED, "status %d (%s) after the cancel", st, qattn_status_string(st));
+    CHECK(after <= 1, "%lld decoder steps ran after the cancel (one at most)", after);
+    CHECK(qattn_session_next(s, &seg) == QATTN_CANCELLED && qattn_session_feed(s, x, 10) ==
+          QATTN_CANCELLED && qattn_session_finish(s) == QATTN_CANCELLED, "later calls cancelled");
+    printf("cancelled after %lld steps, %d segments given; %lld steps ran after it\n",
+           c.steps_at_cancel, given, after);
+    qattn_session_free(s);
+}
+
+static int stop_at_second(const qattn_segment *seg, void *user)
+{
+    ++*(int *)user;
+    return seg->id == 2;
+}
+
+static void on_segment_stop_is_cancelled(const qattn_whisper *w, const float *x, size_t n)
+{
+    qattn_transcribe_params p = greedy();
+    int calls = 0;
+    p.on_segment = stop_at_second, p.on_segment_user = &calls;
+    qattn_transcript *t = NULL;
+    CHECK(qattn_whisper_transcribe(w, x, n, &p, &t) == QATTN_CANCELLED, "%s", qattn_last_error());
+    qattn_transcript_info info = {sizeof info, "", 0, 0, 0};
+    CHECK(t && qattn_transcript_get_info(t, &info) == QATTN_OK && info.n_segments == 2 && calls == 2,
+          "%d segments, %d calls", info.n_segments, calls);
+    qattn_transcript_free(t);
+}
+
+static void struct_sizes(const qattn_whisper *w, const float *x, size_t n)
+{
+    /* a caller built against a header whose params ended before hotwords: its bytes past
+     * that are not the library's to read (garbage here) and hotwords takes its default */
+    qattn_transcribe_params full = greedy(), old = greedy();
+    full.hotwords = NULL;
+    memset(&old.hotwords, 0xAB, sizeof old.hotwords);
+    old.struct_size = offsetof(qattn_transcribe_params, hotwords);
+    qattn_transcript *a = NULL, *b = NULL;
+    CHECK(qattn_whisper_transcribe(w, x, n, &full, &a) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_whisper_transcribe(w, x, n, &old, &b) == QATTN_OK, "%s", qattn_last_error());
+    const qattn_segment *sa = qattn_transcript_segment(a, 0), *sb = qattn_transcript_segment(b, 0);
+    CHECK(sa && sb && same_segment(sa, sb), "an older params struct gives another transcript");
+    /* an info struct without n_segments: written no further than its size */
+    qattn_transcript_info info;
+    memset(&info, 0x5A, sizeof info);
+    info.struct_size = offsetof(qattn_transcript_info, n_segments);
+    CHECK(qattn_transcript_get_info(a, &info) == QATTN_OK, "%s", qattn_last_error());
+    int32_t untouched;
+    memset(&untouched, 0x5A, sizeof untouched);
+    CHECK(info.n_segments == untouched && !strcmp(info.language, "en"), "n_segments written");
+    qattn_transcript_free(a), qattn_transcript_free(b);
+    qattn_transcribe_params zero;
+    memset(&zero, 0, sizeof zero);
+    qattn_session *s = NULL;
+    CHECK(qattn_session_create(w, &zero, &s) == QATTN_ERR_ARG && !s, "struct_size 0 refused");
+    CHECK(strstr(qattn_last_error(), "struct_size"), "%s", qattn_last_error());
+    full.struct_size = sizeof full + 8;
+    CHECK(qattn_session_create(w, &full, &s) == QATTN_ERR_ARG && !s, "a newer struct refused");
+    qattn_encoder_info e = {0, 0, 0, 0, 0, 0};
+    CHECK(qattn_encoder_get_info(NULL, &e) == QATTN_ERR_NULL, "NULL encoder");
+}
+
+static void loading(const char *model_dir, const char *speech_dir)
+{
+    /* OpenBLAS's thread count is the host program's: a load at f32 leaves it */
+    openblas_set_num_threads(1);
+    qattn_encoder_params p = qattn_encoder_default_params();
+    p.precision = QATTN_PRECISION_F32, p.threads = 2;
+    qattn_whisper *f32 = NULL;
+    CHECK(qattn_whisper_load(model_dir, &p, &f32) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(openblas_get_num_threads() == 1, "OpenBLAS threads set to %d by a load",
+          openblas_get_num_threads());
+    qattn_whisper_free(f32);
+    /* NULL params: int8 throughout; the decoder's logits are the int8 decoder's */
+    qattn_decoder *d_null = NULL, *d_int8 = NULL, *d_f32 = NULL;
+    p.precision = QATTN_PRECISION_INT8;
+    CHECK(qattn_decoder_load(model_dir, NULL, &d_null) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_decoder_load(model_dir, &p, &d_int8) == QATTN_OK, "%s", qattn_last_error());
+    p.precision = QATTN_PRECISION_F32;
+    CHECK(qattn_decoder_load(model_dir, &p, &d_f32) == QATTN_OK, "%s", qattn_last_error());
+    qattn_decoder_info info = {sizeof info, 0, 0, 0, 0, 0};
+    qattn_decoder_get_info(d_null, &info);
+    const size_t frames = 1500, v = (size_t)info.n_vocab;
+    float *features = malloc(frames * (size_t)info.n_state * sizeof(float));
+    float *a = malloc(3 * v * sizeof(float)), *b = malloc(3 * v * sizeof(float));
+    float *c = malloc(3 * v * sizeof(float));
+    for (size_t i = 0; i < frames * (size_t)info.n_state; i++)
+        features[i] = (float)sin((double)i * 0.37);
+    const int32_t tokens[3] = {50257, 50362, 314};
+    qattn_decoder_logits(d_null, features, (int32_t)frames, tokens, 3, a);
+    qattn_decoder_logits(d_int8, features, (int32_t)frames, tokens, 3, b);
+    qattn_decoder_logits(d_f32, features, (int32_t)frames, tokens, 3, c);
+    CHECK(!memcmp(a, b, 3 * v * sizeof(float)) && memcmp(a, c, 3 * v * sizeof(float)),
+          "decoder_load(NULL) is not the int8 decoder");
+    free(features), free(a), free(b), free(c);
+    qattn_decoder_free(d_null), qattn_decoder_free(d_int8), qattn_decoder_free(d_f32);
+    /* a missing file is NOT_FOUND; a file that is there but is no audio is IO */
+    char path[4200];
+    float *x = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/no-such-file.flac", speech_dir);
+    CHECK(qattn_audio_load(path, &x, &n) == QATTN_ERR_NOT_FOUND, "%s", qattn_last_error());
+    qattn_whisper *none = NULL;
+    CHECK(qattn_whisper_load(path, NULL, &none) == QATTN_ERR_NOT_FOUND, "%s", qattn_last_error());
+    snprintf(path, sizeof path, "%s/manifest.tsv", speech_dir);
+    CHECK(qattn_audio_load(path, &x, &n) == QATTN_ERR_IO, "%s", qattn_last_error());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_session SPEECH_DIR\n");
+        return 2;
+    }
+    const char *cache = getenv("QATTN_TEST_CACHE"), *home = getenv("HOME");
+    char dir[4096], marker[4200], audio_path[4200];
+    if (cache)
+        snprintf(dir, sizeof dir, "%s/models/tiny.en", cache);
+    else
+        snprintf(dir, sizeof dir, "%s/.cache/qattn-test/models/tiny.en", home ? home : "");
+    snprintf(marker, sizeof marker, "%s/.complete", dir);
+    FILE *f = fopen(marker, "rb");
+    if (!f) { /* fail, never skip: ./dev test fetches the models first */
+        fprintf(stderr, "test_session: the trained tiny.en is not in %s; run "
+                        "/usr/bin/python3 tests/models/fetch.py (./dev test does)\n", dir);
+        return 1;
+    }
+    fclose(f);
+    qattn_encoder_params p = qattn_encoder_default_params();
+    p.threads = 2;
+    qattn_whisper *w = NULL;
+    CHECK(qattn_whisper_load(dir, &p, &w) == QATTN_OK, "%s", qattn_last_error());
+    /* a person speaking for 26.7 s (MFA's spontaneous monologue), twice over */
+    snprintf(audio_path, sizeof audio_path, "%s/mfa-spontaneous/acoustic_corpus.wav", argv[1]);
+    float *one = NULL;
+    size_t n = 0;
+    CHECK(qattn_audio_load(audio_path, &one, &n) == QATTN_OK, "%s", qattn_last_error());
+    if (!w || !one)
+        return testing_report("test_session");
+    float *x = tiled(one, n, 2);
+    pieces_equal_one_call(w, x, 2 * n);
+    cancel_from_another_thread(w, x, 2 * n);
+    on_segment_stop_is_cancelled(w, x, 2 * n);
+    struct_sizes(w, one, n);
+    loading(dir, argv[1]);
+    free(x);
+    qattn_audio_free(one);
+    qattn_whisper_free(w);
+    return testing_report("test_session");
+}
