@@ -6,6 +6,7 @@
  *  - cancelled from another thread while it decodes: QATTN_CANCELLED within one decoder step
  *    of the cancel (the search's step count), every later call too, nothing leaked (ASan);
  *  - on_segment returning nonzero: QATTN_CANCELLED with the segments so far (it was QATTN_OK);
+ *  - two sessions on one model in two threads at once: each gives the segments of one alone;
  *  - a params struct of an older, shorter size works (its missing fields take defaults), an
  *    info struct of an older size is written no further than its size, struct_size 0 or too
  *    large is refused;
@@ -127,6 +128,43 @@ static void cancel_from_another_thread(const qattn_whisper *w, const float *x, s
     printf("cancelled after %lld steps, %d segments given; %lld steps ran after it\n",
            c.steps_at_cancel, given, after);
     qattn_session_free(s);
+}
+
+typedef struct parallel_run {
+    const qattn_whisper *w;
+    const float *x;
+    size_t n;
+    qattn_transcript *t;
+    qattn_status st;
+} parallel_run;
+
+static void *run_one(void *arg)
+{
+    parallel_run *r = arg;
+    qattn_transcribe_params p = greedy();
+    r->st = qattn_whisper_transcribe(r->w, r->x, r->n, &p, &r->t);
+    return NULL;
+}
+
+/* Two sessions on one model at once, each in its thread: each gives the segments of a
+ * session run alone (the model is shared and immutable; a session owns its memory). */
+static void two_sessions_at_once(const qattn_whisper *w, const float *x, size_t n)
+{
+    parallel_run alone = {w, x, n, NULL, QATTN_OK}, a = alone, b = alone;
+    run_one(&alone);
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, run_one, &a);
+    pthread_create(&tb, NULL, run_one, &b);
+    pthread_join(ta, NULL), pthread_join(tb, NULL);
+    CHECK(alone.st == QATTN_OK && a.st == QATTN_OK && b.st == QATTN_OK, "statuses %d %d %d",
+          alone.st, a.st, b.st);
+    for (int32_t i = 0; alone.t && a.t && b.t && qattn_transcript_segment(alone.t, i); i++) {
+        const qattn_segment *want = qattn_transcript_segment(alone.t, i);
+        const qattn_segment *sa = qattn_transcript_segment(a.t, i), *sb = qattn_transcript_segment(b.t, i);
+        CHECK(sa && sb && same_segment(sa, want) && same_segment(sb, want),
+              "segment %d of two sessions at once differs from one alone", i);
+    }
+    qattn_transcript_free(alone.t), qattn_transcript_free(a.t), qattn_transcript_free(b.t);
 }
 
 static int stop_at_second(const qattn_segment *seg, void *user)
@@ -263,6 +301,7 @@ int main(int argc, char **argv)
     cancel_from_another_thread(w, x, 2 * n);
     on_segment_stop_is_cancelled(w, x, 2 * n);
     struct_sizes(w, one, n);
+    two_sessions_at_once(w, one, n);
     loading(dir, argv[1]);
     free(x);
     qattn_audio_free(one);

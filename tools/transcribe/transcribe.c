@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -19,13 +20,14 @@
 static int usage(FILE *to, int status)
 {
     fprintf(to,
-            "usage: qattn transcribe -m MODEL [options] FILE...\n"
+            "usage: qattn transcribe [-m MODEL] [options] FILE...\n"
             "Turns speech into text with timestamps, as faster-whisper does (same defaults).\n"
             "FILE: any audio libsndfile reads (WAV, FLAC, Ogg, Opus, MP3, ...), any length.\n"
             "MODEL: a CTranslate2 Whisper directory (model.bin, config.json, vocabulary.*), a\n"
             "Hugging Face directory or a whisper.cpp ggml file.\n"
             "options:\n"
-            "  -m, --model PATH           the model (required)\n"
+            "  -m, --model PATH           the model (default: tiny.en once ./dev check has\n"
+            "                             fetched it)\n"
             "  -l, --language xx|auto     spoken language (default auto: detected; English-only\n"
             "                             models are always en)\n"
             "      --task transcribe|translate   (translate: into English; multilingual models)\n"
@@ -82,6 +84,22 @@ static void on_progress(double done, double total, void *user)
     fflush(stderr);
 }
 
+/* The default model: tiny.en where `./dev check` fetches it (tests/models/fetch.py --model
+ * tiny.en: QATTN_TEST_CACHE, or ~/.cache/qattn-test, then models/tiny.en, complete once it
+ * holds .complete). 0, with the directory where it was looked for in path, if it is not there. */
+static int default_model(char *path, size_t size)
+{
+    const char *cache = getenv("QATTN_TEST_CACHE"), *home = getenv("HOME");
+    char marker[4300];
+    if (cache && *cache)
+        snprintf(path, size, "%s/models/tiny.en", cache);
+    else
+        snprintf(path, size, "%s/.cache/qattn-test/models/tiny.en", home ? home : "");
+    snprintf(marker, sizeof marker, "%s/.complete", path);
+    struct stat st;
+    return stat(marker, &st) == 0;
+}
+
 /* The audio file's name without directories and its last extension. */
 static void stem_of(const char *path, char *out, size_t size)
 {
@@ -93,11 +111,19 @@ static void stem_of(const char *path, char *out, size_t size)
         *dot = '\0';
 }
 
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int transcribe_file(const qattn_whisper *w, cli *c, const char *path)
 {
     float *samples = NULL;
     size_t n = 0;
     qattn_transcript *t = NULL;
+    const double start = now();
     if (qattn_audio_load(path, &samples, &n) != QATTN_OK ||
         qattn_whisper_transcribe(w, samples, n, &c->p, &t) != QATTN_OK) {
         fprintf(stderr, "qattn transcribe: %s\n", qattn_last_error());
@@ -105,6 +131,11 @@ static int transcribe_file(const qattn_whisper *w, cli *c, const char *path)
         return 0;
     }
     qattn_audio_free(samples);
+    const double seconds = now() - start, audio = (double)n / QATTN_SAMPLE_RATE;
+    if (!c->quiet)
+        fprintf(stderr, "qattn transcribe: %s: %.1f s of audio in %.2f s (%.1fx real time), "
+                        "model %s, %s\n", path, audio, seconds, seconds > 0 ? audio / seconds : 0.0,
+                c->model, c->load.precision == QATTN_PRECISION_F32 ? "f32" : "int8");
     char stem[1024], err[4200];
     stem_of(path, stem, sizeof stem);
     const int ok = !c->formats || write_transcript(t, c->formats, c->out_dir, stem, err, sizeof err);
@@ -186,9 +217,20 @@ int transcribe_main(int argc, char **argv)
     if (no_fallback)
         c.p.temperature_increment = 0;
     c.load.precision = (qattn_precision)precision, c.load.threads = threads, c.load.isa = tier;
-    if (!c.model || !args.n_positional) {
+    if (!args.n_positional) {
         free(files);
-        return cli_usage_error("transcribe", !c.model ? "--model is required" : "no audio file");
+        return cli_usage_error("transcribe", "no audio file");
+    }
+    char fallback[4200];
+    if (!c.model) { /* the default model, once ./dev check has fetched it */
+        if (!default_model(fallback, sizeof fallback)) {
+            free(files);
+            fprintf(stderr, "qattn transcribe: no --model, and the default model (tiny.en) is "
+                            "not in %s: ./dev check fetches it, or pass -m PATH\n", fallback);
+            return 2;
+        }
+        c.model = fallback;
+        fprintf(stderr, "qattn transcribe: no --model: using the default, tiny.en (%s)\n", c.model);
     }
     if (c.formats && !make_dirs(c.out_dir)) {
         fprintf(stderr, "qattn transcribe: --output-dir %s: %s\n", c.out_dir, strerror(errno));
