@@ -21,9 +21,9 @@ on. faster-whisper and qattn fall back on compression ratio > 2.4 or average log
 defaults), the nearest it offers.
 
 The CLI (python -m qattn.wer --help) runs a set (a manifest.tsv as tests/data/speech has),
-short files and the long-form recordings built from them, and prints the tables; outputs of
-the peers can be cached (--cache), keyed by engine, engine version, model sha256, file sha256
-and options.
+short files and the long-form recordings built from them, and prints the tables; outputs can
+be cached (--cache), keyed by engine, engine version (qattn's: the sha256 of the library it
+loaded), model sha256, file sha256 and options.
 """
 import argparse
 import csv
@@ -231,7 +231,6 @@ class Engine:
     model_sha256: str
     transcribe: Callable  # a path, or float32 samples at 16 kHz -> the text
     options: Dict = field(default_factory=dict)
-    cacheable: bool = True  # False for qattn: its version does not change with the code under work
 
 
 def file_sha256(path: str) -> str:
@@ -255,8 +254,10 @@ def make_engine(name: str, model: str, threads: int = 2, ggml: Optional[Dict[str
     if name.startswith("qattn-"):
         import qattn
         m = qattn.Whisper(model, precision=name.split("-")[1], threads=threads)
-        return Engine(name, "qattn " + qattn.__version__, _model_sha(model),
-                      lambda p: "".join(s.text for s in m.transcribe(p, **o)[0]), o, cacheable=False)
+        # keyed by the library's bytes: its version does not change with the code under work
+        version = f"qattn {qattn.__version__} library sha256 {file_sha256(qattn.library_path)}"
+        return Engine(name, version, _model_sha(model),
+                      lambda p: "".join(s.text for s in m.transcribe(p, **o)[0]), o)
     if name.startswith("faster-whisper-"):
         from faster_whisper import WhisperModel
         m = WhisperModel(model, device="cpu", compute_type=name.rsplit("-", 1)[1], cpu_threads=threads)
@@ -330,8 +331,6 @@ def run(engine: Engine, items: Sequence[Item], cache: Optional[Cache] = None,
     the same samples: same_input)."""
     out = {}
     for it in items:
-        if not engine.cacheable:
-            cache = None
         if audio is not None:
             source = audio[it.name]
             digest = "samples:" + hashlib.sha256(np.ascontiguousarray(source, np.float32).tobytes()).hexdigest()

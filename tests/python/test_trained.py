@@ -117,7 +117,7 @@ def test_decoder_logits_match_float64(model, clips):
     """Our f32 decoder's logits against the torch float64 decoder written in the tests, on the
     same tokens (a prompt and a sentence's tokens) and the same encoder output (ours, f32)."""
     name, d, f32, _, windows = model
-    dec = qattn.Decoder(d, threads=2)
+    dec = qattn.Decoder(d, precision="f32", threads=2)  # against float64: the float decoder
     assert (dec.n_vocab, dec.n_text_ctx) == ({"tiny.en": 51864, "base": 51865}[name], 448)
     features = f32.encode(windows["short"][0])
     # <|startoftranscript|> (<|en|> <|transcribe|>) <|notimestamps|> (WHISPER.md C1)
@@ -200,7 +200,7 @@ def greedy(decoder, features, prompt, eot, limit=224):
 def test_decoder_steps_match_whole_sequence(model):
     """The key/value-cached steps give the logits of the whole-sequence pass."""
     name, d, f32, _, windows = model
-    dec = qattn.Decoder(d, threads=2)
+    dec = qattn.Decoder(d, precision="f32", threads=2)
     features = f32.encode(windows["numbers"][0])
     prompt = [50257, 50362] if name.endswith(".en") else [50258, 50259, 50359, 50363]
     tokens = prompt + [383, 2068, 7586, 21831, 18045, 625, 262]
@@ -225,7 +225,7 @@ def test_greedy_decoding_matches_ctranslate2(model, clips):
     ct2 = ctranslate2()
     name, d, f32, _, windows = model
     engine = ct2.models.Whisper(d, device="cpu", compute_type="float32")
-    dec, vocab = qattn.Decoder(d, threads=2), qattn.Vocabulary(d)
+    dec, vocab = qattn.Decoder(d, precision="f32", threads=2), qattn.Vocabulary(d)
     prompt_names = prompt_of(name)
     prompt = [vocab.id(t) for t in prompt_names]
     eot = vocab.id("<|endoftext|>")
