@@ -185,7 +185,7 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
     return p, keep, errors, stops
 
 
-class Session:
+class Session(_Model):
     """A transcription session (qattn_session_* in qattn.h): feed(samples) as audio arrives
     (float32, 16 kHz mono, pieces of any size), finish() when no more comes, and pull the
     segments as they are decoded: next_segment() returns one, or None while it needs more
@@ -194,6 +194,8 @@ class Session:
     The options are transcribe's. Before finish a window is decoded once its 30 s are fed,
     with Whisper's loudness floor at the loudest audio so far (qattn.h says when that
     differs from transcribing everything at once)."""
+
+    _free = _lib.qattn_session_free
 
     def __init__(self, model, **options):
         if model._handle is None:
@@ -250,20 +252,6 @@ class Session:
     def cancel(self):
         if self._handle is not None:
             _lib.qattn_session_cancel(self._handle)
-
-    def close(self):
-        if getattr(self, "_handle", None) is not None:
-            _lib.qattn_session_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
 
 def _generate(session, first):

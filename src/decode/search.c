@@ -45,6 +45,15 @@ static int cancelled(const qattn_search *s)
     return s->cancel && atomic_load(s->cancel);
 }
 
+/* One decoder step of the n live sequences' tokens into s->logits, unless cancelled first. */
+static qattn_status decode_step(qattn_search *s, int32_t n_seqs)
+{
+    if (cancelled(s))
+        return QATTN_CANCELLED;
+    atomic_fetch_add(&s->steps, 1);
+    return qattn_decoder_step_seqs(s->state, s->tokens, n_seqs, s->logits);
+}
+
 void qattn_search_free(qattn_search *s)
 {
     if (!s)
@@ -252,10 +261,7 @@ static qattn_status independent(qattn_search *s, const qattn_logit_rules *rules,
             break;
         qattn_decoder_reorder(s->state, alive, kept);
         n_seqs = kept;
-        if (cancelled(s))
-            return QATTN_CANCELLED;
-        atomic_fetch_add(&s->steps, 1);
-        qattn_status st = qattn_decoder_step_seqs(s->state, s->tokens, n_seqs, s->logits);
+        qattn_status st = decode_step(s, n_seqs);
         if (st != QATTN_OK)
             return st;
     }
@@ -334,10 +340,7 @@ static qattn_status beam(qattn_search *s, const qattn_logit_rules *rules,
         s->seqs = s->next_seqs, s->next_seqs = t;
         qattn_decoder_reorder(s->state, s->parents, kept);
         n_seqs = kept;
-        if (cancelled(s))
-            return QATTN_CANCELLED;
-        atomic_fetch_add(&s->steps, 1);
-        qattn_status st = qattn_decoder_step_seqs(s->state, s->tokens, n_seqs, s->logits);
+        qattn_status st = decode_step(s, n_seqs);
         if (st != QATTN_OK)
             return st;
     }

@@ -154,22 +154,9 @@ static void run(const char *dir, qattn_precision precision)
 
 int main(void)
 {
-    const char *cache = getenv("QATTN_TEST_CACHE");
-    const char *home = getenv("HOME");
     char dir[4096];
-    if (cache)
-        snprintf(dir, sizeof dir, "%s/models/tiny.en", cache);
-    else
-        snprintf(dir, sizeof dir, "%s/.cache/qattn-test/models/tiny.en", home ? home : "");
-    char marker[4200];
-    snprintf(marker, sizeof marker, "%s/.complete", dir);
-    FILE *f = fopen(marker, "rb");
-    if (!f) { /* fail, never skip: ./dev test fetches the models first */
-        fprintf(stderr, "test_decoder_alloc: the trained tiny.en is not in %s; run "
-                        "/usr/bin/python3 tests/models/fetch.py (./dev test does)\n", dir);
+    if (!testing_model_dir("test_decoder_alloc", "tiny.en", dir, sizeof dir))
         return 1;
-    }
-    fclose(f);
     run(dir, QATTN_PRECISION_INT8);
     run(dir, QATTN_PRECISION_F32);
     return testing_report("test_decoder_alloc");

@@ -271,20 +271,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_session SPEECH_DIR\n");
         return 2;
     }
-    const char *cache = getenv("QATTN_TEST_CACHE"), *home = getenv("HOME");
-    char dir[4096], marker[4200], audio_path[4200];
-    if (cache)
-        snprintf(dir, sizeof dir, "%s/models/tiny.en", cache);
-    else
-        snprintf(dir, sizeof dir, "%s/.cache/qattn-test/models/tiny.en", home ? home : "");
-    snprintf(marker, sizeof marker, "%s/.complete", dir);
-    FILE *f = fopen(marker, "rb");
-    if (!f) { /* fail, never skip: ./dev test fetches the models first */
-        fprintf(stderr, "test_session: the trained tiny.en is not in %s; run "
-                        "/usr/bin/python3 tests/models/fetch.py (./dev test does)\n", dir);
+    char dir[4096], audio_path[4200];
+    if (!testing_model_dir("test_session", "tiny.en", dir, sizeof dir))
         return 1;
-    }
-    fclose(f);
     qattn_encoder_params p = qattn_encoder_default_params();
     p.threads = 2;
     qattn_whisper *w = NULL;

@@ -216,18 +216,11 @@ int bench_main(int argc, char **argv)
     const char *only = NULL;
     cli_option options[BENCH_OPTIONS + 1] = {{"shape", 0, CLI_STRING, &only, 0, 0, NULL, NULL}};
     bench_options_table(&o, 64, options + 1);
-    const char **rest = calloc((size_t)argc, sizeof *rest);
-    cli_parsed args;
-    const int bad = !rest || cli_parse("bench", argc, argv, options, CLI_COUNT(options), rest, &args);
-    const int positional = rest && !bad ? args.n_positional : 0;
-    free(rest);
-    if (bad)
+    int help;
+    if (cli_parse_options("bench", argc, argv, options, CLI_COUNT(options), &help))
         return 2;
-    if (args.help)
+    if (help)
         return usage(stdout, 0);
-    if (positional)
-        return cli_usage_error("bench", "takes no positional argument but a command: encoder, "
-                                        "decoder or mel");
     if (!bench_options_finish(&o, "bench"))
         return 2;
     qattn_isa active;

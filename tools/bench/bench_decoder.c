@@ -189,15 +189,10 @@ int bench_decoder_main(int argc, char **argv)
     cli_option options[BENCH_OPTIONS + 2] = {{"tokens", 0, CLI_INT, &tokens, 1, 448, NULL, NULL},
                                              CLI_MODEL(&model)};
     bench_options_table(&o, 32, options + 2);
-    const char **rest = calloc((size_t)argc, sizeof *rest);
-    cli_parsed args;
-    const int bad = !rest || cli_parse("bench decoder", argc, argv, options, CLI_COUNT(options),
-                                       rest, &args);
-    const int positional = rest && !bad ? args.n_positional : 0;
-    free(rest);
-    if (bad)
+    int help;
+    if (cli_parse_options("bench decoder", argc, argv, options, CLI_COUNT(options), &help))
         return 2;
-    if (args.help) {
+    if (help) {
         printf("usage: qattn bench decoder -m PATH [--json] [-t N] [--repeats R] [--tokens T]\n"
                "                          [--tier NAME]\n"
                "The decoder's loop as greedy decoding runs it (public API): begin on one\n"
@@ -209,8 +204,6 @@ int bench_decoder_main(int argc, char **argv)
                "buffer of that size.\n");
         return 0;
     }
-    if (positional)
-        return cli_usage_error("bench decoder", "takes no positional argument");
     if (!bench_options_finish(&o, "bench decoder"))
         return 2;
     if (!model)

@@ -220,15 +220,10 @@ int bench_encoder_main(int argc, char **argv)
     cli_option options[BENCH_OPTIONS + 2] = {{"size", 0, CLI_STRING, &only, 0, 0, NULL, NULL},
                                              CLI_MODEL(&model)};
     bench_options_table(&o, 32, options + 2);
-    const char **rest = calloc((size_t)argc, sizeof *rest);
-    cli_parsed args;
-    const int bad = !rest || cli_parse("bench encoder", argc, argv, options, CLI_COUNT(options),
-                                       rest, &args);
-    const int positional = rest && !bad ? args.n_positional : 0;
-    free(rest);
-    if (bad)
+    int help;
+    if (cli_parse_options("bench encoder", argc, argv, options, CLI_COUNT(options), &help))
         return 2;
-    if (args.help) {
+    if (help) {
         printf("usage: qattn bench encoder [--json] [-t N] [--repeats R] [--size NAME]\n"
                "                          [-m PATH] [--tier NAME]\n"
                "One 30 s window through random-weight encoders (tiny, base, large-v3), or\n"
@@ -241,8 +236,6 @@ int bench_encoder_main(int argc, char **argv)
                "tier only (scalar, avx2, avx512vnni, amx), no f32 baseline.\n");
         return 0;
     }
-    if (positional)
-        return cli_usage_error("bench encoder", "takes no positional argument");
     if (!bench_options_finish(&o, "bench encoder"))
         return 2;
     const int tier_only = o.tier != QATTN_ISA_AUTO ? o.tier : -1;

@@ -68,14 +68,10 @@ int check_main(int argc, char **argv)
     int json = 0;
     const char *only = NULL;
     const cli_option options[] = {CLI_JSON(&json), {"case", 0, CLI_STRING, &only, 0, 0, NULL, NULL}};
-    const char **rest = calloc((size_t)argc, sizeof *rest);
-    cli_parsed args;
-    const int bad = !rest || cli_parse("check", argc, argv, options, CLI_COUNT(options), rest, &args);
-    const int positional = rest && !bad ? args.n_positional : 0;
-    free(rest);
-    if (bad)
+    int help;
+    if (cli_parse_options("check", argc, argv, options, CLI_COUNT(options), &help))
         return 2;
-    if (args.help) {
+    if (help) {
         printf("usage: qattn check [--json] [--case NAME]\n"
                "Runs the accuracy cases of the integer attention kernel against a float64\n"
                "reference and prints each with its quantization floor (exact softmax on the\n"
@@ -85,8 +81,6 @@ int check_main(int argc, char **argv)
                "  stress    MAE <= 1.05 x floor + 0.01, max <= floor + 1, no wrong saturation\n");
         return 0;
     }
-    if (positional)
-        return cli_usage_error("check", "takes no positional argument");
 
     int failures = 0, ran = 0;
     if (json)

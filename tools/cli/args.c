@@ -138,3 +138,23 @@ int cli_usage_error(const char *command, const char *message)
     fprintf(stderr, "qattn %s: %s (try 'qattn %s --help')\n", command, message, command);
     return 2;
 }
+
+int cli_parse_options(const char *command, int argc, char **argv, const cli_option *options,
+                      int n, int *help)
+{
+    const char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest) {
+        fprintf(stderr, "qattn %s: out of memory\n", command);
+        return 2;
+    }
+    cli_parsed args;
+    int status = cli_parse(command, argc, argv, options, n, rest, &args);
+    if (status == 0 && args.n_positional) {
+        char message[256];
+        snprintf(message, sizeof message, "takes no positional argument (got %s)", rest[0]);
+        status = cli_usage_error(command, message);
+    }
+    *help = status == 0 && args.help;
+    free(rest);
+    return status;
+}

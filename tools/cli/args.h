@@ -45,6 +45,11 @@ typedef struct cli_parsed {
 int cli_parse(const char *command, int argc, char **argv, const cli_option *options, int n,
               const char **positional, cli_parsed *out);
 
+/* cli_parse for a command that takes no positional argument (one is an error, its one line
+ * printed): 0 or 2 as cli_parse; *help set when -h or --help was given. */
+int cli_parse_options(const char *command, int argc, char **argv, const cli_option *options,
+                      int n, int *help);
+
 /* The tiers --tier takes, in QATTN_ISA's names, index = qattn_isa (auto = 0). */
 extern const char *const cli_tiers[];
 

@@ -109,17 +109,11 @@ int encode_main(int argc, char **argv)
         {"output", 0, CLI_STRING, &out_path, 0, 0, NULL, "out"},
         {"precision", 0, CLI_CHOICE, &precision, 0, 0, precisions, NULL},
     };
-    const char **rest = calloc((size_t)argc, sizeof *rest);
-    cli_parsed args;
-    const int bad = !rest || cli_parse("encode", argc, argv, options, CLI_COUNT(options), rest, &args);
-    const int positional = rest && !bad ? args.n_positional : 0;
-    free(rest);
-    if (bad)
+    int help;
+    if (cli_parse_options("encode", argc, argv, options, CLI_COUNT(options), &help))
         return 2;
-    if (args.help)
+    if (help)
         return usage(stdout, 0);
-    if (positional)
-        return cli_usage_error("encode", "takes no positional argument (the audio is --wav FILE)");
     if (!model || !out_path || !mel_path == !wav)
         return cli_usage_error("encode", "--model, --output and one of --mel or --wav are required");
     qattn_encoder_params params = qattn_encoder_default_params();
