@@ -28,7 +28,9 @@
  * before the call fills it. The library reads and writes only the first struct_size bytes,
  * so a program built against an older qattn.h keeps working when fields are added at the
  * end (the fields it does not know take their defaults); struct_size 0 (a struct never
- * initialised) or larger than this library's struct is QATTN_ERR_ARG.
+ * initialised) or larger than this library's struct is QATTN_ERR_ARG. (For the library's
+ * maintainers: a new field starts at or after the struct's previous sizeof, never in its
+ * trailing padding, which an older caller leaves undefined.)
  */
 #ifndef QATTN_H
 #define QATTN_H
@@ -432,10 +434,11 @@ typedef struct qattn_transcript_info {
  *                                             segment: QATTN_OK with it, QATTN_AGAIN when it
  *                                             needs more audio first (before finish),
  *                                             QATTN_DONE when all of it has been given
- *   qattn_session_cancel(s)                   from any thread: the running call (a feed or a
- *                                             next) stops within one decoder step or one
- *                                             encoder layer and it, and every later one,
- *                                             returns QATTN_CANCELLED
+ *   qattn_session_cancel(s)                   from any thread: a next that is running stops
+ *                                             within one decoder step or one encoder stage
+ *                                             and returns QATTN_CANCELLED, as does every
+ *                                             later call (a feed or finish already running
+ *                                             completes: they only compute the log-mel)
  *   qattn_session_free(s)
  *
  * A session owns its memory (audio not yet decoded, the log-mel of the windows to come, the
@@ -445,10 +448,10 @@ typedef struct qattn_transcript_info {
  * Whisper's log-mel clamps every value at the loudest of the whole audio minus 8 (log10
  * units). After finish the session knows the whole audio, so feeding everything, finishing
  * and then pulling gives exactly qattn_whisper_transcribe's segments. Before finish a window
- * is decoded once 30 s of audio past its end have been fed (the lookahead a window's seek
- * needs), with the clamp at the loudest value fed so far: the same result whenever the
- * loudest part of the audio has already been fed, nearly the same otherwise (only values
- * more than 8 below the final maximum change).
+ * is decoded once its own 30 s of audio are fed (all its frames final: a full window in the
+ * finished audio too), with the clamp at the loudest value fed so far: the same result
+ * whenever the loudest part of the audio has already been fed, nearly the same otherwise
+ * (only values more than 8 below the final maximum change).
  *
  * The segment a next gives is valid until the session's next call (copy what you keep).
  * Language detection (multilingual models without a language) runs on the first window, so
@@ -478,7 +481,7 @@ QATTN_API void qattn_session_free(qattn_session *session);
  * params: NULL = the defaults. An unknown language, a language or translation asked of an
  * English-only model, or an impossible option is QATTN_ERR_ARG; *transcript is then NULL.
  * When on_segment returns nonzero, the call returns QATTN_CANCELLED and *transcript holds the
- * segments so far. Free the transcript with qattn_transcript_free.
+ * segments so far (free it then too). Free the transcript with qattn_transcript_free.
  */
 QATTN_API qattn_status qattn_whisper_transcribe(const qattn_whisper *whisper, const float *samples,
                                                 size_t n_samples,

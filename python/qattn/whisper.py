@@ -4,6 +4,7 @@ docs/transcribe.md), and qattn.Session for audio that arrives in pieces."""
 import ctypes
 import math
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
@@ -200,15 +201,16 @@ class Session(_Model):
     def __init__(self, model, **options):
         if model._handle is None:
             raise ValueError("this Whisper model has been closed")
-        self._model = model  # outlives the session
+        self._model = model  # closing the model closes its sessions first (Whisper.close)
         self._params, self._keep, self._errors, self._stops = _params(**options)
         handle = ctypes.c_void_p()
         _call(_lib.qattn_session_create, model._handle, ctypes.byref(self._params), ctypes.byref(handle))
         self._handle, self.done = handle, False
+        model._sessions.add(self)
 
     def _live(self):
         if self._handle is None:
-            raise ValueError("this Session has been closed")
+            raise ValueError("this Session has been closed (or its model was)")
         return self._handle
 
     def feed(self, audio):
@@ -272,8 +274,16 @@ class Whisper(_Model):
     _free = _lib.qattn_whisper_free
 
     def __init__(self, path, precision="int8", threads=None):
+        self._sessions = weakref.WeakSet()  # live sessions: the C model must outlive them
         self._load(_lib.qattn_whisper_load, path, precision, threads)
         self.is_multilingual = bool(_lib.qattn_whisper_is_multilingual(self._handle))
+
+    def close(self):
+        """Frees the model, and first every session still open on it (a transcribe generator
+        not run to its end included: it stops there)."""
+        for session in list(getattr(self, "_sessions", ())):
+            session.close()
+        super().close()
 
     def suppressed_tokens(self, at_begin=False):
         """The token ids the decoding suppresses at every step (faster-whisper's
@@ -305,7 +315,7 @@ class Whisper(_Model):
             session.feed(samples)
             session.finish()
             first = None
-            if self.is_multilingual and not options.get("language"):
+            if self.is_multilingual and options.get("language") in (None, "", "auto"):
                 first = session.next_segment()  # the language is detected on the first window
             info = session.info
         except BaseException:

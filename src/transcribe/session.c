@@ -117,14 +117,22 @@ static qattn_status window_ready(const struct qattn_session *s, size_t *size, si
     return QATTN_OK;
 }
 
+/* A failure that ends the session: the window's state is unknown, so what it queued goes. */
+static qattn_status fail_session(struct qattn_session *s, qattn_status st)
+{
+    s->failed = st;
+    qattn_segment_queue_clear(&s->queue);
+    return st;
+}
+
 qattn_status qattn_session_next(qattn_session *s, const qattn_segment **segment)
 {
     qattn_clear_error();
     if (!s || !segment)
         return qattn_fail(QATTN_ERR_NULL, "session_next: %s is NULL", !s ? "session" : "segment");
     *segment = NULL;
-    if (atomic_load(&s->cancel))
-        return qattn_fail(QATTN_CANCELLED, "session: cancelled");
+    if (atomic_load(&s->cancel) || s->failed != QATTN_OK)
+        return ended(s);
     /* the segment given last is the caller's until this call: now it may go (those decoded
      * before on_segment asked to stop are still given) */
     if (s->queue.head < s->queue.n) {
@@ -138,15 +146,23 @@ qattn_status qattn_session_next(qattn_session *s, const qattn_segment **segment)
         if (st != QATTN_OK)
             return st;
         size_t size = 0, detect = 0;
-        if ((st = window_ready(s, &size, &detect)) != QATTN_OK)
+        st = window_ready(s, &size, &detect);
+        if (st == QATTN_DONE && s->w->multilingual && s->language == 0) {
+            /* audio too short for a window (under 10 ms): the language is still detected,
+             * on the one frame faster-whisper would use */
+            const size_t frames = qattn_mel_stream_content_frames(&s->mel);
+            st = qattn_session_detect_language(s, frames + 1);
+            if (st != QATTN_OK)
+                return fail_session(s, st);
+            st = QATTN_DONE;
+        }
+        if (st != QATTN_OK)
             return st; /* DONE or AGAIN */
         st = qattn_session_decode_window(s, size, detect);
         if (st == QATTN_CANCELLED)
             return qattn_fail(QATTN_CANCELLED, "session: cancelled");
-        if (st != QATTN_OK) { /* the window's state is unknown: the session ends here */
-            s->failed = st;
-            return st;
-        }
+        if (st != QATTN_OK)
+            return fail_session(s, st);
         qattn_mel_stream_forget(&s->mel, s->seek);
         if (s->p.on_progress) {
             const size_t frames = qattn_mel_stream_content_frames(&s->mel);

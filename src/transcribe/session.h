@@ -51,6 +51,9 @@ struct qattn_session {
 qattn_status qattn_session_setup(struct qattn_session *s);
 void qattn_session_teardown(struct qattn_session *s);
 
+/* transcribe.c: the language detected on the first `size` frames from s->seek (encoded). */
+qattn_status qattn_session_detect_language(struct qattn_session *s, size_t size);
+
 /* transcribe.c: the window at s->seek (its first `size` frames hold audio, all computed):
  * the language detected first if it is not known (detect_size frames: faster-whisper's one
  * more), then encoded, decoded with fallback and cut into segments (queued); s->seek moves on. */

@@ -513,6 +513,12 @@ qattn_status qattn_session_setup(struct qattn_session *s)
     return st;
 }
 
+qattn_status qattn_session_detect_language(struct qattn_session *s, size_t size)
+{
+    qattn_status st = encode_window(s, s->seek, size);
+    return st == QATTN_OK ? detect_language(s) : st;
+}
+
 qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, size_t detect_size)
 {
     const size_t seek = s->seek;
@@ -521,8 +527,7 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, s
         /* faster-whisper detects on one frame more than it decodes (its features end with
          * the frame of the last hop), so the first window is encoded twice: the detected
          * language is then faster-whisper's also when the choice is close (silence) */
-        if ((st = encode_window(s, seek, detect_size)) != QATTN_OK ||
-            (st = detect_language(s)) != QATTN_OK)
+        if ((st = qattn_session_detect_language(s, detect_size)) != QATTN_OK)
             return st;
     }
     if ((st = encode_window(s, seek, size)) != QATTN_OK)

@@ -125,6 +125,19 @@ def test_segments_are_lazy_and_dropping_them_frees_the_session(model, minutes):
     assert whole[0].text == first.text
 
 
+def test_closing_the_model_closes_its_sessions(minutes):
+    """A generator still open when its model is closed stops with a clear error, not a
+    use of freed memory (the model closes its sessions first)."""
+    m = qattn.Whisper(model_dir("tiny.en"), precision="int8", threads=2)
+    with m:
+        segments, _ = m.transcribe(minutes, beam_size=1)
+        session = m.session()
+    with pytest.raises(ValueError, match="closed"):
+        next(segments)
+    with pytest.raises(ValueError, match="closed"):
+        session.feed(minutes[:1600])
+
+
 def test_errors_carry_status_and_python_types(tmp_path):
     with pytest.raises(qattn.QattnFileNotFoundError) as e:
         qattn.load_audio(str(tmp_path / "nothing.wav"))

@@ -151,6 +151,11 @@ def test_translate_and_languages_with_base(clips):
     _, their_info = fw.transcribe(audio)
     assert info.language == "de" == their_info.language
     assert info.language_probability == pytest.approx(their_info.language_probability, abs=1e-3)
+    _, auto = model.transcribe(audio, language="auto")  # "auto" is None: detected, and known at once
+    assert auto.language == "de" and auto.language_probability == pytest.approx(info.language_probability)
+    _, empty = model.transcribe(np.zeros(100, np.float32))  # under one frame: still detected
+    _, their_empty = fw.transcribe(np.zeros(100, np.float32))
+    assert empty.language == their_empty.language and empty.language
     for options in (dict(task="translate"), dict(language="de"), dict(language="en")):
         # at temperature 0 only: German read as English falls back to sampling, whose random
         # draws are each engine's own
