@@ -62,8 +62,10 @@ static qattn_status reserve_frames(qattn_mel_stream *ms, size_t more)
     return QATTN_OK;
 }
 
-/* Frames [next, upto) of the signal (n samples; audio holds them from audio_base on). */
-static qattn_status compute(qattn_mel_stream *ms, const float *audio, size_t n, size_t upto)
+/* Frames [next, upto) of the signal of n samples, of which audio holds those from `base` on
+ * (as far as the frames read). */
+static qattn_status compute(qattn_mel_stream *ms, const float *audio, size_t base, size_t n,
+                            size_t upto)
 {
     const size_t next = qattn_mel_stream_ready_frames(ms);
     if (upto <= next)
@@ -71,8 +73,8 @@ static qattn_status compute(qattn_mel_stream *ms, const float *audio, size_t n, 
     qattn_status st = reserve_frames(ms, upto - next);
     float max;
     if (st == QATTN_OK)
-        st = qattn_log_mel_raw(audio, ms->audio_base, n, next, upto - next, ms->n_mels,
-                               ms->threads, ms->raw + ms->raw_len, ms->raw_cap, &max);
+        st = qattn_log_mel_raw(audio, base, n, next, upto - next, ms->n_mels, ms->threads,
+                               ms->raw + ms->raw_len, ms->raw_cap, &max);
     if (st != QATTN_OK)
         return st;
     ms->raw_len += upto - next;
@@ -80,16 +82,16 @@ static qattn_status compute(qattn_mel_stream *ms, const float *audio, size_t n, 
     return QATTN_OK;
 }
 
-/* Drops the samples no frame still to compute reads (the next one reads from next 160 - 200). */
-static void keep_needed_audio(qattn_mel_stream *ms)
+/* Room for `n` samples in the kept audio. */
+static qattn_status reserve_audio(qattn_mel_stream *ms, size_t n)
 {
-    const size_t next = qattn_mel_stream_ready_frames(ms);
-    const size_t from = next * HOP > HALF ? next * HOP - HALF : 0;
-    if (from <= ms->audio_base)
-        return;
-    const size_t drop = from - ms->audio_base < ms->audio_len ? from - ms->audio_base : ms->audio_len;
-    memmove(ms->audio, ms->audio + drop, (ms->audio_len - drop) * sizeof(float));
-    ms->audio_base += drop, ms->audio_len -= drop;
+    if (n <= ms->audio_cap)
+        return QATTN_OK;
+    float *grown = realloc(ms->audio, n * sizeof(float));
+    if (!grown)
+        return qattn_fail(QATTN_ERR_NOMEM, "session_feed: out of memory for %zu samples", n);
+    ms->audio = grown, ms->audio_cap = n;
+    return QATTN_OK;
 }
 
 qattn_status qattn_mel_stream_feed(qattn_mel_stream *ms, const float *samples, size_t n)
@@ -105,24 +107,46 @@ qattn_status qattn_mel_stream_feed(qattn_mel_stream *ms, const float *samples, s
         return qattn_fail(QATTN_ERR_VALUE, "session_feed: sample %zu of this piece is not finite", bad);
     if (n > OPEN_LENGTH - ms->fed - QATTN_WINDOW_SAMPLES)
         return qattn_fail(QATTN_ERR_SIZE, "session_feed: %zu samples in all is too long", ms->fed + n);
-    if (ms->audio_len + n > ms->audio_cap) {
-        size_t cap = 2 * ms->audio_cap > ms->audio_len + n ? 2 * ms->audio_cap : ms->audio_len + n;
-        float *grown = realloc(ms->audio, cap * sizeof(float));
-        if (!grown)
-            return qattn_fail(QATTN_ERR_NOMEM, "session_feed: out of memory for %zu samples", cap);
-        ms->audio = grown, ms->audio_cap = cap;
-    }
-    memcpy(ms->audio + ms->audio_len, samples, n * sizeof(float));
-    ms->audio_len += n, ms->fed += n;
+    const size_t before = ms->fed, after = before + n, raw_len = ms->raw_len;
+    const float max = ms->max;
     /* frame t is final once samples up to t 160 + 199 are here (and, for the first two,
      * the 200 after the start that they reflect) */
-    const size_t upto = ms->fed > HALF ? (ms->fed - HALF) / HOP + 1 : 0;
-    qattn_status st = compute(ms, ms->audio, OPEN_LENGTH, upto);
+    const size_t upto = after > HALF ? (after - HALF) / HOP + 1 : 0;
+    /* Frames whose samples start before this piece (a few: 400 samples span under three
+     * hops) read the kept tail joined to the piece's first samples; the others read the
+     * piece where it is, so that nothing the size of the piece is copied. */
+    const size_t in_piece = (before + HALF + HOP - 1) / HOP; /* the first with t 160 - 200 >= before */
+    const size_t joined = n < QATTN_MEL_N_FFT ? n : QATTN_MEL_N_FFT;
+    qattn_status st = reserve_audio(ms, ms->audio_len + joined);
+    if (st == QATTN_OK) {
+        memcpy(ms->audio + ms->audio_len, samples, joined * sizeof(float));
+        st = compute(ms, ms->audio, ms->audio_base, OPEN_LENGTH, upto < in_piece ? upto : in_piece);
+    }
+    if (st == QATTN_OK)
+        st = compute(ms, samples, before, OPEN_LENGTH, upto);
+    /* the samples frames to come read: from the next one's first (next 160 - 200) on */
+    const size_t keep = upto * HOP > HALF ? upto * HOP - HALF : 0;
+    if (st == QATTN_OK && keep < before) { /* the kept tail, then the whole piece */
+        const size_t drop = keep - ms->audio_base;
+        st = reserve_audio(ms, ms->audio_len - drop + n);
+        if (st == QATTN_OK) {
+            memmove(ms->audio, ms->audio + drop, (ms->audio_len - drop) * sizeof(float));
+            ms->audio_len -= drop, ms->audio_base = keep;
+            memcpy(ms->audio + ms->audio_len, samples, n * sizeof(float));
+            ms->audio_len += n;
+        }
+    } else if (st == QATTN_OK) { /* only the piece's last samples */
+        st = reserve_audio(ms, after - keep);
+        if (st == QATTN_OK) {
+            memcpy(ms->audio, samples + (keep - before), (after - keep) * sizeof(float));
+            ms->audio_base = keep, ms->audio_len = after - keep;
+        }
+    }
     if (st != QATTN_OK) { /* nothing kept: the caller may feed the piece again */
-        ms->audio_len -= n, ms->fed -= n;
+        ms->raw_len = raw_len, ms->max = max;
         return st;
     }
-    keep_needed_audio(ms);
+    ms->fed = after;
     return QATTN_OK;
 }
 
@@ -137,7 +161,7 @@ qattn_status qattn_mel_stream_finish(qattn_mel_stream *ms)
         return qattn_fail(QATTN_ERR_NOMEM, "session_finish: out of memory");
     if (ms->audio_len)
         memcpy(tail, ms->audio, ms->audio_len * sizeof(float));
-    qattn_status st = compute(ms, tail, total, total / HOP);
+    qattn_status st = compute(ms, tail, ms->audio_base, total, total / HOP);
     free(tail);
     if (st == QATTN_OK)
         ms->finished = 1;

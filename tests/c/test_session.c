@@ -2,6 +2,8 @@
  * The transcription session (qattn.h qattn_session_*) on a trained model (tiny.en from the
  * test cache) and a recording of a person from tests/data/speech, against the one-call
  * qattn_whisper_transcribe, and what 0.2.0 changed around it:
+ *  - the log-mel fed in pieces of every size is the whole audio's qattn_log_mel_padded, value
+ *    for value, keeping a few hundred samples between pieces;
  *  - fed in 0.37 s pieces, finished, then pulled: the one call's segments, field for field;
  *  - cancelled from another thread while it decodes: QATTN_CANCELLED within one decoder step
  *    of the cancel (the search's step count), every later call too, nothing leaked (ASan);
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/mel_stream.h"
 #include "decode/search.h"
 #include "qattn.h"
 #include "testing.h"
@@ -31,6 +34,42 @@
 /* OpenBLAS's own API (cblas.h declares it; declared here to keep the test's includes few) */
 void openblas_set_num_threads(int);
 int openblas_get_num_threads(void);
+
+/* The log-mel computed piece by piece (audio/mel_stream.h) is, after finish, the whole audio's
+ * qattn_log_mel_padded value for value, whatever the pieces' sizes (under a frame, across the
+ * first frames' reflection, a frame's span exactly, long ones). */
+static void mel_in_pieces_is_the_whole(const float *x, size_t n)
+{
+    const int32_t n_mels = 80;
+    const size_t stride = qattn_log_mel_padded_frames(n), frames = qattn_log_mel_frames(n);
+    float *whole = malloc((size_t)n_mels * stride * sizeof(float));
+    CHECK(qattn_log_mel_padded(x, n, n_mels, 2, whole) == QATTN_OK, "%s", qattn_last_error());
+    const size_t sizes[] = {1, 7, 160, 199, 200, 201, 399, 400, 401, 5000, 48000, 3};
+    qattn_mel_stream ms;
+    CHECK(qattn_mel_stream_init(&ms, n_mels, 2) == QATTN_OK, "%s", qattn_last_error());
+    for (size_t at = 0, i = 0; at < n; i++) {
+        const size_t piece = sizes[i % (sizeof sizes / sizeof *sizes)] < n - at
+                                 ? sizes[i % (sizeof sizes / sizeof *sizes)] : n - at;
+        /* each piece in a block of its own: a read outside it is garbage (and ASan's error) */
+        float *own = malloc(piece * sizeof(float));
+        memcpy(own, x + at, piece * sizeof(float));
+        CHECK(qattn_mel_stream_feed(&ms, own, piece) == QATTN_OK, "%s", qattn_last_error());
+        free(own);
+        at += piece;
+        CHECK(ms.audio_len <= 400 + piece, "%zu samples kept after a piece of %zu", ms.audio_len, piece);
+    }
+    CHECK(qattn_mel_stream_finish(&ms) == QATTN_OK, "%s", qattn_last_error());
+    CHECK(qattn_mel_stream_ready_frames(&ms) == stride, "%zu frames, want %zu",
+          qattn_mel_stream_ready_frames(&ms), stride);
+    float *window = malloc((size_t)n_mels * frames * sizeof(float));
+    qattn_mel_stream_window(&ms, 0, frames, frames, window);
+    int same = 1;
+    for (int32_t m = 0; m < n_mels; m++)
+        same &= !memcmp(window + (size_t)m * frames, whole + (size_t)m * stride, frames * sizeof(float));
+    CHECK(same, "the log-mel in pieces differs from the whole audio's");
+    qattn_mel_stream_free(&ms);
+    free(window), free(whole);
+}
 
 static float *tiled(const float *x, size_t n, int times)
 {
@@ -286,6 +325,7 @@ int main(int argc, char **argv)
     if (!w || !one)
         return testing_report("test_session");
     float *x = tiled(one, n, 2);
+    mel_in_pieces_is_the_whole(one, n);
     pieces_equal_one_call(w, x, 2 * n);
     cancel_from_another_thread(w, x, 2 * n);
     on_segment_stop_is_cancelled(w, x, 2 * n);
