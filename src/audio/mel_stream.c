@@ -48,8 +48,10 @@ static qattn_status reserve_frames(qattn_mel_stream *ms, size_t more)
     const size_t need = ms->raw_len + more;
     if (need <= ms->raw_cap)
         return QATTN_OK;
-    size_t cap = ms->raw_cap ? 2 * ms->raw_cap : 4096;
-    cap = cap > need ? cap : need;
+    /* with room for the silence's frames too: audio fed at once and then finished grows once,
+     * to its exact size (the whole-audio spectrogram's) */
+    size_t cap = 2 * ms->raw_cap;
+    cap = cap > need + QATTN_WINDOW_FRAMES ? cap : need + QATTN_WINDOW_FRAMES;
     if (cap > SIZE_MAX / sizeof(float) / (size_t)ms->n_mels)
         return qattn_fail(QATTN_ERR_SIZE, "mel stream: %zu frames", cap);
     float *grown = malloc((size_t)ms->n_mels * cap * sizeof(float));
