@@ -23,3 +23,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "peers: compares with CTranslate2 / faster-whisper from the test venv "
                    "(tests/models/fetch.py); the sanitizer run leaves them out")
+    config.addinivalue_line(
+        "markers", "heavy: whole transcriptions whose C paths a C test already runs under the "
+                   "sanitizers (tests/c/test_session.c); the sanitizer run leaves them out")

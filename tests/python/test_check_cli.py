@@ -3,6 +3,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 import qattn
 from conftest import BUILD
 from trained import model_dir
@@ -53,6 +55,7 @@ COMMANDS = [["transcribe"], ["encode"], ["mel"], ["check"], ["bench"], ["bench",
             ["bench", "decoder"]]
 
 
+@pytest.mark.heavy
 def test_every_command_parses_options_one_way(tmp_path):
     """One argument layer: an unknown option or a bad value is one line naming it and the
     command's --help, exit status 2, in every command; --threads 0 (one per CPU) and the short

@@ -19,6 +19,8 @@ from conftest import ROOT, python_env
 from speech import make_transcription_clips
 from trained import model_dir
 
+heavy = pytest.mark.heavy
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -37,6 +39,7 @@ def fields(segments):
              s.no_speech_prob) for s in segments]
 
 
+@heavy
 def test_pieces_then_finish_equal_one_call(model, minutes):
     """Fed in 0.37 s pieces, finished, then pulled: exactly the segments of transcribing the
     whole recording at once, ids from 1 (the log-mel computed piece by piece is the whole
@@ -55,6 +58,7 @@ def test_pieces_then_finish_equal_one_call(model, minutes):
     s.close()
 
 
+@heavy
 def test_pulled_while_fed_nearly_equal_one_call(model, minutes):
     """Pulled as the pieces come: a window is decoded once its 30 s are fed, before finish,
     with Whisper's loudness floor at the loudest audio so far; here the same tokens and
@@ -76,6 +80,7 @@ def test_pulled_while_fed_nearly_equal_one_call(model, minutes):
     s.close()
 
 
+@heavy
 def test_feed_everything_then_pull_equals_one_call(model, minutes):
     s = qattn.Session(model, beam_size=1)
     s.feed(minutes)
@@ -83,6 +88,7 @@ def test_feed_everything_then_pull_equals_one_call(model, minutes):
     assert fields(list(s)) == fields(list(model.transcribe(minutes, beam_size=1)[0]))
 
 
+@heavy
 def test_cancel_from_another_thread_stops_soon(model, minutes):
     """cancel() while a pull decodes: that pull raises QattnCancelled well before the window
     could have finished, and every later call does too."""
@@ -107,6 +113,7 @@ def test_cancel_from_another_thread_stops_soon(model, minutes):
     s.close()
 
 
+@heavy
 def test_segments_are_lazy_and_dropping_them_frees_the_session(model, minutes):
     """The generator decodes a window when it is consumed: one segment costs one window, not
     the recording; closing it (or dropping it) frees the session."""
