@@ -8,8 +8,8 @@ import os
 import re
 import sys
 
-ORDER = ["core", "ops", "gemm", "attn", "isa", "audio", "formats", "text", "whisper", "decode",
-         "transcribe"]
+ORDER = ["core", "ops", "gemm", "attn", "isa", "audio", "formats", "text", "whisper", "vad",
+         "decode", "transcribe"]
 # what a tier implements: the families' microkernel contracts and the arithmetic they must
 # reproduce (isa/ sees nothing else of ops/, gemm/ and attn/)
 ISA_MAY_INCLUDE = {"ops/float_ukernels.h", "ops/float_reference.h", "gemm/gemm_ukernels.h",
