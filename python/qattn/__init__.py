@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["QattnError", "QattnValueError", "QattnFileNotFoundError", "QattnMemoryError",
            "QattnCancelled", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "Tokenizer", "load_audio",
            "log_mel", "log_mel_padded", "mel_filters", "library_path", "Whisper", "Segment",
-           "TranscriptionInfo", "Session", "QattnOSError"]
+           "TranscriptionInfo", "Session", "QattnOSError", "VAD", "VADStream", "speech_spans"]
 
 
 class QattnError(Exception):
@@ -630,3 +630,4 @@ def mel_filters(n_mels=80):
 
 
 from .whisper import Session, Whisper, Segment, TranscriptionInfo  # noqa: E402  (needs the names above)
+from .vad import VAD, VADStream, speech_spans  # noqa: E402
