@@ -107,16 +107,23 @@ def test_speech_spans_follow_faster_whisper_on_random_probabilities():
     import faster_whisper.vad as fv
     rng = np.random.default_rng(11)
     real_model = fv.get_vad_model
+    # a split at max_speech_duration_s on a silent step, speech having come back after an
+    # earlier pause: faster-whisper's split goes on to the silence test in that same step
+    split = np.array([0.9] * 10 + [0.05] * 5 + [0.9] * 14 + [0.05] * 21, np.float32)
+    cases = [(split, 50 * 512 - 100, dict(min_silence_duration_ms=200, max_speech_duration_s=1.0,
+                                          speech_pad_ms=0))]
+    for _ in range(300):
+        n = int(rng.integers(1, 120 * 512))
+        level = rng.choice([0.05, 0.4, 0.45, 0.9], size=n // 512 + 1)
+        probs = np.clip(level + rng.normal(0, 0.08, size=level.shape), 0, 1).astype(np.float32)
+        cases.append((probs, n, dict(threshold=float(rng.choice([0.5, 0.3])),
+                                     min_speech_duration_ms=int(rng.choice([0, 250])),
+                                     max_speech_duration_s=float(rng.choice([np.inf, 1.5, 3.0])),
+                                     min_silence_duration_ms=int(rng.choice([0, 100, 2000])),
+                                     speech_pad_ms=int(rng.choice([0, 30, 400])))))
     try:
-        for case in range(300):
-            n = int(rng.integers(1, 120 * 512))
-            level = rng.choice([0.05, 0.4, 0.45, 0.9], size=n // 512 + 1)
-            probs = np.clip(level + rng.normal(0, 0.08, size=level.shape), 0, 1).astype(np.float32)
-            options = dict(threshold=float(rng.choice([0.5, 0.3])), min_speech_duration_ms=int(rng.choice([0, 250])),
-                           max_speech_duration_s=float(rng.choice([np.inf, 1.5, 3.0])),
-                           min_silence_duration_ms=int(rng.choice([0, 100, 2000])),
-                           speech_pad_ms=int(rng.choice([0, 30, 400])))
-            fv.get_vad_model = lambda: (lambda padded: probs)
+        for case, (probs, n, options) in enumerate(cases):
+            fv.get_vad_model = lambda probs=probs: (lambda padded: probs)
             want = fv.get_speech_timestamps(np.zeros(n, np.float32), fv.VadOptions(**options))
             assert qattn.speech_spans(probs, n, **options) == want, (case, options)
     finally:
