@@ -10,13 +10,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
 from converted import named_weights  # noqa: E402
+from onnx_bytes import SILERO, model as onnx_model, tensor as onnx_tensor  # noqa: E402
 from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, ggml_file_bytes,  # noqa: E402
                            gpt2_byte_chars, hf_config, random_decoder, random_weights,
                            safetensors_bytes)
 
 out = sys.argv[1]
 for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio",
-          "fuzz_vocabulary", "fuzz_tokenizer"):
+          "fuzz_vocabulary", "fuzz_tokenizer", "fuzz_onnx"):
     os.makedirs(os.path.join(out, t), exist_ok=True)
 
 
@@ -65,6 +66,11 @@ for i, (shape, dtype) in enumerate([((8, 8), np.float32), ((2, 8, 8), np.float64
     buf = io.BytesIO()
     np.save(buf, np.zeros(shape, dtype))
     put("fuzz_npy", f"arr{i}", buf.getvalue())
+# ONNX: small initializers, raw and as float_data, and the VAD's names at shapes too small
+put("fuzz_onnx", "small", onnx_model([onnx_tensor("a", (2, 3), [1, 2, 3, 4, 5, 6]),
+                                      onnx_tensor("b", (4,), [0.5] * 4, raw=False),
+                                      onnx_tensor("decoder.conv1d.bias", (1, 1, 1), [0.1])]))
+put("fuzz_onnx", "vad_names", onnx_model([onnx_tensor(n, (1,) * len(shape)) for n, shape in SILERO.items()]))
 for rate, channels in ((16000, 1), (22050, 2)):
     buf = __import__("io").BytesIO()
     with wave.open(buf, "wb") as wv:

@@ -8,6 +8,7 @@
 #include "encode/encode.h"
 #include "qattn.h"
 #include "transcribe/transcribe.h"
+#include "vad/vad.h"
 
 static void usage(FILE *to)
 {
@@ -18,6 +19,7 @@ static void usage(FILE *to)
                 "  transcribe  speech to text and subtitle files (txt, srt, vtt, tsv, json)\n"
                 "  encode  run the Whisper encoder on an audio file or a log-mel .npy\n"
                 "  mel     Whisper's log-mel spectrogram of an audio file, as .npy\n"
+                "  vad     the speech in an audio file (voice activity detection)\n"
                 "  info    version and build facts\n"
                 "Run 'qattn COMMAND --help' for a command's options.\n");
 }
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
         return mel_main(argc - 1, argv + 1);
     if (strcmp(cmd, "transcribe") == 0)
         return transcribe_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "vad") == 0)
+        return vad_main(argc - 1, argv + 1);
     if (strcmp(cmd, "encode") == 0)
         return encode_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

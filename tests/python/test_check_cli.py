@@ -51,7 +51,7 @@ def qattn_cli(*args, **kwargs):
                           text=True, **kwargs)
 
 
-COMMANDS = [["transcribe"], ["encode"], ["mel"], ["check"], ["bench"], ["bench", "encoder"],
+COMMANDS = [["transcribe"], ["encode"], ["mel"], ["vad"], ["check"], ["bench"], ["bench", "encoder"],
             ["bench", "decoder"]]
 
 
@@ -64,7 +64,7 @@ def test_every_command_parses_options_one_way(tmp_path):
         r = qattn_cli(*cmd, "--bogus")
         assert r.returncode == 2 and r.stderr.count("\n") == 1, (cmd, r.stderr)
         assert "unknown option --bogus" in r.stderr and f"qattn {' '.join(cmd)} --help" in r.stderr
-        r = qattn_cli(*cmd, "--json=1" if cmd[0] in ("check", "bench") else "-t", "x")
+        r = qattn_cli(*cmd, "--json=1" if cmd[0] in ("check", "bench", "vad") else "-t", "x")
         assert r.returncode == 2 and r.stderr.count("\n") == 1, (cmd, r.stderr)
     for cmd in (["transcribe"], ["encode"], ["mel"], ["bench", "encoder"], ["bench", "decoder"]):
         r = qattn_cli(*cmd, "--threads", "-1")
@@ -173,7 +173,7 @@ def test_bench_decoder_runs():
 def test_every_command_has_help():
     for cmd in (["--help"], ["check", "--help"], ["bench", "--help"], ["bench", "encoder", "--help"],
                 ["bench", "decoder", "--help"],
-                ["encode", "--help"], ["mel", "--help"], ["info", "--help"]):
+                ["encode", "--help"], ["mel", "--help"], ["vad", "--help"], ["info", "--help"]):
         run = subprocess.run([os.path.join(BUILD, "qattn"), *cmd], capture_output=True, text=True)
         assert run.returncode == 0 and "usage: qattn" in run.stdout, (cmd, run.stdout, run.stderr)
     run = subprocess.run([os.path.join(BUILD, "qattn"), "--version"], capture_output=True, text=True)

@@ -171,3 +171,22 @@ def test_bad_model_files(tmp_path):
     path = tmp_path / "zeros.onnx"
     path.write_bytes(model([tensor(n, s, raw=n != "decoder.conv1d.bias") for n, s in SILERO.items()]))
     assert np.allclose(qattn.VAD(str(path)).probabilities(np.ones(1000, np.float32)), 0.5)
+
+
+def test_cli_prints_the_spans(vad, tmp_path):
+    """`qattn vad FILE` prints the API's spans in seconds (3 decimals), --json faster-whisper's
+    dicts; the VadOptions are its flags; a missing file is one line and status 1."""
+    import json
+    import subprocess
+    from conftest import BUILD
+    path = os.path.join(SPEECH, "mfa-spontaneous", "acoustic_corpus.wav")
+    options = dict(min_silence_duration_ms=160, max_speech_duration_s=30)
+    want = vad.speech_timestamps(qattn.load_audio(path), **options)
+    flags = ["--min-silence-duration-ms", "160", "--max-speech-duration-s", "30"]
+    r = subprocess.run([os.path.join(BUILD, "qattn"), "vad", *flags, path], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [f"{s['start'] / 16000:.3f} {s['end'] / 16000:.3f}" for s in want]
+    r = subprocess.run([os.path.join(BUILD, "qattn"), "vad", "--json", *flags, path], capture_output=True, text=True)
+    assert json.loads(r.stdout) == [{"file": path, "speech_timestamps": want}] and len(want) > 3
+    r = subprocess.run([os.path.join(BUILD, "qattn"), "vad", str(tmp_path / "none.wav")], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "none.wav" in r.stderr
