@@ -329,6 +329,69 @@ QATTN_API qattn_status qattn_tokenizer_encode(const qattn_tokenizer *tokenizer, 
 QATTN_API void qattn_tokenizer_free(qattn_tokenizer *tokenizer);
 
 /* ---------------------------------------------------------------------------------------
+ * Voice activity detection: Silero VAD v6 (the graph of faster-whisper 1.2.1's
+ * silero_vad_v6.onnx, MIT), computed here, its weights read from the ONNX file; and
+ * faster-whisper's get_speech_timestamps over its probabilities (docs/transcribe.md, "VAD").
+ * ------------------------------------------------------------------------------------- */
+
+#define QATTN_VAD_CHUNK 512  /* samples at 16 kHz per probability (32 ms) */
+#define QATTN_VAD_CONTEXT 64 /* samples of the previous chunk each one sees */
+
+typedef struct qattn_vad qattn_vad;
+
+/* Loads the VAD model at path (an ONNX file of Silero VAD v6's graph), or with path NULL the
+ * one that ships with qattn: QATTN_VAD_MODEL if set, else the installed
+ * share/qattn/silero_vad_v6.onnx, else this source tree's models/. Immutable once loaded. */
+QATTN_API qattn_status qattn_vad_load(const char *path, qattn_vad **vad);
+QATTN_API void qattn_vad_free(qattn_vad *vad);
+
+/* The probabilities of n samples as faster-whisper computes them (vad.py SileroVADModel):
+ * the audio padded with zeros to the next multiple of 512 (a whole chunk of them when it is
+ * one already), chunk by chunk with the LSTM's state carried, each chunk seeing the previous
+ * one's last 64 samples (zeros before the first); and, as faster-whisper's in-place write
+ * through a numpy view does, the last chunk's last 64 samples zeroed. probs holds
+ * qattn_vad_probability_count(n) = n / 512 + 1 floats. */
+QATTN_API size_t qattn_vad_probability_count(size_t samples);
+QATTN_API qattn_status qattn_vad_probabilities(const qattn_vad *vad, const float *samples,
+                                               size_t n, float *probs);
+
+/* The same network over audio that arrives in pieces: each feed writes the probability of
+ * every 512-sample chunk it completes (at most (buffered + n) / 512; *n_probs how many),
+ * the state and the context carried from chunk to chunk. The same values as
+ * qattn_vad_probabilities for every chunk but the last (which that pads and zeroes). */
+typedef struct qattn_vad_stream qattn_vad_stream;
+QATTN_API qattn_status qattn_vad_stream_create(const qattn_vad *vad, qattn_vad_stream **stream);
+QATTN_API qattn_status qattn_vad_stream_feed(qattn_vad_stream *stream, const float *samples,
+                                             size_t n, float *probs, size_t capacity,
+                                             size_t *n_probs);
+QATTN_API void qattn_vad_stream_free(qattn_vad_stream *stream);
+
+/* faster-whisper's VadOptions, with its defaults (qattn_vad_default_options). */
+typedef struct qattn_vad_options {
+    size_t struct_size;
+    double threshold;               /* 0.5: speech at or above it */
+    double neg_threshold;           /* NAN: max(threshold - 0.15, 0.01); silence below it */
+    int32_t min_speech_duration_ms; /* 0: shorter spans are dropped */
+    double max_speech_duration_s;   /* INFINITY: longer spans are split */
+    int32_t min_silence_duration_ms; /* 2000: the silence that ends a span */
+    int32_t speech_pad_ms;          /* 400: added on each side */
+} qattn_vad_options;
+QATTN_API qattn_vad_options qattn_vad_default_options(void);
+
+typedef struct qattn_speech_span {
+    int64_t start, end; /* samples at 16 kHz, end exclusive */
+} qattn_speech_span;
+
+/* The speech spans of n_samples samples whose probabilities are probs (n_probs of them,
+ * qattn_vad_probabilities'), as faster-whisper's get_speech_timestamps finds them; options
+ * NULL = the defaults. Writes at most capacity spans and sets *n_spans to the full count
+ * (at most 2 n_probs + 1; capacity 0 sizes the array, like snprintf). */
+QATTN_API qattn_status qattn_vad_speech_spans(const float *probs, size_t n_probs, size_t n_samples,
+                                              const qattn_vad_options *options,
+                                              qattn_speech_span *spans, size_t capacity,
+                                              size_t *n_spans);
+
+/* ---------------------------------------------------------------------------------------
  * Speech to text: a whole Whisper model (encoder, decoder, vocabulary) and transcription as
  * faster-whisper does it (docs/whisper-facts.md, "Decoding"; docs/transcribe.md).
  * ------------------------------------------------------------------------------------- */
@@ -406,6 +469,13 @@ typedef struct qattn_transcribe_params {
     const char *prefix;          /* forced as the first window's first words (returned too) */
     const char *hotwords;        /* put before the previous text of every window ("" = none;
                                   * ignored on the first window when there is a prefix) */
+    /* faster-whisper's vad_filter: 1 transcribes only the speech the VAD finds (the spans
+     * joined, as faster-whisper's collect_chunks joins them), segment times mapped back to the
+     * audio's (its restore_speech_timestamps, rounded to 10 ms); the whole audio is kept until
+     * finish, when the VAD runs, so a session decodes nothing before it. */
+    int32_t vad_filter;           /* 0 */
+    qattn_vad_options vad_parameters; /* qattn_vad_default_options() */
+    const qattn_vad *vad;         /* NULL: the model that ships with qattn, loaded per session */
 } qattn_transcribe_params;
 
 /* faster-whisper's defaults (WhisperModel.transcribe), as commented above. */
@@ -419,6 +489,7 @@ typedef struct qattn_transcript_info {
     float language_probability;   /* 1 when given or English-only */
     double duration;              /* seconds of audio */
     int32_t n_segments;
+    double duration_after_vad;    /* seconds of it transcribed: duration without vad_filter */
 } qattn_transcript_info;
 
 /*
@@ -493,69 +564,6 @@ QATTN_API qattn_status qattn_transcript_get_info(const qattn_transcript *transcr
 QATTN_API const qattn_segment *qattn_transcript_segment(const qattn_transcript *transcript,
                                                         int32_t i);
 QATTN_API void qattn_transcript_free(qattn_transcript *transcript);
-
-/* ---------------------------------------------------------------------------------------
- * Voice activity detection: Silero VAD v6 (the graph of faster-whisper 1.2.1's
- * silero_vad_v6.onnx, MIT), computed here, its weights read from the ONNX file; and
- * faster-whisper's get_speech_timestamps over its probabilities (docs/transcribe.md, "VAD").
- * ------------------------------------------------------------------------------------- */
-
-#define QATTN_VAD_CHUNK 512  /* samples at 16 kHz per probability (32 ms) */
-#define QATTN_VAD_CONTEXT 64 /* samples of the previous chunk each one sees */
-
-typedef struct qattn_vad qattn_vad;
-
-/* Loads the VAD model at path (an ONNX file of Silero VAD v6's graph), or with path NULL the
- * one that ships with qattn: QATTN_VAD_MODEL if set, else the installed
- * share/qattn/silero_vad_v6.onnx, else this source tree's models/. Immutable once loaded. */
-QATTN_API qattn_status qattn_vad_load(const char *path, qattn_vad **vad);
-QATTN_API void qattn_vad_free(qattn_vad *vad);
-
-/* The probabilities of n samples as faster-whisper computes them (vad.py SileroVADModel):
- * the audio padded with zeros to the next multiple of 512 (a whole chunk of them when it is
- * one already), chunk by chunk with the LSTM's state carried, each chunk seeing the previous
- * one's last 64 samples (zeros before the first); and, as faster-whisper's in-place write
- * through a numpy view does, the last chunk's last 64 samples zeroed. probs holds
- * qattn_vad_probability_count(n) = n / 512 + 1 floats. */
-QATTN_API size_t qattn_vad_probability_count(size_t samples);
-QATTN_API qattn_status qattn_vad_probabilities(const qattn_vad *vad, const float *samples,
-                                               size_t n, float *probs);
-
-/* The same network over audio that arrives in pieces: each feed writes the probability of
- * every 512-sample chunk it completes (at most (buffered + n) / 512; *n_probs how many),
- * the state and the context carried from chunk to chunk. The same values as
- * qattn_vad_probabilities for every chunk but the last (which that pads and zeroes). */
-typedef struct qattn_vad_stream qattn_vad_stream;
-QATTN_API qattn_status qattn_vad_stream_create(const qattn_vad *vad, qattn_vad_stream **stream);
-QATTN_API qattn_status qattn_vad_stream_feed(qattn_vad_stream *stream, const float *samples,
-                                             size_t n, float *probs, size_t capacity,
-                                             size_t *n_probs);
-QATTN_API void qattn_vad_stream_free(qattn_vad_stream *stream);
-
-/* faster-whisper's VadOptions, with its defaults (qattn_vad_default_options). */
-typedef struct qattn_vad_options {
-    size_t struct_size;
-    double threshold;               /* 0.5: speech at or above it */
-    double neg_threshold;           /* NAN: max(threshold - 0.15, 0.01); silence below it */
-    int32_t min_speech_duration_ms; /* 0: shorter spans are dropped */
-    double max_speech_duration_s;   /* INFINITY: longer spans are split */
-    int32_t min_silence_duration_ms; /* 2000: the silence that ends a span */
-    int32_t speech_pad_ms;          /* 400: added on each side */
-} qattn_vad_options;
-QATTN_API qattn_vad_options qattn_vad_default_options(void);
-
-typedef struct qattn_speech_span {
-    int64_t start, end; /* samples at 16 kHz, end exclusive */
-} qattn_speech_span;
-
-/* The speech spans of n_samples samples whose probabilities are probs (n_probs of them,
- * qattn_vad_probabilities'), as faster-whisper's get_speech_timestamps finds them; options
- * NULL = the defaults. Writes at most capacity spans and sets *n_spans to the full count
- * (at most 2 n_probs + 1; capacity 0 sizes the array, like snprintf). */
-QATTN_API qattn_status qattn_vad_speech_spans(const float *probs, size_t n_probs, size_t n_samples,
-                                              const qattn_vad_options *options,
-                                              qattn_speech_span *spans, size_t capacity,
-                                              size_t *n_spans);
 
 /* ---------------------------------------------------------------------------------------
  * Audio in: decoding, resampling, Whisper's log-mel spectrogram.

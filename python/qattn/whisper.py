@@ -12,6 +12,7 @@ import numpy as np
 
 from . import (_lib, _call, _error, _EncoderParams, _Model, _Sized, _STATUS, QattnCancelled,
                load_audio, SAMPLE_RATE)
+from .vad import _options as _vad_options, _VadOptions, VAD
 
 
 class _Segment(_Sized):
@@ -41,12 +42,14 @@ class _Params(_Sized):
                 ("on_segment", _SEGMENT_CALLBACK), ("on_segment_user", ctypes.c_void_p),
                 ("on_progress", _PROGRESS_CALLBACK), ("on_progress_user", ctypes.c_void_p),
                 ("initial_prompt", ctypes.c_char_p), ("prefix", ctypes.c_char_p),
-                ("hotwords", ctypes.c_char_p)]
+                ("hotwords", ctypes.c_char_p), ("vad_filter", ctypes.c_int32),
+                ("vad_parameters", _VadOptions), ("vad", ctypes.c_void_p)]
 
 
 class _Info(_Sized):
     _fields_ = [("struct_size", ctypes.c_size_t), ("language", ctypes.c_char * 16), ("language_probability", ctypes.c_float),
-                ("duration", ctypes.c_double), ("n_segments", ctypes.c_int32)]
+                ("duration", ctypes.c_double), ("n_segments", ctypes.c_int32),
+                ("duration_after_vad", ctypes.c_double)]
 
 
 _lib.qattn_whisper_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderParams),
@@ -96,6 +99,7 @@ class TranscriptionInfo:
     language: str
     language_probability: float
     duration: float
+    duration_after_vad: float = None
 
 
 def _segment(s):
@@ -135,7 +139,8 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
             condition_on_previous_text=True, prompt_reset_on_temperature=0.5,
             suppress_blank=True, without_timestamps=False, max_initial_timestamp=1.0,
             max_new_tokens=None, seed=0, on_segment=None, on_progress=None,
-            initial_prompt=None, prefix=None, hotwords=None):
+            initial_prompt=None, prefix=None, hotwords=None, vad_filter=False, vad_parameters=None,
+            vad_model=None):
     """faster-whisper's transcribe options -> (_Params, what must outlive the C calls, the
     callbacks' errors, and a list on_segment's stops are noted in)."""
     if task not in ("transcribe", "translate"):
@@ -161,6 +166,17 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
         if text is not None and "\0" in text:
             raise ValueError(f"{name}: a NUL character")
         setattr(p, name, None if text is None else text.encode("utf-8"))
+    p.vad_filter = int(bool(vad_filter))
+    if vad_parameters is not None:  # a dict, or faster-whisper's VadOptions
+        if not isinstance(vad_parameters, dict):
+            vad_parameters = {k: getattr(vad_parameters, k) for k in
+                              ("threshold", "neg_threshold", "min_speech_duration_ms",
+                               "max_speech_duration_s", "min_silence_duration_ms", "speech_pad_ms")}
+        p.vad_parameters = _vad_options(vad_parameters)
+    if vad_model is not None:
+        if not isinstance(vad_model, VAD):
+            raise TypeError(f"vad_model must be a qattn.VAD, got {type(vad_model).__name__}")
+        p.vad = vad_model._handle
     errors, keep, stops = [], [], []
     if on_segment is not None:
         def segment_cb(seg, _user):
@@ -183,6 +199,8 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
                     errors.append(e)
         p.on_progress = _PROGRESS_CALLBACK(progress_cb)
         keep.append(p.on_progress)
+    if vad_model is not None:
+        keep.append(vad_model)  # the C params point at it
     return p, keep, errors, stops
 
 
@@ -249,7 +267,8 @@ class Session(_Model):
     def info(self) -> "TranscriptionInfo":
         info = _Info()
         _call(_lib.qattn_session_get_info, self._live(), ctypes.byref(info))
-        return TranscriptionInfo(info.language.decode(), info.language_probability, info.duration)
+        return TranscriptionInfo(info.language.decode(), info.language_probability, info.duration,
+                                 info.duration_after_vad)
 
     def cancel(self):
         if self._handle is not None:
@@ -307,8 +326,9 @@ class Whisper(_Model):
         log_prob_threshold, no_speech_threshold, condition_on_previous_text,
         prompt_reset_on_temperature, suppress_blank, without_timestamps, max_initial_timestamp,
         max_new_tokens, seed, initial_prompt, prefix, hotwords (text; initial_prompt as token
-        ids is not taken), and on_segment(seg) (returning False stops), on_progress(done_s,
-        total_s)."""
+        ids is not taken), vad_filter and vad_parameters (a dict of VadOptions' fields, or a
+        faster_whisper VadOptions), vad_model (a qattn.VAD; default: the shipped one), and
+        on_segment(seg) (returning False stops), on_progress(done_s, total_s)."""
         samples = _samples(audio)
         session = Session(self, **options)
         try:

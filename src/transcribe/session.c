@@ -66,16 +66,29 @@ static qattn_status ended(const struct qattn_session *s)
     return QATTN_OK;
 }
 
+/* A failure that ends the session: the window's state is unknown, so what it queued goes. */
+static qattn_status fail_session(struct qattn_session *s, qattn_status st)
+{
+    s->failed = st;
+    qattn_segment_queue_clear(&s->queue);
+    return st;
+}
+
 qattn_status qattn_session_feed(qattn_session *s, const float *samples, size_t n)
 {
     qattn_clear_error();
     if (!s)
         return qattn_fail(QATTN_ERR_NULL, "session_feed: session is NULL");
     qattn_status st = ended(s);
-    if (st == QATTN_OK)
-        st = qattn_mel_stream_feed(&s->mel, samples, n); /* fails keeping nothing: not sticky */
-    if (st == QATTN_OK)
-        s->info.duration = (double)s->mel.fed / QATTN_SAMPLE_RATE;
+    if (st == QATTN_OK && s->mel.finished)
+        st = qattn_fail(QATTN_ERR_ARG, "session_feed: the audio was already finished");
+    if (st == QATTN_OK) /* each fails keeping nothing: not sticky */
+        st = s->p.vad_filter ? qattn_session_vad_feed(s, samples, n)
+                             : qattn_mel_stream_feed(&s->mel, samples, n);
+    if (st == QATTN_OK) {
+        const size_t fed = s->p.vad_filter ? s->vad_len : s->mel.fed;
+        s->info.duration = s->info.duration_after_vad = (double)fed / QATTN_SAMPLE_RATE;
+    }
     return st;
 }
 
@@ -85,6 +98,9 @@ qattn_status qattn_session_finish(qattn_session *s)
     if (!s)
         return qattn_fail(QATTN_ERR_NULL, "session_finish: session is NULL");
     qattn_status st = ended(s);
+    if (st == QATTN_OK && s->p.vad_filter && !s->mel.finished &&
+        (st = qattn_session_vad_finish(s)) != QATTN_OK)
+        return fail_session(s, st); /* the audio is gone with the VAD's memory */
     return st == QATTN_OK ? qattn_mel_stream_finish(&s->mel) : st;
 }
 
@@ -115,14 +131,6 @@ static qattn_status window_ready(const struct qattn_session *s, size_t *size, si
         return QATTN_AGAIN;
     *size = *detect = width;
     return QATTN_OK;
-}
-
-/* A failure that ends the session: the window's state is unknown, so what it queued goes. */
-static qattn_status fail_session(struct qattn_session *s, qattn_status st)
-{
-    s->failed = st;
-    qattn_segment_queue_clear(&s->queue);
-    return st;
 }
 
 qattn_status qattn_session_next(qattn_session *s, const qattn_segment **segment)

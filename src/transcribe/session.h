@@ -41,6 +41,13 @@ struct qattn_session {
     qattn_transcript_info info;
     qattn_segment_queue queue;
     int32_t next_id;                /* of the next segment */
+    /* vad_filter (vad_filter.c): the audio kept until finish, then the speech spans' map */
+    float *vad_audio;
+    size_t vad_len, vad_cap;
+    qattn_vad *own_vad;             /* the shipped model when params.vad is NULL */
+    int64_t *vad_chunk_end;         /* per span: its end in the joined audio (samples) */
+    double *vad_silence_before;     /* per span: the seconds of audio left out before it */
+    size_t n_vad_spans;
     atomic_int cancel;              /* qattn_session_cancel was called */
     int stopped;                    /* on_segment asked to stop: the queue is given, then no more */
     qattn_status failed;            /* a failure that ends the session (sticky), or QATTN_OK */
@@ -58,6 +65,14 @@ qattn_status qattn_session_detect_language(struct qattn_session *s, size_t size)
  * the language detected first if it is not known (detect_size frames: faster-whisper's one
  * more), then encoded, decoded with fallback and cut into segments (queued); s->seek moves on. */
 qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, size_t detect_size);
+
+/* vad_filter.c: the audio kept as it is fed; at finish the VAD's spans of it, their map and
+ * the joined speech fed to the log-mel; a time of the joined speech mapped back to the
+ * audio's (faster-whisper's SpeechTimestampsMap, rounded to 10 ms); the memory freed. */
+qattn_status qattn_session_vad_feed(struct qattn_session *s, const float *samples, size_t n);
+qattn_status qattn_session_vad_finish(struct qattn_session *s);
+double qattn_session_vad_restore(const struct qattn_session *s, double t, int is_end);
+void qattn_session_vad_free(struct qattn_session *s);
 
 /* transcript.c's segment queue: a copy of seg appended (id from s->next_id). */
 qattn_status qattn_segment_queue_push(qattn_segment_queue *q, const qattn_segment *seg);

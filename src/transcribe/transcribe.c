@@ -45,6 +45,7 @@ qattn_transcribe_params qattn_transcribe_default_params(void)
     p.compression_ratio_threshold = 2.4f, p.log_prob_threshold = -1, p.no_speech_threshold = 0.6f;
     p.condition_on_previous_text = 1, p.prompt_reset_on_temperature = 0.5f;
     p.suppress_blank = 1, p.max_initial_timestamp = 1;
+    p.vad_parameters = qattn_vad_default_options();
     return p;
 }
 
@@ -246,6 +247,10 @@ static qattn_status emit(struct qattn_session *s, const int32_t *tokens, int32_t
         return st;
     if (start == end || blank(s->text)) /* faster-whisper drops them */
         return QATTN_OK;
+    if (s->p.vad_filter) { /* the joined speech's times -> the audio's */
+        start = qattn_session_vad_restore(s, start, 0);
+        end = qattn_session_vad_restore(s, end, 1);
+    }
     qattn_segment seg = {sizeof seg, s->next_id, seek, start, end, s->text, tokens, n,
                          d->temperature, (float)d->avg_logprob, (float)d->compression_ratio,
                          d->no_speech_prob};
@@ -411,6 +416,7 @@ void qattn_session_teardown(struct qattn_session *s)
     free(s->tokens), free(s->text), free(s->prefix), free(s->hotwords);
     qattn_search_free(s->search);
     qattn_mel_stream_free(&s->mel);
+    qattn_session_vad_free(s);
     qattn_segment_queue_clear(&s->queue);
     free(s->queue.items);
 }

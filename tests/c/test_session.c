@@ -5,6 +5,7 @@
  *  - the log-mel fed in pieces of every size is the whole audio's qattn_log_mel_padded, value
  *    for value, keeping a few hundred samples between pieces;
  *  - fed in 0.37 s pieces, finished, then pulled: the one call's segments, field for field;
+ *  - vad_filter's times mapped back as faster-whisper's SpeechTimestampsMap maps them;
  *  - cancelled from another thread while it decodes: QATTN_CANCELLED within one decoder step
  *    of the cancel (the search's step count), every later call too, nothing leaked (ASan);
  *  - on_segment returning nonzero: QATTN_CANCELLED with the segments so far (it was QATTN_OK);
@@ -71,6 +72,73 @@ static void mel_in_pieces_is_the_whole(const float *x, size_t n)
     free(window), free(whole);
 }
 
+/* faster-whisper's SpeechTimestampsMap (vad.py) and restore_speech_timestamps, written out
+ * here line for line from the Python: the original time of t seconds of the joined speech. */
+static double python_restore(const int64_t (*chunks)[2], int n, double t, int is_end)
+{
+    int64_t chunk_end[8], previous_end = 0, silent = 0;
+    double silence_before[8];
+    for (int i = 0; i < n; i++) {
+        silent += chunks[i][0] - previous_end;
+        previous_end = chunks[i][1];
+        chunk_end[i] = chunks[i][1] - silent;
+        silence_before[i] = (double)silent / 16000;
+    }
+    const int64_t sample = (int64_t)(t * 16000);
+    int index = -1;
+    for (int i = 0; is_end && i < n && index < 0; i++) /* `sample in list and is_end` */
+        if (chunk_end[i] == sample)
+            index = i;
+    if (index < 0) { /* min(bisect.bisect(chunk_end, sample), n - 1) */
+        int lo = 0, hi = n;
+        while (lo < hi) {
+            const int mid = (lo + hi) / 2;
+            if (sample < chunk_end[mid])
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        index = lo < n - 1 ? lo : n - 1;
+    }
+    char text[64]; /* round(x, 2) */
+    snprintf(text, sizeof text, "%.2f", silence_before[index] + t);
+    return strtod(text, NULL);
+}
+
+/* The session's map back from the joined speech (vad_filter) against faster-whisper's, on
+ * every 10 ms and every span end, start and end alike. */
+static void vad_times_map_back(void)
+{
+    static const int64_t chunks[4][2] = {{11008, 48000}, {80000, 96000}, {96000, 160320},
+                                         {200000, 232000}};
+    struct qattn_session s;
+    memset(&s, 0, sizeof s);
+    int64_t ends[4];
+    double before[4];
+    int64_t previous_end = 0, silent = 0;
+    for (int i = 0; i < 4; i++) {
+        silent += chunks[i][0] - previous_end, previous_end = chunks[i][1];
+        ends[i] = chunks[i][1] - silent, before[i] = (double)silent / 16000;
+    }
+    s.n_vad_spans = 4, s.vad_chunk_end = ends, s.vad_silence_before = before;
+    int checked = 0;
+    for (int k = 0; k <= 1000; k++)
+        for (int is_end = 0; is_end < 2; is_end++) {
+            const double t = k * 0.01;
+            const double got = qattn_session_vad_restore(&s, t, is_end);
+            const double want = python_restore(chunks, 4, t, is_end);
+            CHECK(got == want, "t %.2f, end %d: %.9g vs %.9g", t, is_end, got, want);
+            checked++;
+        }
+    for (int i = 0; i < 4; i++) /* at a span's end exactly: the end belongs to that span */
+        for (int is_end = 0; is_end < 2; is_end++) {
+            const double t = (double)ends[i] / 16000;
+            CHECK(qattn_session_vad_restore(&s, t, is_end) == python_restore(chunks, 4, t, is_end),
+                  "span %d's end, end %d", i, is_end);
+        }
+    CHECK(checked == 2002, "%d", checked);
+}
+
 static float *tiled(const float *x, size_t n, int times)
 {
     float *y = malloc(n * (size_t)times * sizeof(float));
@@ -100,7 +168,7 @@ static void pieces_equal_one_call(const qattn_whisper *w, const float *x, size_t
     qattn_transcribe_params p = greedy();
     qattn_transcript *t = NULL;
     CHECK(qattn_whisper_transcribe(w, x, n, &p, &t) == QATTN_OK, "%s", qattn_last_error());
-    qattn_transcript_info info = {sizeof info, "", 0, 0, 0};
+    qattn_transcript_info info = {sizeof info, "", 0, 0, 0, 0};
     CHECK(qattn_transcript_get_info(t, &info) == QATTN_OK, "%s", qattn_last_error());
     CHECK(info.n_segments >= 4, "%d segments", info.n_segments);
     qattn_session *s = NULL;
@@ -219,7 +287,7 @@ static void on_segment_stop_is_cancelled(const qattn_whisper *w, const float *x,
     p.on_segment = stop_at_second, p.on_segment_user = &calls;
     qattn_transcript *t = NULL;
     CHECK(qattn_whisper_transcribe(w, x, n, &p, &t) == QATTN_CANCELLED, "%s", qattn_last_error());
-    qattn_transcript_info info = {sizeof info, "", 0, 0, 0};
+    qattn_transcript_info info = {sizeof info, "", 0, 0, 0, 0};
     CHECK(t && qattn_transcript_get_info(t, &info) == QATTN_OK && info.n_segments == 2 && calls == 2,
           "%d segments, %d calls", info.n_segments, calls);
     qattn_transcript_free(t);
@@ -326,6 +394,7 @@ int main(int argc, char **argv)
         return testing_report("test_session");
     float *x = tiled(one, n, 2);
     mel_in_pieces_is_the_whole(one, n);
+    vad_times_map_back();
     pieces_equal_one_call(w, x, 2 * n);
     cancel_from_another_thread(w, x, 2 * n);
     on_segment_stop_is_cancelled(w, x, 2 * n);

@@ -190,3 +190,31 @@ def test_cli_prints_the_spans(vad, tmp_path):
     assert json.loads(r.stdout) == [{"file": path, "speech_timestamps": want}] and len(want) > 3
     r = subprocess.run([os.path.join(BUILD, "qattn"), "vad", str(tmp_path / "none.wav")], capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "none.wav" in r.stderr
+
+
+@peers
+def test_vad_filter_transcribes_as_faster_whisper():
+    """vad_filter: a person speaking between long silences, transcribed as faster-whisper
+    float32 transcribes it with vad_filter=True (its VadOptions defaults and a shorter
+    min_silence_duration_ms): the same segments, times mapped back to the audio's to the
+    10 ms, the same duration_after_vad; silence alone gives no segment."""
+    from trained import model_dir
+    from faster_whisper import WhisperModel
+    d = model_dir("tiny.en")
+    a = qattn.load_audio(os.path.join(SPEECH, "mfa-spontaneous", "acoustic_corpus.wav"))
+    b = qattn.load_audio(os.path.join(SPEECH, "mfa-clips", "mfa_er.flac"))
+    gap = lambda s: np.zeros(int(16000 * s), np.float32)  # noqa: E731
+    x = np.concatenate([gap(4), a[:16000 * 10], gap(6), b, gap(3)])
+    ours_model = qattn.Whisper(d, precision="f32", threads=2)
+    fw = WhisperModel(d, device="cpu", compute_type="float32", cpu_threads=2)
+    for options in ({}, dict(min_silence_duration_ms=500, speech_pad_ms=200)):
+        ours, info = ours_model.transcribe(x, vad_filter=True, vad_parameters=options)
+        ours = list(ours)
+        theirs, their_info = fw.transcribe(x, vad_filter=True, vad_parameters=options)
+        theirs = list(theirs)
+        assert [(s.text, s.start, s.end) for s in ours] == [(s.text, s.start, s.end) for s in theirs], options
+        assert len(ours) >= 3 and ours[0].start >= 3.5  # the first 4 s are silence, left out
+        assert info.duration_after_vad == pytest.approx(their_info.duration_after_vad, abs=1e-9)
+        assert info.duration == pytest.approx(len(x) / 16000) and info.duration_after_vad < info.duration
+    silent, info = ours_model.transcribe(gap(8), vad_filter=True)
+    assert list(silent) == [] and info.duration_after_vad == 0

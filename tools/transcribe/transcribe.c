@@ -45,6 +45,11 @@ static int usage(FILE *to, int status)
             "                             spelling, style); needs the model's tokenizer.json\n"
             "      --prefix TEXT          the first words of the audio, forced (and written)\n"
             "      --hotwords TEXT        words to favour, put before every window's prompt\n"
+            "      --vad                  transcribe only the speech the VAD finds (faster-whisper's\n"
+            "                             vad_filter; times stay the audio's)\n"
+            "      --vad-model PATH       another Silero VAD v6 ONNX file (default: qattn's)\n"
+            "      --vad-threshold P, --vad-min-speech-duration-ms N, --vad-max-speech-duration-s S,\n"
+            "      --vad-min-silence-duration-ms N, --vad-speech-pad-ms N   its VadOptions\n"
             "  -q, --quiet                no segments on stdout, no progress bar\n"
             "  -h, --help\n");
     return status;
@@ -176,7 +181,7 @@ int transcribe_main(int argc, char **argv)
     c.p.on_progress = on_progress, c.p.on_progress_user = &c;
     static const char *const tasks[] = {"transcribe", "translate", NULL};
     static const char *const precisions[] = {"int8", "f32", NULL}; /* = qattn_precision */
-    const char *format = "all";
+    const char *format = "all", *vad_model = NULL;
     int task = 0, precision = 0, tier = 0, beam = c.p.beam_size, best_of = c.p.best_of;
     int threads = 0, no_timestamps = 0, no_previous = 0, no_fallback = 0;
     const cli_option options[] = {
@@ -192,6 +197,16 @@ int transcribe_main(int argc, char **argv)
         {"initial-prompt", 0, CLI_STRING, &c.p.initial_prompt, 0, 0, NULL, NULL},
         {"prefix", 0, CLI_STRING, &c.p.prefix, 0, 0, NULL, NULL},
         {"hotwords", 0, CLI_STRING, &c.p.hotwords, 0, 0, NULL, NULL},
+        {"vad", 0, CLI_FLAG, &c.p.vad_filter, 0, 0, NULL, NULL},
+        {"vad-model", 0, CLI_STRING, &vad_model, 0, 0, NULL, NULL},
+        {"vad-threshold", 0, CLI_DOUBLE, &c.p.vad_parameters.threshold, 0, 1, NULL, NULL},
+        {"vad-min-speech-duration-ms", 0, CLI_INT, &c.p.vad_parameters.min_speech_duration_ms, 0,
+         3600000, NULL, NULL},
+        {"vad-max-speech-duration-s", 0, CLI_DOUBLE, &c.p.vad_parameters.max_speech_duration_s, 0,
+         1 << 30, NULL, NULL},
+        {"vad-min-silence-duration-ms", 0, CLI_INT, &c.p.vad_parameters.min_silence_duration_ms, 0,
+         3600000, NULL, NULL},
+        {"vad-speech-pad-ms", 0, CLI_INT, &c.p.vad_parameters.speech_pad_ms, 0, 60000, NULL, NULL},
     };
     const char **files = calloc((size_t)argc, sizeof *files);
     if (!files)
@@ -238,15 +253,20 @@ int transcribe_main(int argc, char **argv)
         return 1;
     }
     qattn_whisper *w = NULL;
-    if (qattn_whisper_load(c.model, &c.load, &w) != QATTN_OK) {
+    qattn_vad *vad = NULL; /* loaded once for every file */
+    if (qattn_whisper_load(c.model, &c.load, &w) != QATTN_OK ||
+        (c.p.vad_filter && qattn_vad_load(vad_model, &vad) != QATTN_OK)) {
         fprintf(stderr, "qattn transcribe: %s\n", qattn_last_error());
+        qattn_whisper_free(w);
         free(files);
         return 1;
     }
+    c.p.vad = vad;
     int failures = 0;
     for (int i = 0; i < args.n_positional; i++)
         failures += !transcribe_file(w, &c, files[i]);
     qattn_whisper_free(w);
+    qattn_vad_free(vad);
     free(files);
     return failures ? 1 : 0;
 }
