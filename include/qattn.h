@@ -421,6 +421,14 @@ QATTN_API int32_t qattn_whisper_suppressed_tokens(const qattn_whisper *whisper, 
 
 typedef enum qattn_task { QATTN_TASK_TRANSCRIBE = 0, QATTN_TASK_TRANSLATE = 1 } qattn_task;
 
+/* A word of a segment (word_timestamps). Fixed: a later field would come as another array,
+ * so callers may index segment->words. */
+typedef struct qattn_word {
+    double start, end;       /* seconds */
+    const char *word;        /* UTF-8 with its leading space, punctuation merged in */
+    float probability;       /* the mean of its tokens' probabilities */
+} qattn_word;
+
 typedef struct qattn_segment {
     size_t struct_size;      /* sizeof(qattn_segment) of the library that made it */
     int32_t id;              /* 1, 2, ... */
@@ -430,6 +438,8 @@ typedef struct qattn_segment {
     const int32_t *tokens;   /* the segment's tokens, timestamps included */
     int32_t n_tokens;
     float temperature, avg_logprob, compression_ratio, no_speech_prob; /* of its window */
+    const qattn_word *words; /* word_timestamps: its words (none: NULL and 0) */
+    int32_t n_words;
 } qattn_segment;
 
 /* Called with each segment as soon as its window is decoded; nonzero stops the transcription
@@ -476,6 +486,19 @@ typedef struct qattn_transcribe_params {
     int32_t vad_filter;           /* 0 */
     qattn_vad_options vad_parameters; /* qattn_vad_default_options() */
     const qattn_vad *vad;         /* NULL: the model that ships with qattn, loaded per session */
+    /* faster-whisper's word_timestamps: each segment's words with their start, end and
+     * probability (the alignment heads' cross-attention over the window's text, median
+     * filter and dynamic time warping, as openai whisper's timing.py; words and punctuation
+     * merged as faster-whisper; docs/transcribe.md), the segments' times and the next
+     * window's start moved to the words as faster-whisper moves them. */
+    int32_t word_timestamps;      /* 0 */
+    const char *prepend_punctuations; /* NULL: "\"'“¿([{-" */
+    const char *append_punctuations;  /* NULL: "\"'.。,，!！?？:：”)]}、" */
+    /* The decoder heads the words follow: NULL takes the model's (its config.json or
+     * generation_config.json; a ggml file's size; else every head of the last half of the
+     * layers); a model name ("tiny.en" .. "large-v3-turbo": large-v1 and large-v2 share a
+     * ggml shape, v2's heads are the default) or "layer:head,layer:head,...". */
+    const char *alignment_heads;
 } qattn_transcribe_params;
 
 /* faster-whisper's defaults (WhisperModel.transcribe), as commented above. */

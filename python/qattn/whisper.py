@@ -15,12 +15,18 @@ from . import (_lib, _call, _error, _EncoderParams, _Model, _Sized, _STATUS, Qat
 from .vad import _options as _vad_options, _VadOptions, VAD
 
 
+class _Word(ctypes.Structure):
+    _fields_ = [("start", ctypes.c_double), ("end", ctypes.c_double), ("word", ctypes.c_char_p),
+                ("probability", ctypes.c_float)]
+
+
 class _Segment(_Sized):
     _fields_ = [("struct_size", ctypes.c_size_t), ("id", ctypes.c_int32), ("seek", ctypes.c_int32), ("start", ctypes.c_double),
                 ("end", ctypes.c_double), ("text", ctypes.c_char_p),
                 ("tokens", ctypes.POINTER(ctypes.c_int32)), ("n_tokens", ctypes.c_int32),
                 ("temperature", ctypes.c_float), ("avg_logprob", ctypes.c_float),
-                ("compression_ratio", ctypes.c_float), ("no_speech_prob", ctypes.c_float)]
+                ("compression_ratio", ctypes.c_float), ("no_speech_prob", ctypes.c_float),
+                ("words", ctypes.POINTER(_Word)), ("n_words", ctypes.c_int32)]
 
 
 _SEGMENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_Segment), ctypes.c_void_p)
@@ -43,7 +49,9 @@ class _Params(_Sized):
                 ("on_progress", _PROGRESS_CALLBACK), ("on_progress_user", ctypes.c_void_p),
                 ("initial_prompt", ctypes.c_char_p), ("prefix", ctypes.c_char_p),
                 ("hotwords", ctypes.c_char_p), ("vad_filter", ctypes.c_int32),
-                ("vad_parameters", _VadOptions), ("vad", ctypes.c_void_p)]
+                ("vad_parameters", _VadOptions), ("vad", ctypes.c_void_p),
+                ("word_timestamps", ctypes.c_int32), ("prepend_punctuations", ctypes.c_char_p),
+                ("append_punctuations", ctypes.c_char_p), ("alignment_heads", ctypes.c_char_p)]
 
 
 class _Info(_Sized):
@@ -81,6 +89,15 @@ _lib.qattn_session_free.restype = None
 
 
 @dataclass
+class Word:
+    """A word of a segment (word_timestamps=True), as faster-whisper's Word."""
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass
 class Segment:
     id: int
     seek: int
@@ -92,6 +109,7 @@ class Segment:
     avg_logprob: float
     compression_ratio: float
     no_speech_prob: float
+    words: Optional[List[Word]] = None  # word_timestamps=True: a list (maybe empty)
 
 
 @dataclass
@@ -102,10 +120,14 @@ class TranscriptionInfo:
     duration_after_vad: float = None
 
 
-def _segment(s):
+def _segment(s, words=False):
+    """A C segment -> Segment; words: whether word_timestamps was asked (faster-whisper gives
+    None without, a list with)."""
     return Segment(s.id, s.seek, s.start, s.end, s.text.decode("utf-8"),
                    [s.tokens[i] for i in range(s.n_tokens)], s.temperature, s.avg_logprob,
-                   s.compression_ratio, s.no_speech_prob)
+                   s.compression_ratio, s.no_speech_prob,
+                   [Word(w.start, w.end, w.word.decode("utf-8"), w.probability)
+                    for w in (s.words[i] for i in range(s.n_words))] if words else None)
 
 
 def _temperatures(temperature):
@@ -140,7 +162,8 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
             suppress_blank=True, without_timestamps=False, max_initial_timestamp=1.0,
             max_new_tokens=None, seed=0, on_segment=None, on_progress=None,
             initial_prompt=None, prefix=None, hotwords=None, vad_filter=False, vad_parameters=None,
-            vad_model=None):
+            vad_model=None, word_timestamps=False, prepend_punctuations="\"'“¿([{-",
+            append_punctuations="\"'.。,，!！?？:：”)]}、", alignment_heads=None):
     """faster-whisper's transcribe options -> (_Params, what must outlive the C calls, the
     callbacks' errors, and a list on_segment's stops are noted in)."""
     if task not in ("transcribe", "translate"):
@@ -166,6 +189,12 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
         if text is not None and "\0" in text:
             raise ValueError(f"{name}: a NUL character")
         setattr(p, name, None if text is None else text.encode("utf-8"))
+    p.word_timestamps = int(bool(word_timestamps))
+    for name, text in (("prepend_punctuations", prepend_punctuations),
+                       ("append_punctuations", append_punctuations), ("alignment_heads", alignment_heads)):
+        if text is not None and (not isinstance(text, str) or "\0" in text):
+            raise ValueError(f"{name} must be a str without NUL characters, got {text!r}")
+        setattr(p, name, None if text is None else text.encode("utf-8"))
     p.vad_filter = int(bool(vad_filter))
     if vad_parameters is not None:  # a dict, or faster-whisper's VadOptions
         if not isinstance(vad_parameters, dict):
@@ -181,7 +210,7 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
     if on_segment is not None:
         def segment_cb(seg, _user):
             try:
-                if on_segment(_segment(seg.contents)) is False:
+                if on_segment(_segment(seg.contents, word_timestamps)) is False:
                     stops.append(True)
                     return 1
                 return 0
@@ -248,7 +277,7 @@ class Session(_Model):
         if self._errors:  # a callback raised: the session stopped there
             raise self._errors.pop(0)
         if status == _STATUS["OK"]:
-            return _segment(seg.contents)
+            return _segment(seg.contents, bool(self._params.word_timestamps))
         if status == _STATUS["DONE"]:
             self.done = True
             return None

@@ -399,3 +399,13 @@ qattn_status qattn_search_run(qattn_search *s, const int32_t *prompt, int32_t n_
     r->no_speech_prob = s->no_speech_prob;
     return QATTN_OK;
 }
+
+qattn_status qattn_search_align(qattn_search *s, const int32_t *tokens, int32_t n,
+                                const int32_t *heads, int32_t n_heads, int32_t n_frames,
+                                float *scores, int32_t first, float *logits)
+{
+    if (!s->state)
+        return qattn_fail(QATTN_ERR_ARG, "search_align: no window set");
+    s->n_prompt = 0;
+    return qattn_decoder_align(s->state, tokens, n, heads, n_heads, n_frames, scores, first, logits);
+}

@@ -73,4 +73,10 @@ qattn_status qattn_search_run(qattn_search *search, const int32_t *prompt, int32
 qattn_status qattn_search_prompt_logits(qattn_search *search, const int32_t *prompt,
                                         int32_t n_prompt, const float **logits);
 
+/* Word alignment over the window (whisper/decoder.h qattn_decoder_align), after its searches:
+ * the kept prompt pass is forgotten (the next run passes its prompt again). */
+qattn_status qattn_search_align(qattn_search *search, const int32_t *tokens, int32_t n,
+                                const int32_t *heads, int32_t n_heads, int32_t n_frames,
+                                float *scores, int32_t first, float *logits);
+
 #endif

@@ -19,6 +19,22 @@ typedef struct qattn_segment_queue {
     int32_t n, head, cap;
 } qattn_segment_queue;
 
+/* A segment of the window being decoded, before it is given: tokens [from, from + n) of
+ * s->tokens, its words s->words[first_word ..] (word_timestamps). */
+typedef struct qattn_window_segment {
+    int32_t from, n;
+    double start, end;
+    int32_t first_word, n_words;
+} qattn_window_segment;
+
+/* A word being timed: its text at s->word_text + text (len bytes), n_tokens of the text. */
+typedef struct qattn_timed_word {
+    size_t text, len;
+    int32_t n_tokens;
+    double start, end;
+    float probability;
+} qattn_timed_word;
+
 struct qattn_session {
     const struct qattn_whisper *w;
     qattn_transcribe_params p;
@@ -41,6 +57,16 @@ struct qattn_session {
     qattn_transcript_info info;
     qattn_segment_queue queue;
     int32_t next_id;                /* of the next segment */
+    qattn_window_segment *pending;  /* the window's segments, until given */
+    int32_t n_pending, pending_cap;
+    /* word_timestamps (words.c): the window's words, their text, the end of the last speech */
+    qattn_timed_word *words;
+    int32_t n_words, words_cap;
+    char *word_text;
+    size_t word_text_len, word_text_cap;
+    double last_speech;
+    int32_t *align_heads, n_align_heads; /* the params' alignment_heads, else the model's */
+    int own_align_heads;
     /* vad_filter (vad_filter.c): the audio kept until finish, then the speech spans' map */
     float *vad_audio;
     size_t vad_len, vad_cap;
@@ -72,6 +98,10 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, s
 qattn_status qattn_session_vad_feed(struct qattn_session *s, const float *samples, size_t n);
 qattn_status qattn_session_vad_finish(struct qattn_session *s);
 double qattn_session_vad_restore(const struct qattn_session *s, double t, int is_end);
+/* vad_filter.c: the span a time of the joined speech falls in (get_chunk_index), and a time
+ * mapped back by that span's offset (get_original_time with a chunk index). */
+size_t qattn_session_vad_chunk(const struct qattn_session *s, double t);
+double qattn_session_vad_restore_in(const struct qattn_session *s, double t, size_t chunk);
 void qattn_session_vad_free(struct qattn_session *s);
 
 /* transcript.c's segment queue: a copy of seg appended (id from s->next_id). */

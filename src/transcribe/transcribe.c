@@ -24,10 +24,12 @@
 #include "core/error.h"
 #include "decode/search.h"
 #include "text/tokenizer.h"
+#include "text/utf8.h"
 #include "text/vocabulary.h"
 #include "transcribe/session.h"
 #include "transcribe/transcript.h"
 #include "transcribe/whisper.h"
+#include "transcribe/words.h"
 #include "whisper/encoder_stages.h"
 
 #define TIME_PER_FRAME 0.01 /* hop 160 at 16 kHz */
@@ -63,58 +65,12 @@ static qattn_status decode_text(struct qattn_session *s, const int32_t *tokens, 
     return qattn_vocabulary_decode(s->w->vocabulary, tokens, n, s->text, s->text_cap, &len);
 }
 
-/* Python's str.isspace() for one code point (what faster-whisper's strip() removes). */
-static int is_space(uint32_t c)
-{
-    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202F || c == 0x205F || c == 0x3000;
-}
-
-/* The code point of the UTF-8 sequence of len bytes at s (0xFFFD if it is not one). */
-static uint32_t code_point(const unsigned char *s, size_t len)
-{
-    if (len == 1)
-        return s[0] < 0x80 ? s[0] : 0xFFFD;
-    if ((s[0] & 0xC0) != 0xC0)
-        return 0xFFFD;
-    uint32_t c = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0xFFFD;
-        c = c << 6 | (s[i] & 0x3F);
-    }
-    return c;
-}
-
-/* [*a, *b) of text without the whitespace around it (str.strip()). */
-static void strip_span(const char *text, size_t *a, size_t *b)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0, j = strlen(text);
-    while (i < j) {
-        size_t len = s[i] < 0x80 ? 1 : s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : 2;
-        if (len > j - i || !is_space(code_point(s + i, len)))
-            break;
-        i += len;
-    }
-    while (j > i) {
-        size_t k = j - 1;
-        while (k > i && (s[k] & 0xC0) == 0x80 && j - k < 4)
-            k--;
-        if (!is_space(code_point(s + k, j - k)))
-            break;
-        j = k;
-    }
-    *a = i, *b = j;
-}
-
 /* len(utf8) / len(zlib.compress(utf8)) of the stripped text (openai whisper/utils.py, default
  * level, header and checksum counted); 0 for empty text. */
 static double compression_ratio(const char *text)
 {
     size_t a, b;
-    strip_span(text, &a, &b);
+    qattn_utf8_strip(text, &a, &b);
     if (a == b)
         return 0; /* zlib.compress(b"") is 8 bytes: the ratio is 0 there too */
     uLongf size = compressBound((uLong)(b - a));
@@ -130,7 +86,7 @@ static double compression_ratio(const char *text)
 static int blank(const char *text)
 {
     size_t a, b;
-    strip_span(text, &a, &b);
+    qattn_utf8_strip(text, &a, &b);
     return a == b;
 }
 
@@ -238,23 +194,82 @@ static qattn_status decode_with_fallback(struct qattn_session *s, uint64_t windo
     return QATTN_OK;
 }
 
-/* One segment of the window: tokens[from, to) from `start` to `end` seconds. */
-static qattn_status emit(struct qattn_session *s, const int32_t *tokens, int32_t n, double start, double end,
-                         int32_t seek, const decoded *d, int *stop)
+/* A segment of the window, tokens [from, from + n) of s->tokens, kept until the window's
+ * segments are given (word timestamps move their times first). */
+static qattn_status add_pending(struct qattn_session *s, int32_t from, int32_t n, double start,
+                                double end)
 {
+    if (s->n_pending == s->pending_cap) {
+        const int32_t cap = s->pending_cap ? 2 * s->pending_cap : 16;
+        qattn_window_segment *grown = realloc(s->pending, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+        s->pending = grown, s->pending_cap = cap;
+    }
+    s->pending[s->n_pending++] = (qattn_window_segment){from, n, start, end, 0, 0};
+    return QATTN_OK;
+}
+
+/* The words of a segment as qattn_word into *out (grown; their text points into the
+ * session's word text), times mapped back to the audio's under vad_filter: each word's start
+ * and end by the span its middle falls in (faster-whisper restore_speech_timestamps). */
+static qattn_status segment_words(struct qattn_session *s, const qattn_window_segment *seg,
+                                  qattn_word **out, char **text)
+{
+    const size_t n = (size_t)seg->n_words;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += s->words[seg->first_word + i].len + 1;
+    *out = malloc(n * sizeof **out), *text = malloc(bytes);
+    if (!*out || !*text)
+        return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+    char *t = *text;
+    for (size_t i = 0; i < n; i++) {
+        const qattn_timed_word *w = &s->words[seg->first_word + i];
+        memcpy(t, s->word_text + w->text, w->len);
+        t[w->len] = '\0';
+        double start = w->start, end = w->end;
+        if (s->p.vad_filter) {
+            const size_t chunk = qattn_session_vad_chunk(s, (start + end) / 2);
+            start = qattn_session_vad_restore_in(s, start, chunk);
+            end = qattn_session_vad_restore_in(s, end, chunk);
+        }
+        (*out)[i] = (qattn_word){start, end, t, w->probability};
+        t += w->len + 1;
+    }
+    return QATTN_OK;
+}
+
+/* Gives one segment of the window (faster-whisper drops those of no duration or blank text):
+ * queued, added to the prompt history, passed to on_segment. */
+static qattn_status give(struct qattn_session *s, const qattn_window_segment *ws, int32_t seek,
+                         const decoded *d, int *stop)
+{
+    const int32_t *tokens = s->tokens + ws->from, n = ws->n;
     qattn_status st = decode_text(s, tokens, n);
     if (st != QATTN_OK)
         return st;
-    if (start == end || blank(s->text)) /* faster-whisper drops them */
+    if (ws->start == ws->end || blank(s->text))
         return QATTN_OK;
-    if (s->p.vad_filter) { /* the joined speech's times -> the audio's */
+    double start = ws->start, end = ws->end;
+    qattn_word *words = NULL;
+    char *word_text = NULL;
+    if (ws->n_words > 0 && (st = segment_words(s, ws, &words, &word_text)) != QATTN_OK) {
+        free(words), free(word_text);
+        return st;
+    }
+    if (s->p.vad_filter && ws->n_words > 0) { /* the joined speech's times -> the audio's */
+        start = words[0].start, end = words[ws->n_words - 1].end;
+    } else if (s->p.vad_filter) {
         start = qattn_session_vad_restore(s, start, 0);
         end = qattn_session_vad_restore(s, end, 1);
     }
     qattn_segment seg = {sizeof seg, s->next_id, seek, start, end, s->text, tokens, n,
                          d->temperature, (float)d->avg_logprob, (float)d->compression_ratio,
-                         d->no_speech_prob};
-    if ((st = qattn_segment_queue_push(&s->queue, &seg)) != QATTN_OK)
+                         d->no_speech_prob, words, ws->n_words};
+    st = qattn_segment_queue_push(&s->queue, &seg);
+    free(words), free(word_text);
+    if (st != QATTN_OK)
         return st;
     s->next_id++;
     if (s->n_history + n > s->history_cap) { /* the prompt history */
@@ -274,21 +289,24 @@ static qattn_status emit(struct qattn_session *s, const int32_t *tokens, int32_t
 }
 
 /* Cuts the window's tokens into segments at consecutive timestamps
- * (_split_segments_by_timestamps) and returns where the next window starts. */
-static qattn_status split(struct qattn_session *s, const decoded *d, size_t seek, size_t size, size_t *next,
-                          int *stop)
+ * (_split_segments_by_timestamps) into s->pending and returns where the next window starts;
+ * *single_ending: the tokens end on a lone timestamp (no speech after it). */
+static qattn_status split(struct qattn_session *s, const decoded *d, size_t seek, size_t size,
+                          size_t *next, int *single_ending)
 {
     const int32_t *tok = s->tokens, n = d->n_tokens, tb = s->w->ts_begin;
     const double offset = (double)seek * TIME_PER_FRAME;
-    const int single_ending = n >= 2 && tok[n - 2] < tb && tok[n - 1] >= tb;
+    const int single = n >= 2 && tok[n - 2] < tb && tok[n - 1] >= tb;
     int32_t last = 0, n_cuts = 0;
     qattn_status st = QATTN_OK;
-    for (int32_t i = 1; i <= n && st == QATTN_OK && !*stop; i++) {
-        const int cut = i < n ? tok[i] >= tb && tok[i - 1] >= tb : single_ending && n_cuts > 0;
+    *single_ending = single;
+    s->n_pending = 0;
+    for (int32_t i = 1; i <= n && st == QATTN_OK; i++) {
+        const int cut = i < n ? tok[i] >= tb && tok[i - 1] >= tb : single && n_cuts > 0;
         if (!cut)
             continue;
-        st = emit(s, tok + last, i - last, offset + (tok[last] - tb) * TIME_PRECISION,
-                  offset + (tok[i - 1] - tb) * TIME_PRECISION, (int32_t)seek, d, stop);
+        st = add_pending(s, last, i - last, offset + (tok[last] - tb) * TIME_PRECISION,
+                         offset + (tok[i - 1] - tb) * TIME_PRECISION);
         last = i, n_cuts++;
     }
     if (st != QATTN_OK)
@@ -296,7 +314,7 @@ static qattn_status split(struct qattn_session *s, const decoded *d, size_t seek
     if (n_cuts > 0) {
         /* an unfinished last segment is decoded again from its start; the timestamp rules
          * make that start later than the window's, the guard keeps the loop finite anyway */
-        *next = single_ending ? seek + size : seek + (size_t)(tok[last - 1] - tb) * 2;
+        *next = single ? seek + size : seek + (size_t)(tok[last - 1] - tb) * 2;
         *next = *next > seek ? *next : seek + size;
         return QATTN_OK;
     }
@@ -308,7 +326,7 @@ static qattn_status split(struct qattn_session *s, const decoded *d, size_t seek
             break;
         }
     *next = seek + size;
-    return *stop ? QATTN_OK : emit(s, tok, n, offset, offset + duration, (int32_t)seek, d, stop);
+    return add_pending(s, 0, n, offset, offset + duration);
 }
 
 static qattn_status check_params(const struct qattn_whisper *w, const qattn_transcribe_params *p)
@@ -414,6 +432,9 @@ void qattn_session_teardown(struct qattn_session *s)
 {
     free(s->window), free(s->features), free(s->history), free(s->prompt);
     free(s->tokens), free(s->text), free(s->prefix), free(s->hotwords);
+    free(s->pending), free(s->words), free(s->word_text);
+    if (s->own_align_heads)
+        free(s->align_heads);
     qattn_search_free(s->search);
     qattn_mel_stream_free(&s->mel);
     qattn_session_vad_free(s);
@@ -430,7 +451,7 @@ static qattn_status encode_option(struct qattn_session *s, const char *name, con
         return qattn_fail(QATTN_ERR_ARG, "transcribe: %s text needs the model's tokenizer.json, "
                           "which its directory lacks", name);
     size_t a, b;
-    strip_span(text, &a, &b);
+    qattn_utf8_strip(text, &a, &b);
     char *spaced = malloc(b - a + 2);
     if (!spaced)
         return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
@@ -502,6 +523,11 @@ qattn_status qattn_session_setup(struct qattn_session *s)
     st = qattn_mel_stream_init(&s->mel, n_mels, w->threads);
     if (st == QATTN_OK)
         st = text_options(s);
+    s->align_heads = w->align_heads, s->n_align_heads = w->n_align_heads;
+    if (st == QATTN_OK && p->alignment_heads) {
+        st = qattn_alignment_heads_parse(w, p->alignment_heads, &s->align_heads, &s->n_align_heads);
+        s->own_align_heads = 1;
+    }
     if (st == QATTN_OK)
         st = qattn_search_create(w->decoder, s->max_seqs, ctx / 2, &s->search);
     if (st == QATTN_OK)
@@ -542,14 +568,22 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, s
     decoded d = {0};
     if ((st = decode_with_fallback(s, s->p.seed ^ ((uint64_t)seek << 20), &d)) != QATTN_OK)
         return st;
-    int stop = 0;
+    int stop = 0, single_ending = 0;
     size_t next = seek + size;
+    s->n_pending = 0;
     if (!isnan(s->p.no_speech_threshold) && d.no_speech_prob > s->p.no_speech_threshold &&
         !(!isnan(s->p.log_prob_threshold) && d.avg_logprob > s->p.log_prob_threshold)) {
         /* silence: skipped */
-    } else if ((st = split(s, &d, seek, size, &next, &stop)) != QATTN_OK) {
+    } else if ((st = split(s, &d, seek, size, &next, &single_ending)) != QATTN_OK) {
         return st;
     }
+    if (s->p.word_timestamps && s->n_pending > 0 &&
+        (st = qattn_session_word_timestamps(s, seek, size, single_ending, &next)) != QATTN_OK)
+        return st;
+    for (int32_t i = 0; i < s->n_pending && !stop && st == QATTN_OK; i++)
+        st = give(s, &s->pending[i], (int32_t)seek, &d, &stop);
+    if (st != QATTN_OK)
+        return st;
     s->seek = next;
     if (!s->p.condition_on_previous_text || d.temperature > s->p.prompt_reset_on_temperature)
         s->reset_since = s->n_history;

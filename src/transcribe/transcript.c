@@ -6,20 +6,41 @@
 #include "transcribe/session.h"
 #include "transcribe/transcript.h"
 
-/* *dst = *seg with copies of its text and tokens (nothing kept on failure). */
+/* A copy of n words in one block: the array, then their text. */
+static qattn_word *copy_words(const qattn_word *words, int32_t n)
+{
+    size_t bytes = (size_t)n * sizeof *words;
+    for (int32_t i = 0; i < n; i++)
+        bytes += strlen(words[i].word) + 1;
+    qattn_word *copy = malloc(bytes);
+    if (!copy)
+        return NULL;
+    char *text = (char *)(copy + n);
+    for (int32_t i = 0; i < n; i++) {
+        const size_t len = strlen(words[i].word) + 1;
+        copy[i] = words[i];
+        copy[i].word = memcpy(text, words[i].word, len);
+        text += len;
+    }
+    return copy;
+}
+
+/* *dst = *seg with copies of its text, tokens and words (nothing kept on failure). */
 static qattn_status copy_segment(qattn_segment *dst, const qattn_segment *seg)
 {
     const size_t len = strlen(seg->text);
     char *text = malloc(len + 1);
     int32_t *tokens = malloc(((size_t)seg->n_tokens + 1) * sizeof *tokens);
-    if (!text || !tokens) {
-        free(text), free(tokens);
+    qattn_word *words = seg->n_words > 0 ? copy_words(seg->words, seg->n_words) : NULL;
+    if (!text || !tokens || (seg->n_words > 0 && !words)) {
+        free(text), free(tokens), free(words);
         return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
     }
     memcpy(text, seg->text, len + 1);
     memcpy(tokens, seg->tokens, (size_t)seg->n_tokens * sizeof *tokens);
     *dst = *seg;
-    dst->text = text, dst->tokens = tokens;
+    dst->text = text, dst->tokens = tokens, dst->words = words;
+    dst->n_words = words ? seg->n_words : 0;
     return QATTN_OK;
 }
 
@@ -27,6 +48,7 @@ static void free_segment(qattn_segment *seg)
 {
     free((char *)seg->text);
     free((int32_t *)seg->tokens);
+    free((qattn_word *)seg->words);
 }
 
 /* Room for one more in a growing array of segments. */

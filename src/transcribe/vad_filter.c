@@ -87,6 +87,20 @@ static double round_to_10ms(double x)
     return strtod(text, NULL);
 }
 
+size_t qattn_session_vad_chunk(const struct qattn_session *s, double t)
+{
+    const int64_t sample = (int64_t)(t * QATTN_SAMPLE_RATE); /* int(): toward zero */
+    size_t right = 0; /* bisect_right: the first end past the sample, at most the last span */
+    while (right < s->n_vad_spans && s->vad_chunk_end[right] <= sample)
+        right++;
+    return s->n_vad_spans == 0 ? 0 : right < s->n_vad_spans - 1 ? right : s->n_vad_spans - 1;
+}
+
+double qattn_session_vad_restore_in(const struct qattn_session *s, double t, size_t chunk)
+{
+    return s->n_vad_spans == 0 ? t : round_to_10ms(s->vad_silence_before[chunk] + t);
+}
+
 double qattn_session_vad_restore(const struct qattn_session *s, double t, int is_end)
 {
     if (s->n_vad_spans == 0) /* no speech kept: faster-whisper restores nothing */

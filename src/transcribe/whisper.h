@@ -7,6 +7,7 @@
 #ifndef QATTN_TRANSCRIBE_WHISPER_H
 #define QATTN_TRANSCRIBE_WHISPER_H
 
+#include "formats/model_source.h"
 #include "qattn.h"
 
 struct qattn_whisper {
@@ -23,6 +24,7 @@ struct qattn_whisper {
     int32_t lang_first, n_langs;  /* the language tokens lie between sot and translate */
     int32_t *suppress, n_suppress;             /* the non-speech symbols + the specials */
     int32_t *suppress_begin, n_suppress_begin; /* at the first step */
+    int32_t *align_heads, n_align_heads;       /* word timing's (layer, head) pairs */
 };
 
 /* The language token of a code ("en" -> <|en|>), -1 if the model has none. */
@@ -43,5 +45,15 @@ qattn_status qattn_suppress_ids_parse(const char *text, const char *path, int32_
  * none. */
 qattn_status qattn_whisper_suppress_lists(struct qattn_whisper *w, const char *file,
                                           const char *const keys[2]);
+
+/* alignment_heads.c: w->align_heads from the model's files (config.json, generation_config.json;
+ * a ggml file's shape), else openai whisper's default; the decoder's info already set. */
+qattn_status qattn_whisper_alignment_heads(struct qattn_whisper *w, qattn_model_format format,
+                                           const char *dir);
+/* alignment_heads.c: a preset name ("base.en", "large-v1", whisper.cpp's "large.v1" too) or
+ * "layer:head,layer:head,..." into a new array of *n pairs (free it), checked against w's
+ * decoder. */
+qattn_status qattn_alignment_heads_parse(const struct qattn_whisper *w, const char *spec,
+                                         int32_t **heads, int32_t *n);
 
 #endif

@@ -17,7 +17,7 @@ void qattn_whisper_free(qattn_whisper *w)
     qattn_decoder_free(w->decoder);
     qattn_vocabulary_free(w->vocabulary);
     qattn_tokenizer_free(w->tokenizer);
-    free(w->suppress), free(w->suppress_begin);
+    free(w->suppress), free(w->suppress_begin), free(w->align_heads);
     free(w);
 }
 
@@ -155,6 +155,8 @@ qattn_status qattn_whisper_load(const char *path, const qattn_encoder_params *pa
         st = special_tokens(w, path);
     if (st == QATTN_OK)
         st = suppress_lists(w, format, dir);
+    if (st == QATTN_OK)
+        st = qattn_whisper_alignment_heads(w, format, dir);
     if (st == QATTN_OK)
         st = optional_tokenizer(w, format, dir);
     if (st != QATTN_OK) {

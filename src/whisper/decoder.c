@@ -44,6 +44,10 @@ struct qattn_decoder_state {
     qattn_quantized_cache *quantized_cross, *quantized_self;
     qattn_quantized_attention attend;
     int8_t *quantize_scratch; /* 2 * n_audio-or-n_text_ctx rows of d */
+    /* qattn_decoder_align: the heads whose raw cross-attention scores a pass writes out */
+    const int32_t *capture_heads; /* (layer, head) pairs */
+    int32_t capture_n, capture_frames;
+    float *capture_scores, *capture_keys; /* [n][rows][frames]; int8: one head's keys */
 };
 
 static void free_caches(qattn_quantized_cache *c, size_t n)
@@ -259,6 +263,35 @@ static qattn_status self_attention(qattn_decoder_state *s, int32_t l, size_t j, 
                                                    QATTN_CAUSAL_BOTTOM_RIGHT, out, d);
 }
 
+/* qattn_decoder_align: scores[i][t][f] = q.k / sqrt(head_dim) of the captured heads of
+ * layer l, token t's query (s->wide) against frame f's key, f < capture_frames, in float:
+ * the f32 keys, or the int8 cache's at their scale (the keys the integer kernel reads). */
+static void capture_scores(qattn_decoder_state *s, int32_t l, int32_t n)
+{
+    const struct qattn_decoder *dec = s->dec;
+    const int32_t d = dec->n_state, dh = d / dec->n_heads, frames = s->capture_frames;
+    const float scale = 1.0f / sqrtf((float)dh);
+    for (int32_t i = 0; i < s->capture_n; i++) {
+        const int32_t layer = s->capture_heads[2 * i], h = s->capture_heads[2 * i + 1];
+        if (layer != l)
+            continue;
+        const float *k = NULL;
+        int32_t ld = 0;
+        if (s->quantized_cross) {
+            const qattn_quantized_cache *c = &s->quantized_cross[l];
+            const int8_t *k8 = c->kv.k + (size_t)h * c->kv.capacity * dh;
+            for (size_t e = 0; e < (size_t)frames * dh; e++)
+                s->capture_keys[e] = (float)k8[e] * c->scale_k[h];
+            k = s->capture_keys, ld = dh;
+        } else {
+            k = s->cross_kv + (size_t)l * s->n_audio * 2 * d + (size_t)h * dh, ld = 2 * d;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, frames, dh, scale,
+                    s->wide + (size_t)h * dh, d, k, ld, 0.0f,
+                    s->capture_scores + (size_t)i * n * frames, frames);
+    }
+}
+
 /* Cross-attention of the r = n_seqs * n query rows in s->wide (layer l) into s->att. */
 static qattn_status cross_attention(qattn_decoder_state *s, int32_t l, int32_t n_seqs, int32_t n)
 {
@@ -331,6 +364,8 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
         qattn_layer_norm(s->x, L->cross_ln_w, L->cross_ln_b, s->h, rows, (int32_t)d, th);
         if ((st = qattn_linear_run_in(run, &L->cross_q, s->h, rows, s->wide, &s->gemm)))
             break;
+        if (s->capture_n > 0)
+            capture_scores(s, l, rows);
         if ((st = cross_attention(s, l, n_seqs, n_tokens)) ||
             (st = qattn_linear_run_in(run, &L->cross_out, s->att, rows, s->h, &s->gemm)))
             break;
@@ -393,6 +428,39 @@ qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *toke
 {
     qattn_status st = forward(s, tokens, n_seqs, 1, "decoder_step");
     return st == QATTN_OK ? last_logits(s, n_seqs, 1, logits) : st;
+}
+
+qattn_status qattn_decoder_align(qattn_decoder_state *s, const int32_t *tokens, int32_t n,
+                                 const int32_t *heads, int32_t n_heads, int32_t n_frames,
+                                 float *scores, int32_t first, float *logits)
+{
+    const struct qattn_decoder *dec = s->dec;
+    const int32_t dh = dec->n_state / dec->n_heads;
+    if (n_heads < 1 || n_frames < 1 || n_frames > s->n_audio || first < 0 || first >= n)
+        return qattn_fail(QATTN_ERR_ARG, "decoder_align: %d heads, %d of %d frames, rows from %d "
+                          "of %d", n_heads, n_frames, s->n_audio, first, n);
+    for (int32_t i = 0; i < n_heads; i++)
+        if (heads[2 * i] < 0 || heads[2 * i] >= dec->n_layers || heads[2 * i + 1] < 0 ||
+            heads[2 * i + 1] >= dec->n_heads)
+            return qattn_fail(QATTN_ERR_ARG, "decoder_align: head (%d, %d) outside the decoder's "
+                              "%d layers of %d heads", heads[2 * i], heads[2 * i + 1],
+                              dec->n_layers, dec->n_heads);
+    if (s->quantized_cross && !(s->capture_keys = malloc((size_t)n_frames * dh * sizeof(float))))
+        return qattn_fail(QATTN_ERR_NOMEM, "decoder_align: out of memory");
+    s->len = 0, s->n_seqs = 1; /* one fresh sequence over the same window */
+    s->capture_heads = heads, s->capture_n = n_heads, s->capture_frames = n_frames;
+    s->capture_scores = scores;
+    qattn_status st = forward(s, tokens, 1, n, "decoder_align");
+    s->capture_n = 0, s->capture_scores = NULL;
+    free(s->capture_keys);
+    s->capture_keys = NULL;
+    if (st == QATTN_OK && logits) {
+        const size_t d = (size_t)dec->n_state;
+        qattn_layer_norm(s->x + (size_t)first * d, dec->ln_w, dec->ln_b, s->h, n - first,
+                         (int32_t)d, dec->run.threads);
+        st = project(dec, s->h, n - first, logits, &s->gemm);
+    }
+    return st;
 }
 
 qattn_status qattn_decoder_logits(const qattn_decoder *dec, const float *features,

@@ -48,4 +48,15 @@ qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *toke
  * first: the prompt's pass, shared by every sequence, is kept for another search. */
 void qattn_decoder_truncate(qattn_decoder_state *s, int32_t len);
 
+/* Word alignment (openai whisper timing.py find_alignment; CTranslate2 WhisperReplica::align):
+ * the n tokens run as one fresh sequence over the state's window (its sequences are
+ * forgotten), writing for each of the n_heads (layer, head) pairs heads[2 i], heads[2 i + 1]
+ * the raw cross-attention scores q.k / sqrt(head_dim) of every token over the first n_frames
+ * encoder frames, scores[n_heads][n][n_frames]: in float, from the queries and keys the
+ * attention reads (int8: the quantized keys at their scale; the integer kernel is untouched).
+ * logits[n - first][n_vocab] (NULL: none) are those of rows first .. n - 1. */
+qattn_status qattn_decoder_align(qattn_decoder_state *s, const int32_t *tokens, int32_t n,
+                                 const int32_t *heads, int32_t n_heads, int32_t n_frames,
+                                 float *scores, int32_t first, float *logits);
+
 #endif
