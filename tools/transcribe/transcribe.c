@@ -50,6 +50,14 @@ static int usage(FILE *to, int status)
             "      --vad-model PATH       another Silero VAD v6 ONNX file (default: qattn's)\n"
             "      --vad-threshold P, --vad-min-speech-duration-ms N, --vad-max-speech-duration-s S,\n"
             "      --vad-min-silence-duration-ms N, --vad-speech-pad-ms N   its VadOptions\n"
+            "      --word-timestamps      each word's start, end and probability (json: \"words\";\n"
+            "                             srt and vtt cues cut by the words)\n"
+            "      --prepend-punctuations TEXT, --append-punctuations TEXT   marks merged into\n"
+            "                             the next / previous word (faster-whisper's defaults)\n"
+            "      --alignment-heads SPEC the decoder heads words follow: a model name (tiny.en ..\n"
+            "                             large-v3-turbo) or layer:head,... (default: the model's)\n"
+            "      --max-line-width N, --max-line-count N, --max-words-per-line N, --highlight-words\n"
+            "                             subtitle layout from the words, as openai-whisper's\n"
             "  -q, --quiet                no segments on stdout, no progress bar\n"
             "  -h, --help\n");
     return status;
@@ -60,6 +68,7 @@ typedef struct cli {
     int formats, quiet;
     qattn_encoder_params load;
     qattn_transcribe_params p;
+    transcript_options out;
 } cli;
 
 static int on_segment(const qattn_segment *s, void *user)
@@ -143,7 +152,7 @@ static int transcribe_file(const qattn_whisper *w, cli *c, const char *path)
                 c->model, c->load.precision == QATTN_PRECISION_F32 ? "f32" : "int8");
     char stem[1024], err[4200];
     stem_of(path, stem, sizeof stem);
-    const int ok = !c->formats || write_transcript(t, c->formats, c->out_dir, stem, err, sizeof err);
+    const int ok = !c->formats || write_transcript(t, c->formats, c->out_dir, stem, &c->out, err, sizeof err);
     if (!ok)
         fprintf(stderr, "qattn transcribe: %s\n", err);
     qattn_transcript_free(t);
@@ -176,7 +185,7 @@ static int make_dirs(const char *dir)
 int transcribe_main(int argc, char **argv)
 {
     cli c = {NULL, ".", FORMAT_ALL, 0, qattn_encoder_default_params(),
-             qattn_transcribe_default_params()};
+             qattn_transcribe_default_params(), {0, {0, 0, 0, 0}}};
     c.p.on_segment = on_segment, c.p.on_segment_user = &c;
     c.p.on_progress = on_progress, c.p.on_progress_user = &c;
     static const char *const tasks[] = {"transcribe", "translate", NULL};
@@ -207,6 +216,14 @@ int transcribe_main(int argc, char **argv)
         {"vad-min-silence-duration-ms", 0, CLI_INT, &c.p.vad_parameters.min_silence_duration_ms, 0,
          3600000, NULL, NULL},
         {"vad-speech-pad-ms", 0, CLI_INT, &c.p.vad_parameters.speech_pad_ms, 0, 60000, NULL, NULL},
+        {"word-timestamps", 0, CLI_FLAG, &c.p.word_timestamps, 0, 0, NULL, NULL},
+        {"prepend-punctuations", 0, CLI_STRING, &c.p.prepend_punctuations, 0, 0, NULL, NULL},
+        {"append-punctuations", 0, CLI_STRING, &c.p.append_punctuations, 0, 0, NULL, NULL},
+        {"alignment-heads", 0, CLI_STRING, &c.p.alignment_heads, 0, 0, NULL, NULL},
+        {"max-line-width", 0, CLI_INT, &c.out.subtitles.max_line_width, 1, 100000, NULL, NULL},
+        {"max-line-count", 0, CLI_INT, &c.out.subtitles.max_line_count, 1, 100000, NULL, NULL},
+        {"max-words-per-line", 0, CLI_INT, &c.out.subtitles.max_words_per_line, 1, 100000, NULL, NULL},
+        {"highlight-words", 0, CLI_FLAG, &c.out.subtitles.highlight_words, 0, 0, NULL, NULL},
     };
     const char **files = calloc((size_t)argc, sizeof *files);
     if (!files)
@@ -226,6 +243,14 @@ int transcribe_main(int argc, char **argv)
         return cli_usage_error("transcribe", "--output-format: expected txt, srt, vtt, tsv, json, "
                                              "all or none");
     }
+    const subtitle_options *so = &c.out.subtitles;
+    if (!c.p.word_timestamps && (so->max_line_width || so->max_line_count || so->max_words_per_line ||
+                                 so->highlight_words)) {
+        free(files); /* as openai-whisper's CLI: they cut cues by the words */
+        return cli_usage_error("transcribe", "--max-line-width, --max-line-count, "
+                               "--max-words-per-line and --highlight-words need --word-timestamps");
+    }
+    c.out.word_timestamps = c.p.word_timestamps;
     c.p.task = task ? QATTN_TASK_TRANSLATE : QATTN_TASK_TRANSCRIBE;
     c.p.beam_size = beam, c.p.best_of = best_of;
     c.p.without_timestamps = no_timestamps, c.p.condition_on_previous_text = !no_previous;

@@ -2,6 +2,7 @@
  * decoder's last timestamp may point past the end (faster-whisper#1334). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fchmod */
 #include "transcribe/writers.h"
+#include "transcribe/subtitles.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -93,8 +94,9 @@ static int write_plain(FILE *f, const qattn_transcript *t, int format, double du
 }
 
 /* openai's JSON: {text, segments: [{id, seek, start, end, text, tokens, temperature,
- * avg_logprob, compression_ratio, no_speech_prob}], language}. */
-static int write_json(FILE *f, const qattn_transcript *t, double duration)
+ * avg_logprob, compression_ratio, no_speech_prob, words (with word timestamps): [{word,
+ * start, end, probability}]}], language}. */
+static int write_json(FILE *f, const qattn_transcript *t, double duration, int words)
 {
     qattn_transcript_info info;
     info.struct_size = sizeof info;
@@ -124,6 +126,18 @@ static int write_json(FILE *f, const qattn_transcript *t, double duration)
         cJSON_AddNumberToObject(j, "avg_logprob", s->avg_logprob);
         cJSON_AddNumberToObject(j, "compression_ratio", s->compression_ratio);
         cJSON_AddNumberToObject(j, "no_speech_prob", s->no_speech_prob);
+        if (words) { /* openai's word_timestamps output */
+            cJSON *list = cJSON_CreateArray();
+            cJSON_AddItemToObject(j, "words", list);
+            for (int32_t k = 0; k < s->n_words; k++) {
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddItemToArray(list, x);
+                cJSON_AddStringToObject(x, "word", s->words[k].word);
+                cJSON_AddNumberToObject(x, "start", s->words[k].start);
+                cJSON_AddNumberToObject(x, "end", s->words[k].end);
+                cJSON_AddNumberToObject(x, "probability", s->words[k].probability);
+            }
+        }
     }
     cJSON_AddStringToObject(root, "text", text);
     cJSON_AddItemToObject(root, "segments", segs);
@@ -150,7 +164,7 @@ static const char *extension(int format)
 }
 
 int write_transcript(const qattn_transcript *t, int formats, const char *dir, const char *stem,
-                     char *err, size_t err_size)
+                     const transcript_options *o, char *err, size_t err_size)
 {
     qattn_transcript_info info;
     info.struct_size = sizeof info;
@@ -174,8 +188,14 @@ int write_transcript(const qattn_transcript *t, int formats, const char *dir, co
                 close(fd), unlink(tmp);
             return 0;
         }
-        int ok = format == FORMAT_JSON ? write_json(f, t, info.duration)
-                                       : write_plain(f, t, format, info.duration);
+        int ok;
+        if (format == FORMAT_JSON)
+            ok = write_json(f, t, info.duration, o->word_timestamps);
+        else if ((format == FORMAT_SRT || format == FORMAT_VTT) && o->word_timestamps && info.n_segments > 0)
+            ok = (format == FORMAT_SRT || fputs("WEBVTT\n\n", f) >= 0) &&
+                 write_word_cues(f, t, format == FORMAT_SRT, &o->subtitles);
+        else
+            ok = write_plain(f, t, format, info.duration);
         ok = !ferror(f) && ok;
         ok = fclose(f) == 0 && ok;
         if (!ok || rename(tmp, path) != 0) {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "qattn.h"
+#include "transcribe/subtitles.h"
 
 enum { FORMAT_TXT = 1, FORMAT_VTT = 2, FORMAT_SRT = 4, FORMAT_TSV = 8, FORMAT_JSON = 16,
        FORMAT_ALL = 31 };
@@ -14,9 +15,14 @@ enum { FORMAT_TXT = 1, FORMAT_VTT = 2, FORMAT_SRT = 4, FORMAT_TSV = 8, FORMAT_JS
 /* "txt", "srt", ..., "all" -> the FORMAT_ bits; 0 if unknown. */
 int transcript_format(const char *name);
 
+typedef struct transcript_options {
+    int word_timestamps;          /* segments carry words: json lists them, srt and vtt cut cues by them */
+    subtitle_options subtitles;
+} transcript_options;
+
 /* Writes every format in `formats` as <dir>/<stem>.<ext>; 0 and a message in err on failure. */
 int write_transcript(const qattn_transcript *t, int formats, const char *dir, const char *stem,
-                     char *err, size_t err_size);
+                     const transcript_options *o, char *err, size_t err_size);
 
 /* "MM:SS.mmm" or "HH:MM:SS.mmm" (hours when asked or when >= 1 h), `sep` before the ms. */
 void format_timestamp(double seconds, int always_hours, char sep, char *out, size_t size);
