@@ -499,6 +499,11 @@ typedef struct qattn_transcribe_params {
      * layers); a model name ("tiny.en" .. "large-v3-turbo": large-v1 and large-v2 share a
      * ggml shape, v2's heads are the default) or "layer:head,layer:head,...". */
     const char *alignment_heads;
+    /* faster-whisper's hallucination_silence_threshold, with word_timestamps: a segment whose
+     * words look invented (improbable, under 0.133 s or over 2 s) that sits in more than this
+     * many seconds of silence is dropped with the rest of its window, and decoding goes on
+     * after it (NAN: off, the default). */
+    float hallucination_silence_threshold;
 } qattn_transcribe_params;
 
 /* faster-whisper's defaults (WhisperModel.transcribe), as commented above. */

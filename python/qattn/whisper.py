@@ -51,7 +51,8 @@ class _Params(_Sized):
                 ("hotwords", ctypes.c_char_p), ("vad_filter", ctypes.c_int32),
                 ("vad_parameters", _VadOptions), ("vad", ctypes.c_void_p),
                 ("word_timestamps", ctypes.c_int32), ("prepend_punctuations", ctypes.c_char_p),
-                ("append_punctuations", ctypes.c_char_p), ("alignment_heads", ctypes.c_char_p)]
+                ("append_punctuations", ctypes.c_char_p), ("alignment_heads", ctypes.c_char_p),
+                ("hallucination_silence_threshold", ctypes.c_float)]
 
 
 class _Info(_Sized):
@@ -163,7 +164,8 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
             max_new_tokens=None, seed=0, on_segment=None, on_progress=None,
             initial_prompt=None, prefix=None, hotwords=None, vad_filter=False, vad_parameters=None,
             vad_model=None, word_timestamps=False, prepend_punctuations="\"'“¿([{-",
-            append_punctuations="\"'.。,，!！?？:：”)]}、", alignment_heads=None):
+            append_punctuations="\"'.。,，!！?？:：”)]}、", alignment_heads=None,
+            hallucination_silence_threshold=None):
     """faster-whisper's transcribe options -> (_Params, what must outlive the C calls, the
     callbacks' errors, and a list on_segment's stops are noted in)."""
     if task not in ("transcribe", "translate"):
@@ -190,6 +192,8 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
             raise ValueError(f"{name}: a NUL character")
         setattr(p, name, None if text is None else text.encode("utf-8"))
     p.word_timestamps = int(bool(word_timestamps))
+    p.hallucination_silence_threshold = (math.nan if hallucination_silence_threshold is None
+                                         else hallucination_silence_threshold)
     for name, text in (("prepend_punctuations", prepend_punctuations),
                        ("append_punctuations", append_punctuations), ("alignment_heads", alignment_heads)):
         if text is not None and (not isinstance(text, str) or "\0" in text):

@@ -29,6 +29,7 @@
 #include "transcribe/session.h"
 #include "transcribe/transcript.h"
 #include "transcribe/whisper.h"
+#include "transcribe/hallucination.h"
 #include "transcribe/words.h"
 #include "whisper/encoder_stages.h"
 
@@ -48,6 +49,7 @@ qattn_transcribe_params qattn_transcribe_default_params(void)
     p.condition_on_previous_text = 1, p.prompt_reset_on_temperature = 0.5f;
     p.suppress_blank = 1, p.max_initial_timestamp = 1;
     p.vad_parameters = qattn_vad_default_options();
+    p.hallucination_silence_threshold = NAN;
     return p;
 }
 
@@ -349,6 +351,10 @@ static qattn_status check_params(const struct qattn_whisper *w, const qattn_tran
     if (p->temperature_increment > 0 && p->temperature_increment < 1.0f / (QATTN_MAX_TEMPERATURES - 1))
         return qattn_fail(QATTN_ERR_ARG, "transcribe: temperature increment %g is too fine "
                           "(at most %d temperatures)", p->temperature_increment, QATTN_MAX_TEMPERATURES);
+    if (!isnan(p->hallucination_silence_threshold) && !(p->hallucination_silence_threshold >= 0 &&
+                                                        p->hallucination_silence_threshold <= 3600))
+        return qattn_fail(QATTN_ERR_ARG, "transcribe: hallucination_silence_threshold %g must be "
+                          "in [0, 3600] seconds (NAN: off)", p->hallucination_silence_threshold);
     if (isinf(p->log_prob_threshold) || isinf(p->no_speech_threshold) ||
         isnan(p->compression_ratio_threshold) || isnan(p->prompt_reset_on_temperature))
         return qattn_fail(QATTN_ERR_ARG, "transcribe: a threshold is infinite or NaN");
@@ -577,9 +583,20 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, s
     } else if ((st = split(s, &d, seek, size, &next, &single_ending)) != QATTN_OK) {
         return st;
     }
-    if (s->p.word_timestamps && s->n_pending > 0 &&
-        (st = qattn_session_word_timestamps(s, seek, size, single_ending, &next)) != QATTN_OK)
-        return st;
+    if (s->p.word_timestamps && s->n_pending > 0) {
+        if ((st = qattn_session_word_timestamps(s, seek, size, single_ending, &next)) != QATTN_OK)
+            return st;
+        if (!isnan(s->p.hallucination_silence_threshold) &&
+            qattn_session_skip_hallucinations(s, seek, size, 2 * (size_t)s->w->enc.n_ctx,
+                                              qattn_mel_stream_content_frames(&s->mel),
+                                              s->last_speech, &next)) {
+            s->seek = next; /* the window is dropped whole (faster-whisper's `continue`) */
+            return QATTN_OK;
+        }
+        double end;
+        if (qattn_session_words_end(s, &end))
+            s->last_speech = end;
+    }
     for (int32_t i = 0; i < s->n_pending && !stop && st == QATTN_OK; i++)
         st = give(s, &s->pending[i], (int32_t)seek, &d, &stop);
     if (st != QATTN_OK)

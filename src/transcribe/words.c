@@ -358,6 +358,7 @@ qattn_status qattn_session_word_timestamps(struct qattn_session *s, size_t seek,
                                 s->p.append_punctuations ? s->p.append_punctuations : APPEND_PUNCTUATIONS);
     }
     const double offset = (double)seek / FRAMES_PER_SECOND;
+    double last_speech = s->last_speech; /* add_word_timestamps's own copy */
     for (int32_t i = 0, k = 0; aligned && st == QATTN_OK && i < s->n_pending; i++) {
         qattn_window_segment *seg = &s->pending[i];
         seg->first_word = s->n_words;
@@ -372,20 +373,27 @@ qattn_status qattn_session_word_timestamps(struct qattn_session *s, size_t seek,
                 seg->n_words++;
         }
         if (st == QATTN_OK)
-            fit_segment(seg, s->words + seg->first_word, median, max, &s->last_speech);
+            fit_segment(seg, s->words + seg->first_word, median, max, &last_speech);
     }
     free(text), free(seg_text), free(jumps), free(probs);
     if (st != QATTN_OK)
         return st;
-    /* faster-whisper get_end: the last word's end, else the last segment's */
-    double end = s->pending[s->n_pending - 1].end;
+    double end;
+    if (!single_ending && qattn_session_words_end(s, &end) && end > offset &&
+        rint(end * FRAMES_PER_SECOND) > (double)seek)
+        *next = (size_t)rint(end * FRAMES_PER_SECOND); /* Python's round(): half to even */
+    return QATTN_OK;
+}
+
+int qattn_session_words_end(const struct qattn_session *s, double *end)
+{
+    if (s->n_pending == 0)
+        return 0;
+    *end = s->pending[s->n_pending - 1].end;
     for (int32_t i = s->n_pending - 1; i >= 0; i--)
         if (s->pending[i].n_words > 0) {
-            end = s->words[s->pending[i].first_word + s->pending[i].n_words - 1].end;
+            *end = s->words[s->pending[i].first_word + s->pending[i].n_words - 1].end;
             break;
         }
-    if (!single_ending && end > offset && rint(end * FRAMES_PER_SECOND) > (double)seek)
-        *next = (size_t)rint(end * FRAMES_PER_SECOND); /* Python's round(): half to even */
-    s->last_speech = end;
-    return QATTN_OK;
+    return 1;
 }

@@ -18,4 +18,8 @@
 qattn_status qattn_session_word_timestamps(struct qattn_session *s, size_t seek, size_t size,
                                            int single_ending, size_t *next);
 
+/* faster-whisper get_end of s->pending: the last word's end, else the last segment's end;
+ * 0 when there is no segment. */
+int qattn_session_words_end(const struct qattn_session *s, double *end);
+
 #endif
