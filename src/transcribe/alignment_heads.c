@@ -164,6 +164,7 @@ qattn_status qattn_alignment_heads_parse(const struct qattn_whisper *w, const ch
 {
     struct qattn_whisper copy = *w; /* set_heads on a copy: the model stays as loaded */
     copy.align_heads = NULL, copy.n_align_heads = 0;
+    *heads = NULL, *n = 0;
     const preset *p = preset_named(spec);
     qattn_status st;
     if (p) {
@@ -171,22 +172,24 @@ qattn_status qattn_alignment_heads_parse(const struct qattn_whisper *w, const ch
     } else { /* "layer:head,layer:head,..." */
         int32_t pairs[512][2], count = 0;
         const char *s = spec;
-        for (;;) {
+        int whole = 0; /* the spec ends right after a pair */
+        while (count < 512) {
             char *end;
             const long l = strtol(s, &end, 10);
-            if (end == s || *end != ':' || count == 512)
+            if (end == s || *end != ':' || l < 0 || l > 1000)
                 break;
             s = end + 1;
             const long h = strtol(s, &end, 10);
-            if (end == s || l < 0 || l > 1000 || h < 0 || h > 1000)
+            if (end == s || h < 0 || h > 1000)
                 break;
             pairs[count][0] = (int32_t)l, pairs[count][1] = (int32_t)h, count++;
             s = end;
+            whole = *s == '\0';
             if (*s != ',')
                 break;
             s++;
         }
-        if (*s || count == 0)
+        if (!whole)
             return qattn_fail(QATTN_ERR_ARG, "alignment_heads \"%s\": a model name (tiny.en, tiny, "
                               "base.en, base, small.en, small, medium.en, medium, large-v1, "
                               "large-v2, large-v3, large-v3-turbo) or layer:head,layer:head,...", spec);

@@ -531,8 +531,12 @@ qattn_status qattn_session_setup(struct qattn_session *s)
         st = text_options(s);
     s->align_heads = w->align_heads, s->n_align_heads = w->n_align_heads;
     if (st == QATTN_OK && p->alignment_heads) {
-        st = qattn_alignment_heads_parse(w, p->alignment_heads, &s->align_heads, &s->n_align_heads);
-        s->own_align_heads = 1;
+        int32_t *heads = NULL, n = 0; /* the model's stay in place unless this succeeds */
+        st = qattn_alignment_heads_parse(w, p->alignment_heads, &heads, &n);
+        if (st == QATTN_OK)
+            s->align_heads = heads, s->n_align_heads = n, s->own_align_heads = 1;
+        else
+            free(heads);
     }
     if (st == QATTN_OK)
         st = qattn_search_create(w->decoder, s->max_seqs, ctx / 2, &s->search);

@@ -86,8 +86,8 @@ def shape(ct2):
 
 def write_hf(ct2_dir, out, drop_timestamps=False):
     """A Hugging Face directory: model.safetensors (float16), config.json,
-    generation_config.json (the suppress lists CTranslate2's converter copied into its
-    config.json come from there), tokenizer.json (without the timestamp tokens, as older
+    generation_config.json (the suppress lists and alignment heads CTranslate2's converter
+    copied into its config.json come from there), tokenizer.json (without the timestamp tokens, as older
     revisions of openai's repositories have it, if drop_timestamps)."""
     ct2 = read_ct2(ct2_dir + "/model.bin")
     s = shape(ct2)
@@ -102,7 +102,8 @@ def write_hf(ct2_dir, out, drop_timestamps=False):
     (out / "config.json").write_text(json.dumps(config))
     ct2_config = json.load(open(ct2_dir + "/config.json"))
     (out / "generation_config.json").write_text(json.dumps(
-        {"suppress_tokens": ct2_config["suppress_ids"], "begin_suppress_tokens": ct2_config["suppress_ids_begin"]}))
+        {"suppress_tokens": ct2_config["suppress_ids"], "begin_suppress_tokens": ct2_config["suppress_ids_begin"],
+         "alignment_heads": ct2_config["alignment_heads"]}))
     tokenizer = json.load(open(ct2_dir + "/tokenizer.json"))
     if drop_timestamps:
         tokenizer["added_tokens"] = [t for t in tokenizer["added_tokens"]

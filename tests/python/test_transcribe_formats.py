@@ -157,3 +157,28 @@ def test_inconsistent_models_refused(tmp_path, case):
         "vocabulary has 51864 tokens, the decoder 51000"
     with pytest.raises(qattn.QattnError, match=want):
         qattn.Whisper(p, precision="f32")
+
+
+@peers
+def test_word_timestamps_from_every_format(converted, clips):  # noqa: F811
+    """The alignment heads from each format: CTranslate2's config.json, Hugging Face's
+    generation_config.json, and for a ggml file (which does not say) whisper.cpp's table for
+    its shape. Words from the three equal (the same weights; f16 in the two conversions),
+    while other heads move them."""
+    name, d, hf, ggml = converted
+    if name != "tiny.en":
+        pytest.skip("one model is enough for the heads' source")
+    audio = clips[CLIPS[name][0]][2]
+
+    def words(path, **options):
+        m = qattn.Whisper(path, precision="f32", threads=2)
+        return [(w.word, w.start, w.end) for s in m.transcribe(audio, word_timestamps=True, **options)[0]
+                for w in s.words]
+
+    ct2 = words(d)
+    assert len(ct2) > 20
+    for path in (hf, ggml):
+        other = words(path)
+        assert [w[0] for w in other] == [w[0] for w in ct2], path
+        assert max(max(abs(a[1] - b[1]), abs(a[2] - b[2])) for a, b in zip(other, ct2)) <= 0.02, path
+    assert words(d, alignment_heads="0:0,0:1") != ct2

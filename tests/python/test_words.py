@@ -466,3 +466,17 @@ def test_cli_subtitles_wrap_and_highlight_as_openai_whisper(cli_segments, tmp_pa
                         "--highlight-words", "--output-dir", str(tmp_path / "refused"), CLI_FILE],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--word-timestamps" in r.stderr
+
+
+def test_bad_alignment_heads_are_refused():
+    """alignment_heads a model name or layer:head pairs of this decoder's: another model's
+    heads, a head past the decoder, a malformed spec or an unknown name is a ValueError at
+    session start that names the option, and the model keeps its own heads (a failed start
+    once freed them)."""
+    from trained import model_dir
+    m = qattn.Whisper(model_dir("tiny.en"), precision="int8", threads=2)
+    audio = np.zeros(16000, np.float32)
+    for bad in ("base", "4:0", "1:x", "large-v9", "1:0,", ""):
+        with pytest.raises(ValueError, match="alignment"):
+            m.transcribe(audio, word_timestamps=True, alignment_heads=bad)
+    assert list(m.transcribe(audio, word_timestamps=True, alignment_heads="tiny.en")[0]) == []
