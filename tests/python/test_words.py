@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 import qattn
+from test_transcribe import faster_whisper
 from conftest import BUILD
 from trained import model_dir
 
@@ -148,14 +149,6 @@ def inputs() -> Dict[str, Tuple[np.ndarray, dict]]:
                                 load("mfa-clips/mfa_thoughts.flac"), gap(2)]), dict(vad_filter=True))
     return out
 
-
-def faster_whisper(d, compute_type):
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError:
-        pytest.fail("faster-whisper is not importable: run the suite with the test venv's python "
-                    "(tests/models/fetch.py; ./dev test does)")
-    return WhisperModel(d, device="cpu", compute_type=compute_type, cpu_threads=2)
 
 
 class Runs:
