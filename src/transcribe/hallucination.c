@@ -28,9 +28,10 @@ static double word_anomaly_score(const qattn_timed_word *w)
 /* Python's `text in MARKS` (a substring test). */
 static int is_mark(const char *text, size_t len)
 {
-    const size_t n = strlen(MARKS);
+    static const char marks[] = MARKS;
+    const size_t n = sizeof marks - 1;
     for (size_t i = 0; i + len <= n; i++)
-        if (!memcmp(MARKS + i, text, len))
+        if (!memcmp(marks + i, text, len))
             return 1;
     return 0;
 }
