@@ -3,16 +3,12 @@ faster-whisper's WhisperModel.transcribe (the same defaults, segments a lazy gen
 docs/transcribe.md), and qattn.Session for audio that arrives in pieces."""
 import ctypes
 import math
-import os
 import weakref
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
-import numpy as np
-
-from . import (_lib, _call, _error, _EncoderParams, _Model, _Sized, _STATUS, QattnCancelled,
-               load_audio, SAMPLE_RATE)
-from .vad import _options as _vad_options, _VadOptions, VAD
+from . import _lib, _call, _error, _EncoderParams, _Model, _Sized, _STATUS
+from .vad import _options as _vad_options, _samples, _VadOptions, VAD
 
 
 class _Word(ctypes.Structure):
@@ -144,16 +140,6 @@ def _temperatures(temperature):
     if any(abs(a - b) > 1e-6 for a, b in zip(t, expected)) or (len(t) > 1 and abs(t[-1] - 1.0) > 1e-6):
         raise ValueError("temperature: a list must step evenly up to 1.0, e.g. [0.0, 0.2, ..., 1.0]")
     return t[0], step
-
-
-def _samples(audio):
-    """A path (any format load_audio reads) or samples -> contiguous float32 at 16 kHz."""
-    if isinstance(audio, (str, bytes, os.PathLike)):
-        audio = load_audio(audio)
-    samples = np.ascontiguousarray(np.asarray(audio, dtype=np.float32))
-    if samples.ndim != 1:
-        raise ValueError(f"audio: expected 1-D samples at {SAMPLE_RATE} Hz, got shape {samples.shape}")
-    return samples
 
 
 def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1.0,
