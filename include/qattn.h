@@ -440,6 +440,7 @@ typedef struct qattn_segment {
     float temperature, avg_logprob, compression_ratio, no_speech_prob; /* of its window */
     const qattn_word *words; /* word_timestamps: its words (none: NULL and 0) */
     int32_t n_words;
+    char language[16];       /* its window's language code ("en"; multilingual: detected on it) */
 } qattn_segment;
 
 /* Called with each segment as soon as its window is decoded; nonzero stops the transcription
@@ -504,12 +505,42 @@ typedef struct qattn_transcribe_params {
      * many seconds of silence is dropped with the rest of its window, and decoding goes on
      * after it (NAN: off, the default). */
     float hallucination_silence_threshold;
+    /* faster-whisper's clip_timestamps: the parts of the audio to transcribe, in seconds,
+     * start, end, start, end, ... (an odd count: the last clip runs to the end of the audio;
+     * each time rounded to a 10 ms frame as faster-whisper rounds it). Each clip is decoded
+     * window by window from its start, no window crossing its end; clips may overlap or go
+     * back. NULL or 0: all of the audio. With clips, vad_filter is ignored (faster-whisper
+     * ignores it) and the language is detected from the first clip's start. Copied by
+     * qattn_session_create. */
+    const double *clip_timestamps;
+    int32_t n_clip_timestamps;
+    /* CTranslate2's decoding options as faster-whisper passes them (docs/transcribe.md): */
+    float repetition_penalty;        /* 1: off; above 1 makes the tokens already in the
+                                      * window's sequence less likely */
+    int32_t no_repeat_ngram_size;    /* 0: off; n: no n tokens in a row twice in a window */
+    /* faster-whisper's multilingual: the language detected again on every window, its
+     * segments in it (qattn_segment.language); multilingual models only (else ignored). */
+    int32_t multilingual;            /* 0 */
+    /* The language detection (language NULL or "auto", a multilingual model), as
+     * faster-whisper's detect_language: the 30 s windows from the start (of the first clip),
+     * at most language_detection_segments of them, stop at the first whose likeliest language
+     * is more probable than language_detection_threshold; when none is, the language most
+     * windows chose (its highest probability). */
+    int32_t language_detection_segments; /* 1 */
+    float language_detection_threshold;  /* 0.5 */
 } qattn_transcribe_params;
 
 /* faster-whisper's defaults (WhisperModel.transcribe), as commented above. */
 QATTN_API qattn_transcribe_params qattn_transcribe_default_params(void);
 
 typedef struct qattn_transcript qattn_transcript;
+
+#define QATTN_MAX_LANGUAGES 128 /* Whisper's models have 99 or 100 */
+
+typedef struct qattn_language_probability {
+    char language[16];            /* the code, e.g. "de" */
+    float probability;
+} qattn_language_probability;
 
 typedef struct qattn_transcript_info {
     size_t struct_size;           /* the caller's sizeof(qattn_transcript_info) */
@@ -518,6 +549,10 @@ typedef struct qattn_transcript_info {
     double duration;              /* seconds of audio */
     int32_t n_segments;
     double duration_after_vad;    /* seconds of it transcribed: duration without vad_filter */
+    /* a detected language: every language's probability on the window that decided, likeliest
+     * first (faster-whisper's all_language_probs); none (0) when given or English-only */
+    int32_t n_language_probs;
+    qattn_language_probability all_language_probs[QATTN_MAX_LANGUAGES];
 } qattn_transcript_info;
 
 /*

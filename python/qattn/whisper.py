@@ -22,7 +22,8 @@ class _Segment(_Sized):
                 ("tokens", ctypes.POINTER(ctypes.c_int32)), ("n_tokens", ctypes.c_int32),
                 ("temperature", ctypes.c_float), ("avg_logprob", ctypes.c_float),
                 ("compression_ratio", ctypes.c_float), ("no_speech_prob", ctypes.c_float),
-                ("words", ctypes.POINTER(_Word)), ("n_words", ctypes.c_int32)]
+                ("words", ctypes.POINTER(_Word)), ("n_words", ctypes.c_int32),
+                ("language", ctypes.c_char * 16)]
 
 
 _SEGMENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_Segment), ctypes.c_void_p)
@@ -48,13 +49,23 @@ class _Params(_Sized):
                 ("vad_parameters", _VadOptions), ("vad", ctypes.c_void_p),
                 ("word_timestamps", ctypes.c_int32), ("prepend_punctuations", ctypes.c_char_p),
                 ("append_punctuations", ctypes.c_char_p), ("alignment_heads", ctypes.c_char_p),
-                ("hallucination_silence_threshold", ctypes.c_float)]
+                ("hallucination_silence_threshold", ctypes.c_float),
+                ("clip_timestamps", ctypes.POINTER(ctypes.c_double)),
+                ("n_clip_timestamps", ctypes.c_int32), ("repetition_penalty", ctypes.c_float),
+                ("no_repeat_ngram_size", ctypes.c_int32), ("multilingual", ctypes.c_int32),
+                ("language_detection_segments", ctypes.c_int32),
+                ("language_detection_threshold", ctypes.c_float)]
+
+
+class _LanguageProbability(ctypes.Structure):
+    _fields_ = [("language", ctypes.c_char * 16), ("probability", ctypes.c_float)]
 
 
 class _Info(_Sized):
     _fields_ = [("struct_size", ctypes.c_size_t), ("language", ctypes.c_char * 16), ("language_probability", ctypes.c_float),
                 ("duration", ctypes.c_double), ("n_segments", ctypes.c_int32),
-                ("duration_after_vad", ctypes.c_double)]
+                ("duration_after_vad", ctypes.c_double), ("n_language_probs", ctypes.c_int32),
+                ("all_language_probs", _LanguageProbability * 128)]
 
 
 _lib.qattn_whisper_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_EncoderParams),
@@ -107,6 +118,7 @@ class Segment:
     compression_ratio: float
     no_speech_prob: float
     words: Optional[List[Word]] = None  # word_timestamps=True: a list (maybe empty)
+    language: Optional[str] = None  # its window's language (multilingual: detected on it)
 
 
 @dataclass
@@ -115,6 +127,9 @@ class TranscriptionInfo:
     language_probability: float
     duration: float
     duration_after_vad: float = None
+    # a detected language: [(code, probability)] of every language, likeliest first; None
+    # when it was given or the model is English-only
+    all_language_probs: Optional[List[Tuple[str, float]]] = None
 
 
 def _segment(s, words=False):
@@ -124,7 +139,8 @@ def _segment(s, words=False):
                    [s.tokens[i] for i in range(s.n_tokens)], s.temperature, s.avg_logprob,
                    s.compression_ratio, s.no_speech_prob,
                    [Word(w.start, w.end, w.word.decode("utf-8"), w.probability)
-                    for w in (s.words[i] for i in range(s.n_words))] if words else None)
+                    for w in (s.words[i] for i in range(s.n_words))] if words else None,
+                   s.language.decode())
 
 
 def _temperatures(temperature):
@@ -142,6 +158,24 @@ def _temperatures(temperature):
     return t[0], step
 
 
+def _clip_timestamps(clips):
+    """faster-whisper's clip_timestamps ("0", "start,end,...", or a list of seconds) -> a C
+    array of doubles, or None for all of the audio (its "0", the default)."""
+    if isinstance(clips, str):
+        if clips.strip() == "0":
+            return None
+        try:
+            clips = [float(t) for t in clips.split(",")] if clips.strip() else []
+        except ValueError:
+            raise ValueError(f"clip_timestamps: expected seconds separated by commas, got {clips!r}") from None
+    if isinstance(clips, (list, tuple)) and all(isinstance(t, (int, float)) for t in clips):
+        if not clips:
+            return None
+        return (ctypes.c_double * len(clips))(*clips)
+    raise TypeError("clip_timestamps must be a str of comma-separated seconds or a list of numbers "
+                    f"(faster-whisper's BatchedInferencePipeline's dicts are not taken), got {clips!r}")
+
+
 def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1.0,
             length_penalty=1.0, temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
             compression_ratio_threshold=2.4, log_prob_threshold=-1.0, no_speech_threshold=0.6,
@@ -151,7 +185,9 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
             initial_prompt=None, prefix=None, hotwords=None, vad_filter=False, vad_parameters=None,
             vad_model=None, word_timestamps=False, prepend_punctuations="\"'“¿([{-",
             append_punctuations="\"'.。,，!！?？:：”)]}、", alignment_heads=None,
-            hallucination_silence_threshold=None):
+            hallucination_silence_threshold=None, clip_timestamps="0", repetition_penalty=1.0,
+            no_repeat_ngram_size=0, multilingual=False, language_detection_threshold=0.5,
+            language_detection_segments=1):
     """faster-whisper's transcribe options -> (_Params, what must outlive the C calls, the
     callbacks' errors, and a list on_segment's stops are noted in)."""
     if task not in ("transcribe", "translate"):
@@ -178,6 +214,13 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
             raise ValueError(f"{name}: a NUL character")
         setattr(p, name, None if text is None else text.encode("utf-8"))
     p.word_timestamps = int(bool(word_timestamps))
+    clips = _clip_timestamps(clip_timestamps)
+    p.clip_timestamps = clips if clips is not None else None
+    p.n_clip_timestamps = len(clips) if clips is not None else 0
+    p.repetition_penalty, p.no_repeat_ngram_size = repetition_penalty, no_repeat_ngram_size
+    p.multilingual = int(bool(multilingual))
+    p.language_detection_segments = language_detection_segments
+    p.language_detection_threshold = language_detection_threshold
     p.hallucination_silence_threshold = (math.nan if hallucination_silence_threshold is None
                                          else hallucination_silence_threshold)
     for name, text in (("prepend_punctuations", prepend_punctuations),
@@ -220,6 +263,8 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
         keep.append(p.on_progress)
     if vad_model is not None:
         keep.append(vad_model)  # the C params point at it
+    if clips is not None:
+        keep.append(clips)
     return p, keep, errors, stops
 
 
@@ -286,8 +331,10 @@ class Session(_Model):
     def info(self) -> "TranscriptionInfo":
         info = _Info()
         _call(_lib.qattn_session_get_info, self._live(), ctypes.byref(info))
+        probs = [(info.all_language_probs[i].language.decode(), info.all_language_probs[i].probability)
+                 for i in range(info.n_language_probs)]
         return TranscriptionInfo(info.language.decode(), info.language_probability, info.duration,
-                                 info.duration_after_vad)
+                                 info.duration_after_vad, probs or None)
 
     def cancel(self):
         if self._handle is not None:
@@ -346,7 +393,11 @@ class Whisper(_Model):
         prompt_reset_on_temperature, suppress_blank, without_timestamps, max_initial_timestamp,
         max_new_tokens, seed, initial_prompt, prefix, hotwords (text; initial_prompt as token
         ids is not taken), vad_filter and vad_parameters (a dict of VadOptions' fields, or a
-        faster_whisper VadOptions), vad_model (a qattn.VAD; default: the shipped one), and
+        faster_whisper VadOptions), vad_model (a qattn.VAD; default: the shipped one),
+        word_timestamps, prepend_punctuations, append_punctuations, alignment_heads,
+        hallucination_silence_threshold, clip_timestamps ("0", "start,end,..." or a list of
+        seconds), repetition_penalty, no_repeat_ngram_size, multilingual,
+        language_detection_threshold, language_detection_segments, and
         on_segment(seg) (returning False stops), on_progress(done_s, total_s)."""
         samples = _samples(audio)
         session = Session(self, **options)

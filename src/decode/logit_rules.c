@@ -65,9 +65,50 @@ static void timestamp_rules(const qattn_logit_rules *r, const int32_t *s, int32_
         forbid_range(logits, 0, r->ts_begin);
 }
 
-void qattn_logit_rules_apply(const qattn_logit_rules *r, const int32_t *sampled, int32_t n_sampled,
-                             int prefixed, float *logits)
+/* CTranslate2's penalize_previous_tokens: the logits of the tokens in seq read first, then
+ * each written once from its read value (a repeated token is not penalized twice). */
+static void repetition_penalty(const qattn_logit_rules *r, const int32_t *seq, int32_t n,
+                               float *logits)
 {
+    const float penalty = r->repetition_penalty;
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t t = seq[i];
+        if (t < 0 || t >= r->n_vocab)
+            continue;
+        int seen = 0;
+        for (int32_t j = 0; j < i && !seen; j++)
+            seen = seq[j] == t;
+        if (!seen)
+            logits[t] = logits[t] < 0 ? logits[t] * penalty : logits[t] / penalty;
+    }
+}
+
+/* CTranslate2's NoRepeatNgram: the tokens that followed each earlier occurrence of the last
+ * size - 1 tokens are forbidden (size 1: every token already in seq). */
+static void no_repeat_ngram(const qattn_logit_rules *r, const int32_t *seq, int32_t n, float *logits)
+{
+    const int32_t size = r->no_repeat_ngram_size;
+    if (n < size)
+        return;
+    const int32_t *needle = seq + n - (size - 1);
+    for (int32_t i = 0; i + size <= n; i++) {
+        int32_t k = 0;
+        while (k < size - 1 && seq[i + k] == needle[k])
+            k++;
+        if (k == size - 1 && seq[i + size - 1] >= 0 && seq[i + size - 1] < r->n_vocab)
+            logits[seq[i + size - 1]] = -INFINITY;
+    }
+}
+
+void qattn_logit_rules_apply(const qattn_logit_rules *r, const int32_t *sequence, int32_t n_sequence,
+                             int32_t n_forced, float *logits)
+{
+    const int32_t *sampled = sequence + n_forced, n_sampled = n_sequence - n_forced;
+    const int prefixed = n_forced > 0;
+    if (r->repetition_penalty != 1)
+        repetition_penalty(r, sequence, n_sequence, logits);
+    if (r->no_repeat_ngram_size > 0)
+        no_repeat_ngram(r, sequence, n_sequence, logits);
     forbid_list(r, logits, r->suppress, r->n_suppress);
     if (n_sampled == 0)
         forbid_list(r, logits, r->suppress_begin, r->n_suppress_begin);

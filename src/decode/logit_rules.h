@@ -20,13 +20,20 @@ typedef struct qattn_logit_rules {
     int32_t eot, no_timestamps;
     int32_t ts_begin, ts_end;      /* <|0.00|> and the vocabulary's last id */
     int32_t max_initial_ts;        /* the latest timestamp allowed first (ts_begin + 50: 1 s) */
+    /* CTranslate2's RepetitionPenalty and NoRepeatNgram (src/decoding_utils.cc), over the
+     * sequence after the prompt (a forced prefix included): each token in it once, its logit
+     * x made x / penalty (x >= 0) or x * penalty (x < 0); a token that would end an n-gram
+     * the sequence holds already, forbidden. They come first, so the timestamp rules weigh
+     * the penalized logits. 1 and 0: off. */
+    float repetition_penalty;
+    int32_t no_repeat_ngram_size;
 } qattn_logit_rules;
 
-/* Filters logits [n_vocab] given the tokens sampled so far in this window after the prompt and
- * after a forced prefix, if any (`prefixed`: CTranslate2's sample_begin > 0, where the first
- * sampled token is not held to the initial-timestamp rule). */
-void qattn_logit_rules_apply(const qattn_logit_rules *rules, const int32_t *sampled,
-                             int32_t n_sampled, int prefixed, float *logits);
+/* Filters logits [n_vocab] given the sequence so far after the prompt: its first n_forced
+ * tokens a forced prefix (CTranslate2's sample_begin: then the first sampled token is not held
+ * to the initial-timestamp rule), the rest sampled. */
+void qattn_logit_rules_apply(const qattn_logit_rules *rules, const int32_t *sequence,
+                             int32_t n_sequence, int32_t n_forced, float *logits);
 
 /* log_softmax in place, in double for the sum (-inf stays -inf); returns the log normalizer. */
 double qattn_log_softmax(float *x, int32_t n);

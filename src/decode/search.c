@@ -211,8 +211,7 @@ static void filter_task(void *ctx, int64_t j, int worker)
     const filter_job *f = ctx;
     qattn_search *s = f->s;
     float *x = s->logits + (size_t)j * s->n_vocab;
-    qattn_logit_rules_apply(f->rules, s->seqs + (size_t)j * s->max_new + s->n_forced,
-                            f->step - s->n_forced, s->n_forced > 0, x);
+    qattn_logit_rules_apply(f->rules, s->seqs + (size_t)j * s->max_new, f->step, s->n_forced, x);
     qattn_log_softmax(x, s->n_vocab);
 }
 

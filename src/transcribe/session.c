@@ -112,27 +112,6 @@ qattn_status qattn_session_get_info(const qattn_session *s, qattn_transcript_inf
     return qattn_struct_write(info, &s->info, sizeof s->info, "session_get_info");
 }
 
-/* Whether the window at s->seek can be decoded now, and its audio frames (size) and those of
- * the language detection (faster-whisper's one frame more); QATTN_DONE at the end. */
-static qattn_status window_ready(const struct qattn_session *s, size_t *size, size_t *detect)
-{
-    const size_t width = 2 * (size_t)s->w->enc.n_ctx;
-    const size_t frames = qattn_mel_stream_content_frames(&s->mel);
-    if (s->mel.finished) {
-        if (s->seek >= frames)
-            return QATTN_DONE;
-        *size = frames - s->seek < width ? frames - s->seek : width;
-        *detect = frames + 1 - s->seek < width ? frames + 1 - s->seek : width;
-        return QATTN_OK;
-    }
-    /* before finish: once the whole window's frames are final (a full window, then, in the
-     * finished audio too) */
-    if (qattn_mel_stream_ready_frames(&s->mel) < s->seek + width)
-        return QATTN_AGAIN;
-    *size = *detect = width;
-    return QATTN_OK;
-}
-
 qattn_status qattn_session_next(qattn_session *s, const qattn_segment **segment)
 {
     qattn_clear_error();
@@ -153,25 +132,23 @@ qattn_status qattn_session_next(qattn_session *s, const qattn_segment **segment)
         qattn_status st = ended(s);
         if (st != QATTN_OK)
             return st;
-        size_t size = 0, detect = 0;
-        st = window_ready(s, &size, &detect);
-        if (st == QATTN_DONE && s->w->multilingual && s->language == 0) {
-            /* audio too short for a window (under 10 ms): the language is still detected,
-             * on the one frame faster-whisper would use */
-            const size_t frames = qattn_mel_stream_content_frames(&s->mel);
-            st = qattn_session_detect_language(s, frames + 1);
+        if (s->w->multilingual && s->language == 0) { /* detected before the first window */
+            st = qattn_session_detect_language(s);
+            if (st == QATTN_AGAIN)
+                return st;
             if (st != QATTN_OK)
                 return fail_session(s, st);
-            st = QATTN_DONE;
         }
+        size_t size = 0;
+        st = qattn_session_clip_window(s, &size);
         if (st != QATTN_OK)
             return st; /* DONE or AGAIN */
-        st = qattn_session_decode_window(s, size, detect);
+        st = qattn_session_decode_window(s, size);
         if (st == QATTN_CANCELLED)
             return qattn_fail(QATTN_CANCELLED, "session: cancelled");
         if (st != QATTN_OK)
             return fail_session(s, st);
-        qattn_mel_stream_forget(&s->mel, s->seek);
+        qattn_mel_stream_forget(&s->mel, qattn_session_clips_keep_from(s));
         if (s->p.on_progress) {
             const size_t frames = qattn_mel_stream_content_frames(&s->mel);
             s->p.on_progress((double)(s->seek < frames ? s->seek : frames) * TIME_PER_FRAME,

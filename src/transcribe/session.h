@@ -27,6 +27,11 @@ typedef struct qattn_window_segment {
     int32_t first_word, n_words;
 } qattn_window_segment;
 
+/* A clip of clip_timestamps in frames (end SIZE_MAX: the audio's end). */
+typedef struct qattn_clip {
+    size_t start, end;
+} qattn_clip;
+
 /* A word being timed: its text at s->word_text + text (len bytes), n_tokens of the text. */
 typedef struct qattn_timed_word {
     size_t text, len;
@@ -54,6 +59,10 @@ struct qattn_session {
     size_t text_cap;
     qattn_logit_rules rules;
     int32_t language, task;         /* language 0: not known yet (detected on window 0) */
+    char language_code[16];         /* the language's code, given to the segments */
+    qattn_clip *clips;              /* clip_timestamps, else one clip of all the audio */
+    int32_t n_clips, clip;          /* the clip being decoded */
+    double detect_from;             /* the first clip's start in frames, unrounded */
     qattn_transcript_info info;
     qattn_segment_queue queue;
     int32_t next_id;                /* of the next segment */
@@ -84,13 +93,29 @@ struct qattn_session {
 qattn_status qattn_session_setup(struct qattn_session *s);
 void qattn_session_teardown(struct qattn_session *s);
 
-/* transcribe.c: the language detected on the first `size` frames from s->seek (encoded). */
-qattn_status qattn_session_detect_language(struct qattn_session *s, size_t size);
+/* transcribe.c: the encoder output of `size` frames of audio from frame `seek` (the window
+ * zero-padded as faster-whisper's pad_or_trim), set as the search's window. */
+qattn_status qattn_session_encode_window(struct qattn_session *s, size_t seek, size_t size);
 
-/* transcribe.c: the window at s->seek (its first `size` frames hold audio, all computed):
- * the language detected first if it is not known (detect_size frames: faster-whisper's one
- * more), then encoded, decoded with fallback and cut into segments (queued); s->seek moves on. */
-qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, size_t detect_size);
+/* transcribe.c: the window at s->seek (its first `size` frames hold audio, all computed),
+ * the language known: encoded, decoded with fallback and cut into segments (queued); s->seek
+ * moves on. */
+qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size);
+
+/* language.c: the language option checked and set (left to detect when NULL or "auto" on a
+ * multilingual model); the detection when it can run (QATTN_AGAIN: its audio is not all
+ * there yet); multilingual: the language of the window the search holds. */
+qattn_status qattn_session_set_language(struct qattn_session *s);
+qattn_status qattn_session_detect_language(struct qattn_session *s);
+qattn_status qattn_session_window_language(struct qattn_session *s);
+
+/* clips.c: clip_timestamps in frames (faster-whisper's seek_clips), the session's first seek;
+ * the window at s->seek moved into the clip being decoded (QATTN_DONE after the last, AGAIN
+ * while its frames are not all final) and its size; the first frame any later window can
+ * need (the log-mel before it may go). */
+qattn_status qattn_session_clips_setup(struct qattn_session *s);
+qattn_status qattn_session_clip_window(struct qattn_session *s, size_t *size);
+size_t qattn_session_clips_keep_from(const struct qattn_session *s);
 
 /* vad_filter.c: the audio kept as it is fed; at finish the VAD's spans of it, their map and
  * the joined speech fed to the log-mel; a time of the joined speech mapped back to the

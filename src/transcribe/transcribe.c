@@ -50,6 +50,8 @@ qattn_transcribe_params qattn_transcribe_default_params(void)
     p.suppress_blank = 1, p.max_initial_timestamp = 1;
     p.vad_parameters = qattn_vad_default_options();
     p.hallucination_silence_threshold = NAN;
+    p.repetition_penalty = 1;
+    p.language_detection_segments = 1, p.language_detection_threshold = 0.5f;
     return p;
 }
 
@@ -268,7 +270,8 @@ static qattn_status give(struct qattn_session *s, const qattn_window_segment *ws
     }
     qattn_segment seg = {sizeof seg, s->next_id, seek, start, end, s->text, tokens, n,
                          d->temperature, (float)d->avg_logprob, (float)d->compression_ratio,
-                         d->no_speech_prob, words, ws->n_words};
+                         d->no_speech_prob, words, ws->n_words, {0}};
+    memcpy(seg.language, s->language_code, sizeof seg.language);
     st = qattn_segment_queue_push(&s->queue, &seg);
     free(words), free(word_text);
     if (st != QATTN_OK)
@@ -361,6 +364,16 @@ static qattn_status check_params(const struct qattn_whisper *w, const qattn_tran
     if (!(p->max_initial_timestamp >= 0 && p->max_initial_timestamp <= 30))
         return qattn_fail(QATTN_ERR_ARG, "transcribe: max_initial_timestamp %g must be in [0, 30]",
                           p->max_initial_timestamp);
+    if (!(p->repetition_penalty > 0 && p->repetition_penalty <= 100) ||
+        p->no_repeat_ngram_size < 0 || p->no_repeat_ngram_size > w->dec.n_text_ctx)
+        return qattn_fail(QATTN_ERR_ARG, "transcribe: repetition_penalty %g must be in (0, 100], "
+                          "no_repeat_ngram_size %d in [0, %d]", p->repetition_penalty,
+                          p->no_repeat_ngram_size, w->dec.n_text_ctx);
+    if (p->language_detection_segments < 1 || p->language_detection_segments > 10000 ||
+        !(p->language_detection_threshold >= 0 && p->language_detection_threshold <= 1))
+        return qattn_fail(QATTN_ERR_ARG, "transcribe: language_detection_segments %d must be in "
+                          "[1, 10000], language_detection_threshold %g in [0, 1]",
+                          p->language_detection_segments, p->language_detection_threshold);
     if (p->max_new_tokens < 0 || p->max_new_tokens > w->dec.n_text_ctx / 2)
         return qattn_fail(QATTN_ERR_ARG, "transcribe: max_new_tokens %d must be in [0, %d]",
                           p->max_new_tokens, w->dec.n_text_ctx / 2);
@@ -376,7 +389,7 @@ static int encoder_stage_done(void *ctx, qattn_encoder_stage stage)
 
 /* Encoder output of the window starting at frame `seek` (size frames of audio) into
  * s->features, and the search's cross-attention over it. */
-static qattn_status encode_window(struct qattn_session *s, size_t seek, size_t size)
+qattn_status qattn_session_encode_window(struct qattn_session *s, size_t seek, size_t size)
 {
     const struct qattn_whisper *w = s->w;
     qattn_mel_stream_window(&s->mel, seek, size, 2 * (size_t)w->enc.n_ctx, s->window);
@@ -387,58 +400,11 @@ static qattn_status encode_window(struct qattn_session *s, size_t seek, size_t s
     return st;
 }
 
-/* The language of the first window: the likeliest language token after <|startoftranscript|>,
- * softmax over the language tokens alone (CTranslate2 detect_language). */
-static qattn_status detect_language(struct qattn_session *s)
-{
-    const struct qattn_whisper *w = s->w;
-    const float *logits;
-    qattn_status st = qattn_search_prompt_logits(s->search, &w->sot, 1, &logits);
-    if (st != QATTN_OK)
-        return st;
-    const float *x = logits + w->lang_first;
-    int32_t best = 0;
-    for (int32_t i = 1; i < w->n_langs; i++)
-        best = x[i] > x[best] ? i : best;
-    double sum = 0;
-    for (int32_t i = 0; i < w->n_langs; i++)
-        sum += exp((double)x[i] - x[best]);
-    s->language = w->lang_first + best;
-    s->info.language_probability = (float)(1 / sum);
-    const char *name = qattn_vocabulary_name(w->vocabulary, s->language);
-    const size_t len = strlen(name);
-    if (len > 4 && len - 4 < sizeof s->info.language) /* "<|de|>" */
-        memcpy(s->info.language, name + 2, len - 4);
-    return QATTN_OK;
-}
-
-static qattn_status set_language(struct qattn_session *s)
-{
-    const struct qattn_whisper *w = s->w;
-    const char *code = s->p.language;
-    s->info.language_probability = 1;
-    if (!w->multilingual) {
-        if (code && strcmp(code, "auto") && strcmp(code, "en"))
-            return qattn_fail(QATTN_ERR_ARG, "transcribe: language \"%s\" asked of an "
-                              "English-only model", code);
-        strcpy(s->info.language, "en");
-        return QATTN_OK;
-    }
-    if (!code || !strcmp(code, "auto"))
-        return QATTN_OK; /* detected on the first window */
-    s->language = qattn_whisper_language_token(w, code);
-    if (s->language < 0)
-        return qattn_fail(QATTN_ERR_ARG, "transcribe: unknown language \"%s\" (a code such as "
-                          "en, de, fr, zh, or auto)", code);
-    snprintf(s->info.language, sizeof s->info.language, "%s", code);
-    return QATTN_OK;
-}
-
 void qattn_session_teardown(struct qattn_session *s)
 {
     free(s->window), free(s->features), free(s->history), free(s->prompt);
     free(s->tokens), free(s->text), free(s->prefix), free(s->hotwords);
-    free(s->pending), free(s->words), free(s->word_text);
+    free(s->pending), free(s->words), free(s->word_text), free(s->clips);
     if (s->own_align_heads)
         free(s->align_heads);
     qattn_search_free(s->search);
@@ -506,7 +472,9 @@ qattn_status qattn_session_setup(struct qattn_session *s)
     const qattn_transcribe_params *p = &s->p;
     qattn_status st = check_params(w, p);
     if (st == QATTN_OK)
-        st = set_language(s);
+        st = qattn_session_set_language(s);
+    if (st == QATTN_OK)
+        st = qattn_session_clips_setup(s);
     if (st != QATTN_OK)
         return st;
     s->n_temperatures = 0;
@@ -547,7 +515,7 @@ qattn_status qattn_session_setup(struct qattn_session *s)
                                    p->suppress_blank ? w->suppress_begin : NULL,
                                    p->suppress_blank ? w->n_suppress_begin : 0,
                                    !p->without_timestamps, w->eot, w->no_timestamps, w->ts_begin,
-                                   w->ts_end, 0};
+                                   w->ts_end, 0, p->repetition_penalty, p->no_repeat_ngram_size};
     s->rules.max_initial_ts = w->ts_begin + (int32_t)lround(p->max_initial_timestamp / TIME_PRECISION);
     if (s->rules.max_initial_ts > w->ts_end)
         s->rules.max_initial_ts = w->ts_end;
@@ -555,24 +523,13 @@ qattn_status qattn_session_setup(struct qattn_session *s)
     return st;
 }
 
-qattn_status qattn_session_detect_language(struct qattn_session *s, size_t size)
-{
-    qattn_status st = encode_window(s, s->seek, size);
-    return st == QATTN_OK ? detect_language(s) : st;
-}
-
-qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size, size_t detect_size)
+qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size)
 {
     const size_t seek = s->seek;
     qattn_status st;
-    if (s->w->multilingual && s->language == 0) { /* 0: not given, not detected yet */
-        /* faster-whisper detects on one frame more than it decodes (its features end with
-         * the frame of the last hop), so the first window is encoded twice: the detected
-         * language is then faster-whisper's also when the choice is close (silence) */
-        if ((st = qattn_session_detect_language(s, detect_size)) != QATTN_OK)
-            return st;
-    }
-    if ((st = encode_window(s, seek, size)) != QATTN_OK)
+    if ((st = qattn_session_encode_window(s, seek, size)) != QATTN_OK)
+        return st;
+    if (s->p.multilingual && s->w->multilingual && (st = qattn_session_window_language(s)) != QATTN_OK)
         return st;
     build_prompt(s, seek);
     decoded d = {0};

@@ -128,7 +128,7 @@ static void run(const char *dir, qattn_precision precision)
     CHECK(qattn_search_window(search, features, n_audio) == QATTN_OK, "%s", qattn_last_error());
     qattn_logit_rules rules = {w->dec.n_vocab, w->suppress, w->n_suppress, w->suppress_begin,
                                w->n_suppress_begin, 1, w->eot, w->no_timestamps, w->ts_begin,
-                               w->ts_end, w->ts_begin + 50};
+                               w->ts_end, w->ts_begin + 50, 1, 0};
     int32_t out[24];
     qattn_search_result result = {out, 0, 0, 0, 0};
     const qattn_search_params beam = {beams, 5, 1, 1, 0, 24, 1, 0}, sample = {1, 5, 1, 1, 0.5f, 24, 1, 0};

@@ -163,14 +163,25 @@ static qattn_transcribe_params greedy(void)
     return p;
 }
 
-static void pieces_equal_one_call(const qattn_whisper *w, const float *x, size_t n)
+/* The same segments fed in pieces as all at once; with clips too (the second goes back
+ * before the first: the log-mel it needs must be kept while the first is decoded). */
+static void pieces_equal_one_call(const qattn_whisper *w, const float *x, size_t n, int clipped)
 {
     qattn_transcribe_params p = greedy();
+    static const double clips[] = {40, 48.5, 5, 20};
+    if (clipped)
+        p.clip_timestamps = clips, p.n_clip_timestamps = 4;
     qattn_transcript *t = NULL;
     CHECK(qattn_whisper_transcribe(w, x, n, &p, &t) == QATTN_OK, "%s", qattn_last_error());
-    qattn_transcript_info info = {sizeof info, "", 0, 0, 0, 0};
+    qattn_transcript_info info = {.struct_size = sizeof info};
     CHECK(qattn_transcript_get_info(t, &info) == QATTN_OK, "%s", qattn_last_error());
     CHECK(info.n_segments >= 4, "%d segments", info.n_segments);
+    if (clipped) { /* in the clips' order, each starting inside its clip (ending maybe after:
+                   * the window after the clip is zeros, where the model may still put words) */
+        const qattn_segment *a = qattn_transcript_segment(t, 0), *z = qattn_transcript_segment(t, info.n_segments - 1);
+        CHECK(a && a->start >= 40 && z && z->start >= 5 && z->start < 20, "clips: %g..%g s first, "
+              "%g..%g s last", a ? a->start : -1, a ? a->end : -1, z ? z->start : -1, z ? z->end : -1);
+    }
     qattn_session *s = NULL;
     CHECK(qattn_session_create(w, &p, &s) == QATTN_OK, "%s", qattn_last_error());
     const size_t piece = (size_t)(0.37 * QATTN_SAMPLE_RATE);
@@ -287,7 +298,7 @@ static void on_segment_stop_is_cancelled(const qattn_whisper *w, const float *x,
     p.on_segment = stop_at_second, p.on_segment_user = &calls;
     qattn_transcript *t = NULL;
     CHECK(qattn_whisper_transcribe(w, x, n, &p, &t) == QATTN_CANCELLED, "%s", qattn_last_error());
-    qattn_transcript_info info = {sizeof info, "", 0, 0, 0, 0};
+    qattn_transcript_info info = {.struct_size = sizeof info};
     CHECK(t && qattn_transcript_get_info(t, &info) == QATTN_OK && info.n_segments == 2 && calls == 2,
           "%d segments, %d calls", info.n_segments, calls);
     qattn_transcript_free(t);
@@ -395,7 +406,8 @@ int main(int argc, char **argv)
     float *x = tiled(one, n, 2);
     mel_in_pieces_is_the_whole(one, n);
     vad_times_map_back();
-    pieces_equal_one_call(w, x, 2 * n);
+    pieces_equal_one_call(w, x, 2 * n, 0);
+    pieces_equal_one_call(w, x, 2 * n, 1);
     cancel_from_another_thread(w, x, 2 * n);
     on_segment_stop_is_cancelled(w, x, 2 * n);
     struct_sizes(w, one, n);
