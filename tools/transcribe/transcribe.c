@@ -58,6 +58,16 @@ static int usage(FILE *to, int status)
             "                             large-v3-turbo) or layer:head,... (default: the model's)\n"
             "      --max-line-width N, --max-line-count N, --max-words-per-line N, --highlight-words\n"
             "                             subtitle layout from the words, as openai-whisper's\n"
+            "      --hallucination-silence-threshold S   with --word-timestamps: drop segments\n"
+            "                             that look invented in over S seconds of silence\n"
+            "      --clip-timestamps T,T,...   only these parts: start,end,start,... seconds\n"
+            "                             (an odd count: the last runs to the end; --vad ignored)\n"
+            "      --repetition-penalty P  above 1: tokens already in the window less likely (1)\n"
+            "      --no-repeat-ngram-size N   no N tokens in a row twice in a window (0: off)\n"
+            "      --max-new-tokens N     at most N tokens per window (0: as the context allows)\n"
+            "      --multilingual         detect the language again on every window\n"
+            "      --language-detection-segments N, --language-detection-threshold P   detect\n"
+            "                             on up to N windows, stopping at one above P (1, 0.5)\n"
             "  -q, --quiet                no segments on stdout, no progress bar\n"
             "  -h, --help\n");
     return status;
@@ -112,6 +122,28 @@ static int default_model(char *path, size_t size)
     snprintf(marker, sizeof marker, "%s/.complete", path);
     struct stat st;
     return stat(marker, &st) == 0;
+}
+
+/* faster-whisper's clip_timestamps string: seconds separated by commas ("0" alone: all the
+ * audio, no clip). The count, or -1 when it does not parse or passes max. */
+static int parse_clip_timestamps(const char *text, double *out, int max)
+{
+    if (!strcmp(text, "0"))
+        return 0;
+    int n = 0;
+    for (const char *p = text;; p++) {
+        char *end;
+        errno = 0;
+        const double t = strtod(p, &end);
+        if (end == p || errno || n == max || !isfinite(t))
+            return -1;
+        out[n++] = t;
+        p = end;
+        if (*p == '\0')
+            return n;
+        if (*p != ',')
+            return -1;
+    }
 }
 
 /* The audio file's name without directories and its last extension. */
@@ -193,6 +225,9 @@ int transcribe_main(int argc, char **argv)
     const char *format = "all", *vad_model = NULL;
     int task = 0, precision = 0, tier = 0, beam = c.p.beam_size, best_of = c.p.best_of;
     int threads = 0, no_timestamps = 0, no_previous = 0, no_fallback = 0;
+    double hallucination = NAN, repetition = c.p.repetition_penalty;
+    double detection_threshold = c.p.language_detection_threshold;
+    const char *clips = NULL;
     const cli_option options[] = {
         CLI_MODEL(&c.model), CLI_LANGUAGE(&c.p.language), CLI_THREADS(&threads), CLI_TIER(&tier),
         CLI_OUTPUT_DIR(&c.out_dir), CLI_OUTPUT_FORMAT(&format), CLI_QUIET(&c.quiet),
@@ -224,6 +259,15 @@ int transcribe_main(int argc, char **argv)
         {"max-line-count", 0, CLI_INT, &c.out.subtitles.max_line_count, 1, 100000, NULL, NULL},
         {"max-words-per-line", 0, CLI_INT, &c.out.subtitles.max_words_per_line, 1, 100000, NULL, NULL},
         {"highlight-words", 0, CLI_FLAG, &c.out.subtitles.highlight_words, 0, 0, NULL, NULL},
+        {"hallucination-silence-threshold", 0, CLI_DOUBLE, &hallucination, 0, 3600, NULL, NULL},
+        {"clip-timestamps", 0, CLI_STRING, &clips, 0, 0, NULL, NULL},
+        {"repetition-penalty", 0, CLI_DOUBLE, &repetition, 0, 100, NULL, NULL},
+        {"no-repeat-ngram-size", 0, CLI_INT, &c.p.no_repeat_ngram_size, 0, 1 << 20, NULL, NULL},
+        {"max-new-tokens", 0, CLI_INT, &c.p.max_new_tokens, 0, 1 << 20, NULL, NULL},
+        {"multilingual", 0, CLI_FLAG, &c.p.multilingual, 0, 0, NULL, NULL},
+        {"language-detection-segments", 0, CLI_INT, &c.p.language_detection_segments, 1, 10000,
+         NULL, NULL},
+        {"language-detection-threshold", 0, CLI_DOUBLE, &detection_threshold, 0, 1, NULL, NULL},
     };
     const char **files = calloc((size_t)argc, sizeof *files);
     if (!files)
@@ -249,6 +293,24 @@ int transcribe_main(int argc, char **argv)
         free(files); /* as openai-whisper's CLI: they cut cues by the words */
         return cli_usage_error("transcribe", "--max-line-width, --max-line-count, "
                                "--max-words-per-line and --highlight-words need --word-timestamps");
+    }
+    if (!isnan(hallucination) && !c.p.word_timestamps) {
+        free(files); /* faster-whisper reads the silence from the words */
+        return cli_usage_error("transcribe", "--hallucination-silence-threshold needs "
+                               "--word-timestamps");
+    }
+    c.p.hallucination_silence_threshold = (float)hallucination;
+    c.p.repetition_penalty = (float)repetition;
+    c.p.language_detection_threshold = (float)detection_threshold;
+    double clip_times[256];
+    if (clips) {
+        const int n = parse_clip_timestamps(clips, clip_times, 256);
+        if (n < 0) {
+            free(files);
+            return cli_usage_error("transcribe", "--clip-timestamps: expected at most 256 "
+                                   "seconds separated by commas, such as 0,5.5,10");
+        }
+        c.p.clip_timestamps = n > 0 ? clip_times : NULL, c.p.n_clip_timestamps = n;
     }
     c.out.word_timestamps = c.p.word_timestamps;
     c.p.task = task ? QATTN_TASK_TRANSLATE : QATTN_TASK_TRANSCRIBE;
