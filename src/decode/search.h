@@ -46,9 +46,12 @@ typedef struct qattn_search_result {
 typedef struct qattn_search qattn_search;
 
 /* Workspace for windows decoded with up to max_seqs sequences (max(beam_size, best_of)) and
- * max_new tokens each: allocated once, then no allocation per window or token. */
+ * max_new tokens each, max_items windows side by side (a batch): allocated once, then no
+ * allocation per window or token. */
 qattn_status qattn_search_create(const qattn_decoder *dec, int32_t max_seqs, int32_t max_new,
                                  qattn_search **out);
+qattn_status qattn_search_create_batch(const qattn_decoder *dec, int32_t max_items,
+                                       int32_t max_seqs, int32_t max_new, qattn_search **out);
 void qattn_search_free(qattn_search *search);
 
 /* Every later decoder step first reads *cancel (set from any thread): nonzero, and the
@@ -59,8 +62,10 @@ void qattn_search_set_cancel(qattn_search *search, const atomic_int *cancel);
 long long qattn_search_steps(const qattn_search *search);
 
 /* Sets the window (its encoder output: the cross-attention keys and values are computed here,
- * once for every search of the window). */
+ * once for every search of the window), or n_windows of them, features[n_windows][n_audio][d]. */
 qattn_status qattn_search_window(qattn_search *search, const float *features, int32_t n_audio);
+qattn_status qattn_search_windows(qattn_search *search, const float *features, int32_t n_audio,
+                                  int32_t n_windows);
 
 /* Decodes after the prompt (sot_index: position of <|startoftranscript|> in it). The prompt's
  * pass is kept between calls on the same window with the same prompt (temperature fallback).
@@ -69,14 +74,27 @@ qattn_status qattn_search_run(qattn_search *search, const int32_t *prompt, int32
                               int32_t sot_index, int32_t no_speech, const qattn_logit_rules *rules,
                               const qattn_search_params *params, qattn_search_result *result);
 
-/* The raw logits after the prompt's last token (language detection), [n_vocab]. */
+/* A batch: items i < n_items each over window windows[i] after its own prompt
+ * prompts[i][0 .. n_prompt) (the same length and sot_index for all), sampled from seeds[i]
+ * (params->seed is not read), into results[i]. The items step through the decoder together
+ * until the last is done; each one's result is what qattn_search_run gives it alone. */
+qattn_status qattn_search_run_batch(qattn_search *search, const int32_t *windows, int32_t n_items,
+                                    const int32_t *prompts, int32_t n_prompt, int32_t sot_index,
+                                    int32_t no_speech, const qattn_logit_rules *rules,
+                                    const qattn_search_params *params, const uint64_t *seeds,
+                                    qattn_search_result *results);
+
+/* The raw logits after the prompt's last token (language detection), [n_vocab]: over the one
+ * window, or over each window of a batch (logits[n_windows] point into the search). */
 qattn_status qattn_search_prompt_logits(qattn_search *search, const int32_t *prompt,
                                         int32_t n_prompt, const float **logits);
+qattn_status qattn_search_batch_prompt_logits(qattn_search *search, const int32_t *prompt,
+                                              int32_t n_prompt, const float **logits);
 
-/* Word alignment over the window (whisper/decoder.h qattn_decoder_align), after its searches:
+/* Word alignment over a window (whisper/decoder.h qattn_decoder_align), after its searches:
  * the kept prompt pass is forgotten (the next run passes its prompt again). */
-qattn_status qattn_search_align(qattn_search *search, const int32_t *tokens, int32_t n,
-                                const int32_t *heads, int32_t n_heads, int32_t n_frames,
-                                float *scores, int32_t first, float *logits);
+qattn_status qattn_search_align(qattn_search *search, int32_t window, const int32_t *tokens,
+                                int32_t n, const int32_t *heads, int32_t n_heads,
+                                int32_t n_frames, float *scores, int32_t first, float *logits);
 
 #endif

@@ -245,7 +245,7 @@ static qattn_status align_window(struct qattn_session *s, const int32_t *text, i
         seq[start] = w->no_timestamps;
         memcpy(seq + start + 1, text, (size_t)n_text * sizeof *text);
         seq[n - 1] = w->eot;
-        st = qattn_search_align(s->search, seq, n, s->align_heads, s->n_align_heads, frames, scores,
+        st = qattn_search_align(s->search, 0, seq, n, s->align_heads, s->n_align_heads, frames, scores,
                                 start, logits);
     }
     for (int32_t t = 0; st == QATTN_OK && t < n_text; t++) { /* row start + t predicts text[t] */

@@ -30,17 +30,22 @@ struct qattn_decoder_state {
     const struct qattn_decoder *dec;
     int32_t n_audio, len;     /* encoder frames; tokens seen so far (by every sequence) */
     int32_t max_seqs, n_seqs; /* sequences decoded side by side (beams, samples) */
-    float *cross_kv;          /* f32: [n_layers][n_audio][2 d], shared by the sequences */
+    int32_t n_items;          /* windows (items of a batch): sequence j attends to item[j]'s */
+    float *cross_kv;          /* f32: [n_items][n_layers][n_audio][2 d], shared by the
+                               * sequences of an item */
     /* The self-attention caches live in slots, [n_slots][n_layers][n_text_ctx][d]; sequence j
      * is in slot[j]. n_slots = 2 max_seqs (1 for one sequence), so a reorder moves a sequence
      * by its slot number and copies only a parent's second and later children. */
     float *self_k, *self_v;
-    int32_t n_slots, slot[64];
-    int32_t rows;             /* scratch rows: max(n_text_ctx, max_seqs) */
+    int32_t n_slots, *slot, *item;  /* [max_seqs] */
+    int32_t *next, *next_item;        /* [max_seqs]: reorder's scratch */
+    uint8_t *read_from, *taken;           /* [n_slots]: reorder's scratch */
+    int32_t rows;             /* scratch rows: max(n_items x n_text_ctx, max_seqs) */
     float *x, *h, *wide, *att, *scores; /* scores: f32 only */
     qattn_gemm_workspace gemm; /* int8: the GEMMs' scratch, so no token step allocates */
     /* int8: the caches the integer attention reads, in the same slots as self_k
-     * (quantized_self[slot * n_layers + l]); cross per layer */
+     * (quantized_self[slot * n_layers + l]); cross per item and layer
+     * (quantized_cross[item * n_layers + l]) */
     qattn_quantized_cache *quantized_cross, *quantized_self;
     qattn_quantized_attention attend;
     int8_t *quantize_scratch; /* 2 * n_audio-or-n_text_ctx rows of d */
@@ -76,9 +81,11 @@ void qattn_decoder_state_free(qattn_decoder_state *s)
     if (!s)
         return;
     free(s->cross_kv), free(s->self_k), free(s->self_v);
+    free(s->slot), free(s->item), free(s->next), free(s->next_item), free(s->read_from);
+    free(s->taken);
     free(s->x), free(s->h), free(s->wide), free(s->att), free(s->scores);
     qattn_gemm_workspace_free(&s->gemm);
-    free_caches(s->quantized_cross, (size_t)s->dec->n_layers);
+    free_caches(s->quantized_cross, (size_t)s->n_items * s->dec->n_layers);
     free_caches(s->quantized_self, (size_t)s->n_slots * s->dec->n_layers);
     qattn_quantized_attention_free(&s->attend);
     free(s->quantize_scratch);
@@ -91,13 +98,14 @@ static size_t cache_floats(const struct qattn_decoder *dec)
 }
 
 /* int8: the quantized caches and the scratch of the integer attention; the cross-attention's
- * keys and values computed and quantized, layer by layer through one layer's floats. */
+ * keys and values computed and quantized, item by item and layer by layer through one layer's
+ * floats. */
 static qattn_status begin_int8_attention(qattn_decoder_state *s, const float *features)
 {
     const struct qattn_decoder *dec = s->dec;
     const int32_t d = dec->n_state, layers = dec->n_layers, a = s->n_audio;
     const size_t n = (size_t)s->n_slots * layers, longest = a > dec->n_text_ctx ? a : dec->n_text_ctx;
-    qattn_status st = make_caches(dec, layers, a, &s->quantized_cross);
+    qattn_status st = make_caches(dec, (size_t)s->n_items * layers, a, &s->quantized_cross);
     if (st == QATTN_OK)
         st = make_caches(dec, n, dec->n_text_ctx, &s->quantized_self);
     if (st == QATTN_OK && !(s->quantize_scratch = malloc(2 * longest * (size_t)d)))
@@ -105,18 +113,21 @@ static qattn_status begin_int8_attention(qattn_decoder_state *s, const float *fe
     if (st == QATTN_OK)
         st = qattn_quantized_attention_init(&s->attend, dec->n_heads, d / dec->n_heads, s->rows,
                                             dec->run.threads);
-    for (int32_t l = 0; st == QATTN_OK && l < layers; l++)
-        if ((st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features, a, s->cross_kv)) ==
-            QATTN_OK)
-            st = qattn_quantized_cache_sync(&s->quantized_cross[l], s->cross_kv, s->cross_kv + d,
-                                            2 * d, a, s->quantize_scratch, dec->run.threads);
+    for (int32_t i = 0; i < s->n_items; i++)
+        for (int32_t l = 0; st == QATTN_OK && l < layers; l++)
+            if ((st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv,
+                                       features + (size_t)i * a * d, a, s->cross_kv)) == QATTN_OK)
+                st = qattn_quantized_cache_sync(&s->quantized_cross[(size_t)i * layers + l],
+                                                s->cross_kv, s->cross_kv + d, 2 * d, a,
+                                                s->quantize_scratch, dec->run.threads);
     free(s->cross_kv);
     s->cross_kv = NULL;
     return st;
 }
 
-qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *features,
-                                      int32_t n_audio, int32_t max_seqs, qattn_decoder_state **out)
+qattn_status qattn_decoder_begin_items(const qattn_decoder *dec, const float *features,
+                                       int32_t n_audio, int32_t n_items, int32_t max_seqs,
+                                       qattn_decoder_state **out)
 {
     qattn_clear_error();
     if (!dec || !features || !out)
@@ -124,50 +135,83 @@ qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *fea
     *out = NULL;
     if (n_audio < 1 || n_audio > 65536)
         return qattn_fail(QATTN_ERR_SIZE, "decoder_begin: %d encoder frames", n_audio);
-    if (max_seqs < 1 || max_seqs > 64)
-        return qattn_fail(QATTN_ERR_ARG, "decoder_begin: %d sequences (1 to 64)", max_seqs);
+    if (n_items < 1 || n_items > QATTN_DECODER_MAX_ITEMS || max_seqs < n_items ||
+        max_seqs > QATTN_DECODER_MAX_SEQS)
+        return qattn_fail(QATTN_ERR_ARG, "decoder_begin: %d windows and %d sequences (1 to %d "
+                          "windows, as many to %d sequences)", n_items, max_seqs,
+                          QATTN_DECODER_MAX_ITEMS, QATTN_DECODER_MAX_SEQS);
     const size_t d = (size_t)dec->n_state, a = (size_t)n_audio, ctx = (size_t)dec->n_text_ctx;
-    const size_t layers = (size_t)dec->n_layers, seqs = (size_t)max_seqs;
-    const size_t bad = qattn_first_non_finite(features, a * d);
-    if (bad < a * d)
+    const size_t layers = (size_t)dec->n_layers, seqs = (size_t)max_seqs, items = (size_t)n_items;
+    const size_t bad = qattn_first_non_finite(features, items * a * d);
+    if (bad < items * a * d)
         return qattn_fail(QATTN_ERR_VALUE, "decoder_begin: features[%zu] is not finite", bad);
     qattn_decoder_state *s = calloc(1, sizeof *s);
     if (!s)
         return qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
-    s->dec = dec, s->n_audio = n_audio, s->max_seqs = max_seqs, s->n_seqs = 1;
+    s->dec = dec, s->n_audio = n_audio, s->max_seqs = max_seqs, s->n_items = n_items;
     s->n_slots = max_seqs > 1 ? 2 * max_seqs : 1;
-    for (int32_t j = 0; j < max_seqs; j++)
-        s->slot[j] = j;
-    const size_t rows = ctx > seqs ? ctx : seqs;
+    s->slot = malloc(seqs * sizeof *s->slot), s->item = malloc(seqs * sizeof *s->item);
+    s->next = malloc(seqs * sizeof *s->next), s->next_item = malloc(seqs * sizeof *s->next_item);
+    s->read_from = malloc((size_t)s->n_slots), s->taken = malloc((size_t)s->n_slots);
+    /* every item's prompt may run at once: n_items x n_text_ctx rows */
+    const size_t rows = items * ctx > seqs ? items * ctx : seqs;
     s->rows = (int32_t)rows;
     const size_t width = d * 3 > (size_t)dec->n_ffn ? d * 3 : (size_t)dec->n_ffn;
     const size_t cache = (size_t)s->n_slots * cache_floats(dec) * sizeof(float);
     /* int8 keeps the encoder output's keys and values quantized only: one layer's floats */
     const int int8 = dec->run.precision == QATTN_PRECISION_INT8;
-    s->cross_kv = malloc((int8 ? 1 : layers) * a * 2 * d * sizeof(float));
+    s->cross_kv = malloc((int8 ? 1 : items * layers) * a * 2 * d * sizeof(float));
     s->self_k = malloc(cache), s->self_v = malloc(cache);
     s->x = malloc(rows * d * sizeof(float)), s->h = malloc(rows * d * sizeof(float));
     s->wide = malloc(rows * width * sizeof(float)), s->att = malloc(rows * d * sizeof(float));
     if (!int8) /* the float attention's score rows */
         s->scores = malloc(rows * (a > ctx ? a : ctx) * sizeof(float));
-    qattn_status st = s->cross_kv && s->self_k && s->self_v && s->x && s->h && s->wide && s->att &&
+    qattn_status st = s->slot && s->item && s->next && s->next_item && s->read_from && s->taken && s->cross_kv &&
+                              s->self_k && s->self_v && s->x && s->h && s->wide && s->att &&
                               (int8 || s->scores)
                           ? QATTN_OK
                           : qattn_fail(QATTN_ERR_NOMEM, "decoder_begin: out of memory");
+    if (st == QATTN_OK) {
+        for (int32_t j = 0; j < max_seqs; j++)
+            s->slot[j] = j, s->item[j] = j < n_items ? j : 0;
+        s->n_seqs = 1;
+    }
     if (st == QATTN_OK && int8) /* 16-bit activations take two of its rows a row (gemm.h) */
         st = qattn_gemm_workspace_init(&s->gemm, 2 * (int32_t)rows,
                                        dec->n_ffn > dec->n_state ? dec->n_ffn : dec->n_state,
                                        dec->run.threads);
     if (st == QATTN_OK && int8)
         st = begin_int8_attention(s, features);
-    for (int32_t l = 0; st == QATTN_OK && !int8 && l < dec->n_layers; l++)
-        st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features, n_audio,
-                              s->cross_kv + (size_t)l * a * 2 * d);
+    for (size_t i = 0; st == QATTN_OK && !int8 && i < items; i++)
+        for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++)
+            st = qattn_linear_run(&dec->run, &dec->layers[l].cross_kv, features + i * a * d,
+                                  n_audio, s->cross_kv + (i * layers + (size_t)l) * a * 2 * d);
     if (st != QATTN_OK) {
         qattn_decoder_state_free(s);
         return st;
     }
     *out = s;
+    return QATTN_OK;
+}
+
+qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *features,
+                                      int32_t n_audio, int32_t max_seqs, qattn_decoder_state **out)
+{
+    if (max_seqs < 1 || max_seqs > 64)
+        return qattn_fail(QATTN_ERR_ARG, "decoder_begin: %d sequences (1 to 64)", max_seqs);
+    return qattn_decoder_begin_items(dec, features, n_audio, 1, max_seqs, out);
+}
+
+qattn_status qattn_decoder_restart(qattn_decoder_state *s, const int32_t *items, int32_t n)
+{
+    if (n < 1 || n > s->max_seqs)
+        return qattn_fail(QATTN_ERR_ARG, "decoder_restart: %d sequences, room for %d", n, s->max_seqs);
+    for (int32_t j = 0; j < n; j++)
+        if (items[j] < 0 || items[j] >= s->n_items)
+            return qattn_fail(QATTN_ERR_ARG, "decoder_restart: window %d of %d", items[j], s->n_items);
+    for (int32_t j = 0; j < n; j++)
+        s->item[j] = items[j];
+    s->len = 0, s->n_seqs = n;
     return QATTN_OK;
 }
 
@@ -211,22 +255,24 @@ void qattn_decoder_reorder(qattn_decoder_state *s, const int32_t *parents, int32
     /* A parent's first child takes its slot as it is; each later child gets a copy in a slot no
      * new sequence reads from (there are n_slots = 2 max_seqs; at most n_seqs are read from or
      * written), so no source is overwritten before it is copied. */
-    uint8_t read_from[128] = {0}, taken[128] = {0};
-    int32_t next[64];
+    memset(s->read_from, 0, (size_t)s->n_slots), memset(s->taken, 0, (size_t)s->n_slots);
     for (int32_t i = 0; i < n_seqs; i++)
-        read_from[s->slot[parents[i]]] = 1;
+        s->read_from[s->slot[parents[i]]] = 1;
     for (int32_t i = 0, free_slot = 0; i < n_seqs; i++) {
         const int32_t from = s->slot[parents[i]];
-        if (!taken[from]) {
-            next[i] = from, taken[from] = 1;
+        if (!s->taken[from]) {
+            s->next[i] = from, s->taken[from] = 1;
             continue;
         }
-        while (read_from[free_slot] || taken[free_slot])
+        while (s->read_from[free_slot] || s->taken[free_slot])
             free_slot++;
         copy_slot(s, free_slot, from);
-        next[i] = free_slot, taken[free_slot] = 1;
+        s->next[i] = free_slot, s->taken[free_slot] = 1;
     }
-    memcpy(s->slot, next, (size_t)n_seqs * sizeof *next);
+    for (int32_t i = 0; i < n_seqs; i++) /* the items follow their parents */
+        s->next_item[i] = s->item[parents[i]];
+    memcpy(s->slot, s->next, (size_t)n_seqs * sizeof *s->slot);
+    memcpy(s->item, s->next_item, (size_t)n_seqs * sizeof *s->item);
     s->n_seqs = n_seqs;
 }
 
@@ -278,13 +324,14 @@ static void capture_scores(qattn_decoder_state *s, int32_t l, int32_t n)
         const float *k = NULL;
         int32_t ld = 0;
         if (s->quantized_cross) {
-            const qattn_quantized_cache *c = &s->quantized_cross[l];
+            const qattn_quantized_cache *c = &s->quantized_cross[(size_t)s->item[0] * dec->n_layers + l];
             const int8_t *k8 = c->kv.k + (size_t)h * c->kv.capacity * dh;
             for (size_t e = 0; e < (size_t)frames * dh; e++)
                 s->capture_keys[e] = (float)k8[e] * c->scale_k[h];
             k = s->capture_keys, ld = dh;
         } else {
-            k = s->cross_kv + (size_t)l * s->n_audio * 2 * d + (size_t)h * dh, ld = 2 * d;
+            k = s->cross_kv + ((size_t)s->item[0] * dec->n_layers + (size_t)l) * s->n_audio * 2 * d +
+                (size_t)h * dh, ld = 2 * d;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, frames, dh, scale,
                     s->wide + (size_t)h * dh, d, k, ld, 0.0f,
@@ -292,23 +339,31 @@ static void capture_scores(qattn_decoder_state *s, int32_t l, int32_t n)
     }
 }
 
-/* Cross-attention of the r = n_seqs * n query rows in s->wide (layer l) into s->att. */
+/* Cross-attention of the r = n_seqs * n query rows in s->wide (layer l) into s->att, each
+ * sequence's over its item's window. */
 static qattn_status cross_attention(qattn_decoder_state *s, int32_t l, int32_t n_seqs, int32_t n)
 {
     const struct qattn_decoder *dec = s->dec;
-    const size_t d = (size_t)dec->n_state, a = (size_t)s->n_audio;
+    const size_t d = (size_t)dec->n_state, a = (size_t)s->n_audio, rows = (size_t)n;
     if (!s->quantized_cross) {
-        const float *kv = s->cross_kv + (size_t)l * a * 2 * d;
-        qattn_attention_heads_f32(dec->n_heads, (int32_t)d, s->wide, (int32_t)d, kv, kv + d,
-                                  (int32_t)(2 * d), n_seqs * n, (int32_t)a, 0, dec->run.threads,
-                                  s->scores, s->att);
+        for (int32_t j = 0; j < n_seqs;) { /* the run of sequences over the same item at once */
+            int32_t end = j + 1;
+            while (end < n_seqs && s->item[end] == s->item[j])
+                end++;
+            const float *kv = s->cross_kv + ((size_t)s->item[j] * dec->n_layers + (size_t)l) * a * 2 * d;
+            qattn_attention_heads_f32(dec->n_heads, (int32_t)d, s->wide + j * rows * d, (int32_t)d,
+                                      kv, kv + d, (int32_t)(2 * d), (end - j) * n, (int32_t)a, 0,
+                                      dec->run.threads, s->scores, s->att + j * rows * d);
+            j = end;
+        }
         return QATTN_OK;
     }
     qattn_status st = QATTN_OK; /* one call per sequence: its queries get their own scales */
     for (int32_t j = 0; st == QATTN_OK && j < n_seqs; j++)
-        st = qattn_quantized_attend(&s->attend, &s->quantized_cross[l], s->wide + j * n * d,
-                                    (ptrdiff_t)d, n, QATTN_CAUSAL_NONE, s->att + j * n * d,
-                                    (ptrdiff_t)d);
+        st = qattn_quantized_attend(&s->attend,
+                                    &s->quantized_cross[(size_t)s->item[j] * dec->n_layers + l],
+                                    s->wide + j * rows * d, (ptrdiff_t)d, n, QATTN_CAUSAL_NONE,
+                                    s->att + j * rows * d, (ptrdiff_t)d);
     return st;
 }
 
@@ -428,6 +483,13 @@ qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *toke
 {
     qattn_status st = forward(s, tokens, n_seqs, 1, "decoder_step");
     return st == QATTN_OK ? last_logits(s, n_seqs, 1, logits) : st;
+}
+
+qattn_status qattn_decoder_step_many(qattn_decoder_state *s, const int32_t *tokens,
+                                     int32_t n_seqs, int32_t n_tokens, float *logits)
+{
+    qattn_status st = forward(s, tokens, n_seqs, n_tokens, "decoder_step");
+    return st == QATTN_OK ? last_logits(s, n_seqs, n_tokens, logits) : st;
 }
 
 qattn_status qattn_decoder_align(qattn_decoder_state *s, const int32_t *tokens, int32_t n,

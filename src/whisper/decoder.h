@@ -39,6 +39,23 @@ struct qattn_decoder {
  * (0 <= parents[i] < the current count) for i < n_seqs and sets the count (n_seqs <= max_seqs);
  * step_seqs appends one token to each of the first n_seqs sequences and writes their logits
  * [n_seqs][n_vocab]. No allocation after begin. */
+/* Several windows decoded side by side (the items of a batch: search.c): sequence j attends to
+ * its item's encoder output; begin_items takes features[n_items][n_audio][d] and room for
+ * max_seqs sequences in all (n_items <= max_seqs), starting with one sequence over item 0;
+ * restart forgets every token and makes n sequences, sequence j over item items[j]; a reorder
+ * gives each child its parent's item; step_many appends n_tokens tokens to each of the first
+ * n_seqs sequences (tokens[j * n_tokens + i]: the same length for all) and writes the logits
+ * after each one's last, [n_seqs][n_vocab]. The linear layers run once over every sequence's
+ * rows; the attention per sequence, so an item's results do not depend on the others (int8
+ * bit for bit; f32 up to OpenBLAS's blocking). */
+#define QATTN_DECODER_MAX_ITEMS 64
+#define QATTN_DECODER_MAX_SEQS 1024
+qattn_status qattn_decoder_begin_items(const qattn_decoder *dec, const float *features,
+                                       int32_t n_audio, int32_t n_items, int32_t max_seqs,
+                                       qattn_decoder_state **out);
+qattn_status qattn_decoder_restart(qattn_decoder_state *s, const int32_t *items, int32_t n);
+qattn_status qattn_decoder_step_many(qattn_decoder_state *s, const int32_t *tokens,
+                                     int32_t n_seqs, int32_t n_tokens, float *logits);
 qattn_status qattn_decoder_begin_seqs(const qattn_decoder *dec, const float *features,
                                       int32_t n_audio, int32_t max_seqs, qattn_decoder_state **out);
 void qattn_decoder_reorder(qattn_decoder_state *s, const int32_t *parents, int32_t n_seqs);
