@@ -528,6 +528,16 @@ typedef struct qattn_transcribe_params {
      * windows chose (its highest probability). */
     int32_t language_detection_segments; /* 1 */
     float language_detection_threshold;  /* 0.5 */
+    /* Batched transcription, as faster-whisper's BatchedInferencePipeline: the speech the VAD
+     * finds (vad_filter is required; the pipeline's VAD defaults are min_silence_duration_ms
+     * 160 and max_speech_duration_s 30) packed in order into chunks of at most 30 s (the
+     * silence between spans left out), each chunk's log-mel computed on its own, and
+     * batch_size chunks encoded and decoded side by side, each with the same prompt
+     * (initial_prompt and hotwords; no previous text, no prefix). Unlike faster-whisper's
+     * pipeline, every chunk keeps the temperature fallback and the no-speech skip of the
+     * sequential path. The language is detected on the chunks' log-mel joined. Not with
+     * clip_timestamps or word_timestamps (QATTN_ERR_ARG). 0: sequential windows (default). */
+    int32_t batch_size;
 } qattn_transcribe_params;
 
 /* faster-whisper's defaults (WhisperModel.transcribe), as commented above. */

@@ -54,7 +54,7 @@ class _Params(_Sized):
                 ("n_clip_timestamps", ctypes.c_int32), ("repetition_penalty", ctypes.c_float),
                 ("no_repeat_ngram_size", ctypes.c_int32), ("multilingual", ctypes.c_int32),
                 ("language_detection_segments", ctypes.c_int32),
-                ("language_detection_threshold", ctypes.c_float)]
+                ("language_detection_threshold", ctypes.c_float), ("batch_size", ctypes.c_int32)]
 
 
 class _LanguageProbability(ctypes.Structure):
@@ -187,7 +187,7 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
             append_punctuations="\"'.。,，!！?？:：”)]}、", alignment_heads=None,
             hallucination_silence_threshold=None, clip_timestamps="0", repetition_penalty=1.0,
             no_repeat_ngram_size=0, multilingual=False, language_detection_threshold=0.5,
-            language_detection_segments=1):
+            language_detection_segments=1, batch_size=0):
     """faster-whisper's transcribe options -> (_Params, what must outlive the C calls, the
     callbacks' errors, and a list on_segment's stops are noted in)."""
     if task not in ("transcribe", "translate"):
@@ -221,6 +221,7 @@ def _params(language=None, task="transcribe", beam_size=5, best_of=5, patience=1
     p.multilingual = int(bool(multilingual))
     p.language_detection_segments = language_detection_segments
     p.language_detection_threshold = language_detection_threshold
+    p.batch_size = batch_size
     p.hallucination_silence_threshold = (math.nan if hallucination_silence_threshold is None
                                          else hallucination_silence_threshold)
     for name, text in (("prepend_punctuations", prepend_punctuations),

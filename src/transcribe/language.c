@@ -48,7 +48,7 @@ static qattn_status window_probs(struct qattn_session *s, double *probs, int32_t
     return QATTN_OK;
 }
 
-static void set_token(struct qattn_session *s, int32_t token)
+void qattn_session_set_language_token(struct qattn_session *s, int32_t token)
 {
     s->language = token;
     language_code(s->w, token, s->language_code);
@@ -76,7 +76,7 @@ qattn_status qattn_session_set_language(struct qattn_session *s)
     if (token < 0)
         return qattn_fail(QATTN_ERR_ARG, "transcribe: unknown language \"%s\" (a code such as "
                           "en, de, fr, zh, or auto)", code);
-    set_token(s, token);
+    qattn_session_set_language_token(s, token);
     snprintf(s->info.language, sizeof s->info.language, "%s", code);
     return QATTN_OK;
 }
@@ -105,7 +105,9 @@ static void all_language_probs(struct qattn_session *s, const double *probs)
 qattn_status qattn_session_detect_language(struct qattn_session *s)
 {
     const size_t width = 2 * (size_t)s->w->enc.n_ctx;
-    const size_t frames = qattn_mel_stream_content_frames(&s->mel);
+    /* batched: the chunks' log-mel, joined (all there at finish) */
+    const size_t frames = s->batch ? qattn_session_batch_frames(s)
+                                   : qattn_mel_stream_content_frames(&s->mel);
     const size_t segments = (size_t)s->p.language_detection_segments;
     size_t from, available;
     if (s->mel.finished) {
@@ -147,7 +149,7 @@ qattn_status qattn_session_detect_language(struct qattn_session *s)
                 best = i;
         s->info.language_probability = (float)top[best];
     }
-    set_token(s, s->w->lang_first + best);
+    qattn_session_set_language_token(s, s->w->lang_first + best);
     memcpy(s->info.language, s->language_code, sizeof s->info.language);
     return QATTN_OK;
 }
@@ -158,6 +160,6 @@ qattn_status qattn_session_window_language(struct qattn_session *s)
     int32_t best;
     qattn_status st = window_probs(s, probs, &best);
     if (st == QATTN_OK)
-        set_token(s, s->w->lang_first + best);
+        qattn_session_set_language_token(s, s->w->lang_first + best);
     return st;
 }

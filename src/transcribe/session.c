@@ -139,17 +139,26 @@ qattn_status qattn_session_next(qattn_session *s, const qattn_segment **segment)
             if (st != QATTN_OK)
                 return fail_session(s, st);
         }
-        size_t size = 0;
-        st = qattn_session_clip_window(s, &size);
-        if (st != QATTN_OK)
-            return st; /* DONE or AGAIN */
-        st = qattn_session_decode_window(s, size);
+        if (s->batch) { /* the chunks are known at finish */
+            if (!s->mel.finished)
+                return QATTN_AGAIN;
+            st = qattn_session_decode_batch(s);
+            if (st == QATTN_DONE)
+                return st;
+        } else {
+            size_t size = 0;
+            st = qattn_session_clip_window(s, &size);
+            if (st != QATTN_OK)
+                return st; /* DONE or AGAIN */
+            st = qattn_session_decode_window(s, size);
+        }
         if (st == QATTN_CANCELLED)
             return qattn_fail(QATTN_CANCELLED, "session: cancelled");
         if (st != QATTN_OK)
             return fail_session(s, st);
-        qattn_mel_stream_forget(&s->mel, qattn_session_clips_keep_from(s));
-        if (s->p.on_progress) {
+        if (!s->batch)
+            qattn_mel_stream_forget(&s->mel, qattn_session_clips_keep_from(s));
+        if (s->p.on_progress && !s->batch) {
             const size_t frames = qattn_mel_stream_content_frames(&s->mel);
             s->p.on_progress((double)(s->seek < frames ? s->seek : frames) * TIME_PER_FRAME,
                              (double)frames * TIME_PER_FRAME, s->p.on_progress_user);

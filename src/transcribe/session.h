@@ -32,6 +32,21 @@ typedef struct qattn_clip {
     size_t start, end;
 } qattn_clip;
 
+/* A window's decoding as kept: its tokens, their average log-probability (with <|endoftext|>),
+ * compression ratio, temperature and <|nospeech|> probability. */
+typedef struct qattn_decoded {
+    int32_t n_tokens;
+    double avg_logprob, compression_ratio;
+    float temperature, no_speech_prob;
+} qattn_decoded;
+
+/* The temperature fallback of one window: the best result so far (have_below: one under the
+ * compression threshold); after a try, kept: it is the best now; done: no fallback needed. */
+typedef struct qattn_fallback {
+    qattn_decoded best;
+    int have, have_below, kept, done;
+} qattn_fallback;
+
 /* A word being timed: its text at s->word_text + text (len bytes), n_tokens of the text. */
 typedef struct qattn_timed_word {
     size_t text, len;
@@ -51,6 +66,7 @@ struct qattn_session {
     qattn_search *search;
     int32_t max_seqs;
     int32_t *history, n_history, history_cap, reset_since;
+    int32_t n_initial;              /* the history's first tokens: initial_prompt's */
     int32_t *prompt, n_prompt, sot_index, n_forced; /* the last n_forced: the prefix */
     int32_t *prefix, n_prefix;      /* the prefix option's tokens (first window) */
     int32_t *hotwords, n_hotwords;  /* the hotwords option's tokens */
@@ -83,6 +99,7 @@ struct qattn_session {
     int64_t *vad_chunk_end;         /* per span: its end in the joined audio (samples) */
     double *vad_silence_before;     /* per span: the seconds of audio left out before it */
     size_t n_vad_spans;
+    struct qattn_batch *batch;      /* batch_size (batched.c), else NULL */
     atomic_int cancel;              /* qattn_session_cancel was called */
     int stopped;                    /* on_segment asked to stop: the queue is given, then no more */
     qattn_status failed;            /* a failure that ends the session (sticky), or QATTN_OK */
@@ -102,12 +119,38 @@ qattn_status qattn_session_encode_window(struct qattn_session *s, size_t seek, s
  * moves on. */
 qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size);
 
+/* transcribe.c, shared with batched.c: the prompt of the window at seek into s->prompt; the
+ * most tokens a window may decode after it; a try of the temperature fallback judged
+ * (faster-whisper generate_with_fallback; its text decoded into s->text); a decoded chunk's
+ * tokens (in s->tokens) cut into segments from `offset` seconds of the joined speech, queued. */
+void qattn_session_build_prompt(struct qattn_session *s, size_t seek);
+int32_t qattn_session_max_new(const struct qattn_session *s);
+qattn_status qattn_session_judge(struct qattn_session *s, const qattn_search_result *res,
+                                 float temperature, qattn_fallback *f);
+qattn_status qattn_session_give_chunk(struct qattn_session *s, const qattn_decoded *d,
+                                      double offset, double duration);
+
 /* language.c: the language option checked and set (left to detect when NULL or "auto" on a
  * multilingual model); the detection when it can run (QATTN_AGAIN: its audio is not all
  * there yet); multilingual: the language of the window the search holds. */
 qattn_status qattn_session_set_language(struct qattn_session *s);
 qattn_status qattn_session_detect_language(struct qattn_session *s);
 qattn_status qattn_session_window_language(struct qattn_session *s);
+
+/* batched.c: the batch's search and buffers (batch_size > 0; its options checked); freed;
+ * at finish, the VAD's spans packed into chunks and their log-mel computed (the spans'
+ * samples in s->vad_audio); the chunks' frames and a window of them (language detection);
+ * the next batch_size chunks decoded and their segments queued (QATTN_DONE after the last). */
+qattn_status qattn_session_batch_setup(struct qattn_session *s);
+void qattn_session_batch_free(struct qattn_session *s);
+qattn_status qattn_session_batch_chunks(struct qattn_session *s, const qattn_speech_span *spans,
+                                        size_t count);
+size_t qattn_session_batch_frames(const struct qattn_session *s);
+void qattn_session_batch_window(const struct qattn_session *s, size_t seek, size_t size, float *out);
+qattn_status qattn_session_decode_batch(struct qattn_session *s);
+
+/* language.c: a language token made the session's (its code given to the segments). */
+void qattn_session_set_language_token(struct qattn_session *s, int32_t token);
 
 /* clips.c: clip_timestamps in frames (faster-whisper's seek_clips), the session's first seek;
  * the window at s->seek moved into the clip being decoded (QATTN_DONE after the last, AGAIN

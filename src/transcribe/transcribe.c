@@ -97,11 +97,15 @@ static int blank(const char *text)
 /* Prompt of the window (get_prompt): [<|startofprev|>, hotwords, the previous text since the
  * last reset (at most n_text_ctx / 2 - 1 tokens)], the start sequence, <|notimestamps|> without
  * timestamps, then on the first window the forced prefix (after <|0.00|> with timestamps). */
-static void build_prompt(struct qattn_session *s, size_t seek)
+void qattn_session_build_prompt(struct qattn_session *s, size_t seek)
 {
     const struct qattn_whisper *w = s->w;
-    const int prefixed = s->n_prefix > 0 && seek == 0, hot = s->n_hotwords > 0 && !prefixed;
-    const int32_t ctx = w->dec.n_text_ctx, prev = s->n_history - s->reset_since;
+    /* batched: no previous text but initial_prompt's, no prefix (faster-whisper's
+     * BatchedInferencePipeline) */
+    const int batched = s->p.batch_size > 0;
+    const int prefixed = s->n_prefix > 0 && seek == 0 && !batched, hot = s->n_hotwords > 0 && !prefixed;
+    const int32_t end = batched ? s->n_initial : s->n_history;
+    const int32_t ctx = w->dec.n_text_ctx, prev = end - (batched ? 0 : s->reset_since);
     /* faster-whisper takes up to ctx / 2 - 1 of each; together they could pass the context
      * (where CTranslate2 fails), so the previous text gives way to keep 8 positions free */
     int32_t take = prev < ctx / 2 - 1 ? prev : ctx / 2 - 1;
@@ -114,7 +118,7 @@ static void build_prompt(struct qattn_session *s, size_t seek)
             memcpy(s->prompt + n, s->hotwords, (size_t)s->n_hotwords * sizeof(int32_t));
         n += hot ? s->n_hotwords : 0;
         if (take > 0)
-            memcpy(s->prompt + n, s->history + s->n_history - take, (size_t)take * sizeof(int32_t));
+            memcpy(s->prompt + n, s->history + end - take, (size_t)take * sizeof(int32_t));
         n += take > 0 ? take : 0;
     }
     s->sot_index = n;
@@ -135,30 +139,62 @@ static void build_prompt(struct qattn_session *s, size_t seek)
     s->n_prompt = n + s->n_forced;
 }
 
-typedef struct decoded {
-    int32_t n_tokens;
-    double avg_logprob, compression_ratio;
-    float temperature, no_speech_prob;
-} decoded;
-
-/* The window's tokens with temperature fallback (faster-whisper generate_with_fallback):
- * s->tokens holds the chosen result. */
-static qattn_status decode_with_fallback(struct qattn_session *s, uint64_t window_seed, decoded *best)
+int32_t qattn_session_max_new(const struct qattn_session *s)
 {
-    const qattn_transcribe_params *p = &s->p;
     /* CTranslate2 decodes at most min(L / 2, L - (start - 1)) tokens, prefix included, where
      * start is the prompt without the prefix and L is the context, or with max_new_tokens the
      * whole prompt + max_new_tokens (faster-whisper fails where that passes the context; it is
      * capped at the context here) */
     const int32_t ctx = s->w->dec.n_text_ctx, start = s->n_prompt - s->n_forced;
     int32_t limit = ctx;
-    if (p->max_new_tokens > 0 && s->n_prompt + p->max_new_tokens < ctx)
-        limit = s->n_prompt + p->max_new_tokens;
-    const int32_t max_new = limit / 2 < limit - (start - 1) ? limit / 2 : limit - (start - 1);
-    int32_t *candidate = s->tokens + ctx; /* second half: the current try */
-    int have = 0, have_below = 0;
-    decoded d = {0};
-    for (int32_t i = 0; i < s->n_temperatures; i++) {
+    if (s->p.max_new_tokens > 0 && s->n_prompt + s->p.max_new_tokens < ctx)
+        limit = s->n_prompt + s->p.max_new_tokens;
+    return limit / 2 < limit - (start - 1) ? limit / 2 : limit - (start - 1);
+}
+
+qattn_status qattn_session_judge(struct qattn_session *s, const qattn_search_result *res,
+                                 float temperature, qattn_fallback *f)
+{
+    const qattn_transcribe_params *p = &s->p;
+    qattn_status st = decode_text(s, res->tokens, res->n_tokens);
+    if (st != QATTN_OK)
+        return st;
+    qattn_decoded d = {res->n_tokens, res->sum_logprob / (res->n_tokens + 1),
+                       compression_ratio(s->text), temperature, res->no_speech_prob};
+    int fallback = 0, below = 1;
+    if (p->compression_ratio_threshold > 0 && d.compression_ratio > p->compression_ratio_threshold)
+        fallback = 1, below = 0;
+    if (!isnan(p->log_prob_threshold) && d.avg_logprob < p->log_prob_threshold)
+        fallback = 1;
+    if (!isnan(p->no_speech_threshold) && d.no_speech_prob > p->no_speech_threshold &&
+        !isnan(p->log_prob_threshold) && d.avg_logprob < p->log_prob_threshold)
+        fallback = 0; /* silence */
+    /* keep the best so far: faster-whisper picks, when every temperature fails, the highest
+     * average log-probability among the results under the compression threshold (or among
+     * all if none is) */
+    const int better = !f->have || (below && !f->have_below) ||
+                       (below == f->have_below && d.avg_logprob > f->best.avg_logprob);
+    f->kept = !fallback || better;
+    if (f->kept) {
+        f->best = d;
+        f->have = 1, f->have_below |= below;
+    }
+    f->done = !fallback;
+    if (f->done || temperature >= s->temperatures[s->n_temperatures - 1])
+        f->best.temperature = fallback ? s->temperatures[s->n_temperatures - 1] : temperature;
+    return QATTN_OK;
+}
+
+/* The window's tokens with temperature fallback (faster-whisper generate_with_fallback):
+ * s->tokens holds the chosen result. */
+static qattn_status decode_with_fallback(struct qattn_session *s, uint64_t window_seed,
+                                         qattn_decoded *best)
+{
+    const qattn_transcribe_params *p = &s->p;
+    const int32_t max_new = qattn_session_max_new(s);
+    int32_t *candidate = s->tokens + s->w->dec.n_text_ctx; /* second half: the current try */
+    qattn_fallback f = {0};
+    for (int32_t i = 0; i < s->n_temperatures && !f.done; i++) {
         const float t = s->temperatures[i];
         qattn_search_params sp = {t > 0 ? 1 : p->beam_size, p->best_of, p->patience,
                                   p->length_penalty, t, max_new, window_seed + (uint64_t)i,
@@ -166,35 +202,14 @@ static qattn_status decode_with_fallback(struct qattn_session *s, uint64_t windo
         qattn_search_result res = {candidate, 0, 0, 0, 0};
         qattn_status st = qattn_search_run(s->search, s->prompt, s->n_prompt, s->sot_index,
                                            s->w->no_speech, &s->rules, &sp, &res);
+        if (st == QATTN_OK)
+            st = qattn_session_judge(s, &res, t, &f);
         if (st != QATTN_OK)
             return st;
-        if ((st = decode_text(s, res.tokens, res.n_tokens)) != QATTN_OK)
-            return st;
-        d.n_tokens = res.n_tokens, d.temperature = t, d.no_speech_prob = res.no_speech_prob;
-        d.avg_logprob = res.sum_logprob / (res.n_tokens + 1);
-        d.compression_ratio = compression_ratio(s->text);
-        int fallback = 0, below = 1;
-        if (p->compression_ratio_threshold > 0 && d.compression_ratio > p->compression_ratio_threshold)
-            fallback = 1, below = 0;
-        if (!isnan(p->log_prob_threshold) && d.avg_logprob < p->log_prob_threshold)
-            fallback = 1;
-        if (!isnan(p->no_speech_threshold) && d.no_speech_prob > p->no_speech_threshold &&
-            !isnan(p->log_prob_threshold) && d.avg_logprob < p->log_prob_threshold)
-            fallback = 0; /* silence */
-        /* keep the best so far: faster-whisper picks, when every temperature fails, the
-         * highest average log-probability among the results under the compression threshold
-         * (or among all if none is) */
-        const int better = !have || (below && !have_below) ||
-                           (below == have_below && d.avg_logprob > best->avg_logprob);
-        if (!fallback || better) {
-            *best = d;
-            memcpy(s->tokens, candidate, (size_t)d.n_tokens * sizeof(int32_t));
-            have = 1, have_below |= below;
-        }
-        if (!fallback)
-            return QATTN_OK;
+        if (f.kept)
+            memcpy(s->tokens, candidate, (size_t)res.n_tokens * sizeof(int32_t));
     }
-    best->temperature = s->temperatures[s->n_temperatures - 1]; /* for the prompt reset */
+    *best = f.best;
     return QATTN_OK;
 }
 
@@ -247,7 +262,7 @@ static qattn_status segment_words(struct qattn_session *s, const qattn_window_se
 /* Gives one segment of the window (faster-whisper drops those of no duration or blank text):
  * queued, added to the prompt history, passed to on_segment. */
 static qattn_status give(struct qattn_session *s, const qattn_window_segment *ws, int32_t seek,
-                         const decoded *d, int *stop)
+                         const qattn_decoded *d, int *stop)
 {
     const int32_t *tokens = s->tokens + ws->from, n = ws->n;
     qattn_status st = decode_text(s, tokens, n);
@@ -295,12 +310,13 @@ static qattn_status give(struct qattn_session *s, const qattn_window_segment *ws
 
 /* Cuts the window's tokens into segments at consecutive timestamps
  * (_split_segments_by_timestamps) into s->pending and returns where the next window starts;
- * *single_ending: the tokens end on a lone timestamp (no speech after it). */
-static qattn_status split(struct qattn_session *s, const decoded *d, size_t seek, size_t size,
-                          size_t *next, int *single_ending)
+ * *single_ending: the tokens end on a lone timestamp (no speech after it). The window starts
+ * at `offset` seconds and holds `duration` of audio (size frames: for `next`). */
+static qattn_status split_at(struct qattn_session *s, const qattn_decoded *d, double offset,
+                             double window_duration, size_t seek, size_t size, size_t *next,
+                             int *single_ending)
 {
     const int32_t *tok = s->tokens, n = d->n_tokens, tb = s->w->ts_begin;
-    const double offset = (double)seek * TIME_PER_FRAME;
     const int single = n >= 2 && tok[n - 2] < tb && tok[n - 1] >= tb;
     int32_t last = 0, n_cuts = 0;
     qattn_status st = QATTN_OK;
@@ -323,7 +339,7 @@ static qattn_status split(struct qattn_session *s, const decoded *d, size_t seek
         *next = *next > seek ? *next : seek + size;
         return QATTN_OK;
     }
-    double duration = (double)size * TIME_PER_FRAME;
+    double duration = window_duration;
     for (int32_t i = n - 1; i >= 0; i--) /* the last timestamp, if not <|0.00|> */
         if (tok[i] >= tb) {
             if (tok[i] != tb)
@@ -332,6 +348,25 @@ static qattn_status split(struct qattn_session *s, const decoded *d, size_t seek
         }
     *next = seek + size;
     return add_pending(s, 0, n, offset, offset + duration);
+}
+
+static qattn_status split(struct qattn_session *s, const qattn_decoded *d, size_t seek, size_t size,
+                          size_t *next, int *single_ending)
+{
+    return split_at(s, d, (double)seek * TIME_PER_FRAME, (double)size * TIME_PER_FRAME, seek,
+                    size, next, single_ending);
+}
+
+qattn_status qattn_session_give_chunk(struct qattn_session *s, const qattn_decoded *d, double offset,
+                                      double duration)
+{
+    size_t next;
+    int single, stop = 0;
+    qattn_status st = split_at(s, d, offset, duration, 0, 0, &next, &single);
+    const int32_t seek = (int32_t)(offset * 100); /* int(): its frame in the joined speech */
+    for (int32_t i = 0; i < s->n_pending && !stop && st == QATTN_OK; i++)
+        st = give(s, &s->pending[i], seek, d, &stop);
+    return st;
 }
 
 static qattn_status check_params(const struct qattn_whisper *w, const qattn_transcribe_params *p)
@@ -392,7 +427,10 @@ static int encoder_stage_done(void *ctx, qattn_encoder_stage stage)
 qattn_status qattn_session_encode_window(struct qattn_session *s, size_t seek, size_t size)
 {
     const struct qattn_whisper *w = s->w;
-    qattn_mel_stream_window(&s->mel, seek, size, 2 * (size_t)w->enc.n_ctx, s->window);
+    if (s->batch)
+        qattn_session_batch_window(s, seek, size, s->window);
+    else
+        qattn_mel_stream_window(&s->mel, seek, size, 2 * (size_t)w->enc.n_ctx, s->window);
     const qattn_stage_observer cancel = {encoder_stage_done, &s->cancel};
     qattn_status st = qattn_encoder_run_observed(w->encoder, s->window, 1, s->features, &cancel);
     if (st == QATTN_OK)
@@ -408,6 +446,7 @@ void qattn_session_teardown(struct qattn_session *s)
     if (s->own_align_heads)
         free(s->align_heads);
     qattn_search_free(s->search);
+    qattn_session_batch_free(s);
     qattn_mel_stream_free(&s->mel);
     qattn_session_vad_free(s);
     qattn_segment_queue_clear(&s->queue);
@@ -457,7 +496,7 @@ static qattn_status text_options(struct qattn_session *s)
     qattn_status st = QATTN_OK;
     if (p->initial_prompt) {
         st = encode_option(s, "initial_prompt", p->initial_prompt, 0, &s->history, &s->n_history);
-        s->history_cap = s->n_history;
+        s->history_cap = s->n_initial = s->n_history;
     }
     if (st == QATTN_OK && p->prefix && p->prefix[0])
         st = encode_option(s, "prefix", p->prefix, half, &s->prefix, &s->n_prefix);
@@ -510,6 +549,8 @@ qattn_status qattn_session_setup(struct qattn_session *s)
         st = qattn_search_create(w->decoder, s->max_seqs, ctx / 2, &s->search);
     if (st == QATTN_OK)
         qattn_search_set_cancel(s->search, &s->cancel);
+    if (st == QATTN_OK)
+        st = qattn_session_batch_setup(s);
     s->task = p->task == QATTN_TASK_TRANSLATE ? w->translate : w->transcribe;
     s->rules = (qattn_logit_rules){w->dec.n_vocab, w->suppress, w->n_suppress,
                                    p->suppress_blank ? w->suppress_begin : NULL,
@@ -531,8 +572,8 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size)
         return st;
     if (s->p.multilingual && s->w->multilingual && (st = qattn_session_window_language(s)) != QATTN_OK)
         return st;
-    build_prompt(s, seek);
-    decoded d = {0};
+    qattn_session_build_prompt(s, seek);
+    qattn_decoded d = {0};
     if ((st = decode_with_fallback(s, s->p.seed ^ ((uint64_t)seek << 20), &d)) != QATTN_OK)
         return st;
     int stop = 0, single_ending = 0;

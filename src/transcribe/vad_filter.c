@@ -67,10 +67,13 @@ qattn_status qattn_session_vad_finish(struct qattn_session *s)
         previous_end = spans[i].end;
         s->vad_chunk_end[i] = spans[i].end - silent;
         s->vad_silence_before[i] = (double)silent / QATTN_SAMPLE_RATE;
-        st = qattn_mel_stream_feed(&s->mel, s->vad_audio + spans[i].start,
-                                   (size_t)(spans[i].end - spans[i].start));
+        if (!s->batch) /* batched: each chunk's log-mel on its own, below */
+            st = qattn_mel_stream_feed(&s->mel, s->vad_audio + spans[i].start,
+                                       (size_t)(spans[i].end - spans[i].start));
         joined += spans[i].end - spans[i].start;
     }
+    if (st == QATTN_OK && s->batch)
+        st = qattn_session_batch_chunks(s, spans, count);
     s->n_vad_spans = st == QATTN_OK ? count : 0;
     s->info.duration_after_vad = (double)joined / QATTN_SAMPLE_RATE;
     free(probs), free(spans);

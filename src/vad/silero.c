@@ -22,22 +22,16 @@
 #include "core/error.h"
 #include "formats/onnx_file.h"
 #include "vad/silero.h"
+#include "vad/silero_net.h"
 
 enum {
-    CONTEXT = QATTN_VAD_CONTEXT, CHUNK = QATTN_VAD_CHUNK, ROW = CONTEXT + CHUNK, /* 576 */
-    PAD = 128, FFT = 256, HOP = 128, BINS = 129, FRAMES = 4, HIDDEN = 128, GATES = 4 * HIDDEN
+    CONTEXT = QATTN_VAD_CONTEXT, CHUNK = QATTN_VAD_CHUNK, ROW = VAD_ROW, PAD = 128, FFT = VAD_FFT,
+    HOP = VAD_HOP, BINS = VAD_BINS, FRAMES = VAD_FRAMES, HIDDEN = VAD_HIDDEN, GATES = VAD_GATES
 };
 
 /* The four encoder convolutions: channels in and out, stride. */
 static const struct { int in, out, stride; } CONV[4] = {
     {BINS, 128, 1}, {128, 64, 2}, {64, 64, 2}, {64, 128, 1}};
-
-struct qattn_vad {
-    float basis[2 * BINS][FFT];
-    float *conv_w[4], *conv_b[4]; /* [out][in][3], [out] */
-    float w[GATES][HIDDEN], r[GATES][HIDDEN], bias[GATES]; /* input and recurrent, biases summed */
-    float dec_w[HIDDEN], dec_b;
-};
 
 void qattn_vad_free(qattn_vad *vad)
 {

@@ -63,17 +63,33 @@ qattn_status qattn_vad_probabilities(const qattn_vad *vad, const float *samples,
     if (bad < n)
         return qattn_fail(QATTN_ERR_VALUE, "vad_probabilities: sample %zu is not finite", bad);
     const size_t chunks = qattn_vad_probability_count(n);
-    float h[QATTN_VAD_HIDDEN] = {0}, c[QATTN_VAD_HIDDEN] = {0}, row[QATTN_VAD_ROW];
-    for (size_t k = 0; k < chunks; k++) {
-        /* the row: the previous chunk's last 64 samples, then this chunk's 512, zeros past
-         * the audio; the last chunk's last 64 zeroed (faster-whisper's view write) */
-        for (int j = 0; j < QATTN_VAD_ROW; j++) {
-            const int64_t at = (int64_t)(k * QATTN_VAD_CHUNK) - QATTN_VAD_CONTEXT + j;
-            const int last_tail = k + 1 == chunks && j >= QATTN_VAD_ROW - QATTN_VAD_CONTEXT;
-            row[j] = at >= 0 && (size_t)at < n && !last_tail ? samples[at] : 0.0f;
-        }
-        probs[k] = qattn_vad_step(vad, row, h, c);
+    enum { BLOCK = 256 }; /* chunks whose state-free part is computed at once (8 s of audio) */
+    float *rows = malloc((size_t)BLOCK * QATTN_VAD_ROW * sizeof(float));
+    float *gates = malloc((size_t)BLOCK * 4 * QATTN_VAD_HIDDEN * sizeof(float));
+    float *work = malloc(qattn_vad_block_floats(BLOCK) * sizeof(float));
+    if (!rows || !gates || !work) {
+        free(rows), free(gates), free(work);
+        return qattn_fail(QATTN_ERR_NOMEM, "vad_probabilities: out of memory");
     }
+    float h[QATTN_VAD_HIDDEN] = {0}, c[QATTN_VAD_HIDDEN] = {0};
+    for (size_t k0 = 0; k0 < chunks; k0 += BLOCK) {
+        const int m = chunks - k0 < BLOCK ? (int)(chunks - k0) : BLOCK;
+        for (int r = 0; r < m; r++) {
+            const size_t k = k0 + (size_t)r;
+            float *row = rows + (size_t)r * QATTN_VAD_ROW;
+            /* the row: the previous chunk's last 64 samples, then this chunk's 512, zeros
+             * past the audio; the last chunk's last 64 zeroed (faster-whisper's view write) */
+            for (int j = 0; j < QATTN_VAD_ROW; j++) {
+                const int64_t at = (int64_t)(k * QATTN_VAD_CHUNK) - QATTN_VAD_CONTEXT + j;
+                const int last_tail = k + 1 == chunks && j >= QATTN_VAD_ROW - QATTN_VAD_CONTEXT;
+                row[j] = at >= 0 && (size_t)at < n && !last_tail ? samples[at] : 0.0f;
+            }
+        }
+        qattn_vad_block_gates(vad, rows, m, work, gates);
+        for (int r = 0; r < m; r++)
+            probs[k0 + (size_t)r] = qattn_vad_recur(vad, gates + (size_t)r * 4 * QATTN_VAD_HIDDEN, h, c);
+    }
+    free(rows), free(gates), free(work);
     return QATTN_OK;
 }
 
@@ -82,6 +98,8 @@ struct qattn_vad_stream {
     float h[QATTN_VAD_HIDDEN], c[QATTN_VAD_HIDDEN];
     float row[QATTN_VAD_ROW]; /* the context, then the chunk being filled */
     int filled;               /* samples of the chunk so far */
+    float gates[4 * QATTN_VAD_HIDDEN];
+    float *work;              /* qattn_vad_block_floats(1) */
 };
 
 qattn_status qattn_vad_stream_create(const qattn_vad *vad, qattn_vad_stream **out)
@@ -89,14 +107,20 @@ qattn_status qattn_vad_stream_create(const qattn_vad *vad, qattn_vad_stream **ou
     qattn_clear_error();
     if (!vad || !out)
         return qattn_fail(QATTN_ERR_NULL, "vad_stream_create: NULL argument");
-    if (!(*out = calloc(1, sizeof **out)))
+    if (!(*out = calloc(1, sizeof **out)) ||
+        !((*out)->work = malloc(qattn_vad_block_floats(1) * sizeof(float)))) {
+        free(*out);
+        *out = NULL;
         return qattn_fail(QATTN_ERR_NOMEM, "vad_stream_create: out of memory");
+    }
     (*out)->vad = vad;
     return QATTN_OK;
 }
 
 void qattn_vad_stream_free(qattn_vad_stream *s)
 {
+    if (s)
+        free(s->work);
     free(s);
 }
 
@@ -120,7 +144,9 @@ qattn_status qattn_vad_stream_feed(qattn_vad_stream *s, const float *samples, si
         memcpy(s->row + QATTN_VAD_CONTEXT + s->filled, samples + i, take * sizeof(float));
         s->filled += (int)take, i += take;
         if (s->filled == QATTN_VAD_CHUNK) {
-            probs[k++] = qattn_vad_step(s->vad, s->row, s->h, s->c);
+            /* the whole audio's path, one chunk at a time: the same probabilities */
+            qattn_vad_block_gates(s->vad, s->row, 1, s->work, s->gates);
+            probs[k++] = qattn_vad_recur(s->vad, s->gates, s->h, s->c);
             memcpy(s->row, s->row + QATTN_VAD_CHUNK, QATTN_VAD_CONTEXT * sizeof(float));
             s->filled = 0;
         }
