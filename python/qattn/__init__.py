@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["QattnError", "QattnValueError", "QattnFileNotFoundError", "QattnMemoryError",
            "QattnCancelled", "quantize", "attention", "attention_float", "Encoder", "Decoder", "Vocabulary", "Tokenizer", "load_audio",
-           "log_mel", "log_mel_padded", "mel_filters", "library_path", "Whisper", "Segment", "Word",
+           "log_mel", "log_mel_padded", "mel_filters", "library_path", "Whisper", "BatchedInferencePipeline", "Segment", "Word",
            "TranscriptionInfo", "Session", "QattnOSError", "VAD", "VADStream", "speech_spans"]
 
 
@@ -629,5 +629,5 @@ def mel_filters(n_mels=80):
     return out
 
 
-from .whisper import Session, Whisper, Segment, TranscriptionInfo, Word  # noqa: E402  (needs the names above)
+from .whisper import BatchedInferencePipeline, Session, Whisper, Segment, TranscriptionInfo, Word  # noqa: E402  (needs the names above)
 from .vad import VAD, VADStream, speech_spans  # noqa: E402

@@ -15,6 +15,8 @@ libsndfile + libsoxr, faster-whisper with PyAV; whisper.cpp takes qattn's 16 kHz
   qattn-f32, qattn-int8            qattn.Whisper, faster-whisper's decoding defaults
   faster-whisper-float32, -int8    faster_whisper.WhisperModel on the same CTranslate2 directory
   whisper.cpp-f16, -q8_0           pywhispercpp on ggml files written from the same weights
+  qattn-int8-batched,              each BatchedInferencePipeline with its defaults (VAD chunks,
+  faster-whisper-int8-batched      no timestamps, no previous text), batch_size 8
 All with language "en", beam 5, temperature fallback 0.0 (+0.2) ... 1.0, previous-text prompt
 on. faster-whisper and qattn fall back on compression ratio > 2.4 or average log-probability
 < -1; whisper.cpp's fallback is entropy-based (entropy_thold 2.4, logprob_thold -1.0, as its
@@ -45,7 +47,10 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three"
 FLOAT_OF = {"qattn-int8": "qattn-f32", "faster-whisper-int8": "faster-whisper-float32",
             "whisper.cpp-q8_0": "whisper.cpp-f16"}
 ENGINES = ("qattn-f32", "qattn-int8", "faster-whisper-float32", "faster-whisper-int8",
-           "whisper.cpp-f16", "whisper.cpp-q8_0")
+           "whisper.cpp-f16", "whisper.cpp-q8_0", "qattn-int8-batched", "faster-whisper-int8-batched")
+# the batched engines: each BatchedInferencePipeline with its defaults (VAD chunks, no
+# timestamps), batch_size 8
+BATCH_SIZE = 8
 GROUPS = ("transcribed", "digits", "untranscribed")
 # a group of long-form recordings given beside the set (--long-manifest), e.g. wer_peers.py's
 # 2.4-minute espeak-ng recording
@@ -251,16 +256,28 @@ def make_engine(name: str, model: str, threads: int = 2, ggml: Optional[Dict[str
     """An engine by name (ENGINES) on a CTranslate2 directory `model`; whisper.cpp engines take
     their ggml file from ggml[kind]."""
     o = dict(options)
+    batched = name.endswith("-batched")
+    if batched:  # the pipelines take no previous text
+        name_of_model = name[:-len("-batched")]
+        o.pop("condition_on_previous_text", None)
+        o["batch_size"] = BATCH_SIZE
+    else:
+        name_of_model = name
     if name.startswith("qattn-"):
         import qattn
-        m = qattn.Whisper(model, precision=name.split("-")[1], threads=threads)
+        m = qattn.Whisper(model, precision=name_of_model.split("-")[1], threads=threads)
+        if batched:
+            m = qattn.BatchedInferencePipeline(m)
         # keyed by the library's bytes: its version does not change with the code under work
         version = f"qattn {qattn.__version__} library sha256 {file_sha256(qattn.library_path)}"
         return Engine(name, version, _model_sha(model),
                       lambda p: "".join(s.text for s in m.transcribe(p, **o)[0]), o)
     if name.startswith("faster-whisper-"):
-        from faster_whisper import WhisperModel
-        m = WhisperModel(model, device="cpu", compute_type=name.rsplit("-", 1)[1], cpu_threads=threads)
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        m = WhisperModel(model, device="cpu", compute_type=name_of_model.rsplit("-", 1)[1],
+                         cpu_threads=threads)
+        if batched:
+            m = BatchedInferencePipeline(m)
         return Engine(name, _version("faster-whisper") + "/ctranslate2 " + _version("ctranslate2"),
                       _model_sha(model), lambda p: "".join(s.text for s in m.transcribe(p, **o)[0]), o)
     if name.startswith("whisper.cpp-"):

@@ -413,3 +413,38 @@ class Whisper(_Model):
             session.close()
             raise
         return _generate(session, first), info
+
+
+class BatchedInferencePipeline:
+    """faster-whisper's BatchedInferencePipeline over a qattn.Whisper: transcribe(audio,
+    batch_size=8, ...) cuts the speech the VAD finds into chunks of up to 30 s and decodes
+    batch_size of them side by side (qattn.h, batch_size), with the pipeline's defaults:
+    vad_filter=True, VAD min_silence_duration_ms=160 and max_speech_duration_s=30 (a
+    vad_parameters dict takes VadOptions' defaults for what it leaves out, and 30 s as the
+    longest speech, as faster-whisper), without_timestamps=True. Unlike faster-whisper's,
+    every chunk keeps the temperature fallback (temperature is the same list as transcribe's)
+    and the no-speech skip. Segments and info as Whisper.transcribe's."""
+
+    def __init__(self, model: Whisper):
+        if not isinstance(model, Whisper):
+            raise TypeError(f"model must be a qattn.Whisper, got {type(model).__name__}")
+        self.model = model
+
+    def transcribe(self, audio, batch_size=8, vad_filter=True, vad_parameters=None,
+                   without_timestamps=True, **options) -> Tuple[Iterator[Segment], TranscriptionInfo]:
+        if not vad_filter:
+            raise ValueError("BatchedInferencePipeline: the chunks are the VAD's speech: "
+                             "vad_filter must be True")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if vad_parameters is None:
+            vad_parameters = dict(min_silence_duration_ms=160, max_speech_duration_s=30)
+        else:
+            if not isinstance(vad_parameters, dict):
+                vad_parameters = {k: getattr(vad_parameters, k) for k in
+                                  ("threshold", "neg_threshold", "min_speech_duration_ms",
+                                   "min_silence_duration_ms", "speech_pad_ms")}
+            vad_parameters = dict(vad_parameters, max_speech_duration_s=30)
+        return self.model.transcribe(audio, batch_size=batch_size, vad_filter=True,
+                                     vad_parameters=vad_parameters,
+                                     without_timestamps=without_timestamps, **options)

@@ -152,6 +152,12 @@ float qattn_vad_step(const qattn_vad *v, const float row[QATTN_VAD_ROW], float h
             acc += v->w[j][i] * e[i] + v->r[j][i] * h[i];
         g[j] = acc;
     }
+    return qattn_vad_cell(v, g, h, c);
+}
+
+float qattn_vad_cell(const qattn_vad *v, const float g[VAD_GATES], float h[VAD_HIDDEN],
+                     float c[VAD_HIDDEN])
+{
     float out = v->dec_b;
     for (int i = 0; i < HIDDEN; i++) {
         const float in = sigmoid(g[i]), o = sigmoid(g[HIDDEN + i]);

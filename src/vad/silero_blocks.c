@@ -95,11 +95,6 @@ void qattn_vad_block_gates(const qattn_vad *v, const float *rows, int n, float *
                 VAD_HIDDEN, &v->w[0][0], VAD_HIDDEN, 1.0f, gates, VAD_GATES);
 }
 
-static float sigmoid(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
-
 float qattn_vad_recur(const qattn_vad *v, const float *gates_in, float h[QATTN_VAD_HIDDEN],
                       float c[QATTN_VAD_HIDDEN])
 {
@@ -107,13 +102,5 @@ float qattn_vad_recur(const qattn_vad *v, const float *gates_in, float h[QATTN_V
     memcpy(g, gates_in, sizeof g);
     cblas_sgemv(CblasRowMajor, CblasNoTrans, VAD_GATES, VAD_HIDDEN, 1.0f, &v->r[0][0], VAD_HIDDEN, h, 1,
                 1.0f, g, 1);
-    float out = v->dec_b;
-    for (int i = 0; i < VAD_HIDDEN; i++) {
-        const float in = sigmoid(g[i]), o = sigmoid(g[VAD_HIDDEN + i]);
-        const float f = sigmoid(g[2 * VAD_HIDDEN + i]), cand = tanhf(g[3 * VAD_HIDDEN + i]);
-        c[i] = f * c[i] + in * cand;
-        h[i] = o * tanhf(c[i]);
-        out += v->dec_w[i] * (h[i] > 0.0f ? h[i] : 0.0f);
-    }
-    return sigmoid(out);
+    return qattn_vad_cell(v, g, h, c);
 }

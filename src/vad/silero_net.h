@@ -18,4 +18,9 @@ struct qattn_vad {
     float dec_w[VAD_HIDDEN], dec_b;
 };
 
+/* The LSTM cell from its gates g (input and recurrent projections and biases summed; ONNX's
+ * order i, o, f, c) and the decoder: the speech probability; h and c updated. */
+float qattn_vad_cell(const qattn_vad *v, const float g[VAD_GATES], float h[VAD_HIDDEN],
+                     float c[VAD_HIDDEN]);
+
 #endif

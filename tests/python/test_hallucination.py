@@ -83,9 +83,14 @@ def segments(model, x, options, name=None):
     return _RUNS[key]
 
 
+# every input with vad_filter and with the threshold; both at once on the pauses only (the
+# other inputs hold no speech for the VAD to keep apart: a minute of tests saved)
+CASES = [(name, o, f"{i}-{name}") for name in ("pauses", "silence", "chords", "noise")
+         for o, i in zip(OPTIONS, IDS) if i != "vad+hallucination" or name == "pauses"]
+
+
 @pytest.mark.peers
-@pytest.mark.parametrize("name", ["pauses", "silence", "chords", "noise"])
-@pytest.mark.parametrize("options", OPTIONS, ids=IDS)
+@pytest.mark.parametrize("name,options", [c[:2] for c in CASES], ids=[c[2] for c in CASES])
 def test_equal_to_faster_whisper(models, inputs, name, options):
     ours, fw = models
     theirs = segments(fw, inputs[name], options, name)

@@ -14,7 +14,10 @@ Engines (int8, language "en", beam 5, T threads):
   qattn-batched           transcribe(vad_filter=True, vad_parameters=dict(min_silence_duration_ms=160,
                           max_speech_duration_s=30), without_timestamps=True, batch_size=B)
   qattn-sequential-vad    the same with batch_size=0: the sequential path on the same speech
+  qattn-batched-timestamps  qattn-batched with without_timestamps=False (segments at the
+                          model's timestamps, as the sequential path's)
   qattn-sequential        batch_size=0, vad_filter=False (without_timestamps=True still)
+  qattn-default           transcribe's defaults: sequential, timestamps, no VAD
   faster-whisper-batched  BatchedInferencePipeline(WhisperModel(..., compute_type="int8",
                           cpu_threads=T)).transcribe(audio, language="en", batch_size=B,
                           beam_size=5), nothing else: its defaults are without_timestamps=True
@@ -28,7 +31,7 @@ usage: PYTHONPATH=python:tests/python QATTN_LIBRARY=build/libqattn.so \\
        ~/.cache/qattn-test/venv/bin/python tools/bench/batched_peers.py tiny.en --batch-sizes 4,8
        [--threads T] [--repeats R] [--speech DIR] [--limit-seconds S] [--engines a,b,...]
 (MODEL a CTranslate2 directory or a name in the tests' cache, ~/.cache/qattn-test/models;
---speech a directory laid out as tests/data/speech, e.g. ../shared/speech)"""
+--speech another directory laid out as tests/data/speech, with more recordings)"""
 import argparse
 import csv
 import datetime
@@ -41,8 +44,10 @@ import numpy as np
 import qattn
 from qattn import wer
 from peers import cpu_name
+from transcribe_peers import timed
 
-ENGINES = ("qattn-batched", "qattn-sequential-vad", "qattn-sequential", "faster-whisper-batched")
+ENGINES = ("qattn-batched", "qattn-batched-timestamps", "qattn-sequential-vad", "qattn-sequential",
+           "qattn-default", "faster-whisper-batched")
 SPEECH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "speech")
 VAD = dict(min_silence_duration_ms=160, max_speech_duration_s=30)
 RATE = 16000
@@ -66,34 +71,27 @@ def long_input(speech, limit_seconds=None, pause_s=1.0):
     return np.concatenate(parts), " ".join(refs), len(refs)
 
 
-def timed(fn, repeats):
-    """(median seconds, last result) of fn: a warm-up, then repeats timed runs."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), result
-
-
 def runs(engines, model, audio, batch_sizes, threads):
     """(engine, batch size or None, function returning the segments' texts) to time."""
     out = []
     if any(e.startswith("qattn") for e in engines):
         m = qattn.Whisper(model, precision="int8", threads=threads)
 
-        def q(batch_size, vad_filter):
+        def q(batch_size, vad_filter, without_timestamps=True):
             opts = dict(vad_filter=True, vad_parameters=VAD) if vad_filter else dict(vad_filter=False)
             return lambda: [s.text for s in m.transcribe(
-                audio, language="en", without_timestamps=True, batch_size=batch_size, beam_size=5,
-                **opts)[0]]
+                audio, language="en", without_timestamps=without_timestamps, batch_size=batch_size,
+                beam_size=5, **opts)[0]]
         if "qattn-batched" in engines:
             out += [("qattn-batched", b, q(b, True)) for b in batch_sizes]
+        if "qattn-batched-timestamps" in engines:
+            out += [("qattn-batched-timestamps", b, q(b, True, False)) for b in batch_sizes]
         if "qattn-sequential-vad" in engines:
             out.append(("qattn-sequential-vad", None, q(0, True)))
         if "qattn-sequential" in engines:
             out.append(("qattn-sequential", None, q(0, False)))
+        if "qattn-default" in engines:
+            out.append(("qattn-default", None, q(0, False, False)))
     if "faster-whisper-batched" in engines:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
         pipeline = BatchedInferencePipeline(WhisperModel(model, device="cpu", compute_type="int8",

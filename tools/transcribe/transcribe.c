@@ -68,6 +68,10 @@ static int usage(FILE *to, int status)
             "      --multilingual         detect the language again on every window\n"
             "      --language-detection-segments N, --language-detection-threshold P   detect\n"
             "                             on up to N windows, stopping at one above P (1, 0.5)\n"
+            "      --batch-size N         decode N chunks of speech side by side (faster-whisper's\n"
+            "                             BatchedInferencePipeline: --vad on, its VAD defaults of\n"
+            "                             160 ms of silence and 30 s of speech unless given; no\n"
+            "                             previous text; temperature fallback kept per chunk)\n"
             "  -q, --quiet                no segments on stdout, no progress bar\n"
             "  -h, --help\n");
     return status;
@@ -268,6 +272,7 @@ int transcribe_main(int argc, char **argv)
         {"language-detection-segments", 0, CLI_INT, &c.p.language_detection_segments, 1, 10000,
          NULL, NULL},
         {"language-detection-threshold", 0, CLI_DOUBLE, &detection_threshold, 0, 1, NULL, NULL},
+        {"batch-size", 0, CLI_INT, &c.p.batch_size, 1, 64, NULL, NULL},
     };
     const char **files = calloc((size_t)argc, sizeof *files);
     if (!files)
@@ -300,6 +305,14 @@ int transcribe_main(int argc, char **argv)
                                "--word-timestamps");
     }
     c.p.hallucination_silence_threshold = (float)hallucination;
+    if (c.p.batch_size > 0) { /* the pipeline's VAD defaults where none were given */
+        const qattn_vad_options d = qattn_vad_default_options();
+        c.p.vad_filter = 1;
+        if (c.p.vad_parameters.min_silence_duration_ms == d.min_silence_duration_ms)
+            c.p.vad_parameters.min_silence_duration_ms = 160;
+        if (c.p.vad_parameters.max_speech_duration_s == d.max_speech_duration_s)
+            c.p.vad_parameters.max_speech_duration_s = 30;
+    }
     c.p.repetition_penalty = (float)repetition;
     c.p.language_detection_threshold = (float)detection_threshold;
     double clip_times[256];

@@ -1,0 +1,101 @@
+"""Batched transcription (batch_size; qattn.BatchedInferencePipeline): at temperature 0 the
+segments of faster-whisper 1.2.1's BatchedInferencePipeline (the same chunks, log-mel,
+prompt and times), each item of a batch decoded as it is alone, and the temperature fallback
+kept for each chunk (faster-whisper's pipeline drops it)."""
+import csv
+import os
+
+import numpy as np
+import pytest
+
+import qattn
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SPEECH = os.path.join(ROOT, "tests", "data", "speech")
+
+
+def recordings(seconds):
+    """The set's transcribed recordings (no digit runs) in manifest order, 1 s apart, until
+    `seconds` of audio: several VAD chunks of speakers one after another."""
+    with open(os.path.join(SPEECH, "manifest.tsv"), newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t")
+                if r["transcript"].strip() and r.get("group") != "digits"]
+    parts, n = [], 0
+    for r in rows:
+        if n >= seconds * 16000:
+            break
+        x = qattn.load_audio(os.path.join(SPEECH, r["path"]))
+        parts += [x, np.zeros(16000, np.float32)]
+        n += len(x) + 16000
+    return np.concatenate(parts)
+
+
+@pytest.fixture(scope="module")
+def audio():
+    return recordings(100)
+
+
+def segments(result):
+    return [(s.text, round(s.start, 3), round(s.end, 3)) for s in result[0]]
+
+
+@pytest.mark.peers
+def test_equals_faster_whisper_pipeline(audio):
+    """float32, temperature 0 (faster-whisper's pipeline decodes at the first temperature
+    only), its defaults: the same segments, text and times."""
+    from trained import model_dir
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    d = model_dir("tiny.en")
+    ours = qattn.BatchedInferencePipeline(qattn.Whisper(d, precision="f32", threads=2))
+    theirs = BatchedInferencePipeline(WhisperModel(d, device="cpu", compute_type="float32", cpu_threads=2))
+    mine = segments(ours.transcribe(audio, batch_size=3, temperature=0.0))
+    want = segments(theirs.transcribe(audio, batch_size=3, temperature=0.0))
+    print("faster-whisper:", want)
+    assert len(want) >= 3 and mine == want
+
+
+@pytest.fixture(scope="module")
+def int8():
+    from trained import model_dir
+    return qattn.Whisper(model_dir("tiny.en"), precision="int8", threads=2)
+
+
+@pytest.mark.heavy  # test_session.c's batched_items_as_alone runs under the sanitizers
+def test_items_decode_as_alone(int8, audio):
+    """A batch's items step through the decoder together, each with its own cross-attention:
+    every segment (tokens, scores) is the one batch_size=1 gives, with timestamps too."""
+    pipeline = qattn.BatchedInferencePipeline(int8)
+    full = lambda s: (s.text, s.start, s.end, s.tokens, s.avg_logprob, s.no_speech_prob)  # noqa: E731
+    for without_timestamps in (True, False):
+        one = [full(s) for s in pipeline.transcribe(audio, batch_size=1, beam_size=2,
+                                                    without_timestamps=without_timestamps)[0]]
+        three = [full(s) for s in pipeline.transcribe(audio, batch_size=3, beam_size=2,
+                                                      without_timestamps=without_timestamps)[0]]
+        assert len(one) >= 3 and three == one
+
+
+@pytest.mark.heavy
+def test_fallback_per_item(int8, audio):
+    """A log-probability threshold no decoding reaches sends every chunk through each
+    temperature (faster-whisper's pipeline would give all at 0): each segment then comes
+    from the last try or the best one, at a temperature above 0."""
+    pipeline = qattn.BatchedInferencePipeline(int8)
+    plain = list(pipeline.transcribe(audio, batch_size=3, beam_size=1, best_of=1)[0])
+    assert plain and all(s.temperature == 0.0 for s in plain)
+    forced = list(pipeline.transcribe(audio, batch_size=3, beam_size=1, best_of=1,
+                                      log_prob_threshold=0.0, no_speech_threshold=None)[0])
+    assert forced and all(s.temperature == 1.0 for s in forced)
+    assert [s.text for s in forced] != [s.text for s in plain]
+
+
+def test_options_checked(int8):
+    x = np.zeros(16000, np.float32)
+    with pytest.raises(ValueError, match="vad_filter"):
+        int8.transcribe(x, batch_size=2)
+    with pytest.raises(ValueError, match="word_timestamps"):
+        int8.transcribe(x, batch_size=2, vad_filter=True, word_timestamps=True)
+    with pytest.raises(ValueError, match="batch_size"):
+        int8.transcribe(x, batch_size=-1, vad_filter=True)
+    with pytest.raises(ValueError, match="vad_filter"):
+        qattn.BatchedInferencePipeline(int8).transcribe(x, vad_filter=False)
+    assert list(qattn.BatchedInferencePipeline(int8).transcribe(x)[0]) == []  # no speech
