@@ -14,6 +14,8 @@ Engines (int8, language "en", beam 5, T threads):
   qattn-batched           transcribe(vad_filter=True, vad_parameters=dict(min_silence_duration_ms=160,
                           max_speech_duration_s=30), without_timestamps=True, batch_size=B)
   qattn-sequential-vad    the same with batch_size=0: the sequential path on the same speech
+  qattn-batched-t0        qattn-batched at temperature 0 only: no fallback, as faster-whisper's
+                          pipeline decodes
   qattn-batched-timestamps  qattn-batched with without_timestamps=False (segments at the
                           model's timestamps, as the sequential path's)
   qattn-sequential        batch_size=0, vad_filter=False (without_timestamps=True still)
@@ -46,7 +48,7 @@ from qattn import wer
 from peers import cpu_name
 from transcribe_peers import timed
 
-ENGINES = ("qattn-batched", "qattn-batched-timestamps", "qattn-sequential-vad", "qattn-sequential",
+ENGINES = ("qattn-batched", "qattn-batched-t0", "qattn-batched-timestamps", "qattn-sequential-vad", "qattn-sequential",
            "qattn-default", "faster-whisper-batched")
 SPEECH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "speech")
 VAD = dict(min_silence_duration_ms=160, max_speech_duration_s=30)
@@ -77,13 +79,16 @@ def runs(engines, model, audio, batch_sizes, threads):
     if any(e.startswith("qattn") for e in engines):
         m = qattn.Whisper(model, precision="int8", threads=threads)
 
-        def q(batch_size, vad_filter, without_timestamps=True):
+        def q(batch_size, vad_filter, without_timestamps=True, **more):
             opts = dict(vad_filter=True, vad_parameters=VAD) if vad_filter else dict(vad_filter=False)
+            opts.update(more)
             return lambda: [s.text for s in m.transcribe(
                 audio, language="en", without_timestamps=without_timestamps, batch_size=batch_size,
                 beam_size=5, **opts)[0]]
         if "qattn-batched" in engines:
             out += [("qattn-batched", b, q(b, True)) for b in batch_sizes]
+        if "qattn-batched-t0" in engines:
+            out += [("qattn-batched-t0", b, q(b, True, temperature=0.0)) for b in batch_sizes]
         if "qattn-batched-timestamps" in engines:
             out += [("qattn-batched-timestamps", b, q(b, True, False)) for b in batch_sizes]
         if "qattn-sequential-vad" in engines:
