@@ -17,6 +17,10 @@ libsndfile + libsoxr, faster-whisper with PyAV; whisper.cpp takes qattn's 16 kHz
   whisper.cpp-f16, -q8_0           pywhispercpp on ggml files written from the same weights
   qattn-int8-batched,              each BatchedInferencePipeline with its defaults (VAD chunks,
   faster-whisper-int8-batched      no timestamps, no previous text), batch_size 8
+  qattn-int8-batched-timestamps    qattn's pipeline with timestamps (a chunk's unfinished last
+                                   segment decoded again, as the sequential path does)
+  qattn-int8-vad                   qattn-int8 on the speech the pipelines keep (vad_filter with
+                                   their VAD options: 160 ms of silence, 30 s of speech)
 All with language "en", beam 5, temperature fallback 0.0 (+0.2) ... 1.0, previous-text prompt
 on. faster-whisper and qattn fall back on compression ratio > 2.4 or average log-probability
 < -1; whisper.cpp's fallback is entropy-based (entropy_thold 2.4, logprob_thold -1.0, as its
@@ -47,7 +51,8 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three"
 FLOAT_OF = {"qattn-int8": "qattn-f32", "faster-whisper-int8": "faster-whisper-float32",
             "whisper.cpp-q8_0": "whisper.cpp-f16"}
 ENGINES = ("qattn-f32", "qattn-int8", "faster-whisper-float32", "faster-whisper-int8",
-           "whisper.cpp-f16", "whisper.cpp-q8_0", "qattn-int8-batched", "faster-whisper-int8-batched")
+           "whisper.cpp-f16", "whisper.cpp-q8_0", "qattn-int8-batched", "faster-whisper-int8-batched",
+           "qattn-int8-vad", "qattn-int8-batched-timestamps")
 # the batched engines: each BatchedInferencePipeline with its defaults (VAD chunks, no
 # timestamps), batch_size 8
 BATCH_SIZE = 8
@@ -256,11 +261,18 @@ def make_engine(name: str, model: str, threads: int = 2, ggml: Optional[Dict[str
     """An engine by name (ENGINES) on a CTranslate2 directory `model`; whisper.cpp engines take
     their ggml file from ggml[kind]."""
     o = dict(options)
+    if name.endswith("-batched-timestamps"):  # qattn's pipeline with timestamps: re-seeks
+        o["without_timestamps"] = False
+        name = name[:-len("-timestamps")]
     batched = name.endswith("-batched")
     if batched:  # the pipelines take no previous text
         name_of_model = name[:-len("-batched")]
         o.pop("condition_on_previous_text", None)
         o["batch_size"] = BATCH_SIZE
+    elif name.endswith("-vad"):  # the sequential path on the speech the pipelines keep
+        name_of_model = name[:-len("-vad")]
+        o.update(vad_filter=True, vad_parameters=dict(min_silence_duration_ms=160,
+                                                      max_speech_duration_s=30))
     else:
         name_of_model = name
     if name.startswith("qattn-"):
@@ -270,7 +282,8 @@ def make_engine(name: str, model: str, threads: int = 2, ggml: Optional[Dict[str
             m = qattn.BatchedInferencePipeline(m)
         # keyed by the library's bytes: its version does not change with the code under work
         version = f"qattn {qattn.__version__} library sha256 {file_sha256(qattn.library_path)}"
-        return Engine(name, version, _model_sha(model),
+        return Engine(name + ("-timestamps" if o.get("without_timestamps") is False else ""),
+                      version, _model_sha(model),
                       lambda p: "".join(s.text for s in m.transcribe(p, **o)[0]), o)
     if name.startswith("faster-whisper-"):
         from faster_whisper import BatchedInferencePipeline, WhisperModel

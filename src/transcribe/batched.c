@@ -24,6 +24,16 @@
 #define CHUNK_SAMPLES (30 * QATTN_SAMPLE_RATE) /* faster-whisper's chunk_length */
 #define HOP 160
 
+/* A decoded window of a chunk, kept until its group of chunks is done: its tokens, result,
+ * place and language. */
+typedef struct decoded_window {
+    int32_t chunk, language;
+    size_t seek, size;
+    qattn_decoded d;
+    int32_t *tokens;
+    int skipped; /* no speech */
+} decoded_window;
+
 struct qattn_batch {
     qattn_search *search;
     size_t n_chunks, next;          /* chunks, and the first not decoded */
@@ -38,6 +48,10 @@ struct qattn_batch {
     qattn_search_result *results;   /* [batch] */
     int32_t *candidates;            /* [batch][ctx]: the current try's tokens */
     uint64_t *seeds;                /* [batch] */
+    size_t *seek;                   /* [batch]: each chunk of the group's next frame in it */
+    int32_t *chunk_of;              /* [batch]: the group's chunk each item decodes */
+    decoded_window *done;           /* the group's decoded windows, in the order decoded */
+    int32_t n_done, done_cap;
     double done_seconds;            /* of speech decoded, for on_progress */
 };
 
@@ -71,8 +85,10 @@ qattn_status qattn_session_batch_setup(struct qattn_session *s)
     b->pending = malloc(n * sizeof(int32_t)), b->items = malloc(n * sizeof(int32_t));
     b->language = malloc(n * sizeof(int32_t)), b->seeds = malloc(n * sizeof(uint64_t));
     b->fallback = malloc(n * sizeof *b->fallback), b->results = malloc(n * sizeof *b->results);
+    b->seek = malloc(n * sizeof *b->seek), b->chunk_of = malloc(n * sizeof *b->chunk_of);
     if (!b->windows || !b->features || !b->prompts || !b->tokens || !b->candidates ||
-        !b->pending || !b->items || !b->language || !b->seeds || !b->fallback || !b->results)
+        !b->pending || !b->items || !b->language || !b->seeds || !b->fallback || !b->results ||
+        !b->seek || !b->chunk_of)
         return qattn_fail(QATTN_ERR_NOMEM, "session_create: out of memory for a batch of %d",
                           p->batch_size);
     qattn_status st = qattn_search_create_batch(w->decoder, p->batch_size, s->max_seqs,
@@ -91,7 +107,10 @@ void qattn_session_batch_free(struct qattn_session *s)
     free(b->chunk_frame), free(b->chunk_frames), free(b->chunk_offset), free(b->chunk_duration);
     free(b->mel), free(b->windows), free(b->features), free(b->prompts), free(b->tokens);
     free(b->candidates), free(b->pending), free(b->items), free(b->language), free(b->seeds);
-    free(b->fallback), free(b->results);
+    free(b->fallback), free(b->results), free(b->seek), free(b->chunk_of);
+    for (int32_t i = 0; i < b->n_done; i++)
+        free(b->done[i].tokens);
+    free(b->done);
     free(b);
     s->batch = NULL;
 }
@@ -222,7 +241,8 @@ static qattn_status decode_items(struct qattn_session *s, int32_t n, int32_t fir
                                         p->length_penalty, t, max_new, 0, 0};
         for (int32_t j = 0; j < n_pending; j++) {
             const int32_t i = b->pending[j];
-            const uint64_t seek = (uint64_t)(b->chunk_offset[first_chunk + i] * 100);
+            const int32_t c = b->chunk_of[i];
+            const uint64_t seek = (uint64_t)(b->chunk_offset[first_chunk + c] * 100) + b->seek[c];
             memcpy(b->prompts + (size_t)j * s->n_prompt, s->prompt, (size_t)s->n_prompt * sizeof(int32_t));
             if (p->multilingual && s->w->multilingual)
                 b->prompts[(size_t)j * s->n_prompt + s->sot_index + 1] = b->language[i];
@@ -249,30 +269,51 @@ static qattn_status decode_items(struct qattn_session *s, int32_t n, int32_t fir
     return QATTN_OK;
 }
 
-qattn_status qattn_session_decode_batch(struct qattn_session *s)
+/* Keeps a decoded window of the group (its tokens copied) for giving once the group is done. */
+static qattn_status keep_window(struct qattn_batch *b, const decoded_window *w, const int32_t *tokens)
+{
+    if (b->n_done == b->done_cap) {
+        const int32_t cap = b->done_cap ? 2 * b->done_cap : 16;
+        decoded_window *grown = realloc(b->done, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+        b->done = grown, b->done_cap = cap;
+    }
+    decoded_window *k = &b->done[b->n_done];
+    *k = *w;
+    k->tokens = malloc(((size_t)w->d.n_tokens + 1) * sizeof(int32_t));
+    if (!k->tokens)
+        return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+    memcpy(k->tokens, tokens, (size_t)w->d.n_tokens * sizeof(int32_t));
+    b->n_done++;
+    return QATTN_OK;
+}
+
+/* One pass of the group's open chunks through the encoder and the decoder, side by side: each
+ * chunk's window from its seek; after it, where each goes on (as a sequential window: an
+ * unfinished last segment is decoded again, in the next pass). */
+static qattn_status decode_pass(struct qattn_session *s, int32_t first, int32_t n_open)
 {
     struct qattn_batch *b = s->batch;
     const struct qattn_whisper *w = s->w;
-    if (b->next >= b->n_chunks)
-        return QATTN_DONE;
-    const int32_t n = (int32_t)(b->n_chunks - b->next < (size_t)s->p.batch_size
-                                    ? b->n_chunks - b->next : (size_t)s->p.batch_size);
     const size_t window = (size_t)w->enc.n_mels * 2 * (size_t)w->enc.n_ctx;
-    const int32_t first = (int32_t)b->next;
-    for (int32_t i = 0; i < n; i++)
-        qattn_session_batch_window(s, b->chunk_frame[first + i], b->chunk_frames[first + i],
+    for (int32_t i = 0; i < n_open; i++) {
+        const int32_t c = first + b->chunk_of[i];
+        qattn_session_batch_window(s, b->chunk_frame[c] + b->seek[b->chunk_of[i]],
+                                   b->chunk_frames[c] - b->seek[b->chunk_of[i]],
                                    b->windows + (size_t)i * window);
+    }
     const qattn_stage_observer cancel = {encoder_stage_done, &s->cancel};
-    qattn_status st = qattn_encoder_run_observed(w->encoder, b->windows, n, b->features, &cancel);
+    qattn_status st = qattn_encoder_run_observed(w->encoder, b->windows, n_open, b->features, &cancel);
     if (st == QATTN_OK)
-        st = qattn_search_windows(b->search, b->features, w->enc.n_ctx, n);
+        st = qattn_search_windows(b->search, b->features, w->enc.n_ctx, n_open);
     if (st != QATTN_OK)
         return st;
-    if (s->p.multilingual && w->multilingual) { /* each item's own language, no threshold */
+    if (s->p.multilingual && w->multilingual) { /* each window's own language, no threshold */
         const float *logits[QATTN_DECODER_MAX_ITEMS];
         if ((st = qattn_search_batch_prompt_logits(b->search, &w->sot, 1, logits)) != QATTN_OK)
             return st;
-        for (int32_t i = 0; i < n; i++) {
+        for (int32_t i = 0; i < n_open; i++) {
             int32_t best = 0;
             for (int32_t l = 1; l < w->n_langs; l++)
                 best = logits[i][w->lang_first + l] > logits[i][w->lang_first + best] ? l : best;
@@ -280,20 +321,71 @@ qattn_status qattn_session_decode_batch(struct qattn_session *s)
         }
     }
     qattn_session_build_prompt(s, 1); /* the same for every item (the language set per item) */
-    if ((st = decode_items(s, n, first)) != QATTN_OK)
+    if ((st = decode_items(s, n_open, first)) != QATTN_OK)
         return st;
     const size_t ctx = (size_t)w->dec.n_text_ctx;
-    for (int32_t i = 0; i < n && st == QATTN_OK && !s->stopped; i++) {
-        const qattn_decoded *d = &b->fallback[i].best;
-        b->done_seconds += b->chunk_duration[first + i];
-        if (!isnan(s->p.no_speech_threshold) && d->no_speech_prob > s->p.no_speech_threshold &&
-            !(!isnan(s->p.log_prob_threshold) && d->avg_logprob > s->p.log_prob_threshold))
-            continue; /* silence: skipped, as a sequential window */
-        if (s->p.multilingual && w->multilingual)
-            qattn_session_set_language_token(s, b->language[i]);
+    for (int32_t i = 0; i < n_open && st == QATTN_OK; i++) {
+        const int32_t g = b->chunk_of[i], c = first + g;
+        const size_t seek = b->seek[g], size = b->chunk_frames[c] - seek;
+        decoded_window dw = {g, b->language[i], seek, size, b->fallback[i].best, NULL, 0};
+        const qattn_decoded *d = &dw.d;
+        dw.skipped = !isnan(s->p.no_speech_threshold) && d->no_speech_prob > s->p.no_speech_threshold &&
+                     !(!isnan(s->p.log_prob_threshold) && d->avg_logprob > s->p.log_prob_threshold);
+        size_t next = seek + size; /* silence: skipped, as a sequential window */
         memcpy(s->tokens, b->tokens + (size_t)i * ctx, (size_t)d->n_tokens * sizeof(int32_t));
-        st = qattn_session_give_chunk(s, d, b->chunk_offset[first + i], b->chunk_duration[first + i]);
+        if (!dw.skipped)
+            st = qattn_session_split_window(s, d, b->chunk_offset[c] + (double)seek * 0.01,
+                                            b->chunk_duration[c] - (double)seek * 0.01, seek, size,
+                                            &next);
+        if (st == QATTN_OK)
+            st = keep_window(b, &dw, s->tokens);
+        b->seek[g] = next;
     }
+    return st;
+}
+
+qattn_status qattn_session_decode_batch(struct qattn_session *s)
+{
+    struct qattn_batch *b = s->batch;
+    const struct qattn_whisper *w = s->w;
+    if (b->next >= b->n_chunks)
+        return QATTN_DONE;
+    /* a group of batch_size chunks, decoded until each is done, then given in order */
+    const int32_t first = (int32_t)b->next;
+    const int32_t n = (int32_t)(b->n_chunks - b->next < (size_t)s->p.batch_size
+                                    ? b->n_chunks - b->next : (size_t)s->p.batch_size);
+    for (int32_t g = 0; g < n; g++)
+        b->seek[g] = 0;
+    qattn_status st = QATTN_OK;
+    for (;;) {
+        int32_t n_open = 0;
+        for (int32_t g = 0; g < n; g++)
+            if (b->seek[g] < b->chunk_frames[first + g])
+                b->chunk_of[n_open++] = g;
+        if (n_open == 0 || (st = decode_pass(s, first, n_open)) != QATTN_OK)
+            break;
+    }
+    for (int32_t g = 0; g < n && st == QATTN_OK && !s->stopped; g++) {
+        b->done_seconds += b->chunk_duration[first + g];
+        for (int32_t k = 0; k < b->n_done && st == QATTN_OK && !s->stopped; k++) {
+            const decoded_window *dw = &b->done[k];
+            if (dw->chunk != g || dw->skipped)
+                continue;
+            const int32_t c = first + g;
+            const double offset = b->chunk_offset[c] + (double)dw->seek * 0.01;
+            size_t next;
+            if (s->p.multilingual && w->multilingual)
+                qattn_session_set_language_token(s, dw->language);
+            memcpy(s->tokens, dw->tokens, (size_t)dw->d.n_tokens * sizeof(int32_t));
+            st = qattn_session_split_window(s, &dw->d, offset, b->chunk_duration[c] - (double)dw->seek * 0.01,
+                                            dw->seek, dw->size, &next);
+            if (st == QATTN_OK) /* int(): the window's frame in the joined speech */
+                st = qattn_session_give_pending(s, &dw->d, (int32_t)(offset * 100));
+        }
+    }
+    for (int32_t k = 0; k < b->n_done; k++)
+        free(b->done[k].tokens);
+    b->n_done = 0;
     b->next += (size_t)n;
     if (st == QATTN_OK && s->p.on_progress)
         s->p.on_progress(b->done_seconds, s->info.duration_after_vad, s->p.on_progress_user);

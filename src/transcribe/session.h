@@ -121,14 +121,20 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size);
 
 /* transcribe.c, shared with batched.c: the prompt of the window at seek into s->prompt; the
  * most tokens a window may decode after it; a try of the temperature fallback judged
- * (faster-whisper generate_with_fallback; its text decoded into s->text); a decoded chunk's
- * tokens (in s->tokens) cut into segments from `offset` seconds of the joined speech, queued. */
+ * (faster-whisper generate_with_fallback; its text decoded into s->text); a decoded window's
+ * tokens (in s->tokens) cut into s->pending, the window starting `offset` seconds into the
+ * audio it comes from with `duration` seconds of it, frames [seek, seek + size): where the
+ * next window starts (an unfinished last segment is decoded again); the pending segments given
+ * (queued, on_segment), `seek` their window's frame. */
 void qattn_session_build_prompt(struct qattn_session *s, size_t seek);
 int32_t qattn_session_max_new(const struct qattn_session *s);
 qattn_status qattn_session_judge(struct qattn_session *s, const qattn_search_result *res,
                                  float temperature, qattn_fallback *f);
-qattn_status qattn_session_give_chunk(struct qattn_session *s, const qattn_decoded *d,
-                                      double offset, double duration);
+qattn_status qattn_session_split_window(struct qattn_session *s, const qattn_decoded *d,
+                                        double offset, double duration, size_t seek, size_t size,
+                                        size_t *next);
+qattn_status qattn_session_give_pending(struct qattn_session *s, const qattn_decoded *d,
+                                        int32_t seek);
 
 /* language.c: the language option checked and set (left to detect when NULL or "auto" on a
  * multilingual model); the detection when it can run (QATTN_AGAIN: its audio is not all

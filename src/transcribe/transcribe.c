@@ -357,13 +357,17 @@ static qattn_status split(struct qattn_session *s, const qattn_decoded *d, size_
                     size, next, single_ending);
 }
 
-qattn_status qattn_session_give_chunk(struct qattn_session *s, const qattn_decoded *d, double offset,
-                                      double duration)
+qattn_status qattn_session_split_window(struct qattn_session *s, const qattn_decoded *d, double offset,
+                                        double duration, size_t seek, size_t size, size_t *next)
 {
-    size_t next;
-    int single, stop = 0;
-    qattn_status st = split_at(s, d, offset, duration, 0, 0, &next, &single);
-    const int32_t seek = (int32_t)(offset * 100); /* int(): its frame in the joined speech */
+    int single;
+    return split_at(s, d, offset, duration, seek, size, next, &single);
+}
+
+qattn_status qattn_session_give_pending(struct qattn_session *s, const qattn_decoded *d, int32_t seek)
+{
+    int stop = 0;
+    qattn_status st = QATTN_OK;
     for (int32_t i = 0; i < s->n_pending && !stop && st == QATTN_OK; i++)
         st = give(s, &s->pending[i], seek, d, &stop);
     return st;

@@ -17,7 +17,8 @@ Engines (int8, language "en", beam 5, T threads):
   qattn-batched-t0        qattn-batched at temperature 0 only: no fallback, as faster-whisper's
                           pipeline decodes
   qattn-batched-timestamps  qattn-batched with without_timestamps=False (segments at the
-                          model's timestamps, as the sequential path's)
+                          model's timestamps; a chunk's unfinished last segment decoded again,
+                          as the sequential path does); -t0: at temperature 0 only
   qattn-sequential        batch_size=0, vad_filter=False (without_timestamps=True still)
   qattn-default           transcribe's defaults: sequential, timestamps, no VAD
   faster-whisper-batched  BatchedInferencePipeline(WhisperModel(..., compute_type="int8",
@@ -48,7 +49,7 @@ from qattn import wer
 from peers import cpu_name
 from transcribe_peers import timed
 
-ENGINES = ("qattn-batched", "qattn-batched-t0", "qattn-batched-timestamps", "qattn-sequential-vad", "qattn-sequential",
+ENGINES = ("qattn-batched", "qattn-batched-t0", "qattn-batched-timestamps", "qattn-batched-timestamps-t0", "qattn-sequential-vad", "qattn-sequential",
            "qattn-default", "faster-whisper-batched")
 SPEECH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "speech")
 VAD = dict(min_silence_duration_ms=160, max_speech_duration_s=30)
@@ -91,6 +92,9 @@ def runs(engines, model, audio, batch_sizes, threads):
             out += [("qattn-batched-t0", b, q(b, True, temperature=0.0)) for b in batch_sizes]
         if "qattn-batched-timestamps" in engines:
             out += [("qattn-batched-timestamps", b, q(b, True, False)) for b in batch_sizes]
+        if "qattn-batched-timestamps-t0" in engines:
+            out += [("qattn-batched-timestamps-t0", b, q(b, True, False, temperature=0.0))
+                    for b in batch_sizes]
         if "qattn-sequential-vad" in engines:
             out.append(("qattn-sequential-vad", None, q(0, True)))
         if "qattn-sequential" in engines:
