@@ -535,7 +535,9 @@ typedef struct qattn_transcribe_params {
      * batch_size chunks encoded and decoded side by side, each with the same prompt
      * (initial_prompt and hotwords; no previous text, no prefix). Unlike faster-whisper's
      * pipeline, every chunk keeps the temperature fallback and the no-speech skip of the
-     * sequential path. The language is detected on the chunks' log-mel joined. Not with
+     * sequential path, and with timestamps a chunk's unfinished last segment is decoded again
+     * from its last timestamp (a group of batch_size chunks is decoded until each is done,
+     * then given in order). The language is detected on the chunks' log-mel joined. Not with
      * clip_timestamps or word_timestamps (QATTN_ERR_ARG). 0: sequential windows (default). */
     int32_t batch_size;
 } qattn_transcribe_params;
