@@ -288,7 +288,7 @@ static void add_hypothesis(const qattn_search *s, search_item *it, const int32_t
 typedef struct filter_job {
     qattn_search *s;
     const qattn_logit_rules *rules;
-    int32_t step, n_rows;
+    int32_t step;
 } filter_job;
 
 static void filter_task(void *ctx, int64_t r, int worker)
@@ -310,7 +310,7 @@ static void filter_task(void *ctx, int64_t r, int worker)
  * beams this was a tenth of tiny.en's transcription on one core while the other waited). */
 static void filter(qattn_search *s, const qattn_logit_rules *rules, int32_t n_rows, int32_t step)
 {
-    filter_job f = {s, rules, step, n_rows};
+    filter_job f = {s, rules, step};
     qattn_parallel_for(qattn_workers_for(s->dec->run.threads, n_rows), n_rows, filter_task, &f);
 }
 

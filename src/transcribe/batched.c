@@ -42,7 +42,7 @@ struct qattn_batch {
     float *mel;                     /* [n_mels][stride]: every chunk's, then a column of -1.5 */
     size_t frames, stride;          /* the chunks' frames; stride = frames + 1 */
     float *windows, *features;      /* [batch][n_mels][W], [batch][n_ctx][d] */
-    int32_t *prompts, *tokens, *pending, *items; /* [batch][ctx], [batch][ctx], [batch], [batch] */
+    int32_t *prompts, *tokens, *pending; /* [batch][ctx], [batch][ctx], [batch] */
     int32_t *language;              /* [batch]: multilingual, each item's language token */
     qattn_fallback *fallback;       /* [batch] */
     qattn_search_result *results;   /* [batch] */
@@ -82,12 +82,12 @@ qattn_status qattn_session_batch_setup(struct qattn_session *s)
     b->features = malloc(n * (size_t)w->enc.n_ctx * (size_t)w->enc.n_state * sizeof(float));
     b->prompts = malloc(n * ctx * sizeof(int32_t)), b->tokens = malloc(n * ctx * sizeof(int32_t));
     b->candidates = malloc(n * ctx * sizeof(int32_t));
-    b->pending = malloc(n * sizeof(int32_t)), b->items = malloc(n * sizeof(int32_t));
+    b->pending = malloc(n * sizeof(int32_t));
     b->language = malloc(n * sizeof(int32_t)), b->seeds = malloc(n * sizeof(uint64_t));
     b->fallback = malloc(n * sizeof *b->fallback), b->results = malloc(n * sizeof *b->results);
     b->seek = malloc(n * sizeof *b->seek), b->chunk_of = malloc(n * sizeof *b->chunk_of);
     if (!b->windows || !b->features || !b->prompts || !b->tokens || !b->candidates ||
-        !b->pending || !b->items || !b->language || !b->seeds || !b->fallback || !b->results ||
+        !b->pending || !b->language || !b->seeds || !b->fallback || !b->results ||
         !b->seek || !b->chunk_of)
         return qattn_fail(QATTN_ERR_NOMEM, "session_create: out of memory for a batch of %d",
                           p->batch_size);
@@ -106,7 +106,7 @@ void qattn_session_batch_free(struct qattn_session *s)
     qattn_search_free(b->search);
     free(b->chunk_frame), free(b->chunk_frames), free(b->chunk_offset), free(b->chunk_duration);
     free(b->mel), free(b->windows), free(b->features), free(b->prompts), free(b->tokens);
-    free(b->candidates), free(b->pending), free(b->items), free(b->language), free(b->seeds);
+    free(b->candidates), free(b->pending), free(b->language), free(b->seeds);
     free(b->fallback), free(b->results), free(b->seek), free(b->chunk_of);
     for (int32_t i = 0; i < b->n_done; i++)
         free(b->done[i].tokens);

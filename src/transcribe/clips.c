@@ -18,10 +18,10 @@
 
 qattn_status qattn_session_clips_setup(struct qattn_session *s)
 {
-    const int32_t n = s->p.clip_timestamps ? s->p.n_clip_timestamps : 0;
-    if (n < 0 || (n > 0 && !s->p.clip_timestamps) || (s->p.n_clip_timestamps > 0 && n == 0))
-        return qattn_fail(QATTN_ERR_ARG, "transcribe: clip_timestamps: %d times%s",
-                          s->p.n_clip_timestamps, n < 0 ? "" : " and a NULL array");
+    const int32_t n = s->p.n_clip_timestamps;
+    if (n < 0 || (n > 0 && !s->p.clip_timestamps))
+        return qattn_fail(QATTN_ERR_ARG, "transcribe: clip_timestamps: %d times%s", n,
+                          n < 0 ? "" : " and a NULL array");
     for (int32_t i = 0; i < n; i++)
         if (!(s->p.clip_timestamps[i] >= 0 && s->p.clip_timestamps[i] <= MAX_CLIP_SECONDS))
             return qattn_fail(QATTN_ERR_ARG, "transcribe: clip_timestamps[%d] = %g: times are "
