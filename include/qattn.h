@@ -537,8 +537,10 @@ typedef struct qattn_transcribe_params {
      * pipeline, every chunk keeps the temperature fallback and the no-speech skip of the
      * sequential path, and with timestamps a chunk's unfinished last segment is decoded again
      * from its last timestamp (a group of batch_size chunks is decoded until each is done,
-     * then given in order). The language is detected on the chunks' log-mel joined. Not with
-     * clip_timestamps or word_timestamps (QATTN_ERR_ARG). 0: sequential windows (default). */
+     * then given in order). The language is detected on the chunks' log-mel joined.
+     * word_timestamps as the pipeline's: each window's words aligned on its own encoder
+     * output. Not with clip_timestamps or hallucination_silence_threshold (QATTN_ERR_ARG).
+     * 0: sequential windows (default). */
     int32_t batch_size;
 } qattn_transcribe_params;
 

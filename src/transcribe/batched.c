@@ -19,19 +19,25 @@
 #include "core/error.h"
 #include "transcribe/session.h"
 #include "transcribe/whisper.h"
-#include "whisper/encoder_stages.h"
+#include "transcribe/words.h"
 
 #define CHUNK_SAMPLES (30 * QATTN_SAMPLE_RATE) /* faster-whisper's chunk_length */
 #define HOP 160
 
-/* A decoded window of a chunk, kept until its group of chunks is done: its tokens, result,
- * place and language. */
+/* A decoded window of a chunk, kept until its group of chunks is done: its result, place
+ * and language, and copies of its tokens, segments and words (s->tokens, s->pending,
+ * s->words and s->word_text as they were after it). */
 typedef struct decoded_window {
     int32_t chunk, language;
-    size_t seek, size;
+    size_t seek;
     qattn_decoded d;
     int32_t *tokens;
-    int skipped; /* no speech */
+    qattn_window_segment *segments;
+    int32_t n_segments, n_words;
+    qattn_timed_word *words;        /* before add_word_timestamps's per-segment rules */
+    char *word_text;
+    size_t word_text_len;
+    double word_median, word_max;
 } decoded_window;
 
 struct qattn_batch {
@@ -67,9 +73,13 @@ qattn_status qattn_session_batch_setup(struct qattn_session *s)
     if (!p->vad_filter)
         return qattn_fail(QATTN_ERR_ARG, "transcribe: batch_size needs vad_filter (the chunks "
                           "are the VAD's speech, as faster-whisper's BatchedInferencePipeline's)");
-    if (p->n_clip_timestamps > 0 || p->word_timestamps)
-        return qattn_fail(QATTN_ERR_ARG, "transcribe: batch_size with %s is not supported yet",
-                          p->word_timestamps ? "word_timestamps" : "clip_timestamps");
+    if (p->n_clip_timestamps > 0)
+        return qattn_fail(QATTN_ERR_ARG, "transcribe: batch_size with clip_timestamps is not "
+                          "supported yet");
+    if (!isnan(p->hallucination_silence_threshold))
+        return qattn_fail(QATTN_ERR_ARG, "transcribe: batch_size with "
+                          "hallucination_silence_threshold is not supported (faster-whisper's "
+                          "pipeline ignores it)");
     /* the pipeline's chunks are at most 30 s: it sets the VAD's max_speech_duration_s so */
     if (s->p.vad_parameters.max_speech_duration_s > 30)
         s->p.vad_parameters.max_speech_duration_s = 30;
@@ -98,6 +108,15 @@ qattn_status qattn_session_batch_setup(struct qattn_session *s)
     return st;
 }
 
+static void forget_windows(struct qattn_batch *b)
+{
+    for (int32_t i = 0; i < b->n_done; i++) {
+        decoded_window *k = &b->done[i];
+        free(k->tokens), free(k->segments), free(k->words), free(k->word_text);
+    }
+    b->n_done = 0;
+}
+
 void qattn_session_batch_free(struct qattn_session *s)
 {
     struct qattn_batch *b = s->batch;
@@ -108,8 +127,7 @@ void qattn_session_batch_free(struct qattn_session *s)
     free(b->mel), free(b->windows), free(b->features), free(b->prompts), free(b->tokens);
     free(b->candidates), free(b->pending), free(b->language), free(b->seeds);
     free(b->fallback), free(b->results), free(b->seek), free(b->chunk_of);
-    for (int32_t i = 0; i < b->n_done; i++)
-        free(b->done[i].tokens);
+    forget_windows(b);
     free(b->done);
     free(b);
     s->batch = NULL;
@@ -217,12 +235,6 @@ void qattn_session_batch_window(const struct qattn_session *s, size_t seek, size
     }
 }
 
-static int encoder_stage_done(void *ctx, qattn_encoder_stage stage)
-{
-    (void)stage;
-    return atomic_load((atomic_int *)ctx) != 0;
-}
-
 /* The batch's items in the decoder at each temperature until none needs a fallback. */
 static qattn_status decode_items(struct qattn_session *s, int32_t n, int32_t first_chunk)
 {
@@ -269,9 +281,23 @@ static qattn_status decode_items(struct qattn_session *s, int32_t n, int32_t fir
     return QATTN_OK;
 }
 
-/* Keeps a decoded window of the group (its tokens copied) for giving once the group is done. */
-static qattn_status keep_window(struct qattn_batch *b, const decoded_window *w, const int32_t *tokens)
+/* A copy of n elements of `size` bytes (NULL with n = 0), or 0 when memory is short. */
+static int copy_of(void **to, const void *from, size_t n, size_t size)
 {
+    *to = NULL;
+    if (n == 0)
+        return 1;
+    if (!(*to = malloc(n * size)))
+        return 0;
+    memcpy(*to, from, n * size);
+    return 1;
+}
+
+/* Keeps the decoded window w of the group: its tokens (s->tokens), segments and words copied
+ * for giving once the group is done. */
+static qattn_status keep_window(struct qattn_session *s, const decoded_window *w)
+{
+    struct qattn_batch *b = s->batch;
     if (b->n_done == b->done_cap) {
         const int32_t cap = b->done_cap ? 2 * b->done_cap : 16;
         decoded_window *grown = realloc(b->done, (size_t)cap * sizeof *grown);
@@ -279,14 +305,80 @@ static qattn_status keep_window(struct qattn_batch *b, const decoded_window *w, 
             return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
         b->done = grown, b->done_cap = cap;
     }
-    decoded_window *k = &b->done[b->n_done];
+    decoded_window *k = &b->done[b->n_done++];
     *k = *w;
-    k->tokens = malloc(((size_t)w->d.n_tokens + 1) * sizeof(int32_t));
-    if (!k->tokens)
-        return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
-    memcpy(k->tokens, tokens, (size_t)w->d.n_tokens * sizeof(int32_t));
-    b->n_done++;
+    k->n_segments = s->n_pending, k->n_words = s->p.word_timestamps ? s->n_words : 0;
+    k->word_median = s->word_median, k->word_max = s->word_max;
+    k->word_text_len = k->n_words > 0 ? s->word_text_len + 1 : 0;
+    const int ok = copy_of((void **)&k->tokens, s->tokens, (size_t)w->d.n_tokens, sizeof *s->tokens) &
+                   copy_of((void **)&k->segments, s->pending, (size_t)k->n_segments, sizeof *s->pending) &
+                   copy_of((void **)&k->words, s->words, (size_t)k->n_words, sizeof *s->words) &
+                   copy_of((void **)&k->word_text, s->word_text, k->word_text_len, 1);
+    return ok ? QATTN_OK : qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+}
+
+/* A kept window back into s->tokens, s->pending, s->words and s->word_text (grown to it). */
+static qattn_status restore_window(struct qattn_session *s, const decoded_window *k)
+{
+    if (k->n_segments > s->pending_cap) {
+        qattn_window_segment *grown = realloc(s->pending, (size_t)k->n_segments * sizeof *grown);
+        if (!grown)
+            return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+        s->pending = grown, s->pending_cap = k->n_segments;
+    }
+    if (k->n_words > s->words_cap) {
+        qattn_timed_word *grown = realloc(s->words, (size_t)k->n_words * sizeof *grown);
+        if (!grown)
+            return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+        s->words = grown, s->words_cap = k->n_words;
+    }
+    if (k->word_text_len > s->word_text_cap) {
+        char *grown = realloc(s->word_text, k->word_text_len);
+        if (!grown)
+            return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
+        s->word_text = grown, s->word_text_cap = k->word_text_len;
+    }
+    memcpy(s->tokens, k->tokens, (size_t)k->d.n_tokens * sizeof *s->tokens);
+    s->n_pending = k->n_segments, s->n_words = k->n_words;
+    if (k->n_segments > 0)
+        memcpy(s->pending, k->segments, (size_t)k->n_segments * sizeof *s->pending);
+    if (k->n_words > 0)
+        memcpy(s->words, k->words, (size_t)k->n_words * sizeof *s->words);
+    if (k->word_text_len > 0)
+        memcpy(s->word_text, k->word_text, k->word_text_len);
+    s->word_text_len = k->word_text_len ? k->word_text_len - 1 : 0;
+    s->word_median = k->word_median, s->word_max = k->word_max;
     return QATTN_OK;
+}
+
+/* faster-whisper's pipeline (BatchedInferencePipeline.forward, add_word_timestamps): the words
+ * of item i's window at `seek` in chunk c, aligned with the window's time offset from the
+ * chunk's frame int(offset * 100) and over int(ceil(duration)) seconds of frames, the
+ * duration the window's part of the chunk. The per-segment rules wait for the giving, where
+ * the last speech runs on from window to window in the audio's order, as faster-whisper's. */
+static qattn_status align_words(struct qattn_session *s, int32_t i, int32_t c, size_t seek)
+{
+    struct qattn_batch *b = s->batch;
+    const size_t base = (size_t)(b->chunk_offset[c] * 100), width = 2 * (size_t)s->w->enc.n_ctx;
+    const double offset = (double)(base + seek) / 100.0, left = ceil(b->chunk_duration[c] - (double)seek * 0.01);
+    const size_t frames = left * 100 < (double)width ? (size_t)(left * 100) : width;
+    if (s->p.multilingual && s->w->multilingual) /* the item's language in the alignment */
+        qattn_session_set_language_token(s, b->language[i]);
+    return qattn_session_word_timestamps(s, b->search, i, offset, frames);
+}
+
+/* Where an unfinished last segment of the window at `seek` in chunk c is decoded again (*next
+ * before the window's end): from the last word's end, as on the sequential path (the words
+ * fitted with any last speech: their end does not depend on it). */
+static void words_next(struct qattn_session *s, int32_t c, size_t seek, size_t size,
+                       int single_ending, size_t *next)
+{
+    const size_t base = (size_t)(s->batch->chunk_offset[c] * 100);
+    size_t frame;
+    qattn_session_fit_words(s);
+    if (*next < seek + size && !single_ending &&
+        qattn_session_words_next(s, (double)(base + seek) / 100.0, base + seek, &frame))
+        *next = frame - base;
 }
 
 /* One pass of the group's open chunks through the encoder and the decoder, side by side: each
@@ -303,7 +395,7 @@ static qattn_status decode_pass(struct qattn_session *s, int32_t first, int32_t 
                                    b->chunk_frames[c] - b->seek[b->chunk_of[i]],
                                    b->windows + (size_t)i * window);
     }
-    const qattn_stage_observer cancel = {encoder_stage_done, &s->cancel};
+    const qattn_stage_observer cancel = qattn_session_cancel_observer(s);
     qattn_status st = qattn_encoder_run_observed(w->encoder, b->windows, n_open, b->features, &cancel);
     if (st == QATTN_OK)
         st = qattn_search_windows(b->search, b->features, w->enc.n_ctx, n_open);
@@ -313,12 +405,8 @@ static qattn_status decode_pass(struct qattn_session *s, int32_t first, int32_t 
         const float *logits[QATTN_DECODER_MAX_ITEMS];
         if ((st = qattn_search_batch_prompt_logits(b->search, &w->sot, 1, logits)) != QATTN_OK)
             return st;
-        for (int32_t i = 0; i < n_open; i++) {
-            int32_t best = 0;
-            for (int32_t l = 1; l < w->n_langs; l++)
-                best = logits[i][w->lang_first + l] > logits[i][w->lang_first + best] ? l : best;
-            b->language[i] = w->lang_first + best;
-        }
+        for (int32_t i = 0; i < n_open; i++)
+            b->language[i] = qattn_session_likeliest_language(w, logits[i]);
     }
     qattn_session_build_prompt(s, 1); /* the same for every item (the language set per item) */
     if ((st = decode_items(s, n_open, first)) != QATTN_OK)
@@ -326,19 +414,29 @@ static qattn_status decode_pass(struct qattn_session *s, int32_t first, int32_t 
     const size_t ctx = (size_t)w->dec.n_text_ctx;
     for (int32_t i = 0; i < n_open && st == QATTN_OK; i++) {
         const int32_t g = b->chunk_of[i], c = first + g;
-        const size_t seek = b->seek[g], size = b->chunk_frames[c] - seek;
-        decoded_window dw = {g, b->language[i], seek, size, b->fallback[i].best, NULL, 0};
+        /* a chunk longer than a window (none of the VAD's is) goes on window by window */
+        const size_t seek = b->seek[g], left = b->chunk_frames[c] - seek;
+        const size_t size = left < 2 * (size_t)w->enc.n_ctx ? left : 2 * (size_t)w->enc.n_ctx;
+        const decoded_window dw = {.chunk = g, .language = b->language[i], .seek = seek,
+                                   .d = b->fallback[i].best};
         const qattn_decoded *d = &dw.d;
-        dw.skipped = !isnan(s->p.no_speech_threshold) && d->no_speech_prob > s->p.no_speech_threshold &&
-                     !(!isnan(s->p.log_prob_threshold) && d->avg_logprob > s->p.log_prob_threshold);
+        const int skipped = !isnan(s->p.no_speech_threshold) && d->no_speech_prob > s->p.no_speech_threshold &&
+                            !(!isnan(s->p.log_prob_threshold) && d->avg_logprob > s->p.log_prob_threshold);
         size_t next = seek + size; /* silence: skipped, as a sequential window */
+        int single_ending = 0;
         memcpy(s->tokens, b->tokens + (size_t)i * ctx, (size_t)d->n_tokens * sizeof(int32_t));
-        if (!dw.skipped)
+        s->n_pending = 0;
+        if (!skipped)
             st = qattn_session_split_window(s, d, b->chunk_offset[c] + (double)seek * 0.01,
                                             b->chunk_duration[c] - (double)seek * 0.01, seek, size,
-                                            &next);
-        if (st == QATTN_OK)
-            st = keep_window(b, &dw, s->tokens);
+                                            &next, &single_ending);
+        const int worded = s->p.word_timestamps && s->n_pending > 0;
+        if (st == QATTN_OK && worded)
+            st = align_words(s, i, c, seek);
+        if (st == QATTN_OK && s->n_pending > 0)
+            st = keep_window(s, &dw);
+        if (st == QATTN_OK && worded)
+            words_next(s, c, seek, size, single_ending, &next);
         b->seek[g] = next;
     }
     return st;
@@ -369,23 +467,23 @@ qattn_status qattn_session_decode_batch(struct qattn_session *s)
         b->done_seconds += b->chunk_duration[first + g];
         for (int32_t k = 0; k < b->n_done && st == QATTN_OK && !s->stopped; k++) {
             const decoded_window *dw = &b->done[k];
-            if (dw->chunk != g || dw->skipped)
+            if (dw->chunk != g)
                 continue;
-            const int32_t c = first + g;
-            const double offset = b->chunk_offset[c] + (double)dw->seek * 0.01;
-            size_t next;
+            const double offset = b->chunk_offset[first + g] + (double)dw->seek * 0.01;
             if (s->p.multilingual && w->multilingual)
                 qattn_session_set_language_token(s, dw->language);
-            memcpy(s->tokens, dw->tokens, (size_t)dw->d.n_tokens * sizeof(int32_t));
-            st = qattn_session_split_window(s, &dw->d, offset, b->chunk_duration[c] - (double)dw->seek * 0.01,
-                                            dw->seek, dw->size, &next);
+            st = restore_window(s, dw);
+            double end;
+            if (st == QATTN_OK && s->p.word_timestamps) {
+                qattn_session_fit_words(s);
+                if (qattn_session_words_end(s, &end))
+                    s->last_speech = end;
+            }
             if (st == QATTN_OK) /* int(): the window's frame in the joined speech */
                 st = qattn_session_give_pending(s, &dw->d, (int32_t)(offset * 100));
         }
     }
-    for (int32_t k = 0; k < b->n_done; k++)
-        free(b->done[k].tokens);
-    b->n_done = 0;
+    forget_windows(b);
     b->next += (size_t)n;
     if (st == QATTN_OK && s->p.on_progress)
         s->p.on_progress(b->done_seconds, s->info.duration_after_vad, s->p.on_progress_user);

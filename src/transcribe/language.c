@@ -26,6 +26,15 @@ static void language_code(const struct qattn_whisper *w, int32_t token, char out
         memcpy(out, name + 2, len - 4);
 }
 
+int32_t qattn_session_likeliest_language(const struct qattn_whisper *w, const float *logits)
+{
+    const float *x = logits + w->lang_first;
+    int32_t b = 0;
+    for (int32_t i = 1; i < w->n_langs; i++)
+        b = x[i] > x[b] ? i : b;
+    return w->lang_first + b;
+}
+
 /* The language probabilities of the window the search holds into probs[n_langs]; the
  * likeliest's index (the first of equals). */
 static qattn_status window_probs(struct qattn_session *s, double *probs, int32_t *best)
@@ -36,9 +45,7 @@ static qattn_status window_probs(struct qattn_session *s, double *probs, int32_t
     if (st != QATTN_OK)
         return st;
     const float *x = logits + w->lang_first;
-    int32_t b = 0;
-    for (int32_t i = 1; i < w->n_langs; i++)
-        b = x[i] > x[b] ? i : b;
+    const int32_t b = qattn_session_likeliest_language(w, logits) - w->lang_first;
     double sum = 0;
     for (int32_t i = 0; i < w->n_langs; i++)
         sum += probs[i] = exp((double)x[i] - x[b]);

@@ -10,6 +10,7 @@
 #include "audio/mel_stream.h"
 #include "decode/search.h"
 #include "qattn.h"
+#include "whisper/encoder_stages.h"
 
 #define QATTN_MAX_TEMPERATURES 64
 
@@ -89,6 +90,7 @@ struct qattn_session {
     int32_t n_words, words_cap;
     char *word_text;
     size_t word_text_len, word_text_cap;
+    double word_median, word_max;   /* the window's median word duration, and the longest kept */
     double last_speech;
     int32_t *align_heads, n_align_heads; /* the params' alignment_heads, else the model's */
     int own_align_heads;
@@ -110,6 +112,10 @@ struct qattn_session {
 qattn_status qattn_session_setup(struct qattn_session *s);
 void qattn_session_teardown(struct qattn_session *s);
 
+/* transcribe.c: the encoder's observer that stops it between stages once the session is
+ * cancelled. */
+qattn_stage_observer qattn_session_cancel_observer(struct qattn_session *s);
+
 /* transcribe.c: the encoder output of `size` frames of audio from frame `seek` (the window
  * zero-padded as faster-whisper's pad_or_trim), set as the search's window. */
 qattn_status qattn_session_encode_window(struct qattn_session *s, size_t seek, size_t size);
@@ -124,15 +130,16 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size);
  * (faster-whisper generate_with_fallback; its text decoded into s->text); a decoded window's
  * tokens (in s->tokens) cut into s->pending, the window starting `offset` seconds into the
  * audio it comes from with `duration` seconds of it, frames [seek, seek + size): where the
- * next window starts (an unfinished last segment is decoded again); the pending segments given
- * (queued, on_segment), `seek` their window's frame. */
+ * next window starts (an unfinished last segment is decoded again) and whether the tokens end
+ * on a lone timestamp; the pending segments given (queued, on_segment), `seek` their window's
+ * frame. */
 void qattn_session_build_prompt(struct qattn_session *s, size_t seek);
 int32_t qattn_session_max_new(const struct qattn_session *s);
 qattn_status qattn_session_judge(struct qattn_session *s, const qattn_search_result *res,
                                  float temperature, qattn_fallback *f);
 qattn_status qattn_session_split_window(struct qattn_session *s, const qattn_decoded *d,
                                         double offset, double duration, size_t seek, size_t size,
-                                        size_t *next);
+                                        size_t *next, int *single_ending);
 qattn_status qattn_session_give_pending(struct qattn_session *s, const qattn_decoded *d,
                                         int32_t seek);
 
@@ -155,8 +162,11 @@ size_t qattn_session_batch_frames(const struct qattn_session *s);
 void qattn_session_batch_window(const struct qattn_session *s, size_t seek, size_t size, float *out);
 qattn_status qattn_session_decode_batch(struct qattn_session *s);
 
-/* language.c: a language token made the session's (its code given to the segments). */
+/* language.c: a language token made the session's (its code given to the segments); the
+ * likeliest language token of a row of logits after <|startoftranscript|> (the first of
+ * equals). */
 void qattn_session_set_language_token(struct qattn_session *s, int32_t token);
+int32_t qattn_session_likeliest_language(const struct qattn_whisper *w, const float *logits);
 
 /* clips.c: clip_timestamps in frames (faster-whisper's seek_clips), the session's first seek;
  * the window at s->seek moved into the clip being decoded (QATTN_DONE after the last, AGAIN

@@ -358,10 +358,10 @@ static qattn_status split(struct qattn_session *s, const qattn_decoded *d, size_
 }
 
 qattn_status qattn_session_split_window(struct qattn_session *s, const qattn_decoded *d, double offset,
-                                        double duration, size_t seek, size_t size, size_t *next)
+                                        double duration, size_t seek, size_t size, size_t *next,
+                                        int *single_ending)
 {
-    int single;
-    return split_at(s, d, offset, duration, seek, size, next, &single);
+    return split_at(s, d, offset, duration, seek, size, next, single_ending);
 }
 
 qattn_status qattn_session_give_pending(struct qattn_session *s, const qattn_decoded *d, int32_t seek)
@@ -419,11 +419,15 @@ static qattn_status check_params(const struct qattn_whisper *w, const qattn_tran
     return QATTN_OK;
 }
 
-/* Stops the encoder between its stages when the session is cancelled. */
-static int encoder_stage_done(void *ctx, qattn_encoder_stage stage)
+static int cancelled(void *ctx, qattn_encoder_stage stage)
 {
     (void)stage;
     return atomic_load((atomic_int *)ctx) != 0;
+}
+
+qattn_stage_observer qattn_session_cancel_observer(struct qattn_session *s)
+{
+    return (qattn_stage_observer){cancelled, &s->cancel};
 }
 
 /* Encoder output of the window starting at frame `seek` (size frames of audio) into
@@ -435,7 +439,7 @@ qattn_status qattn_session_encode_window(struct qattn_session *s, size_t seek, s
         qattn_session_batch_window(s, seek, size, s->window);
     else
         qattn_mel_stream_window(&s->mel, seek, size, 2 * (size_t)w->enc.n_ctx, s->window);
-    const qattn_stage_observer cancel = {encoder_stage_done, &s->cancel};
+    const qattn_stage_observer cancel = qattn_session_cancel_observer(s);
     qattn_status st = qattn_encoder_run_observed(w->encoder, s->window, 1, s->features, &cancel);
     if (st == QATTN_OK)
         st = qattn_search_window(s->search, s->features, w->enc.n_ctx);
@@ -590,8 +594,12 @@ qattn_status qattn_session_decode_window(struct qattn_session *s, size_t size)
         return st;
     }
     if (s->p.word_timestamps && s->n_pending > 0) {
-        if ((st = qattn_session_word_timestamps(s, seek, size, single_ending, &next)) != QATTN_OK)
+        const double offset = (double)seek / 100.0; /* seek / frames_per_second, as faster-whisper */
+        if ((st = qattn_session_word_timestamps(s, s->search, 0, offset, size)) != QATTN_OK)
             return st;
+        qattn_session_fit_words(s);
+        if (!single_ending)
+            qattn_session_words_next(s, offset, seek, &next);
         if (!isnan(s->p.hallucination_silence_threshold) &&
             qattn_session_skip_hallucinations(s, seek, size, 2 * (size_t)s->w->enc.n_ctx,
                                               qattn_mel_stream_content_frames(&s->mel),

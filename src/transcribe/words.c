@@ -228,8 +228,9 @@ static double round2(double x) /* np.round(x, 2) */
 
 /* The alignment pass: jump frames of the n_text tokens and <|endoftext|>, and each text
  * token's probability (softmax over the text tokens, below <|endoftext|>). */
-static qattn_status align_window(struct qattn_session *s, const int32_t *text, int32_t n_text,
-                                 int32_t frames, int32_t *jumps, int32_t *n_jumps, float *probs)
+static qattn_status align_window(struct qattn_session *s, qattn_search *search, int32_t window,
+                                 const int32_t *text, int32_t n_text, int32_t frames,
+                                 int32_t *jumps, int32_t *n_jumps, float *probs)
 {
     const struct qattn_whisper *w = s->w;
     const int32_t start = w->multilingual ? 3 : 1, n = start + n_text + 2, V = w->dec.n_vocab;
@@ -245,7 +246,7 @@ static qattn_status align_window(struct qattn_session *s, const int32_t *text, i
         seq[start] = w->no_timestamps;
         memcpy(seq + start + 1, text, (size_t)n_text * sizeof *text);
         seq[n - 1] = w->eot;
-        st = qattn_search_align(s->search, 0, seq, n, s->align_heads, s->n_align_heads, frames, scores,
+        st = qattn_search_align(search, window, seq, n, s->align_heads, s->n_align_heads, frames, scores,
                                 start, logits);
     }
     for (int32_t t = 0; st == QATTN_OK && t < n_text; t++) { /* row start + t predicts text[t] */
@@ -297,8 +298,8 @@ static void fit_segment(qattn_window_segment *seg, qattn_timed_word *words, doub
     *last_speech = seg->end;
 }
 
-qattn_status qattn_session_word_timestamps(struct qattn_session *s, size_t seek, size_t size,
-                                           int single_ending, size_t *next)
+qattn_status qattn_session_word_timestamps(struct qattn_session *s, qattn_search *search,
+                                           int32_t window, double offset, size_t size)
 {
     const struct qattn_whisper *w = s->w;
     s->n_words = 0, s->word_text_len = 0;
@@ -327,7 +328,7 @@ qattn_status qattn_session_word_timestamps(struct qattn_session *s, size_t seek,
         st = qattn_fail(QATTN_ERR_NOMEM, "word timestamps: out of memory");
     const int aligned = st == QATTN_OK && n_aligned >= 1 && frames > 0;
     if (aligned)
-        st = align_window(s, text, n_text, frames, jumps, &n_jumps, probs);
+        st = align_window(s, search, window, text, n_text, frames, jumps, &n_jumps, probs);
     double median = 0, max = 0;
     if (aligned && st == QATTN_OK) { /* each word: its first token's frame to the next word's */
         for (int32_t i = 0, b = 0; i < n_aligned; i++) {
@@ -357,8 +358,7 @@ qattn_status qattn_session_word_timestamps(struct qattn_session *s, size_t seek,
                                 s->p.prepend_punctuations ? s->p.prepend_punctuations : PREPEND_PUNCTUATIONS,
                                 s->p.append_punctuations ? s->p.append_punctuations : APPEND_PUNCTUATIONS);
     }
-    const double offset = (double)seek / FRAMES_PER_SECOND;
-    double last_speech = s->last_speech; /* add_word_timestamps's own copy */
+    s->word_median = median, s->word_max = max;
     for (int32_t i = 0, k = 0; aligned && st == QATTN_OK && i < s->n_pending; i++) {
         qattn_window_segment *seg = &s->pending[i];
         seg->first_word = s->n_words;
@@ -372,17 +372,28 @@ qattn_status qattn_session_word_timestamps(struct qattn_session *s, size_t seek,
             if ((st = add_word(s, &out)) == QATTN_OK)
                 seg->n_words++;
         }
-        if (st == QATTN_OK)
-            fit_segment(seg, s->words + seg->first_word, median, max, &last_speech);
     }
     free(text), free(seg_text), free(jumps), free(probs);
-    if (st != QATTN_OK)
-        return st;
+    return st;
+}
+
+void qattn_session_fit_words(struct qattn_session *s)
+{
+    double last_speech = s->last_speech; /* add_word_timestamps's own copy */
+    for (int32_t i = 0; i < s->n_pending; i++)
+        fit_segment(&s->pending[i], s->words + s->pending[i].first_word, s->word_median,
+                    s->word_max, &last_speech);
+}
+
+int qattn_session_words_next(const struct qattn_session *s, double offset, size_t seek,
+                             size_t *frame)
+{
     double end;
-    if (!single_ending && qattn_session_words_end(s, &end) && end > offset &&
-        rint(end * FRAMES_PER_SECOND) > (double)seek)
-        *next = (size_t)rint(end * FRAMES_PER_SECOND); /* Python's round(): half to even */
-    return QATTN_OK;
+    if (!qattn_session_words_end(s, &end) || !(end > offset) ||
+        !(rint(end * FRAMES_PER_SECOND) > (double)seek))
+        return 0;
+    *frame = (size_t)rint(end * FRAMES_PER_SECOND); /* Python's round(): half to even */
+    return 1;
 }
 
 int qattn_session_words_end(const struct qattn_session *s, double *end)

@@ -207,22 +207,41 @@ static void pieces_equal_one_call(const qattn_whisper *w, const float *x, size_t
 /* Batched (faster-whisper's BatchedInferencePipeline's VAD options): the items of a batch of 2
  * give the segments each gives alone (tests/python/test_batched.py holds them to
  * faster-whisper's pipeline); here under the sanitizers too. */
-static void batched_items_as_alone(const qattn_whisper *w, const float *x, size_t n)
+static int same_words(const qattn_segment *a, const qattn_segment *b)
+{
+    if (a->n_words != b->n_words)
+        return 0;
+    for (int32_t i = 0; i < a->n_words; i++)
+        if (strcmp(a->words[i].word, b->words[i].word) || a->words[i].start != b->words[i].start ||
+            a->words[i].end != b->words[i].end || a->words[i].probability != b->words[i].probability)
+            return 0;
+    return 1;
+}
+
+/* A batch's items decode as they do alone (batch_size 1): the same segments, and with
+ * word_timestamps the same words (each aligned on its item's own encoder output, fitted in
+ * the audio's order). */
+static void batched_items_as_alone(const qattn_whisper *w, const float *x, size_t n, int words)
 {
     qattn_transcript *t[2] = {NULL, NULL};
     qattn_transcript_info info[2] = {{.struct_size = sizeof info[0]}, {.struct_size = sizeof info[1]}};
     for (int i = 0; i < 2; i++) {
         qattn_transcribe_params p = greedy();
-        p.vad_filter = 1, p.batch_size = i + 1;
+        p.vad_filter = 1, p.batch_size = i + 1, p.word_timestamps = words;
         p.vad_parameters.min_silence_duration_ms = 160, p.vad_parameters.max_speech_duration_s = 30;
         CHECK(qattn_whisper_transcribe(w, x, n, &p, &t[i]) == QATTN_OK, "%s", qattn_last_error());
         CHECK(qattn_transcript_get_info(t[i], &info[i]) == QATTN_OK, "%s", qattn_last_error());
     }
     CHECK(info[0].n_segments >= 2 && info[1].n_segments == info[0].n_segments,
           "%d and %d segments", info[0].n_segments, info[1].n_segments);
-    for (int32_t i = 0; i < info[0].n_segments && i < info[1].n_segments; i++)
-        CHECK(same_segment(qattn_transcript_segment(t[0], i), qattn_transcript_segment(t[1], i)),
-              "batched segment %d differs from the one decoded alone", i);
+    int32_t n_words = 0;
+    for (int32_t i = 0; i < info[0].n_segments && i < info[1].n_segments; i++) {
+        const qattn_segment *a = qattn_transcript_segment(t[0], i), *b = qattn_transcript_segment(t[1], i);
+        CHECK(same_segment(a, b) && same_words(a, b), "batched segment %d differs from the one "
+              "decoded alone", i);
+        n_words += a->n_words;
+    }
+    CHECK(!words || n_words >= 10, "%d words", n_words);
     qattn_transcript_free(t[0]), qattn_transcript_free(t[1]);
 }
 
@@ -430,7 +449,8 @@ int main(int argc, char **argv)
     vad_times_map_back();
     pieces_equal_one_call(w, x, 2 * n, 0);
     pieces_equal_one_call(w, x, 2 * n, 1);
-    batched_items_as_alone(w, x, 2 * n);
+    batched_items_as_alone(w, x, 2 * n, 0);
+    batched_items_as_alone(w, x, 2 * n, 1);
     cancel_from_another_thread(w, x, 2 * n);
     on_segment_stop_is_cancelled(w, x, 2 * n);
     struct_sizes(w, one, n);

@@ -56,6 +56,27 @@ def test_equals_faster_whisper_pipeline(audio):
     assert len(want) >= 3 and mine == want
 
 
+@pytest.mark.peers
+def test_words_equal_faster_whisper_pipeline(audio):
+    """word_timestamps=True, float32, temperature 0: every segment's words (text, start, end)
+    those of faster-whisper's pipeline, probabilities within 1e-3 (the alignment heads'
+    cross-attention over each item's own encoder output; the times in the joined speech
+    mapped back through the VAD's spans word by word)."""
+    from trained import model_dir
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    d = model_dir("tiny.en")
+    ours = qattn.BatchedInferencePipeline(qattn.Whisper(d, precision="f32", threads=2))
+    theirs = BatchedInferencePipeline(WhisperModel(d, device="cpu", compute_type="float32", cpu_threads=2))
+    words = lambda result: [[(w.word, round(w.start, 3), round(w.end, 3), w.probability)  # noqa: E731
+                             for w in s.words] for s in result[0]]
+    mine = words(ours.transcribe(audio, batch_size=3, temperature=0.0, word_timestamps=True))
+    want = words(theirs.transcribe(audio, batch_size=3, temperature=0.0, word_timestamps=True))
+    print("faster-whisper:", want)
+    assert len(want) >= 3 and sum(map(len, want)) > 100
+    assert [[w[:3] for w in s] for s in mine] == [[w[:3] for w in s] for s in want]
+    assert np.allclose([w[3] for s in mine for w in s], [w[3] for s in want for w in s], atol=1e-3)
+
+
 @pytest.fixture(scope="module")
 def int8():
     from trained import model_dir
@@ -94,8 +115,9 @@ def test_options_checked(int8):
     x = np.zeros(16000, np.float32)
     with pytest.raises(ValueError, match="vad_filter"):
         int8.transcribe(x, batch_size=2)
-    with pytest.raises(ValueError, match="word_timestamps"):
-        int8.transcribe(x, batch_size=2, vad_filter=True, word_timestamps=True)
+    with pytest.raises(ValueError, match="hallucination_silence_threshold"):
+        int8.transcribe(x, batch_size=2, vad_filter=True, word_timestamps=True,
+                        hallucination_silence_threshold=2.0)
     with pytest.raises(ValueError, match="batch_size"):
         int8.transcribe(x, batch_size=-1, vad_filter=True)
     with pytest.raises(ValueError, match="vad_filter"):
