@@ -529,9 +529,12 @@ typedef struct qattn_transcribe_params {
     int32_t language_detection_segments; /* 1 */
     float language_detection_threshold;  /* 0.5 */
     /* Batched transcription, as faster-whisper's BatchedInferencePipeline: the speech the VAD
-     * finds (vad_filter is required; the pipeline's VAD defaults are min_silence_duration_ms
-     * 160 and max_speech_duration_s 30) packed in order into chunks of at most 30 s (the
-     * silence between spans left out), each chunk's log-mel computed on its own, and
+     * finds (vad_filter; the pipeline's VAD defaults are min_silence_duration_ms 160 and
+     * max_speech_duration_s 30) packed in order into chunks of at most 30 s (the silence
+     * between spans left out); else each clip of clip_timestamps a chunk (the VAD not run;
+     * an odd count's last clip to the audio's end), else the whole audio one chunk (a chunk
+     * past 30 s decoded window after window; faster-whisper's pipeline keeps its first 30 s);
+     * each chunk's log-mel computed on its own, and
      * batch_size chunks encoded and decoded side by side, each with the same prompt
      * (initial_prompt and hotwords; no previous text, no prefix). Unlike faster-whisper's
      * pipeline, every chunk keeps the temperature fallback and the no-speech skip of the
@@ -539,7 +542,7 @@ typedef struct qattn_transcribe_params {
      * from its last timestamp (a group of batch_size chunks is decoded until each is done,
      * then given in order). The language is detected on the chunks' log-mel joined.
      * word_timestamps as the pipeline's: each window's words aligned on its own encoder
-     * output. Not with clip_timestamps or hallucination_silence_threshold (QATTN_ERR_ARG).
+     * output. Not with hallucination_silence_threshold (QATTN_ERR_ARG).
      * 0: sequential windows (default). */
     int32_t batch_size;
 } qattn_transcribe_params;

@@ -421,9 +421,12 @@ class BatchedInferencePipeline:
     batch_size of them side by side (qattn.h, batch_size), with the pipeline's defaults:
     vad_filter=True, VAD min_silence_duration_ms=160 and max_speech_duration_s=30 (a
     vad_parameters dict takes VadOptions' defaults for what it leaves out, and 30 s as the
-    longest speech, as faster-whisper), without_timestamps=True. Unlike faster-whisper's,
-    every chunk keeps the temperature fallback (temperature is the same list as transcribe's)
-    and the no-speech skip. Segments and info as Whisper.transcribe's."""
+    longest speech, as faster-whisper), without_timestamps=True. clip_timestamps, a list of
+    {"start": s, "end": s} dicts as the pipeline's, makes each clip a chunk (the VAD is not
+    run); with vad_filter=False and no clips the whole audio is one chunk. Unlike
+    faster-whisper's, every chunk keeps the temperature fallback (temperature is the same list
+    as transcribe's) and the no-speech skip, and a chunk longer than 30 s is decoded to its end,
+    window after window. Segments and info as Whisper.transcribe's."""
 
     def __init__(self, model: Whisper):
         if not isinstance(model, Whisper):
@@ -431,12 +434,18 @@ class BatchedInferencePipeline:
         self.model = model
 
     def transcribe(self, audio, batch_size=8, vad_filter=True, vad_parameters=None,
-                   without_timestamps=True, **options) -> Tuple[Iterator[Segment], TranscriptionInfo]:
-        if not vad_filter:
-            raise ValueError("BatchedInferencePipeline: the chunks are the VAD's speech: "
-                             "vad_filter must be True")
+                   without_timestamps=True, clip_timestamps=None,
+                   **options) -> Tuple[Iterator[Segment], TranscriptionInfo]:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if clip_timestamps:
+            try:
+                clips = [float(t) for c in clip_timestamps for t in (c["start"], c["end"])]
+            except (TypeError, KeyError, ValueError):
+                raise TypeError("clip_timestamps must be a list of {'start': seconds, 'end': "
+                                f"seconds}} dicts, got {clip_timestamps!r}") from None
+            return self.model.transcribe(audio, batch_size=batch_size, clip_timestamps=clips,
+                                         without_timestamps=without_timestamps, **options)
         if vad_parameters is None:
             vad_parameters = dict(min_silence_duration_ms=160, max_speech_duration_s=30)
         else:
@@ -445,6 +454,6 @@ class BatchedInferencePipeline:
                                   ("threshold", "neg_threshold", "min_speech_duration_ms",
                                    "min_silence_duration_ms", "speech_pad_ms")}
             vad_parameters = dict(vad_parameters, max_speech_duration_s=30)
-        return self.model.transcribe(audio, batch_size=batch_size, vad_filter=True,
+        return self.model.transcribe(audio, batch_size=batch_size, vad_filter=bool(vad_filter),
                                      vad_parameters=vad_parameters,
                                      without_timestamps=without_timestamps, **options)

@@ -70,16 +70,11 @@ qattn_status qattn_session_batch_setup(struct qattn_session *s)
                           p->batch_size, QATTN_DECODER_MAX_ITEMS);
     if (p->batch_size == 0)
         return QATTN_OK;
-    if (!p->vad_filter)
-        return qattn_fail(QATTN_ERR_ARG, "transcribe: batch_size needs vad_filter (the chunks "
-                          "are the VAD's speech, as faster-whisper's BatchedInferencePipeline's)");
-    if (p->n_clip_timestamps > 0)
-        return qattn_fail(QATTN_ERR_ARG, "transcribe: batch_size with clip_timestamps is not "
-                          "supported yet");
     if (!isnan(p->hallucination_silence_threshold))
         return qattn_fail(QATTN_ERR_ARG, "transcribe: batch_size with "
                           "hallucination_silence_threshold is not supported (faster-whisper's "
                           "pipeline ignores it)");
+    s->detect_from = 0; /* the chunks' log-mel, joined, from its start */
     /* the pipeline's chunks are at most 30 s: it sets the VAD's max_speech_duration_s so */
     if (s->p.vad_parameters.max_speech_duration_s > 30)
         s->p.vad_parameters.max_speech_duration_s = 30;
@@ -156,17 +151,18 @@ static qattn_status chunk_mel(struct qattn_session *s, float *buf, size_t n, siz
 }
 
 qattn_status qattn_session_batch_chunks(struct qattn_session *s, const qattn_speech_span *spans,
-                                        size_t count)
+                                        size_t count, int clips)
 {
     struct qattn_batch *b = s->batch;
     const int32_t n_mels = s->w->enc.n_mels;
-    /* collect_chunks: a span that would take the chunk past 30 s starts the next one */
+    /* collect_chunks: a span that would take the chunk past 30 s starts the next one; each
+     * clip is a chunk */
     size_t *first_span = malloc((count + 1) * sizeof *first_span), n_chunks = 0, cur = 0;
     if (!first_span)
         return qattn_fail(QATTN_ERR_NOMEM, "session_finish: out of memory");
     for (size_t i = 0; i < count; i++) {
         const size_t len = (size_t)(spans[i].end - spans[i].start);
-        if (i == 0 || (cur + len > CHUNK_SAMPLES && cur > 0))
+        if (i == 0 || clips || (cur + len > CHUNK_SAMPLES && cur > 0))
             first_span[n_chunks++] = i, cur = 0;
         cur += len;
     }
@@ -184,7 +180,8 @@ qattn_status qattn_session_batch_chunks(struct qattn_session *s, const qattn_spe
         size_t len = 0;
         for (size_t i = first_span[c]; i < first_span[c + 1]; i++)
             len += (size_t)(spans[i].end - spans[i].start);
-        b->chunk_offset[c] = (double)joined / QATTN_SAMPLE_RATE; /* in the joined speech */
+        /* in the joined speech; a clip's in the audio */
+        b->chunk_offset[c] = (double)(clips ? spans[first_span[c]].start : (int64_t)joined) / QATTN_SAMPLE_RATE;
         b->chunk_duration[c] = (double)len / QATTN_SAMPLE_RATE;
         b->chunk_frame[c] = b->frames, b->chunk_frames[c] = len / HOP;
         b->frames += len / HOP, joined += len;
@@ -213,6 +210,32 @@ qattn_status qattn_session_batch_chunks(struct qattn_session *s, const qattn_spe
         st = chunk_mel(s, buf, n, b->chunk_frame[c], raw);
     }
     free(first_span), free(buf), free(raw);
+    return st;
+}
+
+qattn_status qattn_session_batch_clips(struct qattn_session *s)
+{
+    const int32_t n = s->p.n_clip_timestamps;
+    const double *t = s->p.clip_timestamps;
+    const int64_t len = (int64_t)s->vad_len;
+    const size_t count = n > 0 ? (size_t)(n + 1) / 2 : 1;
+    qattn_speech_span *spans = malloc(count * sizeof *spans);
+    if (!spans)
+        return qattn_fail(QATTN_ERR_NOMEM, "session_finish: out of memory");
+    int64_t joined = 0;
+    for (size_t c = 0; c < count; c++) { /* int(t * sampling_rate), within the audio */
+        int64_t start = n > 0 ? (int64_t)(t[2 * c] * QATTN_SAMPLE_RATE) : 0;
+        int64_t end = (int32_t)(2 * c + 1) < n ? (int64_t)(t[2 * c + 1] * QATTN_SAMPLE_RATE) : len;
+        start = start < len ? start : len;
+        end = end < start ? start : end < len ? end : len;
+        spans[c] = (qattn_speech_span){start, end};
+        joined += end - start;
+    }
+    qattn_status st = qattn_session_batch_chunks(s, spans, count, 1);
+    s->info.duration_after_vad = (double)joined / QATTN_SAMPLE_RATE;
+    free(spans);
+    free(s->vad_audio); /* the clips are in the log-mel now */
+    s->vad_audio = NULL, s->vad_len = s->vad_cap = 0;
     return st;
 }
 

@@ -74,6 +74,12 @@ static qattn_status fail_session(struct qattn_session *s, qattn_status st)
     return st;
 }
 
+/* The audio is kept until finish (the VAD's spans, or a batch's clips, need all of it). */
+static int keeps_audio(const qattn_session *s)
+{
+    return s->p.vad_filter || s->batch;
+}
+
 qattn_status qattn_session_feed(qattn_session *s, const float *samples, size_t n)
 {
     qattn_clear_error();
@@ -83,10 +89,10 @@ qattn_status qattn_session_feed(qattn_session *s, const float *samples, size_t n
     if (st == QATTN_OK && s->mel.finished)
         st = qattn_fail(QATTN_ERR_ARG, "session_feed: the audio was already finished");
     if (st == QATTN_OK) /* each fails keeping nothing: not sticky */
-        st = s->p.vad_filter ? qattn_session_vad_feed(s, samples, n)
-                             : qattn_mel_stream_feed(&s->mel, samples, n);
+        st = keeps_audio(s) ? qattn_session_vad_feed(s, samples, n)
+                            : qattn_mel_stream_feed(&s->mel, samples, n);
     if (st == QATTN_OK) {
-        const size_t fed = s->p.vad_filter ? s->vad_len : s->mel.fed;
+        const size_t fed = keeps_audio(s) ? s->vad_len : s->mel.fed;
         s->info.duration = s->info.duration_after_vad = (double)fed / QATTN_SAMPLE_RATE;
     }
     return st;
@@ -98,8 +104,8 @@ qattn_status qattn_session_finish(qattn_session *s)
     if (!s)
         return qattn_fail(QATTN_ERR_NULL, "session_finish: session is NULL");
     qattn_status st = ended(s);
-    if (st == QATTN_OK && s->p.vad_filter && !s->mel.finished &&
-        (st = qattn_session_vad_finish(s)) != QATTN_OK)
+    if (st == QATTN_OK && keeps_audio(s) && !s->mel.finished &&
+        (st = s->p.vad_filter ? qattn_session_vad_finish(s) : qattn_session_batch_clips(s)) != QATTN_OK)
         return fail_session(s, st); /* the audio is gone with the VAD's memory */
     return st == QATTN_OK ? qattn_mel_stream_finish(&s->mel) : st;
 }

@@ -151,13 +151,16 @@ qattn_status qattn_session_detect_language(struct qattn_session *s);
 qattn_status qattn_session_window_language(struct qattn_session *s);
 
 /* batched.c: the batch's search and buffers (batch_size > 0; its options checked); freed;
- * at finish, the VAD's spans packed into chunks and their log-mel computed (the spans'
- * samples in s->vad_audio); the chunks' frames and a window of them (language detection);
+ * at finish, the VAD's spans packed into chunks (clips: each span a chunk, its times the
+ * audio's) and their log-mel computed (the spans' samples in s->vad_audio); without
+ * vad_filter, the chunks of clip_timestamps' clips (without clips: all the audio), the audio
+ * freed; the chunks' frames and a window of them (language detection);
  * the next batch_size chunks decoded and their segments queued (QATTN_DONE after the last). */
 qattn_status qattn_session_batch_setup(struct qattn_session *s);
 void qattn_session_batch_free(struct qattn_session *s);
 qattn_status qattn_session_batch_chunks(struct qattn_session *s, const qattn_speech_span *spans,
-                                        size_t count);
+                                        size_t count, int clips);
+qattn_status qattn_session_batch_clips(struct qattn_session *s);
 size_t qattn_session_batch_frames(const struct qattn_session *s);
 void qattn_session_batch_window(const struct qattn_session *s, size_t seek, size_t size, float *out);
 qattn_status qattn_session_decode_batch(struct qattn_session *s);

@@ -73,7 +73,7 @@ qattn_status qattn_session_vad_finish(struct qattn_session *s)
         joined += spans[i].end - spans[i].start;
     }
     if (st == QATTN_OK && s->batch)
-        st = qattn_session_batch_chunks(s, spans, count);
+        st = qattn_session_batch_chunks(s, spans, count, 0);
     s->n_vad_spans = st == QATTN_OK ? count : 0;
     s->info.duration_after_vad = (double)joined / QATTN_SAMPLE_RATE;
     free(probs), free(spans);

@@ -220,15 +220,19 @@ static int same_words(const qattn_segment *a, const qattn_segment *b)
 
 /* A batch's items decode as they do alone (batch_size 1): the same segments, and with
  * word_timestamps the same words (each aligned on its item's own encoder output, fitted in
- * the audio's order). */
-static void batched_items_as_alone(const qattn_whisper *w, const float *x, size_t n, int words)
+ * the audio's order); clipped: the chunks are clips (one going back, one past 30 s). */
+static void batched_items_as_alone(const qattn_whisper *w, const float *x, size_t n, int words,
+                                   int clipped)
 {
+    static const double clips[] = {1, 12.5, 10, 45, 3, 9};
     qattn_transcript *t[2] = {NULL, NULL};
     qattn_transcript_info info[2] = {{.struct_size = sizeof info[0]}, {.struct_size = sizeof info[1]}};
     for (int i = 0; i < 2; i++) {
         qattn_transcribe_params p = greedy();
         p.vad_filter = 1, p.batch_size = i + 1, p.word_timestamps = words;
         p.vad_parameters.min_silence_duration_ms = 160, p.vad_parameters.max_speech_duration_s = 30;
+        if (clipped)
+            p.clip_timestamps = clips, p.n_clip_timestamps = 6;
         CHECK(qattn_whisper_transcribe(w, x, n, &p, &t[i]) == QATTN_OK, "%s", qattn_last_error());
         CHECK(qattn_transcript_get_info(t[i], &info[i]) == QATTN_OK, "%s", qattn_last_error());
     }
@@ -242,6 +246,10 @@ static void batched_items_as_alone(const qattn_whisper *w, const float *x, size_
         n_words += a->n_words;
     }
     CHECK(!words || n_words >= 10, "%d words", n_words);
+    double last_end = 0; /* a clip of 35 s is decoded to its end */
+    for (int32_t i = 0; i < info[0].n_segments; i++)
+        last_end = fmax(last_end, qattn_transcript_segment(t[0], i)->end);
+    CHECK(!clipped || last_end > 40, "the clip past 30 s ends at %.2f s", last_end);
     qattn_transcript_free(t[0]), qattn_transcript_free(t[1]);
 }
 
@@ -449,8 +457,9 @@ int main(int argc, char **argv)
     vad_times_map_back();
     pieces_equal_one_call(w, x, 2 * n, 0);
     pieces_equal_one_call(w, x, 2 * n, 1);
-    batched_items_as_alone(w, x, 2 * n, 0);
-    batched_items_as_alone(w, x, 2 * n, 1);
+    batched_items_as_alone(w, x, 2 * n, 0, 0);
+    batched_items_as_alone(w, x, 2 * n, 1, 0);
+    batched_items_as_alone(w, x, 2 * n, 0, 1);
     cancel_from_another_thread(w, x, 2 * n);
     on_segment_stop_is_cancelled(w, x, 2 * n);
     struct_sizes(w, one, n);

@@ -77,6 +77,26 @@ def test_words_equal_faster_whisper_pipeline(audio):
     assert np.allclose([w[3] for s in mine for w in s], [w[3] for s in want for w in s], atol=1e-3)
 
 
+@pytest.mark.peers
+def test_clips_and_no_vad_equal_faster_whisper_pipeline(audio):
+    """clip_timestamps (the pipeline's dicts; clips that overlap and go back, each a chunk, the
+    VAD not run) and vad_filter=False on audio under 30 s (one chunk): float32, temperature 0,
+    the segments of faster-whisper's pipeline, text and times."""
+    from trained import model_dir
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    d = model_dir("tiny.en")
+    ours = qattn.BatchedInferencePipeline(qattn.Whisper(d, precision="f32", threads=2))
+    theirs = BatchedInferencePipeline(WhisperModel(d, device="cpu", compute_type="float32", cpu_threads=2))
+    clips = [{"start": 2.0, "end": 20.5}, {"start": 30.25, "end": 55.0}, {"start": 10.0, "end": 14.0}]
+    for kwargs, x in ((dict(clip_timestamps=clips), audio), (dict(vad_filter=False), audio[:25 * 16000])):
+        mine = ours.transcribe(x, batch_size=2, temperature=0.0, **kwargs)
+        want = theirs.transcribe(x, batch_size=2, temperature=0.0, **kwargs)
+        assert mine[1].duration_after_vad == pytest.approx(want[1].duration_after_vad)
+        mine, want = segments(mine), segments(want)
+        print("faster-whisper:", want)
+        assert len(want) >= 1 and mine == want
+
+
 @pytest.fixture(scope="module")
 def int8():
     from trained import model_dir
@@ -113,15 +133,13 @@ def test_fallback_per_item(int8, audio):
 
 def test_options_checked(int8):
     x = np.zeros(16000, np.float32)
-    with pytest.raises(ValueError, match="vad_filter"):
-        int8.transcribe(x, batch_size=2)
     with pytest.raises(ValueError, match="hallucination_silence_threshold"):
         int8.transcribe(x, batch_size=2, vad_filter=True, word_timestamps=True,
                         hallucination_silence_threshold=2.0)
     with pytest.raises(ValueError, match="batch_size"):
         int8.transcribe(x, batch_size=-1, vad_filter=True)
-    with pytest.raises(ValueError, match="vad_filter"):
-        qattn.BatchedInferencePipeline(int8).transcribe(x, vad_filter=False)
+    with pytest.raises(TypeError, match="clip_timestamps"):
+        qattn.BatchedInferencePipeline(int8).transcribe(x, clip_timestamps=[1.0, 2.0])
     assert list(qattn.BatchedInferencePipeline(int8).transcribe(x)[0]) == []  # no speech
 
 

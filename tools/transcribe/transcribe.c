@@ -70,8 +70,9 @@ static int usage(FILE *to, int status)
             "                             on up to N windows, stopping at one above P (1, 0.5)\n"
             "      --batch-size N         decode N chunks of speech side by side (faster-whisper's\n"
             "                             BatchedInferencePipeline: --vad on, its VAD defaults of\n"
-            "                             160 ms of silence and 30 s of speech unless given; no\n"
-            "                             previous text; temperature fallback kept per chunk)\n"
+            "                             160 ms of silence and 30 s of speech unless given, or\n"
+            "                             each --clip-timestamps clip a chunk; no previous text;\n"
+            "                             temperature fallback kept per chunk)\n"
             "  -q, --quiet                no segments on stdout, no progress bar\n"
             "  -h, --help\n");
     return status;
