@@ -622,8 +622,15 @@ QATTN_API qattn_status qattn_session_next(qattn_session *session, const qattn_se
  * segments given so far. */
 QATTN_API qattn_status qattn_session_get_info(const qattn_session *session,
                                               qattn_transcript_info *info);
+/* Safe to call from another thread while a next or collect runs: the decoding stops within
+ * one decoder step and they return QATTN_CANCELLED. */
 QATTN_API void qattn_session_cancel(qattn_session *session);
 QATTN_API void qattn_session_free(qattn_session *session);
+/* Pulls the rest of the session's segments (after finish) into a new transcript with the
+ * session's info, as qattn_whisper_transcribe does: QATTN_OK when all are decoded; when
+ * on_segment asked to stop, QATTN_CANCELLED with *transcript holding the segments so far;
+ * else (qattn_session_cancel, an error) the status and *transcript NULL. */
+QATTN_API qattn_status qattn_session_collect(qattn_session *session, qattn_transcript **transcript);
 
 /*
  * Transcribes 16 kHz mono samples (qattn_audio_load) of any length: 30 s windows seeking on
@@ -661,6 +668,11 @@ QATTN_API void qattn_transcript_free(qattn_transcript *transcript);
  * truncated files fail with QATTN_ERR_IO and a message naming the file and the reason.
  */
 QATTN_API qattn_status qattn_audio_load(const char *path, float **samples, size_t *count);
+/* The same from a file's bytes in memory (an upload): size bytes at data. max_seconds > 0
+ * refuses longer audio (QATTN_ERR_SIZE, before decoding it); 0: the library's limit (4 h).
+ * Empty, unreadable or truncated bytes fail with QATTN_ERR_IO and a message. */
+QATTN_API qattn_status qattn_audio_load_memory(const void *data, size_t size, double max_seconds,
+                                               float **samples, size_t *count);
 QATTN_API void qattn_audio_free(float *samples);
 
 /* Frames of the log-mel spectrogram of `samples` samples: samples / 160. */

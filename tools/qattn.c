@@ -7,6 +7,7 @@
 #include "encode/audio_input.h"
 #include "encode/encode.h"
 #include "qattn.h"
+#include "serve/serve.h"
 #include "transcribe/transcribe.h"
 #include "vad/vad.h"
 
@@ -20,6 +21,7 @@ static void usage(FILE *to)
                 "  encode  run the Whisper encoder on an audio file or a log-mel .npy\n"
                 "  mel     Whisper's log-mel spectrogram of an audio file, as .npy\n"
                 "  vad     the speech in an audio file (voice activity detection)\n"
+                "  serve   OpenAI's speech-to-text API over HTTP (transcriptions, translations)\n"
                 "  info    version and build facts\n"
                 "Run 'qattn COMMAND --help' for a command's options.\n");
 }
@@ -57,6 +59,8 @@ int main(int argc, char **argv)
         return transcribe_main(argc - 1, argv + 1);
     if (strcmp(cmd, "vad") == 0)
         return vad_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "encode") == 0)
         return encode_main(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)

@@ -177,6 +177,29 @@ qattn_status qattn_session_next(qattn_session *s, const qattn_segment **segment)
     }
 }
 
+qattn_status qattn_session_collect(qattn_session *s, qattn_transcript **out)
+{
+    qattn_clear_error();
+    if (!s || !out)
+        return qattn_fail(QATTN_ERR_NULL, "session_collect: %s is NULL", !s ? "session" : "transcript");
+    *out = NULL;
+    struct qattn_transcript *t = calloc(1, sizeof *t);
+    if (!t)
+        return qattn_fail(QATTN_ERR_NOMEM, "session_collect: out of memory");
+    const qattn_segment *seg = NULL;
+    qattn_status st;
+    while ((st = qattn_session_next(s, &seg)) == QATTN_OK && (st = qattn_transcript_append(t, seg)) == QATTN_OK)
+        ;
+    if (st == QATTN_DONE || (st == QATTN_CANCELLED && s->stopped)) {
+        const int32_t n = t->info.n_segments;
+        t->info = s->info;
+        t->info.n_segments = n;
+        *out = t, t = NULL;
+    }
+    qattn_transcript_free(t);
+    return st == QATTN_DONE ? QATTN_OK : st;
+}
+
 qattn_status qattn_whisper_transcribe(const qattn_whisper *w, const float *samples,
                                       size_t n_samples, const qattn_transcribe_params *params,
                                       qattn_transcript **out)
@@ -187,24 +210,13 @@ qattn_status qattn_whisper_transcribe(const qattn_whisper *w, const float *sampl
                           !w ? "whisper" : !out ? "transcript" : "samples");
     *out = NULL;
     qattn_session *s = NULL;
-    struct qattn_transcript *t = calloc(1, sizeof *t);
-    if (!t)
-        return qattn_fail(QATTN_ERR_NOMEM, "transcribe: out of memory");
     qattn_status st = qattn_session_create(w, params, &s);
     if (st == QATTN_OK)
         st = qattn_session_feed(s, samples, n_samples);
     if (st == QATTN_OK)
         st = qattn_session_finish(s);
-    const qattn_segment *seg = NULL;
-    while (st == QATTN_OK && (st = qattn_session_next(s, &seg)) == QATTN_OK)
-        st = qattn_transcript_append(t, seg);
-    if (st == QATTN_DONE || (st == QATTN_CANCELLED && s->stopped)) {
-        const int32_t n = t->info.n_segments;
-        t->info = s->info;
-        t->info.n_segments = n;
-        *out = t, t = NULL;
-    }
+    if (st == QATTN_OK)
+        st = qattn_session_collect(s, out);
     qattn_session_free(s);
-    qattn_transcript_free(t);
-    return st == QATTN_DONE ? QATTN_OK : st;
+    return st;
 }

@@ -163,6 +163,19 @@ static const char *extension(int format)
     }
 }
 
+int write_transcript_to(FILE *f, const qattn_transcript *t, int format, const transcript_options *o)
+{
+    qattn_transcript_info info;
+    info.struct_size = sizeof info;
+    qattn_transcript_get_info(t, &info);
+    if (format == FORMAT_JSON)
+        return write_json(f, t, info.duration, o->word_timestamps);
+    if ((format == FORMAT_SRT || format == FORMAT_VTT) && o->word_timestamps && info.n_segments > 0)
+        return (format == FORMAT_SRT || fputs("WEBVTT\n\n", f) >= 0) &&
+               write_word_cues(f, t, format == FORMAT_SRT, &o->subtitles);
+    return write_plain(f, t, format, info.duration);
+}
+
 int write_transcript(const qattn_transcript *t, int formats, const char *dir, const char *stem,
                      const transcript_options *o, char *err, size_t err_size)
 {
@@ -188,14 +201,7 @@ int write_transcript(const qattn_transcript *t, int formats, const char *dir, co
                 close(fd), unlink(tmp);
             return 0;
         }
-        int ok;
-        if (format == FORMAT_JSON)
-            ok = write_json(f, t, info.duration, o->word_timestamps);
-        else if ((format == FORMAT_SRT || format == FORMAT_VTT) && o->word_timestamps && info.n_segments > 0)
-            ok = (format == FORMAT_SRT || fputs("WEBVTT\n\n", f) >= 0) &&
-                 write_word_cues(f, t, format == FORMAT_SRT, &o->subtitles);
-        else
-            ok = write_plain(f, t, format, info.duration);
+        int ok = write_transcript_to(f, t, format, o);
         ok = !ferror(f) && ok;
         ok = fclose(f) == 0 && ok;
         if (!ok || rename(tmp, path) != 0) {

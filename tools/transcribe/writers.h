@@ -5,6 +5,7 @@
 #define QATTN_TOOLS_TRANSCRIBE_WRITERS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "qattn.h"
 #include "transcribe/subtitles.h"
@@ -19,6 +20,9 @@ typedef struct transcript_options {
     int word_timestamps;          /* segments carry words: json lists them, srt and vtt cut cues by them */
     subtitle_options subtitles;
 } transcript_options;
+
+/* Writes one format (a FORMAT_ bit) of the transcript into f; 0 on failure. */
+int write_transcript_to(FILE *f, const qattn_transcript *t, int format, const transcript_options *o);
 
 /* Writes every format in `formats` as <dir>/<stem>.<ext>; 0 and a message in err on failure. */
 int write_transcript(const qattn_transcript *t, int formats, const char *dir, const char *stem,
