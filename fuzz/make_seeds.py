@@ -17,7 +17,7 @@ from whisper_files import (ct2_bytes, ct2_names, ggml_bytes, ggml_file_bytes,  #
 
 out = sys.argv[1]
 for t in ("fuzz_safetensors", "fuzz_ggml", "fuzz_ct2", "fuzz_config", "fuzz_npy", "fuzz_audio",
-          "fuzz_vocabulary", "fuzz_tokenizer", "fuzz_onnx"):
+          "fuzz_vocabulary", "fuzz_tokenizer", "fuzz_onnx", "fuzz_form"):
     os.makedirs(os.path.join(out, t), exist_ok=True)
 
 
@@ -96,3 +96,14 @@ tokenizer = {"added_tokens": [{"id": 300, "content": "<|a|>"}, {"id": 301, "cont
 for i, text in enumerate(["the abab  cab's 12 <|a|><|b|> \u00e4\u4f60 end.\n", "", "<|a|>"]):
     put("fuzz_tokenizer", f"tok{i}", json.dumps(tokenizer).encode() + b"\0" + text.encode())
 
+
+
+# qattn serve's request fields, "name\0value\0..." (fuzz_form.c): what the openai SDK and curl send
+for i, fields in enumerate([
+        [("model", "whisper-1")],
+        [("model", "whisper-1"), ("response_format", "verbose_json"), ("timestamp_granularities[]", "word"),
+         ("timestamp_granularities[]", "segment"), ("language", "en"), ("temperature", "0.2")],
+        [("stream", "true"), ("response_format", "text"), ("prompt", "Hello, world."), ("beam_size", "3")],
+        [("vad_filter", "true"), ("word_timestamps", "1"), ("hotwords", "qattn"), ("best_of", "2"),
+         ("condition_on_previous_text", "false"), ("response_format", "srt")]]):
+    put("fuzz_form", f"seed{i}", b"".join(n.encode() + b"\0" + v.encode() + b"\0" for n, v in fields))

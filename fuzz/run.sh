@@ -9,12 +9,12 @@ build="$root/build-fuzz"
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
     -DQATTN_FUZZ=ON -DQATTN_SANITIZE=address,undefined,fuzzer-no-link >/dev/null
 cmake --build "$build" -j "$(nproc)" --target fuzz_safetensors fuzz_ggml fuzz_ct2 fuzz_config \
-    fuzz_npy fuzz_audio fuzz_vocabulary fuzz_tokenizer fuzz_onnx >/dev/null
+    fuzz_npy fuzz_audio fuzz_vocabulary fuzz_tokenizer fuzz_onnx fuzz_form >/dev/null
 seeds="$build/seeds"
 rm -rf "$seeds"
 /usr/bin/python3 "$root/fuzz/make_seeds.py" "$seeds"
 targets="fuzz_safetensors fuzz_ggml fuzz_ct2 fuzz_config fuzz_npy fuzz_audio fuzz_vocabulary
-fuzz_tokenizer fuzz_onnx"
+fuzz_tokenizer fuzz_onnx fuzz_form"
 passed=0
 for t in $targets; do
     corpus="$build/corpus/$t"
