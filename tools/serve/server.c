@@ -184,6 +184,8 @@ static void end_field(request *r)
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
+    if (n == 0)
+        return 1; /* data may be NULL then */
     if (*len + n > *cap) {
         size_t grown = *cap ? *cap : 65536;
         while (grown < *len + n)
@@ -237,7 +239,7 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
         return MHD_YES;
     }
     size_t cap = r->value_len; /* exact growth: fields are small */
-    if (size > 0 && !append(&r->value, &r->value_len, &cap, data, size))
+    if (!append(&r->value, &r->value_len, &cap, data, size))
         set_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory");
     return MHD_YES;
 }
