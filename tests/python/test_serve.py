@@ -152,6 +152,9 @@ def test_bad_requests(tmp_path):
     """Every class of bad request answered with OpenAI's error object and the right status,
     the server unharmed (a good request after them is answered)."""
     audio = open(SHORT, "rb").read()
+    with Server("--max-audio-s", "5") as srv:  # 6.4 s is refused before it is decoded
+        status, _, body = post(srv.port, multipart([], audio))
+        assert status == 413 and error_of(body)["code"] == "audio_too_long", body
     with Server("--max-upload-mb", "1") as srv:
         port = srv.port
         get = lambda path, method="GET": raw(port, f"{method} {path} HTTP/1.1\r\nHost: x\r\n"  # noqa: E731
@@ -164,6 +167,8 @@ def test_bad_requests(tmp_path):
             "unknown route": (get("/v1/nothing"), 404, None),
             "GET on an audio route": (get("/v1/audio/transcriptions"), 405, None),
             "DELETE": (get("/health", "DELETE"), 405, None),
+            "POST on a GET route": (raw(port, b"POST /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                              b"Content-Length: 0\r\n\r\n"), 405, None),
             "not multipart": (raw(port, b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
                                         b"Connection: close\r\nContent-Type: application/json\r\n"
                                         b"Content-Length: 2\r\n\r\n{}"), 400, None),
@@ -177,6 +182,10 @@ def test_bad_requests(tmp_path):
             "two files": (post(port, multipart([], audio) [:-len(b"--qattnboundary--\r\n")]
                                + multipart([], audio)), 400, "file"),
             "unknown field": (post(port, multipart([("beam_sise", "2")], audio)), 400, "beam_sise"),
+            "a part without a name": (post(port, b"--qattnboundary\r\nContent-Disposition: form-data; name=file\r\n"
+                                                 b"\r\nxx\r\n--qattnboundary--\r\n"), 400, None),
+            "a part without Content-Disposition": (post(port, b"--qattnboundary\r\nContent-Type: text/plain\r\n"
+                                                              b"\r\nxx\r\n--qattnboundary--\r\n"), 400, None),
             "repeated field": (post(port, multipart([("language", "en"), ("language", "en")], audio)), 400, "language"),
             "bad response_format": (post(port, multipart([("response_format", "xml")], audio)), 400, "response_format"),
             "bad temperature": (post(port, multipart([("temperature", "2")], audio)), 400, "temperature"),
@@ -195,11 +204,20 @@ def test_bad_requests(tmp_path):
         }
         for what, ((status, head, body), want, param) in cases.items():
             assert status == want, (what, status, body)
+            assert want != 405 or "\r\nAllow: " in head, (what, head)
             e = error_of(body)
             assert e["param"] == param, (what, e)
             assert e["type"] == "invalid_request_error", (what, e)
-        status, _, body = post(port, multipart([("response_format", "text")], audio))
+    # the server is whole after them; fields of OpenAI's newer models are taken and ignored
+    with Server() as srv:
+        status, _, body = post(srv.port, multipart([("response_format", "text"), ("chunking_strategy", "auto"),
+                                                    ("include[]", "logprobs")], audio))
         assert status == 200 and len(body.strip()) > 10, body
+    with Server("--max-audio-s", "5") as srv:  # 6.4 s is refused before it is decoded
+        status, _, body = post(srv.port, multipart([], audio))
+        assert status == 413 and error_of(body)["code"] == "audio_too_long", body
+    with Server("--max-upload-mb", "1") as srv:
+        port = srv.port
         # Expect: 100-continue with a Content-Length over the limit: 413 before any body is sent
         with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
             s.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
@@ -248,6 +266,31 @@ def test_queue_full_is_503():
         assert status == 200, text
 
 
+def test_hang_up_while_queued(long_audio):
+    """workers 1, queue 1: while a 77 s transcription runs, a queued client that hangs up
+    gives its place back at once (its log line, cancelled, comes while the first still runs),
+    so the next request is admitted, not refused."""
+    with Server("--workers", "1", "--queue", "1") as srv:
+        first = {}
+        long_body = multipart([("response_format", "text")], open(long_audio, "rb").read())
+        worker = threading.Thread(target=lambda: first.update(r=post(srv.port, long_body)))
+        worker.start()
+        time.sleep(1.0)
+        body = multipart([("response_format", "text")], open(SHORT, "rb").read())
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+        s.sendall((f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: multipart/form-data; boundary=qattnboundary\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+        time.sleep(0.5)
+        s.close()
+        t, line = srv.wait_log("cancelled")
+        assert "499 0.00" in line and worker.is_alive(), line  # left before its audio was read
+        status, _, text = post(srv.port, body)  # admitted: waits for the worker, then served
+        assert status == 200, text
+        worker.join(timeout=600)
+        assert first["r"][0] == 200
+
+
 def test_api_key(tmp_path):
     """--api-key-file: no key or a wrong one is 401 (WWW-Authenticate: Bearer), the key 200."""
     key = tmp_path / "key"
@@ -255,6 +298,9 @@ def test_api_key(tmp_path):
     audio = open(SHORT, "rb").read()
     with Server("--api-key-file", str(key)) as srv:
         body = multipart([("response_format", "text")], audio)
+        models = lambda header: raw(srv.port, f"GET /v1/models HTTP/1.1\r\nHost: x\r\n{header}"  # noqa: E731
+                                              "Connection: close\r\n\r\n".encode())[0]
+        assert models("") == 401 and models("Authorization: bearer sk-local-test-key\r\n") == 200
         for header in ("", "Authorization: Bearer sk-local-test-kez\r\n",
                        "Authorization: Bearer sk-local-test-key-and-more\r\n", "Authorization: Basic x\r\n"):
             status, head, text = post(srv.port, body, extra=header)
@@ -285,10 +331,18 @@ def test_hang_up_cancels(long_audio):
 
 
 def test_timeout_is_504(long_audio):
-    """--timeout-s 1 and 77 s of audio: 504 with OpenAI's error object."""
+    """--timeout-s 1 and 77 s of audio: 504 with OpenAI's error object (and x-should-retry:
+    false, so that the openai SDK does not send it again); a stream that times out after its
+    200 ends with an error event."""
     with Server("--timeout-s", "1") as srv:
-        status, _, text = post(srv.port, multipart([], open(long_audio, "rb").read()))
+        audio = open(long_audio, "rb").read()
+        status, head, text = post(srv.port, multipart([], audio))
         assert status == 504 and error_of(text)["code"] == "timeout", text
+        assert "x-should-retry: false" in head.lower(), head
+        status, head, text = post(srv.port, multipart([("stream", "true")], audio))
+        assert status == 200 and "text/event-stream" in head, head
+        events = [json.loads(line[6:]) for line in text.decode().split("\r\n") if line.startswith("data: ")]
+        assert events and events[-1]["error"]["code"] == "timeout", text
 
 
 def test_sigterm_finishes_admitted_requests(long_audio):

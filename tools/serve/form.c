@@ -2,8 +2,6 @@
  * OpenAI's (platform.openai.com/docs/api-reference/audio/createTranscription); qattn's own
  * fields are named as faster-whisper's transcribe arguments. */
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,9 +98,21 @@ static int number_of(const char *value, size_t len, double lo, double hi, double
     return 1;
 }
 
+/* OpenAI's fields for its newer models that do not change what Whisper gives: taken and
+ * ignored, so that a client written for those models still gets its transcript
+ * (chunking_strategy, also as chunking_strategy[type] and its other keys; include[]:
+ * logprobs are not given). */
+static int ignored(const char *name)
+{
+    return !strcmp(name, "chunking_strategy") || !strncmp(name, "chunking_strategy[", 18) ||
+           !strcmp(name, "include[]");
+}
+
 int form_set(serve_request *r, const char *name, const char *value, size_t len, char *err,
              size_t err_size)
 {
+    if (ignored(name))
+        return 1;
     int f = 0;
     while (f < FIELD_COUNT && strcmp(name, NAMES[f]))
         f++;
@@ -111,7 +121,6 @@ int form_set(serve_request *r, const char *name, const char *value, size_t len, 
     if (f != FIELD_GRANULARITIES && (r->seen & (1u << f)))
         return fail(err, err_size, "'%s' is given more than once", name);
     r->seen |= 1u << f;
-    char text[64];
     double x;
     int b;
     switch ((field)f) {
@@ -182,7 +191,6 @@ int form_set(serve_request *r, const char *name, const char *value, size_t len, 
     case FIELD_COUNT:
         break;
     }
-    (void)text;
     return fail(err, err_size, "unknown field '%.64s'", name);
 }
 

@@ -52,6 +52,21 @@ static char *printed(cJSON *root, size_t *len)
     return out;
 }
 
+char *respond_trimmed(const char *text)
+{
+    size_t from = 0, n = strlen(text);
+    while (from < n && (text[from] == ' ' || text[from] == '\n' || text[from] == '\t'))
+        from++;
+    while (n > from && (text[n - 1] == ' ' || text[n - 1] == '\n' || text[n - 1] == '\t'))
+        n--;
+    char *out = malloc(n - from + 1);
+    if (out) {
+        memcpy(out, text + from, n - from);
+        out[n - from] = '\0';
+    }
+    return out;
+}
+
 char *respond_text(const qattn_transcript *t)
 {
     qattn_transcript_info info = {.struct_size = sizeof info};
@@ -59,8 +74,8 @@ char *respond_text(const qattn_transcript *t)
     size_t total = 1;
     for (int32_t i = 0; i < info.n_segments; i++)
         total += strlen(qattn_transcript_segment(t, i)->text);
-    char *text = malloc(total), *at = text;
-    if (!text)
+    char *joined = malloc(total), *at = joined;
+    if (!joined)
         return NULL;
     for (int32_t i = 0; i < info.n_segments; i++) {
         const char *s = qattn_transcript_segment(t, i)->text;
@@ -69,13 +84,8 @@ char *respond_text(const qattn_transcript *t)
         at += n;
     }
     *at = '\0';
-    size_t from = 0, n = (size_t)(at - text);
-    while (from < n && (text[from] == ' ' || text[from] == '\n' || text[from] == '\t'))
-        from++;
-    while (n > from && (text[n - 1] == ' ' || text[n - 1] == '\n' || text[n - 1] == '\t'))
-        n--;
-    memmove(text, text + from, n - from);
-    text[n - from] = '\0';
+    char *text = respond_trimmed(joined);
+    free(joined);
     return text;
 }
 
@@ -104,6 +114,10 @@ static char *verbose_json(const qattn_transcript *t, const serve_request *r, con
     qattn_transcript_get_info(t, &info);
     cJSON *root = cJSON_CreateObject();
     cJSON *segments = r->segments ? cJSON_CreateArray() : NULL, *words = r->words ? cJSON_CreateArray() : NULL;
+    if (!root || (r->segments && !segments) || (r->words && !words)) {
+        cJSON_Delete(root), cJSON_Delete(segments), cJSON_Delete(words);
+        return NULL;
+    }
     cJSON_AddStringToObject(root, "task", r->params.task == QATTN_TASK_TRANSLATE ? "translate" : "transcribe");
     cJSON_AddStringToObject(root, "language", respond_language_name(info.language));
     cJSON_AddNumberToObject(root, "duration", info.duration);
@@ -170,10 +184,14 @@ char *respond_transcript(const qattn_transcript *t, const serve_request *r, size
     return out;
 }
 
-char *respond_error(const char *message, const char *type, const char *param, const char *code,
-                    size_t *len)
+static cJSON *error_object(const char *message, const char *type, const char *param,
+                           const char *code)
 {
     cJSON *root = cJSON_CreateObject(), *e = cJSON_CreateObject();
+    if (!root || !e) {
+        cJSON_Delete(root), cJSON_Delete(e);
+        return NULL;
+    }
     cJSON_AddItemToObject(root, "error", e);
     cJSON_AddStringToObject(e, "message", message);
     cJSON_AddStringToObject(e, "type", type);
@@ -185,15 +203,18 @@ char *respond_error(const char *message, const char *type, const char *param, co
         cJSON_AddStringToObject(e, "code", code);
     else
         cJSON_AddNullToObject(e, "code");
-    return printed(root, len);
+    return root;
 }
 
-/* "data: " + the event object + "\n\n". */
-static char *event(const char *type, const char *key, const char *text, size_t *len)
+char *respond_error(const char *message, const char *type, const char *param, const char *code,
+                    size_t *len)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "type", type);
-    cJSON_AddStringToObject(root, key, text);
+    return printed(error_object(message, type, param, code), len);
+}
+
+/* "data: " + the object + "\n\n" (root freed). */
+static char *data_line(cJSON *root, size_t *len)
+{
     size_t n = 0;
     char *json = printed(root, &n), *out = json ? malloc(n + 9) : NULL;
     if (out) {
@@ -204,6 +225,19 @@ static char *event(const char *type, const char *key, const char *text, size_t *
     }
     cJSON_free(json);
     return out;
+}
+
+static char *event(const char *type, const char *key, const char *text, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", type);
+    cJSON_AddStringToObject(root, key, text);
+    return data_line(root, len);
+}
+
+char *respond_error_event(const char *message, const char *code, size_t *len)
+{
+    return data_line(error_object(message, "server_error", NULL, code), len);
 }
 
 char *respond_delta_event(const char *text, size_t *len)
@@ -219,6 +253,10 @@ char *respond_done_event(const char *text, size_t *len)
 char *respond_models(const char *name, size_t *len)
 {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateArray(), *m = cJSON_CreateObject();
+    if (!root || !data || !m) {
+        cJSON_Delete(root), cJSON_Delete(data), cJSON_Delete(m);
+        return NULL;
+    }
     cJSON_AddStringToObject(root, "object", "list");
     cJSON_AddItemToObject(root, "data", data);
     cJSON_AddItemToArray(data, m);

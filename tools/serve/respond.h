@@ -19,6 +19,12 @@ char *respond_error(const char *message, const char *type, const char *param, co
  * whole text. */
 char *respond_delta_event(const char *text, size_t *len);
 char *respond_done_event(const char *text, size_t *len);
+/* "data: {"error": {"message", "type": "server_error", "param": null, "code"}}\n\n": a
+ * stream that fails after its 200 (the openai SDK raises it as an APIError). */
+char *respond_error_event(const char *message, const char *code, size_t *len);
+
+/* text without the blanks around it (malloc'd). */
+char *respond_trimmed(const char *text);
 
 /* The text of a transcript as OpenAI gives it: its segments' text joined, without the blanks
  * around it (malloc'd). */

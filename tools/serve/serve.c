@@ -31,6 +31,8 @@ static int usage(FILE *to, int status)
             "      --threads-per-worker N threads of each (0: one per CPU)\n"
             "      --queue N              requests admitted beyond the workers; more get 503 (8)\n"
             "      --max-upload-mb N      the largest request body; larger get 413 (25)\n"
+            "      --max-audio-s S        the longest audio a request may hold; longer get 413\n"
+            "                             (7200: compressed audio of 25 MB can be hours long)\n"
             "      --timeout-s S          from a request's arrival to its answer (600)\n"
             "      --api-key-file F       ask for 'Authorization: Bearer KEY', KEY the file's\n"
             "                             first line; others get 401\n"
@@ -63,7 +65,7 @@ int serve_main(int argc, char **argv)
     static const char *const precisions[] = {"int8", "f32", NULL}; /* = qattn_precision */
     const char *model = NULL, *host = "127.0.0.1", *key_file = NULL;
     int precision = 0, port = 8000, workers = 1, threads = 0, queue = 8, upload_mb = 25, help = 0;
-    double timeout = 600;
+    double timeout = 600, max_audio = 7200;
     const cli_option options[] = {
         CLI_MODEL(&model),
         {"precision", 0, CLI_CHOICE, &precision, 0, 0, precisions, NULL},
@@ -72,7 +74,8 @@ int serve_main(int argc, char **argv)
         {"workers", 0, CLI_INT, &workers, 1, 256, NULL, NULL},
         {"threads-per-worker", 0, CLI_INT, &threads, 0, 4096, NULL, NULL},
         {"queue", 0, CLI_INT, &queue, 0, 4096, NULL, NULL},
-        {"max-upload-mb", 0, CLI_INT, &upload_mb, 1, 4096, NULL, NULL},
+        {"max-upload-mb", 0, CLI_INT, &upload_mb, 1, 2047, NULL, NULL},
+        {"max-audio-s", 0, CLI_DOUBLE, &max_audio, 1, 14400, NULL, NULL},
         {"timeout-s", 0, CLI_DOUBLE, &timeout, 1, 86400, NULL, NULL},
         {"api-key-file", 0, CLI_STRING, &key_file, 0, 0, NULL, NULL},
     };
@@ -104,8 +107,8 @@ int serve_main(int argc, char **argv)
     }
     char name[4096];
     snprintf(name, sizeof name, "%s", model);
-    const server_config config = {host, port, workers, queue, (size_t)upload_mb << 20, timeout,
-                                  key_file ? key : NULL, basename(name), vad};
+    const server_config config = {host, port, workers, queue, (size_t)upload_mb << 20, max_audio,
+                                  timeout, key_file ? key : NULL, basename(name), vad};
     server *s = NULL;
     char err[512];
     if (!server_start(w, &config, &s, err, sizeof err)) {

@@ -39,6 +39,8 @@
 #define POST_BUFFER 65536
 #define MAX_FIELD_NAME 64
 #define RETRY_AFTER_S "1"
+#define DRAIN_SLACK (1u << 20) /* bytes read past the upload limit before the 413 */
+#define IDLE_TIMEOUT_S ((unsigned)60) /* a connection that sends nothing is closed */
 
 struct server {
     struct MHD_Daemon *daemon;
@@ -48,6 +50,7 @@ struct server {
     atomic_int admitted, draining;
     sem_t slots;                         /* workers free to transcribe */
     int port;
+    MHD_socket listening;                /* after server_drain: to close once stopped */
 };
 
 typedef enum route { ROUTE_NONE, ROUTE_TRANSCRIBE, ROUTE_TRANSLATE } route;
@@ -74,9 +77,10 @@ typedef struct request {
     char error[512], error_param[MAX_FIELD_NAME + 1];
     double audio_seconds;
     qattn_session *session;              /* while transcribing or streaming */
+    _Atomic(qattn_session *) live;       /* the session the watcher may cancel */
     pthread_t watcher;
-    int watching;
-    atomic_int done, ended;              /* the watcher stops; why the session was cancelled */
+    int watching, wake[2];               /* a byte on wake stops the watcher */
+    atomic_int ended;                    /* why the request ended early (ENDED_OK: it did not) */
     char *text;                          /* a stream's text so far */
     size_t text_len;
     char *pending;                       /* a stream's event not yet all sent */
@@ -109,6 +113,12 @@ static enum MHD_Result send_body(request *r, int status, const char *type, char 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                r->route != ROUTE_NONE ? "POST" : "GET, HEAD");
+    /* the openai SDK retries every 5xx unless told: a timeout or a failure would only repeat */
+    if (status == MHD_HTTP_GATEWAY_TIMEOUT || status == MHD_HTTP_INTERNAL_SERVER_ERROR)
+        MHD_add_response_header(resp, "x-should-retry", "false");
     const enum MHD_Result ok = MHD_queue_response(r->connection, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -148,7 +158,7 @@ static int authorized(const server *srv, struct MHD_Connection *c)
     if (!srv->api_key)
         return 1;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) /* the scheme's name is case-insensitive */
         return 0;
     const char *given = h + 7, *key = srv->api_key;
     const size_t n = strlen(key), m = strlen(given);
@@ -209,6 +219,10 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
     if (r->error_status)
         return MHD_YES; /* the rest is read and dropped */
+    if (!key || !key[0]) { /* a part without name="..." */
+        set_error(r, MHD_HTTP_BAD_REQUEST, NULL, "a part of the form has no name");
+        return MHD_YES;
+    }
     /* libmicrohttpd may give a value's start more than once with nothing in it (off 0, size
      * 0): a value starts again only at offset 0 after some of it came */
     if (!strcmp(key, "file")) {
@@ -238,7 +252,7 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
                   FORM_MAX_TEXT);
         return MHD_YES;
     }
-    size_t cap = r->value_len; /* exact growth: fields are small */
+    size_t cap = r->value_len; /* grown on each piece: fields are small */
     if (!append(&r->value, &r->value_len, &cap, data, size))
         set_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory");
     return MHD_YES;
@@ -246,36 +260,58 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
 
 /* ------------------------------------------------------------------ transcription */
 
-/* Cancels the session when the client's socket reads as closed or the deadline passes. */
+/* Until stop_watching: marks the request ended (and cancels its session, once there is one)
+ * when the client's socket reads as closed or the deadline passes. */
 static void *watch(void *arg)
 {
     request *r = arg;
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(r->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     const int fd = info ? info->connect_fd : -1;
-    while (!atomic_load(&r->done)) {
-        struct pollfd p = {fd, POLLRDHUP, 0};
-        const int n = fd >= 0 ? poll(&p, 1, 100) : (usleep(100000), 0);
+    for (;;) {
+        struct pollfd p[2] = {{r->wake[0], POLLIN, 0}, {fd, POLLRDHUP, 0}};
+        const double left = r->deadline - now();
+        const int ms = left <= 0 ? 0 : left >= 1 ? 1000 : (int)(left * 1000) + 1;
+        const int n = poll(p, fd >= 0 ? 2 : 1, ms);
+        if (n > 0 && p[0].revents)
+            return NULL; /* stop_watching */
         ending why = ENDED_OK;
-        if (n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        if (n > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
             why = ENDED_HUNG_UP;
         else if (now() > r->deadline)
             why = ENDED_TIMEOUT;
         if (why != ENDED_OK) {
+            /* ended first, the session after: begin_session publishes the session, then
+             * reads ended, so one of the two cancels it */
             atomic_store(&r->ended, why);
-            qattn_session_cancel(r->session);
-            break;
+            qattn_session *s = atomic_load(&r->live);
+            if (s)
+                qattn_session_cancel(s);
+            return NULL;
         }
     }
-    return NULL;
+}
+
+static int start_watching(request *r)
+{
+    if (pipe(r->wake) != 0)
+        return 0;
+    if (pthread_create(&r->watcher, NULL, watch, r) != 0) {
+        close(r->wake[0]), close(r->wake[1]);
+        return 0;
+    }
+    return r->watching = 1;
 }
 
 static void stop_watching(request *r)
 {
     if (!r->watching)
         return;
-    atomic_store(&r->done, 1);
+    const char stop = 1;
+    while (write(r->wake[1], &stop, 1) < 0 && errno == EINTR)
+        ;
     pthread_join(r->watcher, NULL);
+    close(r->wake[0]), close(r->wake[1]);
     r->watching = 0;
 }
 
@@ -286,70 +322,82 @@ static void release_slot(request *r)
     r->has_slot = 0;
 }
 
-/* A slot among the workers, waiting until the deadline; 0 when it passed. */
+/* A slot among the workers, waited for in slices of 100 ms; 0 when the request ended first
+ * (the client left, or the deadline passed). */
 static int take_slot(request *r)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until); /* sem_timedwait's clock */
-    const double left = r->deadline - now();
-    if (left <= 0)
-        return 0;
-    until.tv_sec += (time_t)left;
-    until.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
-    if (until.tv_nsec >= 1000000000L)
-        until.tv_sec++, until.tv_nsec -= 1000000000L;
-    while (sem_timedwait(&r->srv->slots, &until) != 0)
-        if (errno != EINTR)
+    while (atomic_load(&r->ended) == ENDED_OK) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until); /* sem_timedwait's clock */
+        until.tv_nsec += 100000000L;
+        if (until.tv_nsec >= 1000000000L)
+            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        if (sem_timedwait(&r->srv->slots, &until) == 0)
+            return r->has_slot = 1;
+        if (errno != ETIMEDOUT && errno != EINTR)
             return 0;
-    return r->has_slot = 1;
+    }
+    return 0;
 }
 
-/* The session fed with the upload's audio and finished, the watcher started; an answer
- * queued (and 0) when it cannot be. */
+/* The answer to a request that ended before its answer (the client left: none; the deadline:
+ * 504, or 503 while still waiting for a worker). */
+static enum MHD_Result ended_early(request *r, int waiting)
+{
+    if (atomic_load(&r->ended) == ENDED_HUNG_UP)
+        return MHD_NO; /* nobody to answer: the connection is closed */
+    if (waiting)
+        return send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "timeout",
+                          "no worker was free before the server's timeout of %g s",
+                          r->srv->config.timeout_s);
+    return send_error(r, MHD_HTTP_GATEWAY_TIMEOUT, NULL, "timeout", "the transcription took "
+                      "longer than the server's timeout of %g s", r->srv->config.timeout_s);
+}
+
+/* With a worker's slot: the upload decoded (at most workers decodes at once, each at most
+ * --max-audio-s long), a session fed with it and finished, published to the watcher. An
+ * answer queued (and 0) when it cannot be; the slot is then given back. */
 static int begin_session(request *r, enum MHD_Result *answer)
 {
+    if (!take_slot(r)) {
+        *answer = ended_early(r, 1);
+        return 0;
+    }
     float *samples = NULL;
     size_t n = 0;
-    if (qattn_audio_load_memory(r->file, r->file_len, 0, &samples, &n) != QATTN_OK) {
-        *answer = send_error(r, MHD_HTTP_BAD_REQUEST, "file", "invalid_file",
-                             "the file could not be read as audio: %s", qattn_last_error());
-        return 0;
-    }
+    qattn_status st = qattn_audio_load_memory(r->file, r->file_len, r->srv->config.max_audio_s,
+                                              &samples, &n);
     free(r->file), r->file = NULL, r->file_len = r->file_cap = 0;
-    r->audio_seconds = (double)n / QATTN_SAMPLE_RATE;
-    if (!take_slot(r)) {
-        qattn_audio_free(samples);
-        *answer = send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "timeout",
-                             "no worker was free before the timeout");
+    if (st != QATTN_OK) {
+        release_slot(r);
+        *answer = st == QATTN_ERR_SIZE
+                      ? send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "file", "audio_too_long", "%s",
+                                   qattn_last_error())
+                  : st == QATTN_ERR_NOMEM
+                      ? send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "file", NULL, "out of memory "
+                                   "for the audio")
+                      : send_error(r, MHD_HTTP_BAD_REQUEST, "file", "invalid_file", "the file "
+                                   "could not be read as audio: %s", qattn_last_error());
         return 0;
     }
-    qattn_status st = qattn_session_create(r->srv->whisper, &r->form.params, &r->session);
+    r->audio_seconds = (double)n / QATTN_SAMPLE_RATE;
+    st = atomic_load(&r->ended) == ENDED_OK
+             ? qattn_session_create(r->srv->whisper, &r->form.params, &r->session)
+             : QATTN_CANCELLED;
     if (st == QATTN_OK && (st = qattn_session_feed(r->session, samples, n)) == QATTN_OK)
         st = qattn_session_finish(r->session);
     qattn_audio_free(samples);
-    if (st != QATTN_OK) {
-        *answer = send_error(r, st == QATTN_ERR_ARG ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                             NULL, NULL, "%s", qattn_last_error());
-        return 0;
+    if (st == QATTN_OK) {
+        atomic_store(&r->live, r->session);
+        if (atomic_load(&r->ended) != ENDED_OK) /* the watcher may have looked before */
+            qattn_session_cancel(r->session);
+        return 1;
     }
-    if (pthread_create(&r->watcher, NULL, watch, r) != 0) {
-        *answer = send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL, "no thread to watch the client");
-        return 0;
-    }
-    r->watching = 1;
-    return 1;
-}
-
-/* The answer to a cancelled or failed session. */
-static enum MHD_Result session_failed(request *r, qattn_status st)
-{
-    const ending why = (ending)atomic_load(&r->ended);
-    if (st == QATTN_CANCELLED && why == ENDED_HUNG_UP)
-        return MHD_NO; /* nobody to answer: the connection is closed */
-    if (st == QATTN_CANCELLED && why == ENDED_TIMEOUT)
-        return send_error(r, MHD_HTTP_GATEWAY_TIMEOUT, NULL, "timeout", "the transcription took "
-                          "longer than the server's timeout of %g s", r->srv->config.timeout_s);
-    return send_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", qattn_last_error());
+    release_slot(r);
+    *answer = st == QATTN_CANCELLED ? ended_early(r, 0)
+              : send_error(r, st == QATTN_ERR_ARG ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                           NULL, NULL, "%s", qattn_last_error());
+    return 0;
 }
 
 static enum MHD_Result transcribe(request *r)
@@ -360,9 +408,15 @@ static enum MHD_Result transcribe(request *r)
     qattn_transcript *t = NULL;
     const qattn_status st = qattn_session_collect(r->session, &t);
     stop_watching(r);
+    atomic_store(&r->live, NULL);
+    qattn_session_free(r->session), r->session = NULL;
     release_slot(r);
-    if (st != QATTN_OK)
-        return session_failed(r, st);
+    if (st != QATTN_OK) {
+        qattn_transcript_free(t);
+        return st == QATTN_CANCELLED && atomic_load(&r->ended) != ENDED_OK
+                   ? ended_early(r, 0)
+                   : send_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", qattn_last_error());
+    }
     size_t len = 0;
     char *body = respond_transcript(t, &r->form, &len);
     qattn_transcript_free(t);
@@ -370,7 +424,8 @@ static enum MHD_Result transcribe(request *r)
 }
 
 /* A stream's next bytes: the event not yet sent, else the next segment's delta (decoding
- * it), then the done event with the whole text. */
+ * it), then the done event with the whole text; a timeout or failure is an error event
+ * (which the openai SDK raises as APIError), a client gone ends the stream. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     request *r = cls;
@@ -389,14 +444,19 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             r->text_len--; /* the NUL stays after the text */
             r->pending = respond_delta_event(seg->text, &r->pending_len);
         } else if (st == QATTN_DONE) {
-            const char *text = r->text ? r->text : "";
-            while (*text == ' ')
-                text++;
-            r->pending = respond_done_event(text, &r->pending_len);
+            char *text = respond_trimmed(r->text ? r->text : "");
+            r->pending = text ? respond_done_event(text, &r->pending_len) : NULL;
+            free(text);
             r->stream_over = 1;
-            r->status = MHD_HTTP_OK;
+        } else if (atomic_load(&r->ended) == ENDED_HUNG_UP) {
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         } else {
-            return MHD_CONTENT_READER_END_WITH_ERROR; /* hung up, timed out or failed */
+            const int timeout = st == QATTN_CANCELLED;
+            r->status = timeout ? MHD_HTTP_GATEWAY_TIMEOUT : MHD_HTTP_INTERNAL_SERVER_ERROR;
+            r->pending = respond_error_event(timeout ? "the transcription took longer than the "
+                                                       "server's timeout" : qattn_last_error(),
+                                             timeout ? "timeout" : NULL, &r->pending_len);
+            r->stream_over = 1;
         }
         if (!r->pending)
             return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -418,6 +478,10 @@ static enum MHD_Result stream(request *r)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    /* the idle timeout counts from the last byte sent, and a window can take longer to
+     * decode than it: the watcher's deadline bounds the stream instead (on_completed puts
+     * the idle timeout back for the connection's next request) */
+    MHD_set_connection_option(r->connection, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)0);
     r->status = MHD_HTTP_OK;
     const enum MHD_Result ok = MHD_queue_response(r->connection, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
@@ -439,6 +503,8 @@ static enum MHD_Result answer_upload(request *r)
     if (r->error_status)
         return send_error(r, r->error_status, r->error_param[0] ? r->error_param : NULL, NULL,
                           "%s", r->error);
+    if (!start_watching(r)) /* from here a client that leaves, or the deadline, ends it */
+        return send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL, "no thread to watch the client");
     return r->form.stream ? stream(r) : transcribe(r);
 }
 
@@ -458,6 +524,9 @@ static enum MHD_Result answer_get(request *r)
     if (!strcmp(r->path, "/health"))
         return send_json_text(r, MHD_HTTP_OK, "{\"status\":\"ok\"}");
     if (!strcmp(r->path, "/v1/models")) {
+        if (!authorized(r->srv, r->connection))
+            return send_error(r, MHD_HTTP_UNAUTHORIZED, NULL, "invalid_api_key",
+                              "a valid API key is needed (Authorization: Bearer KEY)");
         size_t len = 0;
         char *body = respond_models(r->srv->model_name, &len);
         return send_body(r, MHD_HTTP_OK, "application/json", body, len, 0);
@@ -465,6 +534,20 @@ static enum MHD_Result answer_get(request *r)
     if (route_of(r->path) != ROUTE_NONE)
         return send_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL, "%s takes POST", r->path);
     return send_error(r, MHD_HTTP_NOT_FOUND, NULL, "not_found", "no route %s %s", r->method, r->path);
+}
+
+/* A Content-Length (digits) above max; junk is left to libmicrohttpd, which refuses it. */
+static int too_long(const char *length, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = length; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        if (n > (SIZE_MAX - 9) / 10)
+            return 1;
+        n = n * 10 + (size_t)(*p - '0');
+    }
+    return n > max;
 }
 
 /* The first call of a POST to an audio route: what can be answered before the body. */
@@ -475,11 +558,10 @@ static enum MHD_Result admit(request *r)
     if (!authorized(srv, c))
         return send_error(r, MHD_HTTP_UNAUTHORIZED, NULL, "invalid_api_key",
                           "a valid API key is needed (Authorization: Bearer KEY)");
-    if (atomic_load(&srv->draining))
-        return send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "shutting_down",
-                          "the server is shutting down");
     const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length && strtoull(length, NULL, 10) > srv->config.max_upload_bytes)
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        length = NULL; /* libmicrohttpd reads the chunks then, not the length */
+    if (length && too_long(length, srv->config.max_upload_bytes))
         return send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "file", NULL, "the request body (%s "
                           "bytes) is larger than the server's limit of %zu bytes", length,
                           srv->config.max_upload_bytes);
@@ -487,13 +569,17 @@ static enum MHD_Result admit(request *r)
     if (!type || strncasecmp(type, "multipart/form-data", 19) != 0)
         return send_error(r, MHD_HTTP_BAD_REQUEST, NULL, NULL, "the body must be "
                           "multipart/form-data (with a 'file' field)");
+    /* counted first, draining read after: server_drain sets draining, then waits for the
+     * count, so a request either sees draining or is waited for */
     const int limit = srv->config.workers + srv->config.queue;
-    if (atomic_fetch_add(&srv->admitted, 1) >= limit) {
-        atomic_fetch_sub(&srv->admitted, 1);
+    const int before = atomic_fetch_add(&srv->admitted, 1);
+    r->admitted = 1;
+    if (atomic_load(&srv->draining))
+        return send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "shutting_down",
+                          "the server is shutting down");
+    if (before >= limit)
         return send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "overloaded", "the server is "
                           "busy (%d requests in progress or queued); retry later", limit);
-    }
-    r->admitted = 1;
     if (!(r->post = MHD_create_post_processor(c, POST_BUFFER, on_field, r)))
         return send_error(r, MHD_HTTP_BAD_REQUEST, NULL, NULL, "the multipart/form-data body "
                           "has no boundary");
@@ -521,7 +607,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
             return answer_get(r);
         if (strcmp(method, MHD_HTTP_METHOD_POST))
-            return send_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL, "%s is not served", method);
+            return send_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL, "%s is not served",
+                              method);
+        if (r->route == ROUTE_NONE && (!strcmp(url, "/health") || !strcmp(url, "/v1/models")))
+            return send_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL, "%s takes GET", url);
         if (r->route == ROUTE_NONE)
             return send_error(r, MHD_HTTP_NOT_FOUND, NULL, "not_found", "no route POST %s", url);
         return admit(r);
@@ -532,6 +621,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_data_size > 0) { /* a piece of the body */
         r->body_bytes += *upload_data_size;
+        if (now() > r->deadline || r->body_bytes > srv->config.max_upload_bytes + DRAIN_SLACK)
+            return MHD_NO; /* a slow upload past the timeout, or far past the limit: closed */
         if (r->body_bytes > srv->config.max_upload_bytes)
             set_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "file", "the request body is larger than "
                       "the server's limit of %zu bytes", srv->config.max_upload_bytes);
@@ -551,22 +642,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     server *srv = cls;
     request *r = *con_cls;
-    (void)c;
     if (!r)
         return;
-    if (r->session)
-        qattn_session_cancel(r->session); /* a stream whose client left */
     stop_watching(r);
     release_slot(r);
+    const int streamed = r->session != NULL; /* a transcription frees its own before answering */
     const int cancelled = atomic_load(&r->ended) == ENDED_HUNG_UP ||
-                          (r->session && why != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+                          (streamed && why != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     fprintf(stderr, "%s %s %d %.2f %.3f%s\n", r->method, r->path,
             r->status ? r->status : 499, r->audio_seconds, now() - r->arrived,
             cancelled ? " cancelled" : "");
     qattn_session_free(r->session);
-    /* a session's buffers (tens of MB) go back to the system between requests, not into the
-     * heap of a connection thread that may not come again (glibc keeps them otherwise) */
-    if (r->session)
+    if (streamed) /* the next request on this connection gets the idle timeout again */
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, IDLE_TIMEOUT_S);
+    /* the session's buffers (tens of MB) go back to the system between requests, not into
+     * the heap of a connection thread that may not come again (glibc keeps them otherwise) */
+    if (r->audio_seconds > 0)
         malloc_trim(0);
     if (r->post)
         MHD_destroy_post_processor(r->post);
@@ -599,21 +690,23 @@ int server_start(const qattn_whisper *whisper, const server_config *config, serv
         snprintf(err, err_size, "out of memory");
         return 0;
     }
-    s->whisper = whisper, s->config = *config;
+    s->whisper = whisper, s->config = *config, s->listening = MHD_INVALID_SOCKET;
     s->host = strdup(config->host);
     s->api_key = config->api_key ? strdup(config->api_key) : NULL;
     s->model_name = strdup(config->model_name);
     sem_init(&s->slots, 0, (unsigned)config->workers);
     /* a connection each for the admitted requests, and as many more to answer 503s */
     const unsigned limit = 2 * (unsigned)(config->workers + config->queue) + 16;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
+    /* poll(), not select(): no FD_SETSIZE ceiling on the connections' descriptors */
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ITC | MHD_USE_POLL;
     if (addr->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_SOCK_ADDR, addr->ai_addr,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_CONNECTION_LIMIT, limit,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, /* idle clients */
+                                 MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
                                  MHD_OPTION_END);
     freeaddrinfo(addr);
     if (!s->daemon) {
@@ -636,9 +729,11 @@ int server_port(const server *s)
 void server_drain(server *s)
 {
     atomic_store(&s->draining, 1);
-    const MHD_socket listening = MHD_quiesce_daemon(s->daemon);
-    if (listening != MHD_INVALID_SOCKET)
-        close(listening); /* no new connections */
+    /* no new connections: the socket shut (libmicrohttpd's thread may still poll it, so it
+     * is closed only after the daemon stops) */
+    s->listening = MHD_quiesce_daemon(s->daemon);
+    if (s->listening != MHD_INVALID_SOCKET)
+        shutdown(s->listening, SHUT_RDWR);
     while (atomic_load(&s->admitted) > 0)
         usleep(20000);
 }
@@ -649,6 +744,8 @@ void server_stop(server *s)
         return;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    if (s->listening != MHD_INVALID_SOCKET)
+        close(s->listening);
     sem_destroy(&s->slots);
     free(s->host), free(s->api_key), free(s->model_name);
     free(s);

@@ -15,6 +15,7 @@ typedef struct server_config {
     int port;                   /* 0: any free port (server_port tells) */
     int workers, queue;         /* transcribing at once; admitted beyond those */
     size_t max_upload_bytes;    /* of a request's body */
+    double max_audio_s;         /* the longest audio a request may hold (decoded no further) */
     double timeout_s;           /* from a request's arrival to its answer */
     const char *api_key;        /* NULL: no key asked */
     const char *model_name;     /* the name GET /v1/models lists */
