@@ -72,19 +72,6 @@ static int boolean_of(const char *value, size_t len, int *out)
     return 0;
 }
 
-static int integer_of(const char *value, size_t len, long lo, long hi, int32_t *out)
-{
-    char text[32], *end;
-    if (!text_of(value, len, sizeof text - 1, text) || len == 0)
-        return 0;
-    errno = 0;
-    const long v = strtol(text, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return 0;
-    *out = (int32_t)v;
-    return 1;
-}
-
 static int number_of(const char *value, size_t len, double lo, double hi, double *out)
 {
     char text[64], *end;
@@ -106,6 +93,16 @@ static int ignored(const char *name)
 {
     return !strcmp(name, "chunking_strategy") || !strncmp(name, "chunking_strategy[", 18) ||
            !strcmp(name, "include[]");
+}
+
+/* A whole number in [lo, hi] ("3"; "3.0" too, as some form encoders write numbers). */
+static int integer_of(const char *value, size_t len, int32_t lo, int32_t hi, int32_t *out)
+{
+    double v;
+    if (!number_of(value, len, lo, hi, &v) || v != (double)(int32_t)v)
+        return 0;
+    *out = (int32_t)v;
+    return 1;
 }
 
 int form_set(serve_request *r, const char *name, const char *value, size_t len, char *err,

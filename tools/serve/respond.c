@@ -89,24 +89,6 @@ char *respond_text(const qattn_transcript *t)
     return text;
 }
 
-static cJSON *segment_object(const qattn_segment *s)
-{
-    cJSON *j = cJSON_CreateObject();
-    if (!j)
-        return NULL;
-    cJSON_AddNumberToObject(j, "id", s->id - 1); /* OpenAI counts from 0 */
-    cJSON_AddNumberToObject(j, "seek", s->seek);
-    cJSON_AddNumberToObject(j, "start", s->start);
-    cJSON_AddNumberToObject(j, "end", s->end);
-    cJSON_AddStringToObject(j, "text", s->text);
-    cJSON_AddItemToObject(j, "tokens", cJSON_CreateIntArray(s->tokens, s->n_tokens));
-    cJSON_AddNumberToObject(j, "temperature", s->temperature);
-    cJSON_AddNumberToObject(j, "avg_logprob", s->avg_logprob);
-    cJSON_AddNumberToObject(j, "compression_ratio", s->compression_ratio);
-    cJSON_AddNumberToObject(j, "no_speech_prob", s->no_speech_prob);
-    return j;
-}
-
 static char *verbose_json(const qattn_transcript *t, const serve_request *r, const char *text,
                           size_t *len)
 {
@@ -125,7 +107,7 @@ static char *verbose_json(const qattn_transcript *t, const serve_request *r, con
     for (int32_t i = 0; i < info.n_segments; i++) {
         const qattn_segment *s = qattn_transcript_segment(t, i);
         if (segments)
-            cJSON_AddItemToArray(segments, segment_object(s));
+            cJSON_AddItemToArray(segments, segment_json(s, s->end));
         for (int32_t k = 0; words && k < s->n_words; k++) {
             cJSON *w = cJSON_CreateObject();
             cJSON_AddItemToArray(words, w);

@@ -93,6 +93,24 @@ static int write_plain(FILE *f, const qattn_transcript *t, int format, double du
     return 1;
 }
 
+cJSON *segment_json(const qattn_segment *s, double end)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    cJSON_AddNumberToObject(j, "id", s->id - 1); /* openai counts from 0 */
+    cJSON_AddNumberToObject(j, "seek", s->seek);
+    cJSON_AddNumberToObject(j, "start", s->start);
+    cJSON_AddNumberToObject(j, "end", end);
+    cJSON_AddStringToObject(j, "text", s->text);
+    cJSON_AddItemToObject(j, "tokens", cJSON_CreateIntArray(s->tokens, s->n_tokens));
+    cJSON_AddNumberToObject(j, "temperature", s->temperature);
+    cJSON_AddNumberToObject(j, "avg_logprob", s->avg_logprob);
+    cJSON_AddNumberToObject(j, "compression_ratio", s->compression_ratio);
+    cJSON_AddNumberToObject(j, "no_speech_prob", s->no_speech_prob);
+    return j;
+}
+
 /* openai's JSON: {text, segments: [{id, seek, start, end, text, tokens, temperature,
  * avg_logprob, compression_ratio, no_speech_prob, words (with word timestamps): [{word,
  * start, end, probability}]}], language}. */
@@ -114,19 +132,9 @@ static int write_json(FILE *f, const qattn_transcript *t, double duration, int w
     for (int32_t i = 0; i < info.n_segments; i++) {
         const qattn_segment *s = qattn_transcript_segment(t, i);
         strcat(text, s->text);
-        cJSON *j = cJSON_CreateObject();
+        cJSON *j = segment_json(s, end_of(s, duration));
         cJSON_AddItemToArray(segs, j);
-        cJSON_AddNumberToObject(j, "id", s->id - 1); /* openai counts from 0 */
-        cJSON_AddNumberToObject(j, "seek", s->seek);
-        cJSON_AddNumberToObject(j, "start", s->start);
-        cJSON_AddNumberToObject(j, "end", end_of(s, duration));
-        cJSON_AddStringToObject(j, "text", s->text);
-        cJSON_AddItemToObject(j, "tokens", cJSON_CreateIntArray(s->tokens, s->n_tokens));
-        cJSON_AddNumberToObject(j, "temperature", s->temperature);
-        cJSON_AddNumberToObject(j, "avg_logprob", s->avg_logprob);
-        cJSON_AddNumberToObject(j, "compression_ratio", s->compression_ratio);
-        cJSON_AddNumberToObject(j, "no_speech_prob", s->no_speech_prob);
-        if (words) { /* openai's word_timestamps output */
+        if (words && j) { /* openai's word_timestamps output */
             cJSON *list = cJSON_CreateArray();
             cJSON_AddItemToObject(j, "words", list);
             for (int32_t k = 0; k < s->n_words; k++) {

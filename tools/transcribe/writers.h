@@ -21,6 +21,11 @@ typedef struct transcript_options {
     subtitle_options subtitles;
 } transcript_options;
 
+/* A segment as openai-whisper's JSON and OpenAI's verbose_json give it: {id (from 0), seek,
+ * start, end, text, tokens, temperature, avg_logprob, compression_ratio, no_speech_prob};
+ * NULL when memory is short. */
+struct cJSON *segment_json(const qattn_segment *s, double end);
+
 /* Writes one format (a FORMAT_ bit) of the transcript into f; 0 on failure. */
 int write_transcript_to(FILE *f, const qattn_transcript *t, int format, const transcript_options *o);
 
