@@ -12,7 +12,8 @@ qattn serve (build/qattn) is started by this tool with --workers W (1) and
 --threads-per-worker T (2). whisper.cpp's server (its
 examples/server, built from the source in PyPI's pywhispercpp sdist; --whisper-server PATH
 and --ggml FILE) is started with -t T on a free port; its endpoint is /inference and it
-answers one request at a time.
+answers one request at a time; it is started with beam 5 and best_of 5 (qattn's defaults;
+its temperature fallback is its own, entropy-based).
 
 usage: PYTHONPATH=python:tests/python ~/.cache/qattn-test/venv/bin/python tools/bench/serve_load.py
        MODEL [--clients 1,4,16] [--requests R] [--workers W] [--threads T]
@@ -128,9 +129,12 @@ def main():
                     "/v1/audio/transcriptions", [("response_format", "json")]))
     if a.whisper_server:
         wport = free_port()
+        # the nearest settings to qattn's defaults: beam 5 (whisper.cpp's fallback is its own,
+        # entropy-based); English
         w = subprocess.Popen([a.whisper_server, "-m", a.ggml, "--port", str(wport), "-t", str(a.threads),
-                              "-l", "en"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        servers.append((f"whisper-server ({os.path.basename(a.ggml)}, {a.threads} threads)", w, wport,
+                              "-l", "en", "-bs", "5", "-bo", "5"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers.append((f"whisper-server ({os.path.basename(a.ggml)}, beam 5, {a.threads} threads)", w, wport,
                         "/inference", [("response_format", "json")]))
     try:
         print(f"{'server':52s} {'audio':>6s} {'clients':>7s} {'req/s':>7s} {'audio s/s':>9s} "
