@@ -2,9 +2,9 @@
 requests per second and latency percentiles at 1, 4 and 16 concurrent clients, for a short
 clip (6.4 s) and a 52 s recording (two monologues joined), on loopback. A benchmark: nothing is asserted.
 
-Each level runs C client threads, each sending requests one after another (a fresh
-connection each, multipart/form-data with the file and response_format=json) until each has
-sent R requests; every answer must be 200 with the same text as the first (a 503 is counted,
+Each level runs C client threads sending N requests in all (N/C each, at least one), one
+after another (a fresh connection each, multipart/form-data with the file and
+response_format=json); every answer must be 200 with the same text as the first (a 503 is counted,
 not retried). Latency is from the first byte sent to the last received; requests per second
 is the level's requests over its wall time.
 
@@ -16,7 +16,7 @@ answers one request at a time; it is started with beam 5 and best_of 5 (qattn's 
 its temperature fallback is its own, entropy-based).
 
 usage: PYTHONPATH=python:tests/python ~/.cache/qattn-test/venv/bin/python tools/bench/serve_load.py
-       MODEL [--clients 1,4,16] [--requests R] [--workers W] [--threads T]
+       MODEL [--clients 1,4,16] [--requests N] [--requests-long N] [--workers W] [--threads T]
        [--whisper-server PATH --ggml FILE]"""
 import argparse
 import datetime
@@ -105,7 +105,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--clients", default="1,4,16")
-    ap.add_argument("--requests", type=int, default=4, help="per client and level")
+    ap.add_argument("--requests", type=int, default=16, help="a level's requests of the short clip")
+    ap.add_argument("--requests-long", type=int, default=8, help="a level's requests of the 52 s one")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--queue", type=int, default=64)
@@ -141,13 +142,13 @@ def main():
               f"{'p50 s':>7s} {'p90 s':>7s} {'p99 s':>7s}  statuses")
         for name, proc, port, path, fields in servers:
             wait_port(port)
-            for audio, seconds in ((SHORT, 6.448), (minute, 52.441)):
+            for audio, seconds, total in ((SHORT, 6.448, a.requests), (minute, 52.441, a.requests_long)):
                 boundary, body = body_of(audio, fields)
                 status, payload, _ = request(port, path, boundary, body)  # warm-up, and the text
                 assert status == 200, payload
                 want = json.loads(payload)["text"].strip()
                 for c in map(int, a.clients.split(",")):
-                    r = level(port, path, boundary, body, c, a.requests, want)
+                    r = level(port, path, boundary, body, c, max(1, total // c), want)
                     print(f"{name:52s} {seconds:6.1f} {c:7d} {r['rps']:7.2f} {r['rps'] * seconds:9.1f} "
                           f"{r['p50']:7.2f} {r['p90']:7.2f} {r['p99']:7.2f}  {r['statuses']}"
                           + (f" ({r['wrong']} other texts)" if r["wrong"] else ""), flush=True)
