@@ -449,10 +449,12 @@ static qattn_status decode_pass(struct qattn_session *s, int32_t first, int32_t 
         int single_ending = 0;
         memcpy(s->tokens, b->tokens + (size_t)i * ctx, (size_t)d->n_tokens * sizeof(int32_t));
         s->n_pending = 0;
+        /* the pipeline's segment_duration: the chunk's rest, at most the window's */
+        const double duration = left == size ? b->chunk_duration[c] - (double)seek * 0.01
+                                             : (double)size * 0.01;
         if (!skipped)
             st = qattn_session_split_window(s, d, b->chunk_offset[c] + (double)seek * 0.01,
-                                            b->chunk_duration[c] - (double)seek * 0.01, seek, size,
-                                            &next, &single_ending);
+                                            duration, seek, size, &next, &single_ending);
         const int worded = s->p.word_timestamps && s->n_pending > 0;
         if (st == QATTN_OK && worded)
             st = align_words(s, i, c, seek);

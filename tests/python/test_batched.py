@@ -143,6 +143,18 @@ def test_options_checked(int8):
     assert list(qattn.BatchedInferencePipeline(int8).transcribe(x)[0]) == []  # no speech
 
 
+def test_clip_past_30_s_goes_window_by_window(int8, audio):
+    """Without timestamps, a clip of 35 s is decoded as a 30 s window and then the 5 s left
+    (faster-whisper's pipeline keeps the first 30 s): each window's segment ends with its
+    window, the last with the clip."""
+    pipeline = qattn.BatchedInferencePipeline(int8)
+    segments = list(pipeline.transcribe(audio, batch_size=2, beam_size=1,
+                                        clip_timestamps=[{"start": 10.0, "end": 45.0},
+                                                         {"start": 1.0, "end": 5.0}])[0])
+    assert [(s.start, s.end) for s in segments] == [(10.0, 40.0), (40.0, 45.0), (1.0, 5.0)]
+    assert all(s.text.strip() for s in segments)
+
+
 @pytest.mark.heavy
 def test_timestamps_keep_the_speech_of_the_sequential_path(int8):
     """With timestamps, a chunk's unfinished last segment is decoded again (faster-whisper's
