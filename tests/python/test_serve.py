@@ -148,6 +148,16 @@ def long_audio(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def longer_audio(long_audio):
+    """The 77 s eight times (10 min 17 s, 20 MB): about 12 s of work on 2 threads, so that
+    a request sent a second after it is surely queued behind it (the 77 s alone takes 1.3 s
+    on an Intel Xeon, too close to the hang-up's 1.5 s)."""
+    path = long_audio.replace("long.wav", "longer.wav")
+    subprocess.run(["sox", *[long_audio] * 8, path], check=True)
+    return path
+
+
 def test_bad_requests(tmp_path):
     """Every class of bad request answered with OpenAI's error object and the right status,
     the server unharmed (a good request after them is answered)."""
@@ -266,13 +276,13 @@ def test_queue_full_is_503():
         assert status == 200, text
 
 
-def test_hang_up_while_queued(long_audio):
-    """workers 1, queue 1: while a 77 s transcription runs, a queued client that hangs up
+def test_hang_up_while_queued(longer_audio):
+    """workers 1, queue 1: while a 10 min transcription runs, a queued client that hangs up
     gives its place back at once (its log line, cancelled, comes while the first still runs),
     so the next request is admitted, not refused."""
     with Server("--workers", "1", "--queue", "1") as srv:
         first = {}
-        long_body = multipart([("response_format", "text")], open(long_audio, "rb").read())
+        long_body = multipart([("response_format", "text")], open(longer_audio, "rb").read())
         worker = threading.Thread(target=lambda: first.update(r=post(srv.port, long_body)))
         worker.start()
         time.sleep(1.0)
@@ -282,6 +292,7 @@ def test_hang_up_while_queued(long_audio):
                    f"Content-Type: multipart/form-data; boundary=qattnboundary\r\n"
                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
         time.sleep(0.5)
+        assert worker.is_alive(), "the first request ended before the second could queue"
         s.close()
         t, line = srv.wait_log("cancelled")
         assert "499 0.00" in line and worker.is_alive(), line  # left before its audio was read
@@ -310,10 +321,10 @@ def test_api_key(tmp_path):
         assert status == 200 and text.strip(), text
 
 
-def test_hang_up_cancels(long_audio):
-    """A client that closes its connection while its 77 s transcription runs (beam 5): the
+def test_hang_up_cancels(longer_audio):
+    """A client that closes its connection while its 10 min transcription runs (beam 5): the
     log line says cancelled within a few seconds, and the worker is free again."""
-    audio = open(long_audio, "rb").read()
+    audio = open(longer_audio, "rb").read()
     with Server("--workers", "1") as srv:
         body = multipart([], audio)
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
@@ -330,12 +341,12 @@ def test_hang_up_cancels(long_audio):
         assert status == 200, text
 
 
-def test_timeout_is_504(long_audio):
-    """--timeout-s 1 and 77 s of audio: 504 with OpenAI's error object (and x-should-retry:
+def test_timeout_is_504(longer_audio):
+    """--timeout-s 1 and 10 min of audio: 504 with OpenAI's error object (and x-should-retry:
     false, so that the openai SDK does not send it again); a stream that times out after its
     200 ends with an error event."""
     with Server("--timeout-s", "1") as srv:
-        audio = open(long_audio, "rb").read()
+        audio = open(longer_audio, "rb").read()
         status, head, text = post(srv.port, multipart([], audio))
         assert status == 504 and error_of(text)["code"] == "timeout", text
         assert "x-should-retry: false" in head.lower(), head
@@ -345,10 +356,10 @@ def test_timeout_is_504(long_audio):
         assert events and events[-1]["error"]["code"] == "timeout", text
 
 
-def test_sigterm_finishes_admitted_requests(long_audio):
+def test_sigterm_finishes_admitted_requests(longer_audio):
     """SIGTERM while a transcription runs: it is answered 200 in full, then the server exits 0
     and refuses connections."""
-    audio = open(long_audio, "rb").read()
+    audio = open(longer_audio, "rb").read()
     srv = Server()
     result = {}
     body = multipart([("response_format", "text"), ("beam_size", "1")], audio)
