@@ -318,11 +318,19 @@ def _whisper_cpp(name, path, threads, o):
                   beam_search={"beam_size": o["beam_size"], "patience": -1.0},
                   temperature=temps[0], temperature_inc=(temps[1] - temps[0]) if len(temps) > 1 else 0.0,
                   entropy_thold=2.4, logprob_thold=-1.0, no_context=not o["condition_on_previous_text"])
-    m = Model(path, params_sampling_strategy=1, redirect_whispercpp_logs_to=None, **params)
-    settings = dict(params, strategy="beam search", flash_attn="library default")
+    settings = dict(params, strategy="beam search", flash_attn="library default",
+                    state="a new model for each file")
+
+    def transcribe(p):
+        # A whisper.cpp state keeps the last text it decoded as the next call's prompt (its
+        # prompt_past) unless no_context is set, which would also drop the prompt between
+        # the windows of one file: a model of its own for each file, so that no file starts
+        # with the previous file's words, as the other engines' transcribe calls do not.
+        m = Model(path, params_sampling_strategy=1, redirect_whispercpp_logs_to=None, **params)
+        return " ".join(s.text.strip() for s in m.transcribe(
+            qattn.load_audio(p) if isinstance(p, str) else p))
     return Engine(name, "pywhispercpp " + _version("pywhispercpp"), file_sha256(path),
-                  lambda p: " ".join(s.text.strip() for s in m.transcribe(
-                      qattn.load_audio(p) if isinstance(p, str) else p)), settings)
+                  transcribe, settings)
 
 
 class Cache:
@@ -475,7 +483,11 @@ def main(argv=None):
     items = load_set(a.set, a.groups.split(","), a.limit, every=a.every)
     if not items:
         ap.error(f"no files in {a.set} for groups {a.groups}")
-    work = tempfile.mkdtemp(prefix="qattn-wer-")
+    with tempfile.TemporaryDirectory(prefix="qattn-wer-") as work:  # the long-form joins
+        _measure(a, items, work)
+
+
+def _measure(a, items, work):
     forms = {}
     if a.form in ("short", "both"):
         forms["short"] = items

@@ -136,3 +136,23 @@ def test_8khz_digit_run_through_the_resampler(results):
         ours = wer.wer_of(runs, own[f"qattn-{precision}"])
         theirs = wer.wer_of(runs, own[f"faster-whisper-{peer}"])
         assert ours.errors <= theirs.errors + 1 and ours.wer <= 0.1, (precision, ours, theirs)
+
+
+@peers
+def test_whisper_cpp_files_do_not_share_a_prompt(tmp_path):
+    """The whisper.cpp engine transcribes a digit run after a spoken clip as it does alone: a
+    whisper.cpp state keeps its last text as the next call's prompt, which once turned the
+    digit runs of the README's whisper.cpp columns into the previous file's words."""
+    from converted import write_ggml
+    from whisper_files import GGML_Q8_0
+    import qattn
+    path = str(tmp_path / "tiny.en-q8_0.bin")
+    write_ggml(model_dir("tiny.en"), path, GGML_Q8_0, qattn.mel_filters)
+    items = wer.load_set(SET)
+    spoken = next(i for i in items if i.group == "transcribed")
+    digits = next(i for i in items if i.group == "digits")
+    engine = wer.make_engine("whisper.cpp-q8_0", model_dir("tiny.en"), 2, {"q8_0": path})
+    engine.transcribe(spoken.path)
+    after = engine.transcribe(digits.path)
+    alone = wer.make_engine("whisper.cpp-q8_0", model_dir("tiny.en"), 2, {"q8_0": path}).transcribe(digits.path)
+    assert after == alone and sum(c.isdigit() for c in alone) >= 20, (after, alone)

@@ -1,4 +1,4 @@
-"""The WER tables of the README: python -m qattn.wer with all six engines on one model, after
+"""The WER tables of the README: python -m qattn.wer with every engine of qattn.wer.ENGINES on one model, after
 writing whisper.cpp's f16 and q8_0 ggml files from the same CTranslate2 weights (as
 convert-pt-to-ggml.py and whisper.cpp's quantize tool write them; tests/python/converted.py)
 into --work, and a 2.4-minute espeak-ng recording (tests/python/speech.py's 72 s recording
