@@ -258,6 +258,14 @@ void qattn_session_batch_window(const struct qattn_session *s, size_t seek, size
     }
 }
 
+/* The frame of the audio chunk c starts at, as faster-whisper's pipeline rounds it:
+ * int(offset * 100) of the chunk's start in seconds (the seeds', the words' and the
+ * re-decoding's frame). */
+static size_t chunk_first_frame(const struct qattn_batch *b, size_t c)
+{
+    return (size_t)(b->chunk_offset[c] * 100);
+}
+
 /* The batch's items in the decoder at each temperature until none needs a fallback. */
 static qattn_status decode_items(struct qattn_session *s, int32_t n, int32_t first_chunk)
 {
@@ -277,7 +285,7 @@ static qattn_status decode_items(struct qattn_session *s, int32_t n, int32_t fir
         for (int32_t j = 0; j < n_pending; j++) {
             const int32_t i = b->pending[j];
             const int32_t c = b->chunk_of[i];
-            const uint64_t seek = (uint64_t)(b->chunk_offset[first_chunk + c] * 100) + b->seek[c];
+            const uint64_t seek = (uint64_t)chunk_first_frame(b, (size_t)(first_chunk + c)) + b->seek[c];
             memcpy(b->prompts + (size_t)j * s->n_prompt, s->prompt, (size_t)s->n_prompt * sizeof(int32_t));
             if (p->multilingual && s->w->multilingual)
                 b->prompts[(size_t)j * s->n_prompt + s->sot_index + 1] = b->language[i];
@@ -382,7 +390,7 @@ static qattn_status restore_window(struct qattn_session *s, const decoded_window
 static qattn_status align_words(struct qattn_session *s, int32_t i, int32_t c, size_t seek)
 {
     struct qattn_batch *b = s->batch;
-    const size_t base = (size_t)(b->chunk_offset[c] * 100), width = 2 * (size_t)s->w->enc.n_ctx;
+    const size_t base = chunk_first_frame(b, (size_t)c), width = 2 * (size_t)s->w->enc.n_ctx;
     const double offset = (double)(base + seek) / 100.0, left = ceil(b->chunk_duration[c] - (double)seek * 0.01);
     const size_t frames = left * 100 < (double)width ? (size_t)(left * 100) : width;
     if (s->p.multilingual && s->w->multilingual) /* the item's language in the alignment */
@@ -396,7 +404,7 @@ static qattn_status align_words(struct qattn_session *s, int32_t i, int32_t c, s
 static void words_next(struct qattn_session *s, int32_t c, size_t seek, size_t size,
                        int single_ending, size_t *next)
 {
-    const size_t base = (size_t)(s->batch->chunk_offset[c] * 100);
+    const size_t base = chunk_first_frame(s->batch, (size_t)c);
     size_t frame;
     qattn_session_fit_words(s);
     if (*next < seek + size && !single_ending &&

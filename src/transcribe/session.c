@@ -89,7 +89,7 @@ qattn_status qattn_session_feed(qattn_session *s, const float *samples, size_t n
     if (st == QATTN_OK && s->mel.finished)
         st = qattn_fail(QATTN_ERR_ARG, "session_feed: the audio was already finished");
     if (st == QATTN_OK) /* each fails keeping nothing: not sticky */
-        st = keeps_audio(s) ? qattn_session_vad_feed(s, samples, n)
+        st = keeps_audio(s) ? qattn_session_keep_audio(s, samples, n)
                             : qattn_mel_stream_feed(&s->mel, samples, n);
     if (st == QATTN_OK) {
         const size_t fed = keeps_audio(s) ? s->vad_len : s->mel.fed;

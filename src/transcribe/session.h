@@ -179,10 +179,11 @@ qattn_status qattn_session_clips_setup(struct qattn_session *s);
 qattn_status qattn_session_clip_window(struct qattn_session *s, size_t *size);
 size_t qattn_session_clips_keep_from(const struct qattn_session *s);
 
-/* vad_filter.c: the audio kept as it is fed; at finish the VAD's spans of it, their map and
- * the joined speech fed to the log-mel; a time of the joined speech mapped back to the
+/* vad_filter.c: the audio kept as it is fed (for the VAD, and for a batch's chunks, which
+ * need all of it); at finish the VAD's spans of it, their map and the joined speech fed to
+ * the log-mel; a time of the joined speech mapped back to the
  * audio's (faster-whisper's SpeechTimestampsMap, rounded to 10 ms); the memory freed. */
-qattn_status qattn_session_vad_feed(struct qattn_session *s, const float *samples, size_t n);
+qattn_status qattn_session_keep_audio(struct qattn_session *s, const float *samples, size_t n);
 qattn_status qattn_session_vad_finish(struct qattn_session *s);
 double qattn_session_vad_restore(const struct qattn_session *s, double t, int is_end);
 /* vad_filter.c: the span a time of the joined speech falls in (get_chunk_index), and a time

@@ -13,7 +13,7 @@
 #include "ops/float_ops.h"
 #include "transcribe/session.h"
 
-qattn_status qattn_session_vad_feed(struct qattn_session *s, const float *samples, size_t n)
+qattn_status qattn_session_keep_audio(struct qattn_session *s, const float *samples, size_t n)
 {
     if (n == 0)
         return QATTN_OK;

@@ -46,7 +46,7 @@ struct server {
     struct MHD_Daemon *daemon;
     const qattn_whisper *whisper;
     server_config config;
-    char *host, *api_key, *model_name;  /* the config's strings, copied */
+    char *api_key, *model_name;  /* the config's strings the requests read, copied */
     atomic_int admitted, draining;
     sem_t slots;                         /* workers free to transcribe */
     int port;
@@ -691,7 +691,6 @@ int server_start(const qattn_whisper *whisper, const server_config *config, serv
         return 0;
     }
     s->whisper = whisper, s->config = *config, s->listening = MHD_INVALID_SOCKET;
-    s->host = strdup(config->host);
     s->api_key = config->api_key ? strdup(config->api_key) : NULL;
     s->model_name = strdup(config->model_name);
     sem_init(&s->slots, 0, (unsigned)config->workers);
@@ -747,6 +746,6 @@ void server_stop(server *s)
     if (s->listening != MHD_INVALID_SOCKET)
         close(s->listening);
     sem_destroy(&s->slots);
-    free(s->host), free(s->api_key), free(s->model_name);
+    free(s->api_key), free(s->model_name);
     free(s);
 }
