@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/half.h"
 
 qattn_status qattn_tensors_map_file(wt_set *set, const char *path, const uint8_t **data, size_t *size)
 {
@@ -82,28 +83,6 @@ size_t qattn_tensor_dtype_size(wt_dtype d)
     return 0;
 }
 
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0x1F) {
-        bits = sign | 0x7F800000u | (mant << 13); /* inf, NaN */
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    } else if (mant == 0) {
-        bits = sign;
-    } else { /* subnormal: normalize */
-        int e = -1;
-        do {
-            e++;
-            mant <<= 1;
-        } while (!(mant & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3FF) << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 void qattn_tensor_to_f32(const wt_view *v, float *out)
 {
     int64_t n = qattn_tensor_numel(v);
@@ -119,13 +98,8 @@ void qattn_tensor_to_f32(const wt_view *v, float *out)
             uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
             out[i] = (float)(int32_t)u;
         } else {
-            uint16_t h = (uint16_t)(p[0] | p[1] << 8); /* files are little-endian */
-            if (v->dtype == WT_F16) {
-                out[i] = half_to_float(h);
-            } else {
-                uint32_t bits = (uint32_t)h << 16;
-                memcpy(&out[i], &bits, 4);
-            }
+            const uint16_t h = (uint16_t)(p[0] | p[1] << 8); /* files are little-endian */
+            out[i] = v->dtype == WT_F16 ? qattn_f16_to_f32(h) : qattn_bf16_to_f32(h);
         }
     }
 }

@@ -23,6 +23,7 @@
 
 #include "attn/quantized_cache.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "ops/float_ops.h"
 #include "whisper/decoder.h"
 
@@ -367,6 +368,22 @@ static qattn_status cross_attention(qattn_decoder_state *s, int32_t l, int32_t n
     return st;
 }
 
+/* x[d] = E[token] + position (the embedding's row from its float or its 16-bit copy). */
+static void embed_token(const struct qattn_decoder *dec, int32_t token, const float *position,
+                        float *x)
+{
+    const size_t d = (size_t)dec->n_state, row = (size_t)token * d;
+    if (dec->embed)
+        for (size_t t = 0; t < d; t++)
+            x[t] = dec->embed[row + t] + position[t];
+    else if (dec->embed16_is_bf16)
+        for (size_t t = 0; t < d; t++)
+            x[t] = qattn_bf16_to_f32(dec->embed16[row + t]) + position[t];
+    else
+        for (size_t t = 0; t < d; t++)
+            x[t] = qattn_f16_to_f32(dec->embed16[row + t]) + position[t];
+}
+
 /* Checks tokens against the state, then runs them through every layer: n_seqs sequences of
  * n_tokens new tokens each (tokens[j * n_tokens + i]); s->x holds their hidden states before
  * the final LayerNorm. On failure the state is not advanced (the caches may hold this call's
@@ -396,8 +413,7 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
     qattn_status st = QATTN_OK;
     rewind_quantized(s, n_seqs);
     for (size_t i = 0; i < r; i++)
-        for (size_t t = 0; t < d; t++)
-            s->x[i * d + t] = dec->embed[(size_t)tokens[i] * d + t] + dec->pos[(len + i % n) * d + t];
+        embed_token(dec, tokens[i], dec->pos + (len + i % n) * d, s->x + i * d);
     for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++) {
         const whisper_decoder_layer *L = &dec->layers[l];
         qattn_layer_norm(s->x, L->self_ln_w, L->self_ln_b, s->h, rows, (int32_t)d, th);

@@ -24,7 +24,12 @@ typedef struct whisper_decoder_layer {
 struct qattn_decoder {
     int32_t n_vocab, n_text_ctx, n_state, n_heads, n_layers, n_ffn;
     qattn_run run;
-    float *embed;                   /* [n_vocab][d]: tokens in, logits out (tied) */
+    float *embed;                   /* [n_vocab][d]: tokens in, logits out (tied); NULL when
+                                       embed16 holds it */
+    uint16_t *embed16;              /* int8: the same [n_vocab][d] in 16 bits when the file's
+                                       values are exactly 16-bit floats (half the bytes of
+                                       float: the lookup is all the int8 path reads of it) */
+    int embed16_is_bf16;            /* embed16 as bfloat16, else binary16 */
     float *pos;                     /* [n_text_ctx][d] */
     whisper_decoder_layer *layers;  /* [n_layers] */
     float *ln_w, *ln_b;             /* [d] */

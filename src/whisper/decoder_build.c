@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "whisper/decoder.h"
 #include "whisper/model_load.h"
 
@@ -202,6 +203,30 @@ static qattn_status load_layer(const qattn_model_source *src, struct qattn_decod
     return QATTN_OK;
 }
 
+/* The embedding in 16 bits (binary16, else bfloat16) when every value is one exactly, the
+ * float array then freed: a file of 16-bit weights (CTranslate2's float16, ggml f16, bf16
+ * safetensors) loses nothing, a float32 file keeps its floats. Out of memory keeps them too. */
+static qattn_status compact_embedding(struct qattn_decoder *dec)
+{
+    const size_t n = (size_t)dec->n_vocab * (size_t)dec->n_state;
+    uint16_t *h = malloc(n * sizeof *h);
+    if (!h)
+        return QATTN_OK;
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        size_t i = 0;
+        while (i < n && (bf16 ? qattn_f32_to_bf16_exact(dec->embed[i], &h[i])
+                              : qattn_f32_to_f16_exact(dec->embed[i], &h[i])))
+            i++;
+        if (i == n) {
+            free(dec->embed);
+            dec->embed = NULL, dec->embed16 = h, dec->embed16_is_bf16 = bf16;
+            return QATTN_OK;
+        }
+    }
+    free(h);
+    return QATTN_OK;
+}
+
 /* The token and position embeddings and the final LayerNorm. */
 static qattn_status load_embeddings(const qattn_model_source *src, struct qattn_decoder *dec)
 {
@@ -220,14 +245,15 @@ static qattn_status load_embeddings(const qattn_model_source *src, struct qattn_
     if (st != QATTN_OK || dec->run.precision != QATTN_PRECISION_INT8)
         return st;
     /* int8: the logits as an INT8 GEMM too (the tied embedding, one scale per token row; what
-     * CTranslate2's int8 does); the float embedding stays for the token lookup */
+     * CTranslate2's int8 does), quantized from the float embedding where it is; the token
+     * lookup then reads a 16-bit copy when one holds the same values */
     whisper_linear *out = &dec->logits_int8;
-    const size_t bytes = (size_t)dec->n_vocab * (size_t)d * sizeof(float);
     out->n_out = dec->n_vocab, out->n_in = (int32_t)d;
-    if (!(out->w = malloc(bytes)))
-        return qattn_fail(QATTN_ERR_NOMEM, "out of memory");
-    memcpy(out->w, dec->embed, bytes);
-    return qattn_linear_finish(&dec->run, out, DECODER_X_BITS);
+    if ((st = qattn_gemm_weights_make(&out->q, dec->embed, NULL, dec->n_vocab, (int32_t)d,
+                                      dec->run.isa)) != QATTN_OK)
+        return st;
+    out->q.x_bits = DECODER_X_BITS;
+    return compact_embedding(dec);
 }
 
 qattn_status qattn_decoder_build(qattn_model_source *src, const whisper_config *cfg,
@@ -267,6 +293,6 @@ void qattn_decoder_free(struct qattn_decoder *dec)
             qattn_linear_free(ls[j]);
     }
     qattn_linear_free(&dec->logits_int8);
-    free(dec->layers), free(dec->embed), free(dec->pos), free(dec->ln_w), free(dec->ln_b);
+    free(dec->layers), free(dec->embed), free(dec->embed16), free(dec->pos), free(dec->ln_w), free(dec->ln_b);
     free(dec);
 }
