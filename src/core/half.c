@@ -1,4 +1,4 @@
-#include <math.h>
+#include <math.h> /* isnan */
 #include <string.h>
 
 #include "core/half.h"
@@ -35,29 +35,31 @@ float qattn_bf16_to_f32(uint16_t h)
 
 int qattn_f32_to_f16_exact(float x, uint16_t *h)
 {
-    if (isnan(x))
-        return 0;
-    const uint16_t sign = signbit(x) ? 0x8000 : 0;
-    const float a = fabsf(x);
     uint32_t bits;
-    if (a == 0.0f) {
-        bits = 0;
-    } else if (isinf(a)) {
-        bits = 0x7C00;
-    } else {
-        int e;
-        const float m = frexpf(a, &e); /* a = m 2^e, m in [0.5, 1) */
-        if (e - 1 > 15)
-            return 0;
-        /* normal: a = (1 + f / 1024) 2^(e - 1), f an integer below 1024; subnormal (e - 1 <
-         * -14): a = f 2^-24, f below 1024 */
-        const float f = e - 1 >= -14 ? ldexpf(m, 11) - 1024.0f : ldexpf(a, 24);
-        if (f != floorf(f) || f < 0.0f || f >= 1024.0f)
-            return 0;
-        bits = (e - 1 >= -14 ? (uint32_t)(e - 1 + 15) << 10 : 0) | (uint32_t)f;
+    memcpy(&bits, &x, 4);
+    const uint32_t sign = (bits >> 16) & 0x8000, exp = (bits >> 23) & 0xFF, mant = bits & 0x7FFFFF;
+    if (exp == 0xFF) { /* infinity; NaN refused */
+        *h = (uint16_t)(sign | 0x7C00);
+        return mant == 0;
     }
-    *h = (uint16_t)(sign | bits);
-    return qattn_f16_to_f32(*h) == x; /* the claim checked the slow way: exact or refused */
+    if (exp == 0) { /* zero; float's subnormals are far below binary16's smallest */
+        *h = (uint16_t)sign;
+        return mant == 0;
+    }
+    const int e = (int)exp - 127; /* x = 1.mant 2^e */
+    if (e > 15)
+        return 0;
+    if (e >= -14) { /* normal: 10 of the 23 fraction bits, the other 13 zero */
+        *h = (uint16_t)(sign | (uint32_t)(e + 15) << 10 | mant >> 13);
+        return (mant & 0x1FFF) == 0;
+    }
+    /* subnormal: x = f 2^-24 with f = 1.mant 2^(e + 24) an integer (below 1024) */
+    const uint32_t full = 0x800000 | mant;
+    const int shift = -(e + 1); /* 1.mant 2^23 = full: f = full 2^(e + 1) */
+    if (shift >= 24)
+        return 0;
+    *h = (uint16_t)(sign | full >> shift);
+    return (full & ((1u << shift) - 1)) == 0;
 }
 
 int qattn_f32_to_bf16_exact(float x, uint16_t *h)

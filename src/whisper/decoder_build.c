@@ -203,28 +203,53 @@ static qattn_status load_layer(const qattn_model_source *src, struct qattn_decod
     return QATTN_OK;
 }
 
-/* The embedding in 16 bits (binary16, else bfloat16) when every value is one exactly, the
- * float array then freed: a file of 16-bit weights (CTranslate2's float16, ggml f16, bf16
- * safetensors) loses nothing, a float32 file keeps its floats. Out of memory keeps them too. */
-static qattn_status compact_embedding(struct qattn_decoder *dec)
+/* int8: the token embedding read a block of rows at a time, never whole as floats: quantized
+ * per row into the logits' INT8 GEMM (the tied embedding, one scale per token row; what
+ * CTranslate2's int8 does), and kept for the token lookup in 16 bits when every value is a
+ * 16-bit float exactly (binary16 for 16-bit and float32 files, bfloat16 for bfloat16 ones:
+ * CTranslate2's float16, ggml's f16 and float32 files converted from them lose nothing), else
+ * read again whole as floats. */
+static qattn_status load_embedding_int8(const qattn_model_source *src, struct qattn_decoder *dec,
+                                        const char *name, const int64_t *shape)
 {
-    const size_t n = (size_t)dec->n_vocab * (size_t)dec->n_state;
-    uint16_t *h = malloc(n * sizeof *h);
-    if (!h)
+    enum { BLOCK = 256 }; /* rows */
+    const int32_t n = dec->n_vocab, d = dec->n_state;
+    qattn_status st;
+    const wt_view *v = qattn_model_view_named(src, name, shape, 2, &st);
+    if (!v)
+        return st;
+    const int bf16 = v->dtype == WT_BF16;
+    int compact = v->dtype == WT_F16 || v->dtype == WT_BF16 || v->dtype == WT_F32;
+    int8_t *w8 = malloc((size_t)n * (size_t)d);
+    float *scale = malloc((size_t)n * sizeof *scale), *rows = malloc((size_t)BLOCK * d * sizeof *rows);
+    uint16_t *h = compact ? malloc((size_t)n * (size_t)d * sizeof *h) : NULL;
+    if (!w8 || !scale || !rows || (compact && !h))
+        st = qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", name);
+    for (int32_t r = 0; st == QATTN_OK && r < n; r += BLOCK) {
+        const int32_t count = n - r < BLOCK ? n - r : BLOCK;
+        if ((st = qattn_model_rows_f32(src, v, d, r, count, rows)) != QATTN_OK)
+            break;
+        qattn_quantize_rows(rows, count, d, d, w8 + (size_t)r * d, scale + r);
+        uint16_t *to = compact ? h + (size_t)r * d : NULL;
+        for (size_t i = 0; compact && i < (size_t)count * d; i++)
+            compact = bf16 ? qattn_f32_to_bf16_exact(rows[i], &to[i])
+                           : qattn_f32_to_f16_exact(rows[i], &to[i]);
+    }
+    free(rows);
+    whisper_linear *out = &dec->logits_int8;
+    out->n_out = n, out->n_in = d;
+    if (st == QATTN_OK &&
+        (st = qattn_gemm_weights_from_s8(&out->q, w8, scale, NULL, n, d, dec->run.isa)) == QATTN_OK)
+        out->q.x_bits = DECODER_X_BITS;
+    free(w8), free(scale);
+    if (st == QATTN_OK && compact) {
+        dec->embed16 = h, dec->embed16_is_bf16 = bf16;
         return QATTN_OK;
-    for (int bf16 = 0; bf16 < 2; bf16++) {
-        size_t i = 0;
-        while (i < n && (bf16 ? qattn_f32_to_bf16_exact(dec->embed[i], &h[i])
-                              : qattn_f32_to_f16_exact(dec->embed[i], &h[i])))
-            i++;
-        if (i == n) {
-            free(dec->embed);
-            dec->embed = NULL, dec->embed16 = h, dec->embed16_is_bf16 = bf16;
-            return QATTN_OK;
-        }
     }
     free(h);
-    return QATTN_OK;
+    if (st == QATTN_OK)
+        dec->embed = qattn_model_load_named(src, name, shape, 2, &st);
+    return st;
 }
 
 /* The token and position embeddings and the final LayerNorm. */
@@ -234,26 +259,17 @@ static qattn_status load_embeddings(const qattn_model_source *src, struct qattn_
     const int64_t d = dec->n_state;
     char name[WT_MAX_NAME + 32];
     qattn_status st;
-    if (!(dec->embed = qattn_model_load_named(src, full_name(src, name, sizeof name, -1,
-                                                             EMBED[src->format], ""),
-                                              emb, 2, &st)) ||
+    full_name(src, name, sizeof name, -1, EMBED[src->format], "");
+    if (dec->run.precision == QATTN_PRECISION_INT8)
+        st = load_embedding_int8(src, dec, name, emb);
+    else if (!(dec->embed = qattn_model_load_named(src, name, emb, 2, &st)))
+        return st;
+    if (st != QATTN_OK ||
         !(dec->pos = qattn_model_load_named(src, full_name(src, name, sizeof name, -1,
                                                            POSITIONS[src->format], ""),
                                             pos, 2, &st)))
         return st;
-    st = layer_norm(src, FINAL_NORM, -1, d, &dec->ln_w, &dec->ln_b);
-    if (st != QATTN_OK || dec->run.precision != QATTN_PRECISION_INT8)
-        return st;
-    /* int8: the logits as an INT8 GEMM too (the tied embedding, one scale per token row; what
-     * CTranslate2's int8 does), quantized from the float embedding where it is; the token
-     * lookup then reads a 16-bit copy when one holds the same values */
-    whisper_linear *out = &dec->logits_int8;
-    out->n_out = dec->n_vocab, out->n_in = (int32_t)d;
-    if ((st = qattn_gemm_weights_make(&out->q, dec->embed, NULL, dec->n_vocab, (int32_t)d,
-                                      dec->run.isa)) != QATTN_OK)
-        return st;
-    out->q.x_bits = DECODER_X_BITS;
-    return compact_embedding(dec);
+    return layer_norm(src, FINAL_NORM, -1, d, &dec->ln_w, &dec->ln_b);
 }
 
 qattn_status qattn_decoder_build(qattn_model_source *src, const whisper_config *cfg,

@@ -96,37 +96,49 @@ static const wt_view *quantization_scale(const qattn_model_source *ld, const wt_
     return s;
 }
 
-/* A checked view as a new float array (quantized CTranslate2 weights dequantized:
- * w = q / scale); NULL (message set) if it holds a NaN or infinity. */
+/* Values [first, first + count) of a checked view as floats (quantized CTranslate2 weights
+ * dequantized: w = q / scale); QATTN_OK, or the message set if one is NaN or infinite. */
+static qattn_status view_range_to_f32(const qattn_model_source *ld, const wt_view *v,
+                                      const char *full, int64_t first, int64_t count, float *out)
+{
+    qattn_status st = QATTN_OK;
+    const wt_view *scale = NULL;
+    if ((v->dtype == WT_I8 || v->dtype == WT_I16) && !(scale = quantization_scale(ld, v, &st)))
+        return st;
+    wt_view part = *v;
+    part.data += (size_t)first * qattn_tensor_dtype_size(v->dtype);
+    part.ndim = 1, part.shape[0] = count;
+    qattn_tensor_to_f32(&part, out);
+    if (scale) {
+        float *scales = malloc((size_t)qattn_tensor_numel(scale) * sizeof(float));
+        if (!scales)
+            return qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", full);
+        qattn_tensor_to_f32(scale, scales);
+        const int64_t per_row = qattn_tensor_numel(v) / qattn_tensor_numel(scale);
+        for (int64_t i = 0; i < count; i++)
+            out[i] /= scales[(first + i) / per_row];
+        free(scales);
+    }
+    if (qattn_first_non_finite(out, (size_t)count) < (size_t)count)
+        return qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' holds a NaN or infinity%s", ld->path,
+                          full, scale ? " (or a zero scale)" : "");
+    return QATTN_OK;
+}
+
+/* A checked view as a new float array; NULL (message set) if it holds a NaN or infinity. */
 static float *view_to_f32(const qattn_model_source *ld, const wt_view *v, const char *full,
                           qattn_status *st)
 {
-    const wt_view *scale = NULL;
-    if ((v->dtype == WT_I8 || v->dtype == WT_I16) && !(scale = quantization_scale(ld, v, st)))
-        return NULL;
     const int64_t n = qattn_tensor_numel(v);
     float *out = malloc((size_t)n * sizeof(float));
-    float *scales = scale ? malloc((size_t)qattn_tensor_numel(scale) * sizeof(float)) : NULL;
-    if (!out || (scale && !scales)) {
-        free(out), free(scales);
+    if (!out) {
         *st = qattn_fail(QATTN_ERR_NOMEM, "out of memory loading '%s'", full);
         return NULL;
     }
-    qattn_tensor_to_f32(v, out);
-    if (scale) {
-        qattn_tensor_to_f32(scale, scales);
-        const int64_t rows = qattn_tensor_numel(scale), per_row = n / rows;
-        for (int64_t i = 0; i < n; i++)
-            out[i] /= scales[i / per_row];
-        free(scales);
-    }
-    if (qattn_first_non_finite(out, (size_t)n) < (size_t)n) {
+    if ((*st = view_range_to_f32(ld, v, full, 0, n, out)) != QATTN_OK) {
         free(out);
-        *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s' holds a NaN or infinity%s", ld->path,
-                         full, scale ? " (or a zero scale)" : "");
         return NULL;
     }
-    *st = QATTN_OK;
     return out;
 }
 
@@ -145,6 +157,18 @@ float *qattn_model_load_named(const qattn_model_source *ld, const char *name, co
 {
     const wt_view *v = check_view(ld, qattn_tensors_find(&ld->set, name), name, shape, ndim, st);
     return v ? view_to_f32(ld, v, name, st) : NULL;
+}
+
+const wt_view *qattn_model_view_named(const qattn_model_source *ld, const char *name,
+                                      const int64_t *shape, int ndim, qattn_status *st)
+{
+    return check_view(ld, qattn_tensors_find(&ld->set, name), name, shape, ndim, st);
+}
+
+qattn_status qattn_model_rows_f32(const qattn_model_source *ld, const wt_view *v, int64_t cols,
+                                  int64_t first, int64_t count, float *out)
+{
+    return view_range_to_f32(ld, v, v->name, first * cols, count * cols, out);
 }
 
 /*

@@ -17,6 +17,13 @@
  * wanted shape, checked like every encoder weight; NULL with the message set otherwise. */
 float *qattn_model_load_named(const qattn_model_source *ld, const char *name, const int64_t *shape,
                               int ndim, qattn_status *st);
+/* The same tensor's view, checked, for reading it a block of rows at a time: rows [first,
+ * first + count) of `cols` values each as floats into out (checked finite). For weights too
+ * large to hold as floats at once (the token embedding). */
+const wt_view *qattn_model_view_named(const qattn_model_source *ld, const char *name,
+                                      const int64_t *shape, int ndim, qattn_status *st);
+qattn_status qattn_model_rows_f32(const qattn_model_source *ld, const wt_view *v, int64_t cols,
+                                  int64_t first, int64_t count, float *out);
 
 /* model_build.c: every encoder weight from the source, converted, checked and (int8) packed. */
 qattn_status qattn_encoder_build(qattn_model_source *src, const char *name,
