@@ -182,3 +182,34 @@ def test_word_timestamps_from_every_format(converted, clips):  # noqa: F811
         assert [w[0] for w in other] == [w[0] for w in ct2], path
         assert max(max(abs(a[1] - b[1]), abs(a[2] - b[2])) for a, b in zip(other, ct2)) <= 0.02, path
     assert words(d, alignment_heads="0:0,0:1") != ct2
+
+
+def test_int8_embedding_storage(tmp_path):
+    """The int8 decoder keeps the token embedding in 16 bits when the file's values are
+    16-bit floats exactly (binary16 for float16 and float32 files, bfloat16 for bfloat16 ones)
+    and as floats otherwise: the same values stored each way give the same logits. tiny.en's
+    weights rounded to each 16-bit type and written as that type and as float32; in each
+    float32 file one value of an embedding row no token below reads is made one the 16-bit type
+    cannot hold, so that file keeps floats (that row's logit column is left out)."""
+    import numpy as np
+    import torch
+    from trained import read_ct2
+    from whisper_files import safetensors_bytes
+    d = model_dir("tiny.en")
+    weights = named_weights(read_ct2(d + "/model.bin"), 0)
+    embed = "model.decoder.embed_tokens.weight"
+    planted = weights[embed].shape[0] - 1  # <|endoftext|>'s neighbour: not among the tokens
+    tokens = [50257, 50362, 440, 1049, 318, 257, 1332, 13]  # <|startoftranscript|><|notimestamps|> ...
+    features = np.random.default_rng(3).standard_normal((1500, 384)).astype(np.float32) * 0.5
+    for kind, rounded in (("F16", lambda a: a.astype(np.float16).astype(np.float32)),
+                          ("BF16", lambda a: torch.from_numpy(a).to(torch.bfloat16).float().numpy())):
+        values = {k: rounded(np.ascontiguousarray(v, np.float32)) for k, v in weights.items()}
+        logits = {}
+        for stored in (kind, "F32"):
+            out = write_hf(d, tmp_path / f"{kind}-{stored}")
+            if stored == "F32":  # below binary16's subnormals; a 9th fraction bit for bfloat16
+                values[embed][planted, 5] = 2.0 ** -30 if kind == "F16" else 1.0 + 2.0 ** -9
+            (out / "model.safetensors").write_bytes(safetensors_bytes(values, stored))
+            logits[stored] = qattn.Decoder(out, precision="int8", threads=2).logits(features, tokens)
+        keep = np.arange(logits["F32"].shape[1]) != planted
+        assert np.array_equal(logits[kind][:, keep], logits["F32"][:, keep]), kind
