@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L /* mmap, open, fstat */
+#define _DEFAULT_SOURCE         /* madvise, MADV_DONTNEED (posix_madvise's may do nothing) */
 #include "formats/tensors.h"
 
 #include <errno.h>
@@ -123,6 +124,21 @@ char *qattn_read_text_file(const char *path, size_t limit, qattn_status *st)
     buf[n] = '\0';
     *st = QATTN_OK;
     return buf;
+}
+
+void qattn_tensors_release(const wt_set *set, const uint8_t *data, size_t bytes)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < set->files; i++) {
+        const uintptr_t map = (uintptr_t)set->maps[i], end = map + set->map_sizes[i];
+        const uintptr_t from = (uintptr_t)data, to = from + bytes;
+        if (from < map || to > end || to < from)
+            continue;
+        const uintptr_t first = (from + page - 1) / page * page, last = to / page * page;
+        if (first < last) /* the whole pages inside only: a neighbour's bytes stay */
+            madvise((void *)first, last - first, MADV_DONTNEED); /* advice: its failure is harmless */
+        return;
+    }
 }
 
 void qattn_tensors_free(wt_set *set)

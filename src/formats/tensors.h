@@ -49,6 +49,12 @@ size_t qattn_tensor_dtype_size(wt_dtype d);
 /* Converts a view to float32 (integers as their values); `out` holds its element count. */
 void qattn_tensor_to_f32(const wt_view *v, float *out);
 
+/* Drops the pages of [data, data + bytes) from the process's resident memory when they lie
+ * in one of the set's own mappings (a weight read once and converted: a load then holds a
+ * few of the file's pages at a time, not the whole file); a later read faults them back in
+ * from the file. Memory the set did not map is left alone. */
+void qattn_tensors_release(const wt_set *set, const uint8_t *data, size_t bytes);
+
 void qattn_tensors_free(wt_set *set);
 
 /* A whole small text file, NUL-terminated (free it); NULL with *st set on error or when it

@@ -109,6 +109,7 @@ static qattn_status view_range_to_f32(const qattn_model_source *ld, const wt_vie
     part.data += (size_t)first * qattn_tensor_dtype_size(v->dtype);
     part.ndim = 1, part.shape[0] = count;
     qattn_tensor_to_f32(&part, out);
+    qattn_tensors_release(&ld->set, part.data, (size_t)count * qattn_tensor_dtype_size(v->dtype));
     if (scale) {
         float *scales = malloc((size_t)qattn_tensor_numel(scale) * sizeof(float));
         if (!scales)
@@ -232,6 +233,7 @@ static int take_int8_weights(const qattn_model_source *ld, struct qattn_encoder 
     *st = qattn_gemm_weights_from_s8(&l->q, taps ? taps : (const int8_t *)v->data, sw, l->b,
                                      l->n_out, l->n_in, enc->run.isa);
     free(taps);
+    qattn_tensors_release(&ld->set, v->data, (size_t)l->n_out * l->n_in);
     if (*st != QATTN_OK)
         *st = qattn_fail(QATTN_ERR_MODEL, "%s: tensor '%s': %s", ld->path, full, qattn_last_error());
     free(sw);
