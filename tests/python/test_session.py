@@ -132,6 +132,19 @@ def test_segments_are_lazy_and_dropping_them_frees_the_session(model, minutes):
     assert whole[0].text == first.text
 
 
+@heavy
+def test_every_thread_count_transcribes_alike(minutes):
+    """int8 at 1, 2 and 3 threads: the same segments and words, bit for bit (every kernel
+    splits its work so that a thread count does not change a sum's order)."""
+    def run(threads):
+        m = qattn.Whisper(model_dir("tiny.en"), precision="int8", threads=threads)
+        segments = list(m.transcribe(minutes[:40 * 16000], word_timestamps=True)[0])
+        return fields(segments), [(w.word, w.start, w.end, w.probability) for s in segments for w in s.words]
+    two = run(2)
+    assert len(two[1]) > 50
+    assert run(1) == two and run(3) == two
+
+
 def test_closing_the_model_closes_its_sessions(minutes):
     """A generator still open when its model is closed stops with a clear error, not a
     use of freed memory (the model closes its sessions first)."""
