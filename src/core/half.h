@@ -1,17 +1,84 @@
 /* 16-bit floats as model files store them (IEEE 754 binary16 and bfloat16), to and from float:
- * to float always exact; from float only when exact (a value a 16-bit copy may stand for). */
+ * to float always exact; from float only when exact (a value a 16-bit copy may stand for).
+ * Inline: a load converts every weight of a file through them. */
 #ifndef QATTN_CORE_HALF_H
 #define QATTN_CORE_HALF_H
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
-float qattn_f16_to_f32(uint16_t h);
-float qattn_bf16_to_f32(uint16_t h);
+/* qattn_f32_to_f16_exact: 1 and *h the binary16 of x when x is one exactly (zeros,
+ * subnormals, infinities included; not NaN), else 0. qattn_f32_to_bf16_exact: 1 and *h the
+ * bfloat16 of x when x is one exactly (its low 16 bits zero, not NaN), else 0. */
 
-/* 1 and *h the binary16 of x when x is one exactly (zeros, subnormals included; not NaN),
- * else 0. */
-int qattn_f32_to_f16_exact(float x, uint16_t *h);
-/* 1 and *h the bfloat16 of x when x is one exactly (its low 16 bits zero, not NaN), else 0. */
-int qattn_f32_to_bf16_exact(float x, uint16_t *h);
+static inline float qattn_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+    if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (mant << 13); /* inf, NaN */
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else { /* subnormal: normalize */
+        int e = -1;
+        do {
+            e++;
+            mant <<= 1;
+        } while (!(mant & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float qattn_bf16_to_f32(uint16_t h)
+{
+    const uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline int qattn_f32_to_f16_exact(float x, uint16_t *h)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    const uint32_t sign = (bits >> 16) & 0x8000, exp = (bits >> 23) & 0xFF, mant = bits & 0x7FFFFF;
+    if (exp == 0xFF) { /* infinity; NaN refused */
+        *h = (uint16_t)(sign | 0x7C00);
+        return mant == 0;
+    }
+    if (exp == 0) { /* zero; float's subnormals are far below binary16's smallest */
+        *h = (uint16_t)sign;
+        return mant == 0;
+    }
+    const int e = (int)exp - 127; /* x = 1.mant 2^e */
+    if (e > 15)
+        return 0;
+    if (e >= -14) { /* normal: 10 of the 23 fraction bits, the other 13 zero */
+        *h = (uint16_t)(sign | (uint32_t)(e + 15) << 10 | mant >> 13);
+        return (mant & 0x1FFF) == 0;
+    }
+    /* subnormal: x = f 2^-24 with f = 1.mant 2^(e + 24) an integer (below 1024) */
+    const uint32_t full = 0x800000 | mant;
+    const int shift = -(e + 1); /* 1.mant 2^23 = full: f = full 2^(e + 1) */
+    if (shift >= 24)
+        return 0;
+    *h = (uint16_t)(sign | full >> shift);
+    return (full & ((1u << shift) - 1)) == 0;
+}
+
+static inline int qattn_f32_to_bf16_exact(float x, uint16_t *h)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    if (isnan(x) || (bits & 0xFFFFu))
+        return 0;
+    *h = (uint16_t)(bits >> 16);
+    return 1;
+}
 
 #endif

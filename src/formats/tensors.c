@@ -84,24 +84,51 @@ size_t qattn_tensor_dtype_size(wt_dtype d)
     return 0;
 }
 
+/* Little-endian reads (files are little-endian, whatever the host). */
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 void qattn_tensor_to_f32(const wt_view *v, float *out)
 {
-    int64_t n = qattn_tensor_numel(v);
-    for (int64_t i = 0; i < n; i++) {
-        const uint8_t *p = v->data + (size_t)i * qattn_tensor_dtype_size(v->dtype);
-        if (v->dtype == WT_F32) {
-            memcpy(&out[i], p, 4);
-        } else if (v->dtype == WT_I8) {
-            out[i] = (float)(int8_t)p[0];
-        } else if (v->dtype == WT_I16) {
-            out[i] = (float)(int16_t)(uint16_t)(p[0] | p[1] << 8);
-        } else if (v->dtype == WT_I32) {
-            uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-            out[i] = (float)(int32_t)u;
-        } else {
-            const uint16_t h = (uint16_t)(p[0] | p[1] << 8); /* files are little-endian */
-            out[i] = v->dtype == WT_F16 ? qattn_f16_to_f32(h) : qattn_bf16_to_f32(h);
+    const size_t n = (size_t)qattn_tensor_numel(v);
+    const uint8_t *p = v->data;
+    /* one loop per dtype: a load converts every weight of a file through here */
+    switch (v->dtype) {
+    case WT_F32:
+        for (size_t i = 0; i < n; i++) {
+            const uint32_t bits = le32(p + 4 * i);
+            memcpy(&out[i], &bits, 4);
         }
+        break;
+    case WT_F16:
+        for (size_t i = 0; i < n; i++)
+            out[i] = qattn_f16_to_f32(le16(p + 2 * i));
+        break;
+    case WT_BF16:
+        for (size_t i = 0; i < n; i++)
+            out[i] = qattn_bf16_to_f32(le16(p + 2 * i));
+        break;
+    case WT_I8:
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)(int8_t)p[i];
+        break;
+    case WT_I16:
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)(int16_t)le16(p + 2 * i);
+        break;
+    case WT_I32:
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)(int32_t)le32(p + 4 * i);
+        break;
+    case WT_UNSUPPORTED:
+        break;
     }
 }
 
