@@ -35,7 +35,8 @@ typedef struct qattn_logit_rules {
 void qattn_logit_rules_apply(const qattn_logit_rules *rules, const int32_t *sequence,
                              int32_t n_sequence, int32_t n_forced, float *logits);
 
-/* log_softmax in place, in double for the sum (-inf stays -inf); returns the log normalizer. */
+/* log_softmax in place: e^(x - max) in float within 1e-7 (qattn_exp_nonpositive), summed in
+ * double, x - norm in double rounded to float (-inf stays -inf); returns the log normalizer. */
 double qattn_log_softmax(float *x, int32_t n);
 
 #endif

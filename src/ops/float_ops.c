@@ -52,33 +52,6 @@ void qattn_gelu(float *x, int32_t m, int32_t n, int32_t threads)
 
 /* --- Softmax ------------------------------------------------------------------------------- */
 
-/*
- * e^x for x <= 0 (softmax arguments), vectorizable: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite
- * split of ln2), e^r by a degree-6 polynomial fitted for this project (relative error 1e-7 in
- * float32), 2^n from the exponent bits. x below -87 is clamped (e^-87 ~ 1.6e-38, and the row
- * maximum contributes 1 to each sum).
- */
-static inline float exp_nonpositive(float x)
-{
-    if (x < -87.0f)
-        x = -87.0f;
-    float n = x * 1.44269504088896341f + 12582912.0f; /* round to nearest */
-    n -= 12582912.0f;
-    float r = x - n * 0.693145751953125f;
-    r = r - n * 1.428606765330187e-06f;
-    float p = 0.00138248f;
-    p = p * r + 0.00837155f;
-    p = p * r + 0.04166823f;
-    p = p * r + 0.16666461f;
-    p = p * r + 0.49999993f;
-    p = p * r + 1.00000003f;
-    p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
 typedef struct softmax_job {
     float *s;
     int32_t n;
@@ -107,7 +80,7 @@ static void softmax_rows(void *ctx, int32_t row0, int32_t rows)
         for (; t < j->n; t++)
             m = r[t] > m ? r[t] : m;
         for (t = 0; t < j->n; t++)
-            r[t] = exp_nonpositive(r[t] - m);
+            r[t] = qattn_exp_nonpositive(r[t] - m);
         for (t = 0; t + LANES <= j->n; t += LANES)
             for (int l = 0; l < LANES; l++)
                 sum[l] += r[t + l];

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* y[i] = (x[i] - mean) / sqrt(var + 1e-5) * gamma + beta over each of m rows of d (the mean
  * and the biased variance in double over 16 lanes, as torch's LayerNorm in float32 is within
@@ -19,6 +20,34 @@ void qattn_layer_norm(const float *x, const float *gamma, const float *beta, flo
 /* x = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) in place over m rows of n (torch's exact GELU;
  * erf by a rational fit within 1.5e-6 of libm's, exactly +-1 past |x| = 3.6 sqrt 2). */
 void qattn_gelu(float *x, int32_t m, int32_t n, int32_t threads);
+
+/*
+ * e^x for x <= 0 (softmax arguments), vectorizable: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite
+ * split of ln2), e^r by a degree-6 polynomial fitted for this project (relative error 1e-7 in
+ * float32), 2^n from the exponent bits. x below -87 (-inf too) is clamped (e^-87 ~ 1.6e-38,
+ * and the row maximum contributes 1 to each sum). Plain C compiled once for every machine:
+ * the same bits on every tier.
+ */
+static inline float qattn_exp_nonpositive(float x)
+{
+    if (x < -87.0f)
+        x = -87.0f;
+    float n = x * 1.44269504088896341f + 12582912.0f; /* round to nearest */
+    n -= 12582912.0f;
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187e-06f;
+    float p = 0.00138248f;
+    p = p * r + 0.00837155f;
+    p = p * r + 0.04166823f;
+    p = p * r + 0.16666461f;
+    p = p * r + 0.49999993f;
+    p = p * r + 1.00000003f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
 
 /* Each of m rows of n (ld floats apart) becomes its softmax, in place (e^x within 1e-7
  * relative of libm's). */

@@ -18,6 +18,7 @@
 #include "core/tiers.h"
 #include "ops/float_ukernels.h"
 
+#include "decode/logit_rules.h"
 #include "ops/float_ops.h"
 #include "testing.h"
 
@@ -111,6 +112,43 @@ static void softmax(void)
     }
     printf("softmax: worst relative error %.2f of the allowed 1e-6 + |x - max| 2^-24\n", worst);
     CHECK(worst <= 1.0, "softmax error %.3f of its allowance", worst);
+}
+
+/* The search's log-softmax (decode/logit_rules.h) over a vocabulary row and short rows
+ * (the lanes' tails), suppressed tokens (-inf) among them, against the same in double with
+ * libm's exp: the normalizer within 3e-7 (e^ in float within 1e-7 of each term), each
+ * output within that plus half an ulp of its float. */
+static void log_softmax(void)
+{
+    static float x[51864], y[51864];
+    const int32_t sizes[] = {51864, 5, 8 * 7 + 3, 1};
+    for (size_t c = 0; c < sizeof sizes / sizeof *sizes; c++) {
+        const int32_t n = sizes[c];
+        for (int32_t i = 0; i < n; i++)
+            x[i] = i % 97 == 13 ? -INFINITY : normal() * 3.0f + (i == n / 2 ? 12.0f : 0.0f);
+        if (n == 1)
+            x[0] = 2.5f;
+        memcpy(y, x, (size_t)n * sizeof *y);
+        const double norm = qattn_log_softmax(y, n);
+        double mx = -INFINITY, sum = 0;
+        for (int32_t i = 0; i < n; i++)
+            mx = fmax(mx, x[i]);
+        for (int32_t i = 0; i < n; i++)
+            sum += exp((double)x[i] - mx);
+        const double want_norm = mx + log(sum);
+        CHECK(fabs(norm - want_norm) <= 3e-7, "n %d: normalizer %.9g, want %.9g", n, norm, want_norm);
+        double worst = 0;
+        for (int32_t i = 0; i < n; i++) {
+            if (isinf(x[i])) {
+                CHECK(isinf(y[i]) && y[i] < 0, "n %d: a suppressed token became %g", n, (double)y[i]);
+                continue;
+            }
+            const double want = (double)x[i] - want_norm;
+            const double err = fabs(y[i] - want) / (3e-7 + fabs(want) * 0x1.0p-24);
+            worst = err > worst ? err : worst;
+        }
+        CHECK(worst <= 1.0, "n %d: log-softmax error %.3f of its allowance", n, worst);
+    }
 }
 
 static void quantize(void)
@@ -330,6 +368,7 @@ int main(void)
     layer_norm();
     gelu();
     softmax();
+    log_softmax();
     quantize();
     return testing_report("test_float_ops");
 }
