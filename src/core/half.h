@@ -12,23 +12,26 @@
  * subnormals, infinities included; not NaN), else 0. qattn_f32_to_bf16_exact: 1 and *h the
  * bfloat16 of x when x is one exactly (its low 16 bits zero, not NaN), else 0. */
 
+/* Branch-free, so that a loop over a tensor vectorizes: the normal numbers (and infinities,
+ * NaNs) by moving the exponent and fraction into place and scaling by 2^-112, the
+ * subnormals by adding them to 0.5 and subtracting it (Marat Dukhan's FP16 library,
+ * fp16_ieee_to_fp32_value). */
 static inline float qattn_f16_to_f32(uint16_t h)
 {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0x1F) {
-        bits = sign | 0x7F800000u | (mant << 13); /* inf, NaN */
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    } else if (mant == 0) {
-        bits = sign;
-    } else { /* subnormal: normalize */
-        int e = -1;
-        do {
-            e++;
-            mant <<= 1;
-        } while (!(mant & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3FF) << 13);
-    }
+    const uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    const uint32_t normal_bits = (two_w >> 4) + (0xE0u << 23);
+    float normal, subnormal;
+    memcpy(&normal, &normal_bits, 4);
+    normal *= 0x1.0p-112f;
+    const uint32_t subnormal_bits = (two_w >> 17) | (126u << 23);
+    memcpy(&subnormal, &subnormal_bits, 4);
+    subnormal -= 0.5f;
+    uint32_t bits;
+    if (two_w < (1u << 27))
+        memcpy(&bits, &subnormal, 4);
+    else
+        memcpy(&bits, &normal, 4);
+    bits |= sign;
     float f;
     memcpy(&f, &bits, 4);
     return f;

@@ -23,13 +23,16 @@ static inline void panel_pack_columns(const int8_t *w, ptrdiff_t stride, int32_t
                                       int32_t end, int32_t valid, int32_t k, int8_t *panel)
 {
     int32_t *colsum = (int32_t *)(panel + (size_t)64 * k);
+    static const int8_t zeros[4];
     for (int32_t j = first; j < end; j++) {
-        int32_t sum = 0;
-        for (int32_t t = 0; t < k; t++) {
-            int8_t v = j < valid ? w[j * stride + t] : 0;
-            panel[((size_t)(t / 4) * 64 + j) * 4 + t % 4] = v;
-            sum += v;
-        }
+        const int8_t *row = j < valid ? w + j * stride : NULL;
+        int32_t sum = 0, t = 0;
+        for (; t + 4 <= k; t += 4) /* a group of 4 inputs is 4 consecutive bytes of the panel */
+            memcpy(panel + ((size_t)(t / 4) * 64 + j) * 4, row ? row + t : zeros, 4);
+        for (; t < k; t++)
+            panel[((size_t)(t / 4) * 64 + j) * 4 + t % 4] = row ? row[t] : 0;
+        for (t = 0; row && t < k; t++)
+            sum += row[t];
         colsum[j] = sum;
     }
 }
