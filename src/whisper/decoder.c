@@ -50,6 +50,7 @@ struct qattn_decoder_state {
     qattn_quantized_cache *quantized_cross, *quantized_self;
     qattn_quantized_attention attend;
     int8_t *quantize_scratch; /* 2 * n_audio-or-n_text_ctx rows of d */
+    qattn_decoder_observer observer; /* stage_done NULL: none (qattn_decoder_observe) */
     /* qattn_decoder_align: the heads whose raw cross-attention scores a pass writes out */
     const int32_t *capture_heads; /* (layer, head) pairs */
     int32_t capture_n, capture_frames;
@@ -384,6 +385,17 @@ static void embed_token(const struct qattn_decoder *dec, int32_t token, const fl
             x[t] = qattn_f16_to_f32(dec->embed16[row + t]) + position[t];
 }
 
+void qattn_decoder_observe(qattn_decoder_state *s, const qattn_decoder_observer *observer)
+{
+    s->observer = observer ? *observer : (qattn_decoder_observer){NULL, NULL};
+}
+
+static void stage_done(const qattn_decoder_state *s, qattn_decoder_stage stage)
+{
+    if (s->observer.stage_done)
+        s->observer.stage_done(s->observer.ctx, stage);
+}
+
 /* Checks tokens against the state, then runs them through every layer: n_seqs sequences of
  * n_tokens new tokens each (tokens[j * n_tokens + i]); s->x holds their hidden states before
  * the final LayerNorm. On failure the state is not advanced (the caches may hold this call's
@@ -414,11 +426,13 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
     rewind_quantized(s, n_seqs);
     for (size_t i = 0; i < r; i++)
         embed_token(dec, tokens[i], dec->pos + (len + i % n) * d, s->x + i * d);
+    stage_done(s, QATTN_DECODER_EMBED);
     for (int32_t l = 0; st == QATTN_OK && l < dec->n_layers; l++) {
         const whisper_decoder_layer *L = &dec->layers[l];
         qattn_layer_norm(s->x, L->self_ln_w, L->self_ln_b, s->h, rows, (int32_t)d, th);
         if ((st = qattn_linear_run_in(run, &L->self_qkv, s->h, rows, s->wide, &s->gemm)))
             break;
+        stage_done(s, QATTN_DECODER_SELF_QKV);
         for (size_t j = 0; st == QATTN_OK && j < (size_t)n_seqs; j++) {
             float *k = s->self_k + s->slot[j] * per_seq + (size_t)l * ctx * d;
             float *v = s->self_v + s->slot[j] * per_seq + (size_t)l * ctx * d;
@@ -429,18 +443,26 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
             }
             st = self_attention(s, l, j, qkv, k, v, n_tokens, (int32_t)m);
         }
-        if (st || (st = qattn_linear_run_in(run, &L->self_out, s->att, rows, s->h, &s->gemm)))
+        if (st)
+            break;
+        stage_done(s, QATTN_DECODER_SELF_ATTENTION);
+        if ((st = qattn_linear_run_in(run, &L->self_out, s->att, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
+        stage_done(s, QATTN_DECODER_SELF_OUT);
         qattn_layer_norm(s->x, L->cross_ln_w, L->cross_ln_b, s->h, rows, (int32_t)d, th);
         if ((st = qattn_linear_run_in(run, &L->cross_q, s->h, rows, s->wide, &s->gemm)))
             break;
+        stage_done(s, QATTN_DECODER_CROSS_Q);
         if (s->capture_n > 0)
             capture_scores(s, l, rows);
-        if ((st = cross_attention(s, l, n_seqs, n_tokens)) ||
-            (st = qattn_linear_run_in(run, &L->cross_out, s->att, rows, s->h, &s->gemm)))
+        if ((st = cross_attention(s, l, n_seqs, n_tokens)))
+            break;
+        stage_done(s, QATTN_DECODER_CROSS_ATTENTION);
+        if ((st = qattn_linear_run_in(run, &L->cross_out, s->att, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
+        stage_done(s, QATTN_DECODER_CROSS_OUT);
         qattn_layer_norm(s->x, L->mlp_ln_w, L->mlp_ln_b, s->h, rows, (int32_t)d, th);
         if ((st = qattn_linear_run_in(run, &L->fc1, s->h, rows, s->wide, &s->gemm)))
             break;
@@ -448,6 +470,7 @@ static qattn_status forward(qattn_decoder_state *s, const int32_t *tokens, int32
         if ((st = qattn_linear_run_in(run, &L->fc2, s->wide, rows, s->h, &s->gemm)))
             break;
         qattn_add(s->x, s->h, r * d);
+        stage_done(s, QATTN_DECODER_MLP);
     }
     if (st == QATTN_OK)
         s->len += n_tokens;
@@ -479,7 +502,9 @@ static qattn_status last_logits(qattn_decoder_state *s, int32_t n_seqs, int32_t 
     for (int32_t j = 0; j < n_seqs; j++)
         qattn_layer_norm(s->x + ((size_t)j * n_tokens + n_tokens - 1) * d, dec->ln_w, dec->ln_b,
                          s->h + (size_t)j * d, 1, (int32_t)d, 1);
-    return project(dec, s->h, n_seqs, logits, &s->gemm);
+    const qattn_status st = project(dec, s->h, n_seqs, logits, &s->gemm);
+    stage_done(s, QATTN_DECODER_LOGITS);
+    return st;
 }
 
 qattn_status qattn_decoder_step(qattn_decoder_state *s, const int32_t *tokens, int32_t n_tokens,

@@ -70,6 +70,31 @@ qattn_status qattn_decoder_step_seqs(qattn_decoder_state *s, const int32_t *toke
  * first: the prompt's pass, shared by every sequence, is kept for another search. */
 void qattn_decoder_truncate(qattn_decoder_state *s, int32_t len);
 
+/* Internal: the stages of a decoder step, and an observer told as each one ends (on the
+ * thread that runs the step, each layer's stages in turn), so that `qattn bench decoder`
+ * can time them; the library itself keeps no clock. Each stage includes its LayerNorm and
+ * residual add. */
+typedef enum qattn_decoder_stage {
+    QATTN_DECODER_EMBED,           /* the token and position embeddings */
+    QATTN_DECODER_SELF_QKV,        /* LayerNorm, the QKV GEMM */
+    QATTN_DECODER_SELF_ATTENTION,  /* the new keys and values into the caches (quantized), attention */
+    QATTN_DECODER_SELF_OUT,        /* the output GEMM */
+    QATTN_DECODER_CROSS_Q,         /* LayerNorm, the query GEMM */
+    QATTN_DECODER_CROSS_ATTENTION, /* attention over the window's keys and values */
+    QATTN_DECODER_CROSS_OUT,       /* the output GEMM */
+    QATTN_DECODER_MLP,             /* LayerNorm, fc1, GELU, fc2 */
+    QATTN_DECODER_LOGITS,          /* the final LayerNorm, the vocabulary projection */
+    QATTN_DECODER_STAGE_COUNT
+} qattn_decoder_stage;
+
+typedef struct qattn_decoder_observer {
+    void (*stage_done)(void *ctx, qattn_decoder_stage stage);
+    void *ctx;
+} qattn_decoder_observer;
+
+/* Tells `observer` (copied; NULL: none) where each stage of the state's later steps ends. */
+void qattn_decoder_observe(qattn_decoder_state *s, const qattn_decoder_observer *observer);
+
 /* Word alignment (openai whisper timing.py find_alignment; CTranslate2 WhisperReplica::align):
  * the n tokens run as one fresh sequence over the state's window (its sequences are
  * forgotten), writing for each of the n_heads (layer, head) pairs heads[2 i], heads[2 i + 1]

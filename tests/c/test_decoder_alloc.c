@@ -20,6 +20,7 @@
 #include "qattn.h"
 #include "testing.h"
 #include "decode/search.h"
+#include "whisper/decoder.h"
 #include "transcribe/whisper.h"
 
 extern void *__libc_malloc(size_t);
@@ -85,6 +86,34 @@ int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), v
     return real(t, a, fn, arg);
 }
 
+/* The stage observer (`qattn bench decoder --profile`): the stages each step reports. */
+static int observed[4096], n_observed;
+
+static void note_stage(void *ctx, qattn_decoder_stage stage)
+{
+    (void)ctx;
+    if (n_observed < 4096)
+        observed[n_observed] = stage;
+    n_observed++;
+}
+
+/* Each step: the embeddings, each layer's seven stages in order, the logits. */
+static void check_stages(int32_t steps, int32_t layers)
+{
+    const int32_t per_step = 2 + 7 * layers;
+    CHECK(n_observed == steps * per_step, "%d stages observed over %d steps of %d layers",
+          n_observed, steps, layers);
+    int bad = 0;
+    for (int32_t i = 0; i < n_observed && i < 4096; i++) {
+        const int32_t at = i % per_step;
+        const int want = at == 0 ? QATTN_DECODER_EMBED
+                         : at == per_step - 1 ? QATTN_DECODER_LOGITS
+                                              : QATTN_DECODER_SELF_QKV + (at - 1) % 7;
+        bad += observed[i] != want;
+    }
+    CHECK(bad == 0, "%d stages out of order", bad);
+}
+
 static void run(const char *dir, qattn_precision precision)
 {
     qattn_encoder_params params = qattn_encoder_default_params();
@@ -105,6 +134,9 @@ static void run(const char *dir, qattn_precision precision)
     const int32_t prompt[] = {w->sot};
     qattn_decoder_step(state, prompt, 1, logits); /* the pool grows to its size here */
     int32_t parents[5] = {0, 0, 0, 0, 0}, tokens[5];
+    const qattn_decoder_observer observer = {note_stage, NULL};
+    qattn_decoder_observe(state, &observer);
+    n_observed = 0;
     allocations = openblas_allocations = threads_started = 0, counting = 1;
     for (int32_t step = 0; step < steps; step++) {
         qattn_decoder_reorder(state, parents, beams);
@@ -114,6 +146,7 @@ static void run(const char *dir, qattn_precision precision)
             break;
     }
     counting = 0;
+    check_stages(steps, w->dec.n_layers);
     CHECK(allocations == 0 && threads_started == 0, "%d tokens x %d beams: %ld allocations, %ld "
           "threads started", steps, beams, allocations, threads_started);
     printf("%s: %d tokens x %d beams: %ld allocations by qattn, %ld by OpenBLAS\n",

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/decoder_profile.h"
 #include "bench/options.h"
 #include "bench/peak.h"
 #include "core/tiers.h"
@@ -184,24 +185,31 @@ static void print_result(int json, int *first, const char *precision, const char
 int bench_decoder_main(int argc, char **argv)
 {
     bench_options o = bench_options_default(3);
-    int tokens = 200;
+    int tokens = 200, profile = 0, beams = 5;
     const char *model = NULL;
-    cli_option options[BENCH_OPTIONS + 2] = {{"tokens", 0, CLI_INT, &tokens, 1, 448, NULL, NULL},
-                                             CLI_MODEL(&model)};
-    bench_options_table(&o, 32, options + 2);
+    cli_option options[BENCH_OPTIONS + 4] = {{"tokens", 0, CLI_INT, &tokens, 1, 448, NULL, NULL},
+                                             CLI_MODEL(&model),
+                                             {"profile", 0, CLI_FLAG, &profile, 0, 0, NULL, NULL},
+                                             {"beams", 0, CLI_INT, &beams, 1, 64, NULL, NULL}};
+    bench_options_table(&o, 32, options + 4);
     int help;
     if (cli_parse_options("bench decoder", argc, argv, options, CLI_COUNT(options), &help))
         return 2;
     if (help) {
         printf("usage: qattn bench decoder -m PATH [--json] [-t N] [--repeats R] [--tokens T]\n"
-               "                          [--tier NAME]\n"
+               "                          [--tier NAME] [--profile [--beams B]]\n"
                "The decoder's loop as greedy decoding runs it (public API): begin on one\n"
                "window (cross-attention K/V), a 3-token prompt, then T single-token steps\n"
                "(default 200), f32 and int8 per supported tier (or --tier's alone), 1 and 2\n"
                "threads (or N; 0 = one per CPU); medians of R runs (default 3). Columns: begin\n"
                "ms, ms per token, tokens/s, the weights one step reads (MB), those bytes over\n"
                "the step time (GB/s) and that as a share of the rate the same threads read a\n"
-               "buffer of that size.\n");
+               "buffer of that size.\n"
+               "--profile: instead, int8 on the best tier (or --tier's), where a step's time\n"
+               "goes by stage (embeddings, self-attention's QKV GEMM, attention and output\n"
+               "GEMM, cross-attention's, the MLP, the logits, and the search's log-softmax of\n"
+               "each row), for 1 sequence and for B side by side as beam search steps them\n"
+               "(default 5).\n");
         return 0;
     }
     if (!bench_options_finish(&o, "bench decoder"))
@@ -218,6 +226,23 @@ int bench_decoder_main(int argc, char **argv)
     in.struct_size = sizeof in;
     qattn_decoder_get_info(probe, &in);
     qattn_decoder_free(probe);
+    if (profile) {
+        qattn_isa best = QATTN_ISA_SCALAR;
+        for (int t = 0; t < qattn_tier_count(); t++) /* the best tier wanted */
+            if (bench_tier_wanted(&o, qattn_tier_at(t))) {
+                best = qattn_tier_at(t);
+                break;
+            }
+        printf("model %s: %d layers, d %d, vocabulary %d; %d tokens a run, medians of %d runs\n",
+               model, in.n_layers, in.n_state, in.n_vocab, tokens, o.repeats);
+        for (int ti = 0; ti < o.n_threads; ti++)
+            if (!bench_decoder_profile(model, best, o.threads[ti], o.repeats, tokens, beams,
+                                       token_at, stand_in_features)) {
+                fprintf(stderr, "qattn bench decoder: %s\n", qattn_last_error());
+                return 1;
+            }
+        return 0;
+    }
     const double d = in.n_state, weights = 11.0 * d * d * in.n_layers + (double)in.n_vocab * d;
     double bw[2][2]; /* [int8, f32][thread choice]: reading the step's weights, GB/s */
     for (int ti = 0; ti < o.n_threads; ti++)
