@@ -8,10 +8,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* qattn_f32_to_f16_exact: 1 and *h the binary16 of x when x is one exactly (zeros,
- * subnormals, infinities included; not NaN), else 0. qattn_f32_to_bf16_exact: 1 and *h the
- * bfloat16 of x when x is one exactly (its low 16 bits zero, not NaN), else 0. */
-
 /* Branch-free, so that a loop over a tensor vectorizes: the normal numbers (and infinities,
  * NaNs) by moving the exponent and fraction into place and scaling by 2^-112, the
  * subnormals by adding them to 0.5 and subtracting it (Marat Dukhan's FP16 library,
@@ -45,6 +41,9 @@ static inline float qattn_bf16_to_f32(uint16_t h)
     return f;
 }
 
+/* qattn_f32_to_f16_exact: 1 and *h the binary16 of x when x is one exactly (zeros,
+ * subnormals, infinities included; not NaN), else 0. qattn_f32_to_bf16_exact: 1 and *h the
+ * bfloat16 of x when x is one exactly (its low 16 bits zero, not NaN), else 0. */
 static inline int qattn_f32_to_f16_exact(float x, uint16_t *h)
 {
     uint32_t bits;

@@ -14,6 +14,7 @@
 #include "bench/bench_decoder.h"
 #include "bench/bench_encoder.h"
 #include "bench/float_attention.h"
+#include "bench/median.h"
 #include "bench/options.h"
 #include "bench/peak.h"
 #include "bench/stages.h"
@@ -39,16 +40,6 @@ typedef struct inputs {
     float *fq, *fk, *fv, *fout;
     float scales[4]; /* q, k, v, out */
 } inputs;
-
-static double median(double *x, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
-            double t = x[j];
-            x[j] = x[j - 1], x[j - 1] = t;
-        }
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 /* Standard-normal inputs, quantized per tensor (max-abs); the float copies are the
  * dequantized values, so both paths see the same numbers. */
@@ -110,7 +101,7 @@ static double time_int8(const shape *s, inputs *in, qattn_isa isa, int threads, 
         if (r >= 0)
             ms[r] = (bench_now() - t) * 1e3;
     }
-    return median(ms, repeats);
+    return bench_median(ms, repeats);
 }
 
 static double time_float(const shape *s, inputs *in, int threads, int repeats)
@@ -124,7 +115,7 @@ static double time_float(const shape *s, inputs *in, int threads, int repeats)
         if (r >= 0)
             ms[r] = (bench_now() - t) * 1e3;
     }
-    return median(ms, repeats);
+    return bench_median(ms, repeats);
 }
 
 /* Multiply-accumulates of one call (both products; a causal call skips the masked half). */
@@ -198,7 +189,7 @@ static int bench_mel(void)
                 ms[r] = (bench_now() - t) * 1e3;
         }
         printf("log-mel, 10 min of 16 kHz audio, %d mels, 1 thread: %.1f ms (median of 5)\n",
-               n_mels[k], median(ms, 5));
+               n_mels[k], bench_median(ms, 5));
     }
     free(audio), free(mel);
     return 0;

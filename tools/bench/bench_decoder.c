@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "bench/decoder_profile.h"
+#include "bench/median.h"
 #include "bench/options.h"
 #include "bench/peak.h"
 #include "core/tiers.h"
@@ -31,18 +32,6 @@ typedef struct result {
     int ok;
     double begin_ms, token_ms; /* medians: begin; one single-token step (mean over T) */
 } result;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 /* Encoder output stand-in: a fixed pseudo-random window (the decoder's time does not depend on
  * the values), about unit scale as a trained encoder's LayerNorm output is. */
@@ -98,7 +87,7 @@ static result measure(const char *model, qattn_precision precision, qattn_isa is
             begin_ms[rep] = (t1 - t0) * 1e3, token_ms[rep] = (t2 - t1) * 1e3 / tokens;
     }
     if (r.ok)
-        r.begin_ms = median(begin_ms, repeats), r.token_ms = median(token_ms, repeats);
+        r.begin_ms = bench_median(begin_ms, repeats), r.token_ms = bench_median(token_ms, repeats);
     free(features), free(logits);
     qattn_decoder_free(dec);
     return r;

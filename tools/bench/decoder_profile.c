@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench/median.h"
 #include "bench/peak.h"
 #include "decode/logit_rules.h"
 #include "whisper/decoder.h"
@@ -32,12 +33,6 @@ static void stage_done(void *ctx, qattn_decoder_stage stage)
     const double now = bench_now();
     c->total[stage] += now - c->last;
     c->last = now;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* One run: the per-stage totals (seconds) of `tokens` steps of `seqs` sequences. */
@@ -105,9 +100,7 @@ int bench_decoder_profile(const char *model, qattn_isa isa, int threads, int rep
                threads, threads > 1 ? "s" : "", shapes[sh], shapes[sh] > 1 ? "s" : "");
         double total = 0, median_ms[COLUMNS];
         for (int k = 0; k < COLUMNS; k++) {
-            qsort(runs[k], (size_t)repeats, sizeof(double), cmp_double);
-            median_ms[k] = repeats % 2 ? runs[k][repeats / 2]
-                                       : 0.5 * (runs[k][repeats / 2 - 1] + runs[k][repeats / 2]);
+            median_ms[k] = bench_median(runs[k], repeats);
             total += median_ms[k];
         }
         for (int k = 0; k < COLUMNS; k++)
