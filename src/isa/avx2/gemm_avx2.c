@@ -1,134 +1,141 @@
 /*
- * INT8 GEMM microkernel for AVX2: 4 rows x 32 columns per step, vpmaddwd on int16 pairs
- * (s16 x s16 -> s32, no saturation). vpmaddwd multiplies 16-bit values, so 16-bit activations
- * (gemm.h's x_bits) cost the same products as int8 ones: gemm_s16 takes them in one pass.
+ * INT8 GEMM microkernel for AVX2: vpmaddwd on int16 pairs (s16 x s16 -> s32, exact: no
+ * saturation), 6 rows x 16 columns per step.
  *
- * Packed weights: panels of 32 columns, each [k/2][32][2] int16 (columns past n are zero).
+ * Why int16 products and not vpmaddubsw (u8 x s8 -> s16): vpmaddubsw saturates its pair sums
+ * (2 * 255 * 128 > 32767), so a tier built on it would not give the reference's integers; made
+ * exact (ggml's mul_sum_i8_pairs: |w| against x with w's sign, then vpmaddwd by ones) it costs
+ * as many multiply instructions per product as vpmaddwd does. vpmaddwd multiplies 16-bit
+ * values, so 16-bit activations (gemm.h's x_bits) cost the same products as int8 ones:
+ * gemm_s16 takes them in one pass.
+ *
+ * Packed weights stay int8 (the same bytes as the VNNI tier's, half those of int16 panels: the
+ * decoder's steps are bound by reading them): panels of 16 columns, each [k/2][16][2] int8
+ * (columns past n are zero); a pair group of 8 columns is sign-extended to int16 as it is
+ * loaded (vpmovsxbw), once for the 6 rows that use it.
+ *
+ * Registers: 6 rows x 2 vectors of 8 int32 sums = 12 accumulators, 2 weight vectors and one
+ * broadcast activation pair: 15 of AVX2's 16 ymm registers (4 rows x 32 columns, the previous
+ * tile, needed 21 and spilled). int8 rows are widened to int16 a chunk of k at a time into a
+ * buffer on the stack, once per chunk for all the panels they meet, so each activation pair is
+ * one broadcast from memory.
  */
 #include <immintrin.h>
 #include <string.h>
 
 #include "gemm/gemm_ukernels.h"
 
+enum {
+    NR = 16,    /* columns per panel */
+    MR = 6,     /* rows per step */
+    KC = 512,   /* values of k per chunk (k's multiple of 4 may end a chunk early) */
+    S16_PAIRS = 256, /* 16-bit rows: pairs summed in int32 before folding into int64 */
+};
+/* |x| <= 32639 and |w| <= 128: a lane's sum of S16_PAIRS pairs stays in int32, and so does
+ * an int8 row's whole sum (|acc| <= k 2^14 <= 2^30, gemm.h). */
+_Static_assert(2 * S16_PAIRS * 32639LL * 128 < 2147483648LL, "16-bit sums fit in int32");
+_Static_assert(KC / 2 <= S16_PAIRS, "a chunk of 16-bit rows fits in one int32 run");
+
 static size_t panel_bytes(int32_t k)
 {
-    return (size_t)32 * k * sizeof(int16_t);
+    return (size_t)NR * (size_t)k;
 }
 
 static size_t packed_bytes(int32_t n, int32_t k)
 {
-    return (size_t)((n + 31) / 32) * panel_bytes(k);
+    return (size_t)((n + NR - 1) / NR) * panel_bytes(k);
 }
 
 static void pack(const int8_t *w8, int32_t n, int32_t k, void *packed)
 {
-    for (int32_t p = 0; p < (n + 31) / 32; p++) {
-        int16_t *panel = (int16_t *)((uint8_t *)packed + (size_t)p * panel_bytes(k));
-        for (int32_t j = 0; j < 32; j++) {
-            int32_t col = p * 32 + j;
-            for (int32_t t = 0; t < k; t++)
-                panel[((size_t)(t / 2) * 32 + j) * 2 + t % 2] = col < n ? w8[(size_t)col * k + t] : 0;
+    for (int32_t p = 0; p < (n + NR - 1) / NR; p++) {
+        int8_t *panel = (int8_t *)packed + (size_t)p * panel_bytes(k);
+        for (int32_t j = 0; j < NR; j++) {
+            const int32_t col = p * NR + j;
+            const int8_t *src = w8 + (size_t)col * k;
+            for (int32_t g = 0; g < k / 2; g++) {
+                int8_t *dst = panel + ((size_t)g * NR + j) * 2;
+                dst[0] = col < n ? src[2 * g] : 0;
+                dst[1] = col < n ? src[2 * g + 1] : 0;
+            }
         }
     }
 }
 
-static inline __m256i broadcast_pair(const int8_t *x)
+/* `groups` pair groups of a panel (from its group `panel`) against `rows` rows of int16
+ * activations (pair g of row i at x16[i * ldx + 2 g]), added into c. */
+static inline __attribute__((always_inline)) void chunk_rows(const int16_t *x16, ptrdiff_t ldx,
+                                                             int rows, const int8_t *panel,
+                                                             int32_t groups, __m256i c[MR][2])
 {
-    return _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x[0] | (uint32_t)(uint16_t)x[1] << 16));
-}
-
-static inline __attribute__((always_inline)) void panel_rows(const int8_t *x8, ptrdiff_t ldx,
-                                                             int rows, const int16_t *panel,
-                                                             int32_t k, int32_t *acc,
-                                                             ptrdiff_t ldc, int32_t ncols)
-{
-    __m256i c[4][4];
-    for (int i = 0; i < rows; i++)
-        for (int b = 0; b < 4; b++)
-            c[i][b] = _mm256_setzero_si256();
-    for (int32_t g = 0; g < k / 2; g++) {
-        __m256i w[4];
-        for (int b = 0; b < 4; b++)
-            w[b] = _mm256_loadu_si256((const __m256i *)(panel + ((size_t)g * 32 + 8 * b) * 2));
+    for (int32_t g = 0; g < groups; g++) {
+        const int8_t *wg = panel + (size_t)g * NR * 2;
+        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wg));
+        const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wg + 16)));
         for (int i = 0; i < rows; i++) {
-            __m256i xb = broadcast_pair(x8 + i * ldx + 2 * g);
-            for (int b = 0; b < 4; b++)
-                c[i][b] = _mm256_add_epi32(c[i][b], _mm256_madd_epi16(xb, w[b]));
+            int32_t pair;
+            memcpy(&pair, x16 + i * ldx + 2 * g, sizeof pair);
+            const __m256i xb = _mm256_set1_epi32(pair);
+            c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(xb, w0));
+            c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(xb, w1));
         }
     }
-    for (int i = 0; i < rows; i++)
-        for (int b = 0; b < 4; b++) {
-            int32_t left = ncols - 8 * b;
-            if (left >= 8) {
-                _mm256_storeu_si256((__m256i *)(acc + i * ldc + 8 * b), c[i][b]);
-            } else if (left > 0) {
-                int32_t tmp[8];
-                _mm256_storeu_si256((__m256i *)tmp, c[i][b]);
-                for (int32_t t = 0; t < left; t++)
-                    acc[i * ldc + 8 * b + t] = tmp[t];
-            }
-        }
 }
 
-/* 16-bit rows: the int32 lanes of vpmaddwd's sums hold S16_PAIRS pairs at most (|x| <= 32639,
- * |w| <= 128: 256 * 2 * 32639 * 128 < 2^31), then fold into int64 sums. */
-enum { S16_PAIRS = 256 };
-
-static inline void add_epi32_to_epi64(int64_t *sum, __m256i v)
+/* The first `cols` (<= 16) int32 sums of a row's two vectors, into out (added when `add`). */
+static inline void store_s32(int32_t *out, __m256i lo, __m256i hi, int32_t cols, int add)
 {
-    __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v));
-    __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1));
-    _mm256_storeu_si256((__m256i *)sum, _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)sum), lo));
-    _mm256_storeu_si256((__m256i *)(sum + 4),
-                        _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(sum + 4)), hi));
+    int32_t tmp[NR];
+    _mm256_storeu_si256((__m256i *)tmp, lo);
+    _mm256_storeu_si256((__m256i *)(tmp + 8), hi);
+    for (int32_t j = 0; j < cols; j++)
+        out[j] = add ? out[j] + tmp[j] : tmp[j];
 }
 
-static inline __attribute__((always_inline)) void panel_rows_s16(const int16_t *x16,
-                                                                 ptrdiff_t ldx, int rows,
-                                                                 const int16_t *panel, int32_t k,
-                                                                 int64_t *acc, ptrdiff_t ldc,
-                                                                 int32_t ncols)
+static inline void store_s64(int64_t *out, __m256i lo, __m256i hi, int32_t cols, int add)
 {
-    int64_t sums[4][32] = {{0}};
-    for (int32_t g0 = 0; g0 < k / 2; g0 += S16_PAIRS) {
-        const int32_t g1 = k / 2 - g0 < S16_PAIRS ? k / 2 : g0 + S16_PAIRS;
-        __m256i c[4][4];
+    int32_t tmp[NR];
+    _mm256_storeu_si256((__m256i *)tmp, lo);
+    _mm256_storeu_si256((__m256i *)(tmp + 8), hi);
+    for (int32_t j = 0; j < cols; j++)
+        out[j] = add ? out[j] + tmp[j] : tmp[j];
+}
+
+/* Rows [0, rows) of x16 (int16, ldx apart: k values t0 .. t1 of each row from x16's start)
+ * over those k values of every panel in [n0, n0 + nc): sums into acc (int32, or int64 when
+ * `wide`), stored when `first`, else added. */
+static inline __attribute__((always_inline)) void chunk_panels(
+    const int16_t *x16, ptrdiff_t ldx, int rows, const void *packed, int32_t k, int32_t t0,
+    int32_t t1, int32_t n0, int32_t nc, void *acc, ptrdiff_t ldc, int wide, int first)
+{
+    for (int32_t j = 0; j < nc; j += NR) {
+        const int8_t *panel = (const int8_t *)packed + (size_t)((n0 + j) / NR) * panel_bytes(k);
+        const int32_t cols = nc - j < NR ? nc - j : NR;
+        __m256i c[MR][2];
         for (int i = 0; i < rows; i++)
-            for (int b = 0; b < 4; b++)
-                c[i][b] = _mm256_setzero_si256();
-        for (int32_t g = g0; g < g1; g++) {
-            __m256i w[4];
-            for (int b = 0; b < 4; b++)
-                w[b] = _mm256_loadu_si256((const __m256i *)(panel + ((size_t)g * 32 + 8 * b) * 2));
-            for (int i = 0; i < rows; i++) {
-                int32_t pair;
-                memcpy(&pair, x16 + i * ldx + 2 * g, sizeof pair);
-                const __m256i xb = _mm256_set1_epi32(pair);
-                for (int b = 0; b < 4; b++)
-                    c[i][b] = _mm256_add_epi32(c[i][b], _mm256_madd_epi16(xb, w[b]));
-            }
+            c[i][0] = c[i][1] = _mm256_setzero_si256();
+        chunk_rows(x16, ldx, rows, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
+        for (int i = 0; i < rows; i++) {
+            if (wide)
+                store_s64((int64_t *)acc + i * ldc + j, c[i][0], c[i][1], cols, !first);
+            else
+                store_s32((int32_t *)acc + i * ldc + j, c[i][0], c[i][1], cols, !first);
         }
-        for (int i = 0; i < rows; i++)
-            for (int b = 0; b < 4; b++)
-                add_epi32_to_epi64(sums[i] + 8 * b, c[i][b]);
     }
-    for (int i = 0; i < rows; i++)
-        memcpy(acc + i * ldc, sums[i], (size_t)ncols * sizeof(int64_t));
 }
 
-static void gemm_s16(const int16_t *x16, ptrdiff_t ldx, int32_t m, const void *packed, int32_t n,
-                     int32_t k, int32_t n0, int32_t nc, int64_t *acc, ptrdiff_t ldc)
+/* chunk_panels for a constant row count (so the accumulators stay in registers). */
+static void chunk_panels_rows(const int16_t *x16, ptrdiff_t ldx, int rows, const void *packed,
+                              int32_t k, int32_t t0, int32_t t1, int32_t n0, int32_t nc,
+                              void *acc, ptrdiff_t ldc, int wide, int first)
 {
-    (void)n;
-    for (int32_t j = 0; j < nc; j += 32) {
-        const int16_t *panel =
-            (const int16_t *)((const uint8_t *)packed + (size_t)((n0 + j) / 32) * panel_bytes(k));
-        int32_t ncols = nc - j < 32 ? nc - j : 32;
-        int32_t i = 0;
-        for (; i + 4 <= m; i += 4)
-            panel_rows_s16(x16 + i * ldx, ldx, 4, panel, k, acc + i * ldc + j, ldc, ncols);
-        for (; i < m; i++)
-            panel_rows_s16(x16 + i * ldx, ldx, 1, panel, k, acc + i * ldc + j, ldc, ncols);
+    switch (rows) {
+    case 6: chunk_panels(x16, ldx, 6, packed, k, t0, t1, n0, nc, acc, ldc, wide, first); break;
+    case 5: chunk_panels(x16, ldx, 5, packed, k, t0, t1, n0, nc, acc, ldc, wide, first); break;
+    case 4: chunk_panels(x16, ldx, 4, packed, k, t0, t1, n0, nc, acc, ldc, wide, first); break;
+    case 3: chunk_panels(x16, ldx, 3, packed, k, t0, t1, n0, nc, acc, ldc, wide, first); break;
+    case 2: chunk_panels(x16, ldx, 2, packed, k, t0, t1, n0, nc, acc, ldc, wide, first); break;
+    default: chunk_panels(x16, ldx, 1, packed, k, t0, t1, n0, nc, acc, ldc, wide, first); break;
     }
 }
 
@@ -136,18 +143,40 @@ static void gemm(const int8_t *x8, ptrdiff_t ldx, int32_t m, const void *packed,
                  int32_t k, int32_t n0, int32_t nc, int32_t *acc, ptrdiff_t ldc)
 {
     (void)n;
-    for (int32_t j = 0; j < nc; j += 32) {
-        const int16_t *panel =
-            (const int16_t *)((const uint8_t *)packed + (size_t)((n0 + j) / 32) * panel_bytes(k));
-        int32_t ncols = nc - j < 32 ? nc - j : 32;
-        int32_t i = 0;
-        for (; i + 4 <= m; i += 4)
-            panel_rows(x8 + i * ldx, ldx, 4, panel, k, acc + i * ldc + j, ldc, ncols);
-        for (; i < m; i++)
-            panel_rows(x8 + i * ldx, ldx, 1, panel, k, acc + i * ldc + j, ldc, ncols);
+    _Alignas(32) int16_t x16[MR][KC];
+    for (int32_t i0 = 0; i0 < m; i0 += MR) {
+        const int rows = m - i0 < MR ? m - i0 : MR;
+        for (int32_t t0 = 0; t0 < k; t0 += KC) {
+            const int32_t t1 = k - t0 < KC ? k : t0 + KC;
+            for (int i = 0; i < rows; i++) { /* the chunk widened to int16, once */
+                const int8_t *src = x8 + (i0 + i) * ldx + t0;
+                int32_t t = 0;
+                for (; t + 16 <= t1 - t0; t += 16)
+                    _mm256_store_si256((__m256i *)(x16[i] + t),
+                                       _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(src + t))));
+                for (; t < t1 - t0; t++)
+                    x16[i][t] = src[t];
+            }
+            chunk_panels_rows(x16[0], KC, rows, packed, k, t0, t1, n0, nc,
+                              acc + i0 * ldc, ldc, 0, t0 == 0);
+        }
+    }
+}
+
+static void gemm_s16(const int16_t *x16, ptrdiff_t ldx, int32_t m, const void *packed, int32_t n,
+                     int32_t k, int32_t n0, int32_t nc, int64_t *acc, ptrdiff_t ldc)
+{
+    (void)n;
+    for (int32_t i0 = 0; i0 < m; i0 += MR) {
+        const int rows = m - i0 < MR ? m - i0 : MR;
+        for (int32_t t0 = 0; t0 < k; t0 += KC) {
+            const int32_t t1 = k - t0 < KC ? k : t0 + KC;
+            chunk_panels_rows(x16 + i0 * ldx + t0, ldx, rows, packed, k, t0, t1, n0, nc,
+                              acc + i0 * ldc, ldc, 1, t0 == 0);
+        }
     }
 }
 
 const struct qattn_gemm_ukernels qattn_gemm_ukernels_avx2 = {
-    "avx2", 32, 64, 256, packed_bytes, pack, NULL, gemm, gemm_s16,
+    "avx2", NR, 60, 256, packed_bytes, pack, NULL, gemm, gemm_s16,
 };
