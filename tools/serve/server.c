@@ -649,9 +649,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     const int streamed = r->session != NULL; /* a transcription frees its own before answering */
     const int cancelled = atomic_load(&r->ended) == ENDED_HUNG_UP ||
                           (streamed && why != MHD_REQUEST_TERMINATED_COMPLETED_OK);
-    fprintf(stderr, "%s %s %d %.2f %.3f%s\n", r->method, r->path,
-            r->status ? r->status : 499, r->audio_seconds, now() - r->arrived,
-            cancelled ? " cancelled" : "");
+    const double took = now() - r->arrived;
     qattn_session_free(r->session);
     if (streamed) /* the next request on this connection gets the idle timeout again */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, IDLE_TIMEOUT_S);
@@ -659,6 +657,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
      * the heap of a connection thread that may not come again (glibc keeps them otherwise) */
     if (r->audio_seconds > 0)
         malloc_trim(0);
+    /* logged once its memory is back: a request's line says it is over, buffers and all */
+    fprintf(stderr, "%s %s %d %.2f %.3f%s\n", r->method, r->path,
+            r->status ? r->status : 499, r->audio_seconds, took, cancelled ? " cancelled" : "");
     if (r->post)
         MHD_destroy_post_processor(r->post);
     if (r->admitted)
