@@ -82,6 +82,41 @@ static inline __attribute__((always_inline)) void chunk_rows(const int16_t *x16,
     }
 }
 
+/* chunk_rows for all 6 rows, each sum a variable of its own: written as the loop above, GCC
+ * 12 kept half of the 12 sums on the stack (a load and a store per product). */
+static inline __attribute__((always_inline)) void chunk_6rows(const int16_t *x16, ptrdiff_t ldx,
+                                                              const int8_t *panel, int32_t groups,
+                                                              __m256i c[MR][2])
+{
+    __m256i c00 = c[0][0], c01 = c[0][1], c10 = c[1][0], c11 = c[1][1], c20 = c[2][0],
+            c21 = c[2][1], c30 = c[3][0], c31 = c[3][1], c40 = c[4][0], c41 = c[4][1],
+            c50 = c[5][0], c51 = c[5][1];
+    const int16_t *x0 = x16, *x1 = x16 + ldx, *x2 = x16 + 2 * ldx, *x3 = x16 + 3 * ldx,
+                  *x4 = x16 + 4 * ldx, *x5 = x16 + 5 * ldx;
+    for (int32_t g = 0; g < groups; g++) {
+        const int8_t *wg = panel + (size_t)g * NR * 2;
+        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wg));
+        const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wg + 16)));
+#define QATTN_AVX2_ROW(i)                                                                      \
+    do {                                                                                       \
+        int32_t pair;                                                                          \
+        memcpy(&pair, x##i + 2 * g, sizeof pair);                                              \
+        const __m256i xb = _mm256_set1_epi32(pair);                                            \
+        c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(xb, w0));                        \
+        c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(xb, w1));                        \
+    } while (0)
+        QATTN_AVX2_ROW(0);
+        QATTN_AVX2_ROW(1);
+        QATTN_AVX2_ROW(2);
+        QATTN_AVX2_ROW(3);
+        QATTN_AVX2_ROW(4);
+        QATTN_AVX2_ROW(5);
+#undef QATTN_AVX2_ROW
+    }
+    c[0][0] = c00, c[0][1] = c01, c[1][0] = c10, c[1][1] = c11, c[2][0] = c20, c[2][1] = c21;
+    c[3][0] = c30, c[3][1] = c31, c[4][0] = c40, c[4][1] = c41, c[5][0] = c50, c[5][1] = c51;
+}
+
 /* The first `cols` (<= 16) int32 sums of a row's two vectors, into out (added when `add`). */
 static inline void store_s32(int32_t *out, __m256i lo, __m256i hi, int32_t cols, int add)
 {
@@ -114,7 +149,10 @@ static inline __attribute__((always_inline)) void chunk_panels(
         __m256i c[MR][2];
         for (int i = 0; i < rows; i++)
             c[i][0] = c[i][1] = _mm256_setzero_si256();
-        chunk_rows(x16, ldx, rows, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
+        if (rows == MR)
+            chunk_6rows(x16, ldx, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
+        else
+            chunk_rows(x16, ldx, rows, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
         for (int i = 0; i < rows; i++) {
             if (wide)
                 store_s64((int64_t *)acc + i * ldc + j, c[i][0], c[i][1], cols, !first);
