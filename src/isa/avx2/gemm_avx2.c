@@ -82,8 +82,9 @@ static inline __attribute__((always_inline)) void chunk_rows(const int16_t *x16,
     }
 }
 
-/* chunk_rows for all 6 rows, each sum a variable of its own: written as the loop above, GCC
- * 12 kept half of the 12 sums on the stack (a load and a store per product). */
+/* chunk_rows for all 6 rows, each sum a variable of its own held in a register by an empty
+ * asm: written as the loop above, GCC 12 kept half of the 12 sums on the stack (a load and a
+ * store per product), and it hoists the next rows' broadcasts when it can. */
 static inline __attribute__((always_inline)) void chunk_6rows(const int16_t *x16, ptrdiff_t ldx,
                                                               const int8_t *panel, int32_t groups,
                                                               __m256i c[MR][2])
@@ -104,6 +105,7 @@ static inline __attribute__((always_inline)) void chunk_6rows(const int16_t *x16
         const __m256i xb = _mm256_set1_epi32(pair);                                            \
         c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(xb, w0));                        \
         c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(xb, w1));                        \
+        __asm__("" : "+x"(c##i##0), "+x"(c##i##1)); /* the sums stay in registers */          \
     } while (0)
         QATTN_AVX2_ROW(0);
         QATTN_AVX2_ROW(1);
