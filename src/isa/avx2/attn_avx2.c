@@ -272,20 +272,25 @@ static inline void pv_6rows(const uint8_t *p_rows, const int16_t *vp, const int3
     pv_add_block(acc + 5 * d + t0, vsum + t0, c50, c51);
 }
 
-/* One row, the 16 columns from t0. */
-static inline void pv_row(const uint8_t *p_row, const int16_t *vp, const int32_t *vsum,
-                          int32_t d, int32_t t0, int64_t *acc)
+/* One row, up to 64 columns from t0 (cols a multiple of 16, a constant where inlined): each
+ * weight pair broadcast once for all of them (a decoder's step attends one row per call). */
+static inline __attribute__((always_inline)) void pv_row(const uint8_t *p_row, const int16_t *vp,
+                                                         const int32_t *vsum, int32_t d,
+                                                         int32_t t0, int cols, int64_t *acc)
 {
-    __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+    __m256i c[8];
+    for (int b = 0; b < cols / 8; b++)
+        c[b] = _mm256_setzero_si256();
     for (int g = 0; g < 32; g++) {
         const int16_t *vg = vp + ((size_t)g * d + t0) * 2;
         int32_t pair;
         memcpy(&pair, p_row + 4 * g, sizeof pair);
         const __m256i eb = _mm256_set1_epi32(pair);
-        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(eb, _mm256_loadu_si256((const __m256i *)vg)));
-        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(eb, _mm256_loadu_si256((const __m256i *)(vg + 16))));
+        for (int b = 0; b < cols / 8; b++)
+            c[b] = _mm256_add_epi32(c[b], _mm256_madd_epi16(eb, _mm256_loadu_si256((const __m256i *)(vg + 16 * b))));
     }
-    pv_add_block(acc + t0, vsum + t0, c0, c1);
+    for (int b = 0; b < cols / 8; b += 2)
+        pv_add_block(acc + t0 + 8 * b, vsum + t0 + 8 * b, c[b], c[b + 1]);
 }
 
 /* head_dim is a multiple of 16 (attention.h), so the columns go in whole blocks of 16. */
@@ -298,9 +303,14 @@ static void pv(const void *p_rows, int32_t rows, const void *packed, int32_t d, 
     for (; r + 6 <= rows; r += 6)
         for (int32_t t0 = 0; t0 < d; t0 += 16)
             pv_6rows(e + (size_t)r * QATTN_P_ROW_BYTES, vp, vsum, d, t0, acc + (size_t)r * d);
-    for (; r < rows; r++)
-        for (int32_t t0 = 0; t0 < d; t0 += 16)
-            pv_row(e + (size_t)r * QATTN_P_ROW_BYTES, vp, vsum, d, t0, acc + (size_t)r * d);
+    for (; r < rows; r++) {
+        const uint8_t *row = e + (size_t)r * QATTN_P_ROW_BYTES;
+        int32_t t0 = 0;
+        for (; t0 + 64 <= d; t0 += 64)
+            pv_row(row, vp, vsum, d, t0, 64, acc + (size_t)r * d);
+        for (; t0 < d; t0 += 16)
+            pv_row(row, vp, vsum, d, t0, 16, acc + (size_t)r * d);
+    }
 }
 
 /* floor((x * alpha + 2^15) / 2^16) on int64 lanes. AVX2 has no 64-bit arithmetic shift:

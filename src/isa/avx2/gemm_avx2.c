@@ -62,32 +62,15 @@ static void pack(const int8_t *w8, int32_t n, int32_t k, void *packed)
     }
 }
 
-/* `groups` pair groups of a panel (from its group `panel`) against `rows` rows of int16
- * activations (pair g of row i at x16[i * ldx + 2 g]), added into c. */
+/* `groups` pair groups of a panel (from its group `panel`) against `rows` (1..6, a constant
+ * where it is inlined) rows of int16 activations (pair g of row i at x16[i * ldx + 2 g]),
+ * added into c. Each sum is a variable of its own, held in a register by an empty asm:
+ * written as a loop over an array of sums, GCC 12 kept half of them on the stack (a load and
+ * a store per product: the decoder's 5-row GEMMs ran at half speed), and it hoists later
+ * rows' broadcasts when it can. Rows past `rows` are dead code. */
 static inline __attribute__((always_inline)) void chunk_rows(const int16_t *x16, ptrdiff_t ldx,
                                                              int rows, const int8_t *panel,
                                                              int32_t groups, __m256i c[MR][2])
-{
-    for (int32_t g = 0; g < groups; g++) {
-        const int8_t *wg = panel + (size_t)g * NR * 2;
-        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wg));
-        const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wg + 16)));
-        for (int i = 0; i < rows; i++) {
-            int32_t pair;
-            memcpy(&pair, x16 + i * ldx + 2 * g, sizeof pair);
-            const __m256i xb = _mm256_set1_epi32(pair);
-            c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(xb, w0));
-            c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(xb, w1));
-        }
-    }
-}
-
-/* chunk_rows for all 6 rows, each sum a variable of its own held in a register by an empty
- * asm: written as the loop above, GCC 12 kept half of the 12 sums on the stack (a load and a
- * store per product), and it hoists the next rows' broadcasts when it can. */
-static inline __attribute__((always_inline)) void chunk_6rows(const int16_t *x16, ptrdiff_t ldx,
-                                                              const int8_t *panel, int32_t groups,
-                                                              __m256i c[MR][2])
 {
     __m256i c00 = c[0][0], c01 = c[0][1], c10 = c[1][0], c11 = c[1][1], c20 = c[2][0],
             c21 = c[2][1], c30 = c[3][0], c31 = c[3][1], c40 = c[4][0], c41 = c[4][1],
@@ -99,20 +82,20 @@ static inline __attribute__((always_inline)) void chunk_6rows(const int16_t *x16
         const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wg));
         const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wg + 16)));
 #define QATTN_AVX2_ROW(i)                                                                      \
-    do {                                                                                       \
+    if (rows > i) {                                                                            \
         int32_t pair;                                                                          \
         memcpy(&pair, x##i + 2 * g, sizeof pair);                                              \
         const __m256i xb = _mm256_set1_epi32(pair);                                            \
         c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(xb, w0));                        \
         c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(xb, w1));                        \
         __asm__("" : "+x"(c##i##0), "+x"(c##i##1)); /* the sums stay in registers */          \
-    } while (0)
-        QATTN_AVX2_ROW(0);
-        QATTN_AVX2_ROW(1);
-        QATTN_AVX2_ROW(2);
-        QATTN_AVX2_ROW(3);
-        QATTN_AVX2_ROW(4);
-        QATTN_AVX2_ROW(5);
+    }
+        QATTN_AVX2_ROW(0)
+        QATTN_AVX2_ROW(1)
+        QATTN_AVX2_ROW(2)
+        QATTN_AVX2_ROW(3)
+        QATTN_AVX2_ROW(4)
+        QATTN_AVX2_ROW(5)
 #undef QATTN_AVX2_ROW
     }
     c[0][0] = c00, c[0][1] = c01, c[1][0] = c10, c[1][1] = c11, c[2][0] = c20, c[2][1] = c21;
@@ -149,12 +132,9 @@ static inline __attribute__((always_inline)) void chunk_panels(
         const int8_t *panel = (const int8_t *)packed + (size_t)((n0 + j) / NR) * panel_bytes(k);
         const int32_t cols = nc - j < NR ? nc - j : NR;
         __m256i c[MR][2];
-        for (int i = 0; i < rows; i++)
+        for (int i = 0; i < MR; i++)
             c[i][0] = c[i][1] = _mm256_setzero_si256();
-        if (rows == MR)
-            chunk_6rows(x16, ldx, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
-        else
-            chunk_rows(x16, ldx, rows, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
+        chunk_rows(x16, ldx, rows, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
         for (int i = 0; i < rows; i++) {
             if (wide)
                 store_s64((int64_t *)acc + i * ldc + j, c[i][0], c[i][1], cols, !first);
