@@ -12,6 +12,7 @@ AVX-512): its model files are written from MODEL_DIR's weights (tests/python/con
 float16 as convert-pt-to-ggml.py writes them, q8_0 as whisper.cpp's quantize tool does)."""
 import argparse
 import contextlib
+import ctypes
 import os
 import platform
 import statistics
@@ -31,6 +32,16 @@ def cpu_name():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def qattn_tier():
+    """The tier qattn runs (QATTN_ISA or the best the CPU has), by its C name."""
+    lib = qattn._lib
+    lib.qattn_isa_name.restype = ctypes.c_char_p
+    isa = ctypes.c_int32()
+    if lib.qattn_isa_active(ctypes.byref(isa)) != 0:
+        return "unknown"
+    return lib.qattn_isa_name(isa.value).decode()
 
 
 def median_ms(fn, repeats):

@@ -102,23 +102,22 @@ static inline __attribute__((always_inline)) void chunk_rows(const int16_t *x16,
     c[3][0] = c30, c[3][1] = c31, c[4][0] = c40, c[4][1] = c41, c[5][0] = c50, c[5][1] = c51;
 }
 
-/* The first `cols` (<= 16) int32 sums of a row's two vectors, into out (added when `add`). */
-static inline void store_s32(int32_t *out, __m256i lo, __m256i hi, int32_t cols, int add)
+/* The first `cols` (<= 16) int32 sums of a row's two vectors into out (int32, or int64 when
+ * `wide`), added to what is there when `add`. */
+static inline void store_sums(void *out, int wide, __m256i lo, __m256i hi, int32_t cols, int add)
 {
     int32_t tmp[NR];
     _mm256_storeu_si256((__m256i *)tmp, lo);
     _mm256_storeu_si256((__m256i *)(tmp + 8), hi);
-    for (int32_t j = 0; j < cols; j++)
-        out[j] = add ? out[j] + tmp[j] : tmp[j];
-}
-
-static inline void store_s64(int64_t *out, __m256i lo, __m256i hi, int32_t cols, int add)
-{
-    int32_t tmp[NR];
-    _mm256_storeu_si256((__m256i *)tmp, lo);
-    _mm256_storeu_si256((__m256i *)(tmp + 8), hi);
-    for (int32_t j = 0; j < cols; j++)
-        out[j] = add ? out[j] + tmp[j] : tmp[j];
+    for (int32_t j = 0; j < cols; j++) {
+        if (wide) {
+            int64_t *o = (int64_t *)out + j;
+            *o = add ? *o + tmp[j] : tmp[j];
+        } else {
+            int32_t *o = (int32_t *)out + j;
+            *o = add ? *o + tmp[j] : tmp[j];
+        }
+    }
 }
 
 /* Rows [0, rows) of x16 (int16, ldx apart: k values t0 .. t1 of each row from x16's start)
@@ -135,12 +134,9 @@ static inline __attribute__((always_inline)) void chunk_panels(
         for (int i = 0; i < MR; i++)
             c[i][0] = c[i][1] = _mm256_setzero_si256();
         chunk_rows(x16, ldx, rows, panel + (size_t)t0 * NR, (t1 - t0) / 2, c);
-        for (int i = 0; i < rows; i++) {
-            if (wide)
-                store_s64((int64_t *)acc + i * ldc + j, c[i][0], c[i][1], cols, !first);
-            else
-                store_s32((int32_t *)acc + i * ldc + j, c[i][0], c[i][1], cols, !first);
-        }
+        for (int i = 0; i < rows; i++)
+            store_sums(wide ? (void *)((int64_t *)acc + i * ldc + j) : (void *)((int32_t *)acc + i * ldc + j),
+                       wide, c[i][0], c[i][1], cols, !first);
     }
 }
 
